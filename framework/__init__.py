@@ -1,0 +1,49 @@
+"""overparam's public API: what plugins and users import.
+
+Plugins import from here only (``from framework import Generator, hookimpl, ...``), never from
+the core's private modules.
+"""
+from framework.components import (
+    Component,
+    Generator,
+    Initializer,
+    InitializerParams,
+    Optimizer,
+    OptimizerParams,
+    Params,
+    seeded_generator,
+)
+from framework.devices import resolve_device, resolve_dtype
+from framework.ensemble import Problem, Weights
+from framework.expressions import ExpressionError, evaluate
+from framework.rnn import Forward, closed_form_gradient, forward, loss, loss_and_gradient
+from framework.training import Trajectory, log_schedule, resolve_learning_rate, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Component",
+    "ExpressionError",
+    "Forward",
+    "Generator",
+    "Initializer",
+    "InitializerParams",
+    "Optimizer",
+    "OptimizerParams",
+    "Params",
+    "Problem",
+    "Trajectory",
+    "Weights",
+    "__version__",
+    "closed_form_gradient",
+    "evaluate",
+    "forward",
+    "log_schedule",
+    "loss",
+    "loss_and_gradient",
+    "resolve_device",
+    "resolve_dtype",
+    "resolve_learning_rate",
+    "seeded_generator",
+    "train",
+]

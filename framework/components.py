@@ -1,0 +1,112 @@
+"""The component contracts: what a generator, an initializer and an optimizer are.
+
+Each component is a class with a ``name``, a one-line description (its docstring's first
+line) and a parameter schema ``Params`` (a pydantic model: types, defaults, bounds), so a
+pipeline can be validated completely before anything is computed (DESIGN §2). Components
+produce float64 tensors on the CPU from integer seeds; the caller moves them to the run's
+device and dtype, which is why one seed gives the same numbers on every device.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import Tensor
+
+from framework.ensemble import Problem, Weights
+
+
+class Params(BaseModel):
+    """Base of every component's parameter schema: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Component:
+    """A named, documented piece that a pipeline file selects by ``plugin: NAME``."""
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str]
+    Params: ClassVar[type[Params]] = Params
+
+    @classmethod
+    def description(cls) -> str:
+        """The one-line description: the first line of the class docstring."""
+        return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
+
+    @classmethod
+    def parse_params(cls, raw: Mapping[str, Any]) -> Params:
+        """Validate raw parameters against the schema (raises ``pydantic.ValidationError``)."""
+        return cls.Params.model_validate(dict(raw))
+
+
+class Generator(Component, ABC):
+    """Makes a training problem (inputs, targets, measured δ)."""
+
+    kind: ClassVar[str] = "generator"
+
+    @abstractmethod
+    def generate(self, params: Params, seed: int) -> Problem:
+        """One problem (K = 1), float64 on the CPU, fully determined by ``params`` and ``seed``."""
+
+
+class InitializerParams(Params):
+    """Every initializer is told the hidden width m."""
+
+    m: int = Field(ge=1, description="hidden width m")
+
+
+class Initializer(Component, ABC):
+    """Makes the weights W, A, B of one network."""
+
+    kind: ClassVar[str] = "initializer"
+    Params: ClassVar[type[Params]] = InitializerParams
+
+    @abstractmethod
+    def initialize(self, params: Params, d_x: int, d: int, seed: int) -> Weights:
+        """One network's weights (K = 1), float64 on the CPU, determined by ``params`` and ``seed``."""
+
+
+class OptimizerParams(Params):
+    """What every optimizer takes: the number of steps, the learning rate, the trained weights.
+
+    ``lr`` is a number or an arithmetic expression in m (``0.05/m``), resolved per member
+    before training starts.
+    """
+
+    steps: int = Field(ge=0, description="number of update steps")
+    lr: float | str = Field(description="learning rate: a number, or an expression in m such as 0.05/m")
+    train: Literal["W", "WAB"] = Field("W", description="W alone (Theorems 1-2) or W, A and B")
+
+    @property
+    def trained(self) -> tuple[str, ...]:
+        """The names of the trained weights."""
+        return tuple(self.train)
+
+
+class Optimizer(Component, ABC):
+    """Advances the weights of an ensemble by one step.
+
+    ``start`` prepares whatever the rule keeps between steps (random streams, momenta) for the
+    K members; ``step`` applies one update with the per-member learning rates ``lr [K]``. All
+    members of one ensemble share ``params``; they differ in learning rate and seed.
+    """
+
+    kind: ClassVar[str] = "optimizer"
+    Params: ClassVar[type[Params]] = OptimizerParams
+
+    def start(self, params: Params, problem: Problem, seeds: Sequence[int]) -> Any:
+        """The rule's state for an ensemble whose members have these seeds."""
+        return None
+
+    @abstractmethod
+    def step(self, params: Params, state: Any, weights: Weights, problem: Problem, lr: Tensor) -> Weights:
+        """The weights after one update."""
+
+
+def seeded_generator(seed: int) -> torch.Generator:
+    """A CPU random stream for one seed: draws on the CPU make results device-independent."""
+    return torch.Generator(device="cpu").manual_seed(int(seed))

@@ -1,0 +1,148 @@
+"""The ReLU Elman network of §2.1, batched over the ensemble axis: forward pass, the loss of
+§2.2 and its gradient in the closed form of Fact 2.5.
+
+Shapes: ``X [K, n, L, d_x]``, ``Y [K, n, L, d]``, ``W [K, m, m]``, ``A [K, m, d_x]``,
+``B [K, d, m]``. Internally the layer axis comes before the sequence axis (``[K, L, n, m]``) so
+that each layer is one contiguous batch of matrices; the results are handed out as
+``[K, n, L, ·]`` views. No autograd graph is built: the gradient is back-propagation through
+time written out, one batched matrix product per layer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Collection, Mapping
+
+import torch
+from torch import Tensor
+
+from framework.ensemble import Problem, Weights
+
+TRAINABLE = ("W", "A", "B")
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One forward pass, layer-major storage; properties give the paper's ``[K, n, L, ·]`` views."""
+
+    g_layers: Tensor  # [K, L, n, m]: g_{i,l} = W h_{i,l-1} + A x_{i,l}
+    h_layers: Tensor  # [K, L, n, m]: h_{i,l} = relu(g_{i,l})
+    residual_layers: Tensor  # [K, L, n, d]: loss_{i,l} = B h_{i,l} - y*_{i,l}, zero at l = 1
+
+    @property
+    def g(self) -> Tensor:
+        """Pre-activations ``g_{i,l}``, ``[K, n, L, m]``."""
+        return self.g_layers.transpose(1, 2)
+
+    @property
+    def h(self) -> Tensor:
+        """Hidden states ``h_{i,l}``, ``[K, n, L, m]``."""
+        return self.h_layers.transpose(1, 2)
+
+    @property
+    def pattern(self) -> Tensor:
+        """The diagonals of ``D_{i,l}`` (Definition 2.2): ``1[g_{i,l} >= 0]``, bool ``[K, n, L, m]``."""
+        return self.g >= 0
+
+    @property
+    def residual(self) -> Tensor:
+        """``loss_{i,l} = B h_{i,l} - y*_{i,l}`` for l >= 2, zero at l = 1 (§2.2), ``[K, n, L, d]``."""
+        return self.residual_layers.transpose(1, 2)
+
+    @property
+    def sequence_loss(self) -> Tensor:
+        """``f_i(W) = ½ Σ_{l=2..L} ||loss_{i,l}||²`` (§2.2), ``[K, n]``."""
+        return 0.5 * self.residual_layers.square().sum(dim=(1, 3))
+
+    @property
+    def loss(self) -> Tensor:
+        """``f(W) = Σ_i f_i(W)``, the sum over sequences (§2.2), ``[K]``."""
+        return 0.5 * self.residual_layers.square().sum(dim=(1, 2, 3))
+
+
+def _layer_major(t: Tensor) -> Tensor:
+    """``[K, n, L, ·]`` to a contiguous ``[K, L, n, ·]``."""
+    return t.transpose(1, 2).contiguous()
+
+
+def forward(weights: Weights, problem: Problem) -> Forward:
+    """Run the K networks on their sequences (§2.1): ``h_0 = 0``, ``g_l = W h_{l-1} + A x_l``,
+    ``h_l = relu(g_l)``; then the residuals ``B h_l - y*_l`` of the loss of §2.2."""
+    W, A, B = weights.W, weights.A, weights.B
+    K, n, L, d_x = problem.X.shape
+    x = _layer_major(problem.X).view(K, L * n, d_x)
+    input_part = torch.bmm(x, A.transpose(1, 2)).view(K, L, n, weights.m)  # A x_{i,l}
+    g = torch.empty_like(input_part)
+    g[:, 0] = input_part[:, 0]
+    h_prev = input_part[:, 0].clamp_min(0)
+    Wt = W.transpose(1, 2).contiguous()  # a transposed view takes another kernel path for K = 1
+    for layer in range(1, L):
+        g_l = torch.baddbmm(input_part[:, layer], h_prev, Wt)
+        g[:, layer] = g_l
+        h_prev = g_l.clamp_min(0)
+    h = g.clamp_min(0)
+    y = _layer_major(problem.Y)
+    residual = torch.bmm(h.view(K, L * n, weights.m), B.transpose(1, 2)).view(K, L, n, -1) - y
+    residual[:, 0] = 0
+    return Forward(g, h, residual)
+
+
+def loss(weights: Weights, problem: Problem) -> Tensor:
+    """``f(W) = Σ_i ½ Σ_{l=2..L} ||B h_{i,l} - y*_{i,l}||²`` (§2.2), ``[K]``."""
+    return forward(weights, problem).loss
+
+
+def closed_form_gradient(
+    weights: Weights,
+    problem: Problem,
+    trained: Collection[str] = ("W",),
+    state: Forward | None = None,
+) -> dict[str, Tensor]:
+    """The gradient of f by Fact 2.5, for each name in ``trained`` (a subset of W, A, B).
+
+    Fact 2.5 writes ``∇f(W) = Σ_i Σ_{a=2..L} Σ_{l=1..a-1} D_{i,l+1} Back_{i,l+1→a}ᵀ loss_{i,a} h_{i,l}ᵀ``
+    with ``Back_{i,l→a} = B D_{i,a} W ⋯ D_{i,l+1} W``. Grouping by l, the vector
+    ``δ_{i,l} = D_{i,l} Σ_{a>=l} Back_{i,l→a}ᵀ loss_{i,a}`` obeys the backward recursion
+    ``δ_{i,L} = D_{i,L} Bᵀ loss_{i,L}``, ``δ_{i,l} = D_{i,l} (Bᵀ loss_{i,l} + Wᵀ δ_{i,l+1})``, so
+    ``∇_W f = Σ_i Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ`` (h_0 = 0 drops l = 1). The same δ give
+    ``∇_A f = Σ_{i,l} δ_{i,l} x_{i,l}ᵀ`` and ``∇_B f = Σ_i Σ_{l>=2} loss_{i,l} h_{i,l}ᵀ``.
+    D uses ``1[g >= 0]`` (Definition 2.2), the paper's choice of sub-gradient at 0.
+    """
+    unknown = set(trained) - set(TRAINABLE)
+    if unknown:
+        raise ValueError(f"cannot train {sorted(unknown)}: trainable weights are {TRAINABLE}")
+    fwd = forward(weights, problem) if state is None else state
+    W, B = weights.W, weights.B
+    K, L, n, m = fwd.g_layers.shape
+    out: dict[str, Tensor] = {}
+    if "B" in trained:
+        out["B"] = torch.bmm(
+            fwd.residual_layers.view(K, L * n, -1).transpose(1, 2), fwd.h_layers.view(K, L * n, m)
+        )
+    if not ({"W", "A"} & set(trained)):
+        return out
+    back = torch.bmm(fwd.residual_layers.view(K, L * n, -1), B).view(K, L, n, m)  # Bᵀ loss_{i,l}
+    delta = torch.empty_like(back)
+    open_mask = fwd.g_layers >= 0
+    carry = back[:, L - 1]
+    for layer in range(L - 1, -1, -1):
+        delta_l = carry * open_mask[:, layer]
+        delta[:, layer] = delta_l
+        if layer > 0:
+            carry = torch.baddbmm(back[:, layer - 1], delta_l, W)  # Bᵀ loss + Wᵀ δ, as rows
+    if "W" in trained:
+        rows = (L - 1) * n
+        out["W"] = torch.bmm(
+            delta[:, 1:].reshape(K, rows, m).transpose(1, 2), fwd.h_layers[:, :-1].reshape(K, rows, m)
+        )
+    if "A" in trained:
+        x = _layer_major(problem.X).view(K, L * n, -1)
+        out["A"] = torch.bmm(delta.view(K, L * n, m).transpose(1, 2), x)
+    return out
+
+
+def loss_and_gradient(
+    weights: Weights, problem: Problem, trained: Collection[str] = ("W",)
+) -> tuple[Tensor, Mapping[str, Tensor]]:
+    """``f`` ``[K]`` and its gradient (Fact 2.5) from one forward pass."""
+    fwd = forward(weights, problem)
+    return fwd.loss, closed_form_gradient(weights, problem, trained, state=fwd)

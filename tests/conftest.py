@@ -1,0 +1,39 @@
+"""Shared fixtures: small real problems and weights made by the built-in components."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from framework import Problem, Weights  # noqa: E402
+from plugins.initializers import PaperInitialization  # noqa: E402
+from plugins.separable import Separable  # noqa: E402
+
+
+def make_problem(seed: int = 0, **params) -> Problem:
+    generator = Separable()
+    return generator.generate(generator.parse_params(params), seed)
+
+
+def make_weights(m: int, d_x: int, d: int, seed: int = 0) -> Weights:
+    initializer = PaperInitialization()
+    return initializer.initialize(initializer.parse_params({"m": m}), d_x, d, seed)
+
+
+@pytest.fixture
+def paper_problem() -> Problem:
+    """The design's reference setup: n=8, L=8, d_x=8, d=4, δ=0.3."""
+    return make_problem(0, n=8, L=8, d_x=8, d=4, delta=0.3)
+
+
+def pytest_collection_modifyitems(config, items):
+    if os.environ.get("OVERPARAM_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set OVERPARAM_SLOW=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)

@@ -1,0 +1,39 @@
+"""Independent references for the tests: the paper's definitions written as plain loops.
+
+Nothing here imports the engine; these functions are what the engine is checked against.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def loop_loss(W: Tensor, A: Tensor, B: Tensor, X: Tensor, Y: Tensor) -> Tensor:
+    """f(W) of §2.2 for one network (no ensemble axis), one sequence and one layer at a time:
+    h_0 = 0, h_l = relu(W h_{l-1} + A x_l), f = Σ_i ½ Σ_{l=2..L} ||B h_l - y*_l||²."""
+    n, L, _ = X.shape
+    total = torch.zeros((), dtype=W.dtype)
+    for i in range(n):
+        h = torch.zeros(W.shape[0], dtype=W.dtype)
+        for layer in range(L):
+            h = torch.relu(W @ h + A @ X[i, layer])
+            if layer >= 1:
+                total = total + 0.5 * (B @ h - Y[i, layer]).square().sum()
+    return total
+
+
+def autograd_gradient(W: Tensor, A: Tensor, B: Tensor, X: Tensor, Y: Tensor) -> dict[str, Tensor]:
+    """∇f for W, A and B by torch autograd of ``loop_loss``."""
+    leaves = {name: t.detach().clone().requires_grad_(True) for name, t in zip("WAB", (W, A, B))}
+    f = loop_loss(leaves["W"], leaves["A"], leaves["B"], X, Y)
+    if not f.requires_grad:  # L = 1: f sums over no layer and does not depend on the weights
+        return {name: torch.zeros_like(t) for name, t in leaves.items()}
+    f.backward()
+    return {name: t.grad for name, t in leaves.items()}
+
+
+def relative_error(actual: Tensor, expected: Tensor) -> float:
+    """||actual - expected|| / ||expected||, or the absolute error when expected is 0."""
+    scale = expected.norm()
+    diff = (actual - expected).norm()
+    return float(diff / scale) if scale > 0 else float(diff)
