@@ -13,9 +13,11 @@ from framework.components import (
     Params,
     seeded_generator,
 )
+from framework.diagnostics import Diagnostic, Output, ProblemShape
 from framework.devices import resolve_device, resolve_dtype
 from framework.ensemble import Problem, Weights
 from framework.expressions import ExpressionError, evaluate
+from framework.hookspecs import hookimpl
 from framework.rnn import Forward, closed_form_gradient, forward, loss, loss_and_gradient
 from framework.training import Trajectory, log_schedule, resolve_learning_rate, train
 
@@ -23,6 +25,10 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Component",
+    "Diagnostic",
+    "Output",
+    "ProblemShape",
+    "hookimpl",
     "ExpressionError",
     "Forward",
     "Generator",

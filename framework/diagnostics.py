@@ -1,0 +1,66 @@
+"""The diagnostic contract: a component that measures a training state and declares its outputs.
+
+Like xarray-simlab's processes, a diagnostic says up front what it produces: each output
+variable's name, its own dimensions beyond the grid axes and ``step`` (``layer``, ...), a long
+name and the paper's equation. The store is laid out from these declarations before the first
+job runs (DESIGN §4-5).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from torch import Tensor
+
+from framework.components import Component, Params
+
+When = Literal["init", "schedule", "end"]
+WHEN_CHOICES: tuple[str, ...] = ("init", "schedule", "end")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One output variable of a diagnostic.
+
+    ``dims`` are the variable's own dimensions (not the grid axes, not ``step``); their sizes
+    come from ``Diagnostic.dim_sizes``. ``long_name``, ``paper_ref`` and ``units`` become the
+    store variable's attributes.
+    """
+
+    long_name: str
+    paper_ref: str
+    dims: tuple[str, ...] = ()
+    units: str | None = None
+
+
+@dataclass(frozen=True)
+class ProblemShape:
+    """The sizes a diagnostic's own dimensions may depend on."""
+
+    n: int
+    L: int
+    m: int
+    d_x: int
+    d: int
+
+
+class Diagnostic(Component, ABC):
+    """Measures a state of an ensemble of K networks; every output has a leading K axis.
+
+    ``when`` says when it is measured: ``init`` (once, at step 0), ``schedule`` (at the logged
+    steps) or ``end`` (once, after the last step).
+    """
+
+    kind: ClassVar[str] = "diagnostic"
+    outputs: ClassVar[Mapping[str, Output]]
+    when: ClassVar[When] = "schedule"
+
+    def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
+        """The size of each of this diagnostic's own dimensions; none by default."""
+        return {}
+
+    @abstractmethod
+    def measure(self, params: Params, probe: Any) -> dict[str, Tensor]:
+        """The outputs for the probed state: ``{name: tensor [K, *dims]}``, one per declared output."""
