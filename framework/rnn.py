@@ -70,16 +70,13 @@ def forward(weights: Weights, problem: Problem) -> Forward:
     W, A, B = weights.W, weights.A, weights.B
     K, n, L, d_x = problem.X.shape
     x = _layer_major(problem.X).view(K, L * n, d_x)
-    input_part = torch.bmm(x, A.transpose(1, 2)).view(K, L, n, weights.m)  # A x_{i,l}
-    g = torch.empty_like(input_part)
-    g[:, 0] = input_part[:, 0]
-    h_prev = input_part[:, 0].clamp_min(0)
+    g = torch.bmm(x, A.transpose(1, 2)).view(K, L, n, weights.m)  # A x_{i,l}, then W h_{i,l-1} added
+    h = torch.empty_like(g)
+    torch.clamp_min(g[:, 0], 0, out=h[:, 0])
     Wt = W.transpose(1, 2).contiguous()  # a transposed view takes another kernel path for K = 1
     for layer in range(1, L):
-        g_l = torch.baddbmm(input_part[:, layer], h_prev, Wt)
-        g[:, layer] = g_l
-        h_prev = g_l.clamp_min(0)
-    h = g.clamp_min(0)
+        torch.baddbmm(g[:, layer], h[:, layer - 1], Wt, out=g[:, layer])
+        torch.clamp_min(g[:, layer], 0, out=h[:, layer])
     y = _layer_major(problem.Y)
     residual = torch.bmm(h.view(K, L * n, weights.m), B.transpose(1, 2)).view(K, L, n, -1) - y
     residual[:, 0] = 0
@@ -122,11 +119,10 @@ def closed_form_gradient(
         return out
     back = torch.bmm(fwd.residual_layers.view(K, L * n, -1), B).view(K, L, n, m)  # Bᵀ loss_{i,l}
     delta = torch.empty_like(back)
-    open_mask = fwd.g_layers >= 0
+    open_mask = (fwd.g_layers >= 0).to(back.dtype)
     carry = back[:, L - 1]
     for layer in range(L - 1, -1, -1):
-        delta_l = carry * open_mask[:, layer]
-        delta[:, layer] = delta_l
+        delta_l = torch.mul(carry, open_mask[:, layer], out=delta[:, layer])
         if layer > 0:
             carry = torch.baddbmm(back[:, layer - 1], delta_l, W)  # Bᵀ loss + Wᵀ δ, as rows
     if "W" in trained:

@@ -11,7 +11,16 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Optimizer, OptimizerParams, Params, Problem, Weights, closed_form_gradient, seeded_generator
+from framework import (
+    Optimizer,
+    OptimizerParams,
+    Params,
+    Problem,
+    Weights,
+    closed_form_gradient,
+    hookimpl,
+    seeded_generator,
+)
 
 SAMPLE_BLOCK = 256
 
@@ -19,7 +28,8 @@ SAMPLE_BLOCK = 256
 def descend(weights: Weights, gradient: Mapping[str, Tensor], lr: Tensor, scale: float = 1.0) -> Weights:
     """``θ <- θ - lr_k · scale · ∇θ`` for every trained θ, member by member."""
     step = (lr * scale).view(-1, 1, 1)
-    return weights.replace(**{name: getattr(weights, name) - step * g for name, g in gradient.items()})
+    return weights.replace(**{name: torch.addcmul(getattr(weights, name), step, g, value=-1)
+                              for name, g in gradient.items()})
 
 
 class GradientDescent(Optimizer):
@@ -93,3 +103,9 @@ class StochasticGradientDescent(MinibatchSGD):
 
     def batch_size(self, params: OptimizerParams) -> int:
         return 1
+
+
+@hookimpl
+def overparam_register_optimizers() -> list[type[Optimizer]]:
+    """`gd`, `sgd` and `minibatch`."""
+    return [GradientDescent, StochasticGradientDescent, MinibatchSGD]
