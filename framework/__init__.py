@@ -13,17 +13,44 @@ from framework.components import (
     Params,
     seeded_generator,
 )
+from framework.contract import check_component
 from framework.diagnostics import Diagnostic, Output, ProblemShape
 from framework.devices import resolve_device, resolve_dtype
 from framework.ensemble import Problem, Weights
 from framework.expressions import ExpressionError, evaluate
 from framework.hookspecs import hookimpl
+from framework.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation, pad_to_unit_norm
+from framework.parameters import ParameterError, ParamSpec, describe_params, validate_params
+from framework.registry import (
+    DuplicateComponentError,
+    Entry,
+    PluginError,
+    PluginLoadError,
+    Provider,
+    Registry,
+    UnknownComponentError,
+)
 from framework.rnn import Forward, closed_form_gradient, forward, loss, loss_and_gradient
 from framework.training import Trajectory, log_schedule, resolve_learning_rate, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "FIRST_INPUT_LAST_COORDINATE",
+    "DuplicateComponentError",
+    "Entry",
+    "ParamSpec",
+    "ParameterError",
+    "PluginError",
+    "PluginLoadError",
+    "Provider",
+    "Registry",
+    "UnknownComponentError",
+    "check_component",
+    "describe_params",
+    "first_input_separation",
+    "pad_to_unit_norm",
+    "validate_params",
     "Component",
     "Diagnostic",
     "Output",

@@ -8,7 +8,7 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor
 
-from framework import Generator, Params, Problem, seeded_generator
+from framework import Generator, Params, Problem, hookimpl, seeded_generator
 
 FIRST_INPUT_LAST_COORDINATE = 1 / math.sqrt(2)
 PLACEMENT_ROUNDS = 2000
@@ -112,3 +112,9 @@ class Separable(Generator):
         Y = params.target_scale / math.sqrt(d) * torch.randn(n, L, d, generator=rng, dtype=torch.float64)
         delta = torch.tensor([_min_pairwise_distance(first)], dtype=torch.float64)
         return Problem(X.unsqueeze(0), Y.unsqueeze(0), delta)
+
+
+@hookimpl
+def overparam_register_generators() -> list[type[Generator]]:
+    """The `separable` generator."""
+    return [Separable]

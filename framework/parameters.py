@@ -1,0 +1,134 @@
+"""Parameter schemas of components: describing them (type, default, bounds) and validating raw
+values with errors that name the key path.
+
+A component's ``Params`` is a pydantic model (``framework.components.Params``); this module
+reads its fields for ``overparam plugins --verbose`` and the contract check, and turns a
+pydantic ``ValidationError`` into one message per bad key, each prefixed with where the values
+came from (``stages.data.params.delta: ...``), so a pipeline is refused before anything runs.
+"""
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
+
+import annotated_types
+from pydantic import ValidationError
+from pydantic_core import PydanticUndefined
+
+from framework.components import Component, Params
+
+BOUND_SYMBOLS: tuple[tuple[type, str, str], ...] = (
+    (annotated_types.Ge, "ge", ">="),
+    (annotated_types.Gt, "gt", ">"),
+    (annotated_types.Le, "le", "<="),
+    (annotated_types.Lt, "lt", "<"),
+    (annotated_types.MinLen, "min_length", "length >="),
+    (annotated_types.MaxLen, "max_length", "length <="),
+)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One field of a parameter schema, as a user reads it."""
+
+    name: str
+    type: str
+    required: bool
+    default: Any
+    bounds: tuple[tuple[str, Any], ...]
+    description: str
+
+    @property
+    def bounds_text(self) -> str:
+        """The bounds as ``>= 1, <= 16``; empty when unbounded."""
+        return ", ".join(f"{symbol} {value}" for symbol, value in self.bounds)
+
+    @property
+    def default_text(self) -> str:
+        """``required`` or the default's repr."""
+        return "required" if self.required else repr(self.default)
+
+
+def type_name(annotation: Any) -> str:
+    """A short readable name of a field's type: ``int``, ``float | str``, ``'W' | 'WAB'``."""
+    if annotation is None or annotation is type(None):
+        return "None"
+    origin = get_origin(annotation)
+    if origin is Literal:
+        return " | ".join(repr(value) for value in get_args(annotation))
+    if origin in (Union, types.UnionType):
+        return " | ".join(type_name(arg) for arg in get_args(annotation))
+    if origin is not None:
+        args = ", ".join("..." if arg is Ellipsis else type_name(arg) for arg in get_args(annotation))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def field_bounds(metadata: list[Any]) -> tuple[tuple[str, Any], ...]:
+    """The numeric and length bounds declared in a pydantic field's metadata, as (symbol, value)."""
+    bounds = []
+    for item in metadata:
+        for kind, attribute, symbol in BOUND_SYMBOLS:
+            if isinstance(item, kind):
+                bounds.append((symbol, getattr(item, attribute)))
+    return tuple(bounds)
+
+
+def describe_params(schema: type[Params]) -> list[ParamSpec]:
+    """Every field of a parameter schema, in declaration order."""
+    specs = []
+    for name, field in schema.model_fields.items():
+        required = field.is_required()
+        specs.append(ParamSpec(
+            name=name,
+            type=type_name(field.annotation),
+            required=required,
+            default=None if required or field.default is PydanticUndefined else field.default,
+            bounds=field_bounds(field.metadata),
+            description=field.description or "",
+        ))
+    return specs
+
+
+class ParameterError(ValueError):
+    """Raw parameters a component's schema refuses; one line per bad key, each with its path."""
+
+    def __init__(self, component: type[Component], where: str, problems: list[str]):
+        self.component = component
+        self.where = where
+        self.problems = problems
+        header = f"invalid parameters for {component.kind} '{component.name}':"
+        super().__init__("\n".join([header, *(f"  {line}" for line in problems)]))
+
+
+def key_path(where: str, loc: tuple[int | str, ...]) -> str:
+    """``where`` joined with pydantic's ``loc``: ``stages.data.params`` + ``("rules", 0, "at")``
+    gives ``stages.data.params.rules[0].at``."""
+    path = where
+    for part in loc:
+        path = f"{path}[{part}]" if isinstance(part, int) else (f"{path}.{part}" if path else str(part))
+    return path
+
+
+def validation_problems(error: ValidationError, where: str) -> list[str]:
+    """One line per error: key path, the value given, and what was expected."""
+    problems = []
+    for item in error.errors():
+        path = key_path(where, item["loc"]) or where or "params"
+        if item["type"] == "missing":
+            problems.append(f"{path}: required, not given")
+        elif item["type"] == "extra_forbidden":
+            problems.append(f"{path}: unknown parameter")
+        else:
+            problems.append(f"{path}: {item['input']!r}: {item['msg']}")
+    return problems
+
+
+def validate_params(component: type[Component], raw: Mapping[str, Any], where: str = "params") -> Params:
+    """The component's parameters from raw values, or ``ParameterError`` naming every bad key path."""
+    try:
+        return component.parse_params(raw)
+    except ValidationError as error:
+        raise ParameterError(component, where, validation_problems(error, where)) from None
