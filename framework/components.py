@@ -73,12 +73,12 @@ class Initializer(Component, ABC):
 class OptimizerParams(Params):
     """What every optimizer takes: the number of steps, the learning rate, the trained weights.
 
-    ``lr`` is a number or an arithmetic expression in m (``0.05/m``), resolved per member
-    before training starts.
+    ``lr`` is a positive number; a pipeline file may write it as an expression in the grid
+    axes and the data's and initializer's sizes (``0.05/m``), evaluated before validation.
     """
 
     steps: int = Field(ge=0, description="number of update steps")
-    lr: float | str = Field(description="learning rate: a number, or an expression in m such as 0.05/m")
+    lr: float = Field(gt=0, description="learning rate (in a pipeline: a number or an expression such as 0.05/m)")
     train: Literal["W", "WAB"] = Field("W", description="W alone (Theorems 1-2) or W, A and B")
 
     @property

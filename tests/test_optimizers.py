@@ -86,8 +86,8 @@ def test_gd_on_the_paper_setup_fits_to_one_percent(paper_problem):
     """Theorem 1 at m = 256 (n=8, L=8, d_x=8, d=4, δ=0.3): f falls below 1e-2·f(W0), monotonically."""
     weights = make_weights(256, 8, 4, seed=1)
     optimizer = GradientDescent()
-    params = optimizer.parse_params({"steps": 500, "lr": "0.05/m"})
-    lr = torch.tensor([resolve_learning_rate(params.lr, 256)])
+    params = optimizer.parse_params({"steps": 500, "lr": resolve_learning_rate("0.05/m", 256)})
+    lr = torch.tensor([params.lr])
     run = train(optimizer, params, weights, paper_problem, lr, [0], log_schedule(500, 30))
     f = run.loss[:, 0]
     assert not run.diverged.any()
@@ -101,7 +101,7 @@ def test_an_ensemble_trains_exactly_as_its_members_alone(optimizer):
     members = [make_weights(24, 4, 3, seed=10 + s) for s in range(3)]
     lrs = [0.002, 0.004, 0.008]
     seeds = [101, 102, 103]
-    params = optimizer.parse_params({"steps": 25, "lr": 0.0, "train": "WAB"} | (
+    params = optimizer.parse_params({"steps": 25, "lr": 1.0, "train": "WAB"} | (
         {"batch_size": 3} if optimizer.name == "minibatch" else {}))
     schedule = log_schedule(25, 6)
     together = train(optimizer, params, type(members[0]).stack(members), Problem.stack(problems),
@@ -117,7 +117,7 @@ def test_a_diverging_member_is_masked_and_the_others_go_on():
     problem = Problem.stack([make_problem(0, n=6, L=6, d_x=4, d=3, delta=0.2)] * 2)
     weights = type(make_weights(32, 4, 3)).stack([make_weights(32, 4, 3, seed=s) for s in (1, 2)])
     optimizer = GradientDescent()
-    params = optimizer.parse_params({"steps": 60, "lr": 0.0})
+    params = optimizer.parse_params({"steps": 60, "lr": 1.0})
     schedule = log_schedule(60, 10)
     run = train(optimizer, params, weights, problem, torch.tensor([0.001, 0.5]), [0, 1], schedule)
     assert run.diverged.tolist() == [False, True]
