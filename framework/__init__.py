@@ -19,6 +19,7 @@ from framework.devices import resolve_device, resolve_dtype
 from framework.ensemble import Problem, Weights
 from framework.expressions import ExpressionError, evaluate
 from framework.hookspecs import hookimpl
+from framework.probe import Probe
 from framework.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation, pad_to_unit_norm
 from framework.parameters import ParameterError, ParamSpec, describe_params, validate_params
 from framework.registry import (
@@ -31,6 +32,8 @@ from framework.registry import (
     UnknownComponentError,
 )
 from framework.rnn import Forward, closed_form_gradient, forward, loss, loss_and_gradient
+from framework.sparse_schedule import SparseScheduleParams, measured_steps
+from framework.spectral import top_singular_value
 from framework.training import Trajectory, log_schedule, resolve_learning_rate, train
 
 __version__ = "0.1.0"
@@ -64,8 +67,10 @@ __all__ = [
     "Optimizer",
     "OptimizerParams",
     "Params",
+    "Probe",
     "Problem",
     "Trajectory",
+    "SparseScheduleParams",
     "Weights",
     "__version__",
     "closed_form_gradient",
@@ -74,9 +79,11 @@ __all__ = [
     "log_schedule",
     "loss",
     "loss_and_gradient",
+    "measured_steps",
     "resolve_device",
     "resolve_dtype",
     "resolve_learning_rate",
     "seeded_generator",
+    "top_singular_value",
     "train",
 ]

@@ -1,0 +1,122 @@
+"""The forward geometry of §4 at the probed weights: norms (4.1), fresh randomness (4.2) and
+the separability of the sequences' fresh parts (4.3).
+
+Layers are counted from 1 as in the paper; the ``layer`` dimension has L entries. U_{l-1}
+is an orthonormal basis of all h_{j,a} with a <= l-1 (U_0 is empty), taken from the probe.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+from framework import Diagnostic, Output, Params, Probe, ProblemShape, SparseScheduleParams
+
+
+class ForwardNorms(Diagnostic):
+    """Hidden-state and pre-activation norms per layer, min and max over sequences (4.1).
+
+    (4.1): with high probability 1/2 <= ||h_{i,l}||, ||g_{i,l}|| <= O(L): no exponential
+    explosion or vanishing through the L applications of the same W.
+    """
+
+    name: ClassVar[str] = "forward_norms"
+    outputs: ClassVar[dict[str, Output]] = {
+        "h_norm_min": Output(long_name="min_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
+        "h_norm_max": Output(long_name="max_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
+        "g_norm_min": Output(long_name="min_i ||g_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
+        "g_norm_max": Output(long_name="max_i ||g_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
+    }
+
+    def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
+        return {"layer": shape.L}
+
+    def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
+        h = probe.forward.h.norm(dim=-1)  # [K, n, L]
+        g = probe.forward.g.norm(dim=-1)
+        return {
+            "h_norm_min": h.amin(dim=1),
+            "h_norm_max": h.amax(dim=1),
+            "g_norm_min": g.amin(dim=1),
+            "g_norm_max": g.amax(dim=1),
+        }
+
+
+class FreshRandomness(Diagnostic):
+    """The part of each hidden state outside all earlier ones, min over sequences (4.2).
+
+    ``min_i ||(I - U_{l-1}U_{l-1}ᵀ) h_{i,l}||``: (4.2) says it is at least Ω̃(1/L²), the
+    "fresh randomness" that W still has to act on at layer l although it was used at every
+    earlier layer. It needs m > n(l-1): once the earlier h span R^m, nothing is fresh.
+    """
+
+    name: ClassVar[str] = "fresh_randomness"
+    Params: ClassVar[type[Params]] = SparseScheduleParams
+    outputs: ClassVar[dict[str, Output]] = {
+        "fresh_randomness": Output(
+            long_name="min_i ||(I - U_{l-1}U_{l-1}ᵀ) h_{i,l}||", paper_ref="(4.2)", dims=("layer",)
+        ),
+    }
+
+    def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
+        return {"layer": shape.L}
+
+    def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
+        return {"fresh_randomness": probe.fresh.norm(dim=-1).amin(dim=1)}
+
+
+def pairwise_separation(vectors: Tensor) -> Tensor:
+    """``||(I - y yᵀ/||y||²) x||`` for every ordered pair (x, y) = (v_i, v_j), ``[..., n, n]``
+    from ``vectors [..., n, r]``; the diagonal (i = j) is +inf. A zero y projects nothing out.
+
+    The residual vectors are formed explicitly rather than as ||x||² - (xᵀy)²/||y||², which
+    loses all its digits when x is nearly parallel to y.
+    """
+    squared = vectors.square().sum(dim=-1)  # [..., n]
+    inner = vectors @ vectors.mT  # [..., i, j] = v_i · v_j
+    coefficient = torch.where(squared > 0, inner / squared.unsqueeze(-2), torch.zeros_like(inner))
+    residual = vectors.unsqueeze(-2) - coefficient.unsqueeze(-1) * vectors.unsqueeze(-3)  # [..., i, j, r]
+    separation = residual.norm(dim=-1)
+    n = vectors.shape[-2]
+    diagonal = torch.eye(n, dtype=torch.bool, device=vectors.device)
+    return separation.masked_fill(diagonal, float("inf"))
+
+
+class Separability(Diagnostic):
+    """How separable the sequences' fresh parts stay, per layer, min over pairs (4.3).
+
+    Two vectors x, y are δ-separable when ``||(I - yyᵀ/||y||²)x|| >= δ`` and vice versa;
+    with ``v_{i,l} = (I - U_{l-1}U_{l-1}ᵀ) h_{i,l}`` this measures
+    ``min_{i≠j} ||(I - v_j v_jᵀ/||v_j||²) v_{i,l}||`` over ordered pairs. The layer index is
+    that of h: the paper's (4.3) for (I - U_l U_lᵀ) h_{i,l+1} is this layer l+1, and layer 1
+    (U_0 empty, h_{i,1} = relu(A x_{i,1})) is the base case of its induction. (4.3) says the
+    separation stays at least δ/2, δ the data's (Assumption 2.1): ``separability_ratio >= 1/2``.
+    With n = 1 there is no pair and both are +inf, NaN.
+    """
+
+    name: ClassVar[str] = "separability"
+    Params: ClassVar[type[Params]] = SparseScheduleParams
+    outputs: ClassVar[dict[str, Output]] = {
+        "separability": Output(
+            long_name="min_{i≠j} ||(I - v_j v_jᵀ/||v_j||²) v_i||, v = (I - U_{l-1}U_{l-1}ᵀ) h_{·,l}",
+            paper_ref="(4.3)",
+            dims=("layer",),
+        ),
+        "separability_ratio": Output(
+            long_name="separability divided by the data's δ", paper_ref="(4.3), Assumption 2.1", dims=("layer",)
+        ),
+    }
+
+    def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
+        return {"layer": shape.L}
+
+    def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
+        fresh = probe.fresh  # [K, n, L, r]
+        per_layer = [
+            pairwise_separation(fresh[:, :, layer]).flatten(start_dim=1).amin(dim=1)
+            for layer in range(probe.problem.L)
+        ]
+        separability = torch.stack(per_layer, dim=1)  # [K, L]
+        delta = probe.problem.delta.to(device=separability.device, dtype=separability.dtype)
+        return {"separability": separability, "separability_ratio": separability / delta.unsqueeze(1)}

@@ -1,0 +1,61 @@
+"""The convergence rate of training, from the logged trajectory of f (Theorems 1-2)."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from framework import Diagnostic, Output, Params, Probe
+
+
+class RateParams(Params):
+    target: float = Field(1e-2, gt=0, lt=1, description="steps_to_target: first logged step with f <= target·f(W0)")
+    floor: float = Field(
+        1e-14, ge=0, lt=1, description="points with f < floor·f(W0) are left out of the fit (round-off, not training)"
+    )
+    fit_from: float = Field(
+        0.0, ge=0, lt=1, description="fit only the logged steps t >= fit_from·(last step): the late, linear phase"
+    )
+
+
+class Rate(Diagnostic):
+    """Fitted linear-convergence rate of log f over the logged trajectory (Theorems 1-2).
+
+    Theorems 1-2: GD and SGD reach f <= ε in T = Õ(poly(n, d, L)/δ² · log(1/ε)) steps, i.e.
+    f decays linearly: log f(W_t) ≈ c - rate·t. ``rate`` is minus the least-squares slope of
+    ln f against t over the logged steps with finite f >= floor·f(W0) and t >= fit_from·T
+    (NaN with fewer than two such points); ``steps_to_target`` is the first logged step with
+    f <= target·f(W0) (NaN if none). Measured once, at the end, on the probe's history.
+    """
+
+    name: ClassVar[str] = "rate"
+    when = "end"
+    Params: ClassVar[type[Params]] = RateParams
+    outputs: ClassVar[dict[str, Output]] = {
+        "rate": Output(long_name="-d ln f / dt, least squares over the logged steps", paper_ref="Theorems 1-2",
+                       units="1/step"),
+        "steps_to_target": Output(long_name="first logged step with f <= target f(W0)", paper_ref="Theorems 1-2",
+                                  units="step"),
+    }
+
+    def measure(self, params: RateParams, probe: Probe) -> dict[str, Tensor]:
+        if probe.history_loss is None or not probe.history_steps:
+            raise ValueError("rate needs the logged loss history: the probe has none")
+        f = probe.history_loss  # [T, K]
+        steps = torch.tensor(probe.history_steps, dtype=f.dtype, device=f.device).unsqueeze(1)  # [T, 1]
+        f0 = probe.forward0.loss.to(f.dtype).unsqueeze(0)  # [1, K]
+        fitted = torch.isfinite(f) & (f > 0) & (f >= params.floor * f0) & (steps >= params.fit_from * steps.max())
+        weight = fitted.to(f.dtype)
+        count = weight.sum(dim=0)
+        log_f = torch.where(fitted, f.clamp_min(torch.finfo(f.dtype).tiny).log(), torch.zeros_like(f))
+        mean_t = (weight * steps).sum(dim=0) / count
+        mean_y = (weight * log_f).sum(dim=0) / count
+        centered_t = (steps - mean_t) * weight
+        slope = (centered_t * (log_f - mean_y)).sum(dim=0) / centered_t.square().sum(dim=0)
+        rate = torch.where(count >= 2, -slope, torch.full_like(slope, float("nan")))
+        reached = f <= params.target * f0  # [T, K]; NaN compares False
+        first = torch.where(reached, steps.expand_as(f), torch.full_like(f, float("inf"))).amin(dim=0)
+        steps_to_target = torch.where(torch.isinf(first), torch.full_like(first, float("nan")), first)
+        return {"rate": rate, "steps_to_target": steps_to_target}
