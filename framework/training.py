@@ -14,7 +14,7 @@ from framework.ensemble import Problem, Weights
 from framework.expressions import evaluate
 from framework.rnn import loss as loss_of
 
-LogCallback = Callable[[int, Weights], None]
+LogCallback = Callable[[int, Weights, Tensor], None]
 
 
 def log_schedule(steps: int, points: int = 40) -> list[int]:
@@ -68,8 +68,8 @@ def train(
 ) -> Trajectory:
     """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble.
 
-    At each step of ``schedule`` (before that step's update) f is measured and ``on_log`` is
-    called; a member whose f is NaN or infinite is marked diverged there and its learning rate
+    At each step of ``schedule`` (before that step's update) f is measured and
+    ``on_log(step, weights, f)`` is called; a member whose f is NaN or infinite is marked diverged there and its learning rate
     is set to 0, so it stays where it failed while the others go on. Divergence is checked only
     on the schedule: no host synchronization inside the step loop.
     """
@@ -89,7 +89,7 @@ def train(
             if newly.any():
                 lr = torch.where(newly.to(lr.device), torch.zeros_like(lr), lr)
             if on_log is not None:
-                on_log(t, weights)
+                on_log(t, weights, f)
             next_log += 1
         if t < steps:
             weights = optimizer.step(params, state, weights, problem, lr)

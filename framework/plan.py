@@ -1,0 +1,400 @@
+"""From a pipeline to a validated plan of jobs: the stage DAG, and every grid point resolved.
+
+For each grid point, ``${grid.NAME}`` is substituted anywhere in a stage, numeric parameters
+given as text are evaluated by the safe expression evaluator (``0.05/m``) with the grid values
+and the data's and initializer's numeric parameters bound, and each component's parameter
+schema is checked. Every problem, at every grid point, is collected before anything is
+computed; a problem shared by several points is reported once, with how many it affects.
+"""
+from __future__ import annotations
+
+import re
+import types
+from pathlib import Path
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import ValidationError
+
+from framework.components import Component, Params
+from framework.expressions import ExpressionError, evaluate
+from framework.grid import GridPoint
+from framework.pipeline import Pipeline, PluginRef, StageSpec, did_you_mean, parse_pipeline
+from framework.registry import PluginError, Registry
+from framework.seeds import stage_seed
+from framework.source import Finding, KeyPath, PipelineError, Source, read_file
+from framework.training import log_schedule
+
+GRID_REFERENCE = re.compile(r"\$\{grid\.([^}]*)\}")
+KIND_ORDER = ("generator", "initializer", "optimizer", "diagnostic")
+SINGLE_KINDS = ("generator", "initializer", "optimizer")
+DEFAULT_SCHEDULE = {"log": 40}
+
+
+@dataclass(frozen=True)
+class Call:
+    """One component run by one job: which, with what parameters, from which seed."""
+
+    stage: str
+    kind: str
+    name: str
+    component: type[Component]
+    params: Params
+    seed: int
+
+    def key(self) -> tuple[str, str, str, int]:
+        """Identical keys compute identical results: the stage is computed once and shared."""
+        return (self.kind, self.name, self.params.model_dump_json(), self.seed)
+
+
+@dataclass(frozen=True)
+class DiagnosticCall:
+    """A diagnostic with the steps at which it is measured."""
+
+    call: Call
+    steps: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One grid point, fully resolved."""
+
+    point: GridPoint
+    data: Call
+    init: Call
+    train: Call
+    diagnostics: tuple[DiagnosticCall, ...]
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """Every step at which something is measured (f is logged at all of them)."""
+        logged = {s for d in self.diagnostics for s in d.steps}
+        return tuple(sorted(logged or set(log_schedule(self.train.params.steps, DEFAULT_SCHEDULE["log"]))))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated pipeline: its stages in dependency order, their kinds, and the jobs."""
+
+    pipeline: Pipeline
+    registry: Registry
+    order: tuple[str, ...]
+    kinds: Mapping[str, str]
+    jobs: tuple[Job, ...]
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The store's ``step`` coordinate: every logged step of every job."""
+        return tuple(sorted({s for job in self.jobs for s in job.steps}))
+
+    def sharing(self) -> dict[str, tuple[int, int]]:
+        """For each single-component stage: (distinct computations, jobs using it)."""
+        out = {}
+        for attribute in ("data", "init", "train"):
+            calls = [getattr(job, attribute) for job in self.jobs]
+            if calls:
+                out[calls[0].stage] = (len({c.key() for c in calls}), len(calls))
+        return out
+
+    def components(self) -> dict[str, list[str]]:
+        """The component names each stage uses across the grid."""
+        used: dict[str, list[str]] = {}
+        for job in self.jobs:
+            for call in (job.data, job.init, job.train, *(d.call for d in job.diagnostics)):
+                names = used.setdefault(call.stage, [])
+                if call.name not in names:
+                    names.append(call.name)
+        return used
+
+
+def _numeric_fields(params: type[Params]) -> dict[str, bool]:
+    """Fields that take numbers (and not text): name -> whether an int is required."""
+    out = {}
+    for name, info in params.model_fields.items():
+        annotation = info.annotation
+        args = set(get_args(annotation)) if get_origin(annotation) in (Union, types.UnionType) else {annotation}
+        if str in args or not args & {int, float}:
+            continue
+        out[name] = float not in args
+    return out
+
+
+def _suggest_expression(text: str, variables: Mapping[str, float]) -> str:
+    """A fix for a common typo (the letter O for zero, a comma for a point), when it evaluates."""
+    for wrong, right in (("O", "0"), ("o", "0"), (",", ".")):
+        fixed = text.replace(wrong, right)
+        if fixed != text:
+            try:
+                evaluate(fixed, variables)
+                return f"; did you mean {fixed}?"
+            except ExpressionError:
+                continue
+    return ""
+
+
+class _Resolver:
+    """Resolves the stages of one grid point, collecting findings."""
+
+    def __init__(self, plan_findings: list[tuple[Finding, str]], point: GridPoint):
+        self.findings = plan_findings
+        self.point = point
+
+    def add(self, path: KeyPath, message: str) -> None:
+        self.findings.append((Finding(path, message), self.point.label()))
+
+    def substitute(self, value: Any, path: KeyPath) -> Any:
+        if isinstance(value, str):
+            whole = GRID_REFERENCE.fullmatch(value.strip())
+            for axis in GRID_REFERENCE.findall(value):
+                if axis not in self.point.values:
+                    known = list(self.point.values)
+                    self.add(path, f"'${{grid.{axis}}}' names no grid axis{did_you_mean(axis, known)}; axes: "
+                                   f"{', '.join(known) or 'none'}")
+                    return value
+            if whole:
+                return self.point.values[whole.group(1)]
+            return GRID_REFERENCE.sub(lambda m: str(self.point.values[m.group(1)]), value)
+        if isinstance(value, dict):
+            return {k: self.substitute(v, path + (k,)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.substitute(v, path + (i,)) for i, v in enumerate(value)]
+        return value
+
+    def evaluate_numbers(self, component: type[Component], params: dict[str, Any], path: KeyPath,
+                         variables: Mapping[str, float]) -> tuple[dict[str, Any], set[str]]:
+        """Numeric fields given as text, evaluated; and the names whose expression failed."""
+        out, failed = dict(params), set()
+        for name, integral in _numeric_fields(component.Params).items():
+            text = out.get(name)
+            if not isinstance(text, str):
+                continue
+            try:
+                value = evaluate(text, variables)
+            except ExpressionError as exc:
+                names = ", ".join(sorted(variables)) or "none"
+                self.add(path + (name,), f"{text!r} is not a number or an expression in ({names}): {exc}"
+                                         f"{_suggest_expression(text, variables)}")
+                failed.add(name)
+                continue
+            out[name] = int(value) if integral and float(value).is_integer() else value
+        return out, failed
+
+    def validate(self, component: type[Component], params: dict[str, Any], path: KeyPath,
+                 already_reported: set[str]) -> Params | None:
+        try:
+            return component.parse_params(params)
+        except ValidationError as error:
+            for item in error.errors():
+                if item["loc"] and item["loc"][0] in already_reported:
+                    continue
+                where = path + tuple(item["loc"])
+                if item["type"] == "missing":
+                    self.add(where, "required, not given")
+                elif item["type"] == "extra_forbidden":
+                    known = list(component.Params.model_fields)
+                    self.add(where, f"unknown parameter of {component.kind} '{component.name}'"
+                                    f"{did_you_mean(str(item['loc'][-1]), known)}; it takes {', '.join(known)}")
+                else:
+                    self.add(where, f"{item['input']!r}: {item['msg']}")
+            return None
+
+
+def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | None, str]:
+    """The kind of component a stage runs, from ``kind:`` or from where its name is registered."""
+    if stage.kind is not None:
+        return stage.kind, ""
+    kinds = [kind for kind in KIND_ORDER if name in registry.names(kind)]
+    if len(kinds) == 1:
+        return kinds[0], ""
+    if len(kinds) > 1:
+        return None, f"'{name}' is a {' and a '.join(kinds)}; say which with `kind:`"
+    every = [n for kind in KIND_ORDER for n in registry.names(kind)]
+    failed = f"; plugins that failed to load: {'; '.join(str(p) for p in registry.problems)}" if registry.problems else ""
+    return None, f"unknown component '{name}'{did_you_mean(name, every)}{failed}"
+
+
+def _schedule_steps(schedule: Mapping[str, Any] | None, steps: int, when: str) -> tuple[int, ...]:
+    if when == "init":
+        return (0,)
+    if when == "end":
+        return (steps,)
+    schedule = schedule or DEFAULT_SCHEDULE
+    if "log" in schedule:
+        return tuple(log_schedule(steps, schedule["log"]))
+    if "every" in schedule:
+        return tuple(sorted(set(range(0, steps + 1, schedule["every"])) | {steps}))
+    return tuple(sorted(s for s in set(schedule["at"]) if s <= steps))
+
+
+def _dependency_order(pipeline: Pipeline, findings: list[Finding]) -> tuple[str, ...]:
+    stages = pipeline.stages
+    for stage in stages.values():
+        for i, need in enumerate(stage.needs):
+            if need not in stages:
+                findings.append(Finding(("stages", stage.name, "needs", i),
+                                        f"'{need}' is not a stage{did_you_mean(need, list(stages))}; stages: "
+                                        f"{', '.join(stages)}"))
+            elif need == stage.name:
+                findings.append(Finding(("stages", stage.name, "needs", i), "a stage cannot need itself"))
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "open":
+            cycle = trail[trail.index(name):] + [name]
+            findings.append(Finding(("stages", name, "needs"), "the stages form a cycle: " + " -> ".join(cycle)))
+            return
+        state[name] = "open"
+        for need in stages[name].needs:
+            if need in stages and need != name:
+                visit(need, trail + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in stages:
+        visit(name, [])
+    return tuple(order)
+
+
+def _ancestors(pipeline: Pipeline, name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(pipeline.stages[name].needs)
+    while todo:
+        need = todo.pop()
+        if need in pipeline.stages and need not in seen:
+            seen.add(need)
+            todo.extend(pipeline.stages[need].needs)
+    return seen
+
+
+def _check_structure(pipeline: Pipeline, kinds: Mapping[str, str], findings: list[Finding]) -> None:
+    by_kind: dict[str, list[str]] = {}
+    for stage, kind in kinds.items():
+        by_kind.setdefault(kind, []).append(stage)
+    for kind in SINGLE_KINDS:
+        found = by_kind.get(kind, [])
+        if len(found) != 1:
+            what = "none" if not found else ", ".join(found)
+            findings.append(Finding(("stages",), f"a pipeline needs exactly one {kind} stage; found {what}"))
+    for stage in by_kind.get("optimizer", []):
+        for kind in ("generator", "initializer"):
+            for other in by_kind.get(kind, []):
+                if other not in _ancestors(pipeline, stage):
+                    findings.append(Finding(("stages", stage, "needs"),
+                                            f"the {kind} stage '{other}' must be among this stage's needs"))
+    for stage in by_kind.get("diagnostic", []):
+        for train in by_kind.get("optimizer", []):
+            if train not in _ancestors(pipeline, stage):
+                findings.append(Finding(("stages", stage, "needs"),
+                                        f"a diagnostic stage must need the optimizer stage '{train}'"))
+
+
+def _render_findings(found: list[tuple[Finding, str]], total: int) -> list[Finding]:
+    """One finding per (path, message), saying at which grid points it occurs."""
+    where: dict[tuple[KeyPath, str], list[str]] = {}
+    for finding, label in found:
+        where.setdefault((finding.path, finding.message), []).append(label)
+    out = []
+    for (path, message), labels in where.items():
+        if total > 1 and labels[0]:
+            extent = "every grid point" if len(labels) == total else f"at {labels[0]}" + (
+                f" and {len(labels) - 1} more grid points" if len(labels) > 1 else "")
+            message = f"{message} ({extent})"
+        out.append(Finding(path, message))
+    return out
+
+
+def plan_file(path: str | Path, registry: Registry | None = None) -> Plan:
+    """Read a pipeline file and validate it completely; raises ``PipelineError`` listing every
+    problem of the file together (top level, stages, every grid point)."""
+    return plan_source(read_file(path), registry)
+
+
+def plan_source(source: Source, registry: Registry | None = None) -> Plan:
+    """The same for an already read source."""
+    findings: list[Finding] = []
+    pipeline = parse_pipeline(source, findings)
+    return build_plan(pipeline, registry, findings)
+
+
+def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: list[Finding] | None = None) -> Plan:
+    """Validate every stage at every grid point; raises ``PipelineError`` with all problems
+    (appended to ``findings``, the problems already found in the file's top level)."""
+    findings = [] if findings is None else findings
+    if registry is None:
+        try:
+            registry = Registry(modules=pipeline.plugins)
+        except PluginError as exc:
+            raise PipelineError(pipeline.source, [*findings, Finding(("plugins",), str(exc))]) from None
+    order = _dependency_order(pipeline, findings)
+    resolved: list[tuple[Finding, str]] = []
+    kinds: dict[str, str] = {}
+    jobs: list[Job] = []
+    points = list(pipeline.grid.points()) if pipeline.grid.dimensions else [GridPoint((), {})]
+    for point in points:
+        job = _resolve_point(pipeline, registry, point, kinds, resolved)
+        if job is not None:
+            jobs.append(job)
+    if not findings and not resolved and jobs:
+        _check_structure(pipeline, kinds, findings)
+    findings.extend(_render_findings(resolved, len(points)))
+    if findings:
+        raise PipelineError(pipeline.source, findings)
+    return Plan(pipeline, registry, order, kinds, tuple(jobs))
+
+
+def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kinds: dict[str, str],
+                   found: list[tuple[Finding, str]]) -> Job | None:
+    resolver = _Resolver(found, point)
+    before = len(found)
+    replica = point.values.get("seed", 0)
+    variables = {k: float(v) for k, v in point.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    refs_by_kind: dict[str, list[tuple[StageSpec, PluginRef, str]]] = {}
+    for stage in pipeline.stages.values():
+        for ref in stage.refs:
+            name = resolver.substitute(ref.name, ref.path[:-1] + ("plugin",) if not stage.many else ref.path)
+            if not isinstance(name, str):
+                resolver.add(ref.path, f"{name!r} is not a component name")
+                continue
+            kind, problem = _stage_kind(stage, name, registry)
+            if kind is None:
+                resolver.add(ref.path if stage.many else ("stages", stage.name, "plugin"), problem)
+                continue
+            if kinds.setdefault(stage.name, kind) != kind:
+                resolver.add(("stages", stage.name), f"'{name}' is a {kind}, but this stage runs "
+                                                      f"{kinds[stage.name]}s at other grid points")
+                continue
+            refs_by_kind.setdefault(kind, []).append((stage, ref, name))
+    calls: dict[str, list[Call]] = {}
+    for kind in KIND_ORDER:
+        for stage, ref, name in refs_by_kind.get(kind, []):
+            try:
+                component = registry.get(kind, name)
+            except (PluginError, ValueError) as exc:
+                resolver.add(("stages", stage.name), str(exc))
+                continue
+            params = resolver.substitute(dict(ref.params), ref.path)
+            params, failed = resolver.evaluate_numbers(component, params, ref.path, variables)
+            validated = resolver.validate(component, params, ref.path, failed)
+            if validated is None:
+                continue
+            calls.setdefault(kind, []).append(
+                Call(stage.name, kind, name, component, validated, stage_seed(pipeline.seed, stage.name, replica)))
+            if kind in ("generator", "initializer"):
+                variables = {**{k: float(v) for k, v in validated.model_dump().items()
+                                if isinstance(v, (int, float)) and not isinstance(v, bool)}, **variables}
+    if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS):
+        return None
+    train = calls["optimizer"][0]
+    diagnostics = []
+    for call in calls.get("diagnostic", []):
+        schedule = pipeline.stages[call.stage].schedule
+        if schedule and "at" in schedule and max(schedule["at"]) > train.params.steps:
+            resolver.add(("stages", call.stage, "schedule", "at"),
+                         f"step {max(schedule['at'])} is beyond the last step {train.params.steps}")
+            return None
+        diagnostics.append(DiagnosticCall(call, _schedule_steps(schedule, train.params.steps, call.component.when)))
+    return Job(point, calls["generator"][0], calls["initializer"][0], train, tuple(diagnostics))

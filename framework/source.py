@@ -1,0 +1,121 @@
+"""Reading a pipeline file: safe YAML with the line of every key, and problems that cite them.
+
+YAML is composed into nodes with ``yaml.SafeLoader`` (no object tags, nothing executed) and
+the line of each mapping key and sequence item is recorded under its key path, so every error
+can say ``quickstart.yaml:14 stages.train.params.lr: ...`` (STYLE "Errors").
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+KeyPath = tuple[str | int, ...]
+
+
+def format_path(path: KeyPath) -> str:
+    """``("stages", "train", "params", "lr")`` as ``stages.train.params.lr``; items as ``[0]``."""
+    text = ""
+    for part in path:
+        text = f"{text}[{part}]" if isinstance(part, int) else (f"{text}.{part}" if text else part)
+    return text
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing wrong with a pipeline file, at a key path."""
+
+    path: KeyPath
+    message: str
+    line: int | None = None  # where the key path cannot say it (a YAML syntax error)
+
+    def render(self, source: Source) -> str:
+        line = self.line or source.line_of(self.path)
+        where = f"{source.name}:{line}" if line else source.name
+        key = format_path(self.path)
+        return f"{where} {key}: {self.message}" if key else f"{where}: {self.message}"
+
+
+class PipelineError(Exception):
+    """Every problem found in a pipeline file, reported together."""
+
+    def __init__(self, source: Source, findings: Iterable[Finding]):
+        self.source = source
+        self.findings = list(findings)
+        super().__init__("\n".join(f.render(source) for f in self.findings))
+
+
+@dataclass
+class Source:
+    """A pipeline file's text, its parsed data and the line (1-based) of each key path."""
+
+    name: str
+    text: str
+    data: Any = None
+    lines: dict[KeyPath, int] = field(default_factory=dict)
+    directory: Path = Path(".")
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of the longest prefix of ``path`` that the file spells out."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+
+def _record_lines(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], findings: list[Finding]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node.value)
+            if key in seen:
+                lines[path + (key,)] = key_node.start_mark.line + 1
+                findings.append(Finding(path + (key,), "duplicate key: it is given twice"))
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _record_lines(value_node, path + (key,), lines, findings)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record_lines(item, path + (index,), lines, findings)
+
+
+def read_source(text: str, name: str = "<pipeline>", directory: Path | None = None) -> Source:
+    """Parse pipeline text safely; raises ``PipelineError`` for text that is not a YAML mapping,
+    for object tags or anything else the safe loader refuses, and for duplicate keys."""
+    source = Source(name=name, text=text, directory=directory or Path("."))
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.load(text, Loader=yaml.SafeLoader)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        message = f"YAML tags that build objects are refused ({exc.problem}): a pipeline file is data, never code"
+        raise PipelineError(source, [Finding((), message, mark.line + 1 if mark else None)]) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = " ".join(filter(None, [exc.context, exc.problem]))
+        raise PipelineError(source, [Finding((), f"not valid YAML: {what}", mark.line + 1 if mark else None)]) from None
+    except yaml.YAMLError as exc:
+        raise PipelineError(source, [Finding((), f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        kind = "empty" if data is None else f"a {type(data).__name__}"
+        raise PipelineError(source, [Finding((), f"a pipeline file must be a YAML mapping of keys, this one is {kind}")])
+    findings: list[Finding] = []
+    _record_lines(root, (), source.lines, findings)
+    source.data = data
+    if findings:
+        raise PipelineError(source, findings)
+    return source
+
+
+def read_file(path: str | Path) -> Source:
+    """Read and parse a pipeline file; an unreadable file is a ``PipelineError`` too."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PipelineError(Source(name=str(path), text=""), [Finding((), f"cannot be read: {exc}")]) from None
+    return read_source(text, name=path.name, directory=path.resolve().parent)
