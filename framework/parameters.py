@@ -45,11 +45,6 @@ class ParamSpec:
         """The bounds as ``>= 1, <= 16``; empty when unbounded."""
         return ", ".join(f"{symbol} {value}" for symbol, value in self.bounds)
 
-    @property
-    def default_text(self) -> str:
-        """``required`` or the default's repr."""
-        return "required" if self.required else repr(self.default)
-
 
 def type_name(annotation: Any) -> str:
     """A short readable name of a field's type: ``int``, ``float | str``, ``'W' | 'WAB'``."""

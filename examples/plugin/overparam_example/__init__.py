@@ -1,0 +1,36 @@
+"""An example overparam plugin: the module the entry point names, with one registration hook
+per component kind. Everything it uses comes from ``framework``'s public API."""
+from __future__ import annotations
+
+from framework import Diagnostic, Generator, Initializer, Optimizer, hookimpl
+
+from overparam_example.diagnostic import WSpectralNorm
+from overparam_example.generator import SineWaves
+from overparam_example.initializer import GaussianGain
+from overparam_example.optimizer import HeavyBall
+
+__all__ = ["GaussianGain", "HeavyBall", "SineWaves", "WSpectralNorm"]
+
+
+@hookimpl
+def overparam_register_generators() -> list[type[Generator]]:
+    """`sine_waves`."""
+    return [SineWaves]
+
+
+@hookimpl
+def overparam_register_initializers() -> list[type[Initializer]]:
+    """`gaussian_gain`."""
+    return [GaussianGain]
+
+
+@hookimpl
+def overparam_register_optimizers() -> list[type[Optimizer]]:
+    """`heavy_ball`."""
+    return [HeavyBall]
+
+
+@hookimpl
+def overparam_register_diagnostics() -> list[type[Diagnostic]]:
+    """`w_spectral_norm`."""
+    return [WSpectralNorm]

@@ -1,0 +1,41 @@
+"""`heavy_ball`: gradient descent with Polyak's heavy-ball momentum, on the trained weights."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+import torch
+from pydantic import Field
+from torch import Tensor
+
+from framework import Optimizer, OptimizerParams, Params, Problem, Weights, closed_form_gradient
+
+
+class HeavyBallParams(OptimizerParams):
+    """What every optimizer takes, and the momentum."""
+
+    momentum: float = Field(0.9, ge=0, lt=1, description="β in v <- β v - η ∇f, W <- W + v; 0 is plain GD")
+
+
+class HeavyBall(Optimizer):
+    """Gradient descent with heavy-ball momentum: v <- β v - η ∇f(W), W <- W + v (Polyak 1964)."""
+
+    name: ClassVar[str] = "heavy_ball"
+    Params: ClassVar[type[Params]] = HeavyBallParams
+
+    def start(self, params: HeavyBallParams, problem: Problem, seeds: Sequence[int]) -> dict[str, Tensor]:
+        """The velocities, by weight name; zero until the first step writes them."""
+        return {}
+
+    def step(
+        self, params: HeavyBallParams, state: dict[str, Tensor], weights: Weights, problem: Problem, lr: Tensor
+    ) -> Weights:
+        """One full-batch step with the closed-form gradient (Fact 2.5) and per-member ``lr [K]``."""
+        gradient = closed_form_gradient(weights, problem, params.trained)
+        rate = lr.view(-1, 1, 1)
+        moved = {}
+        for name, g in gradient.items():
+            velocity = params.momentum * state.get(name, torch.zeros_like(g)) - rate * g
+            state[name] = velocity
+            moved[name] = getattr(weights, name) + velocity
+        return weights.replace(**moved)

@@ -1,0 +1,53 @@
+"""The text of ``overparam plugins``: every component by kind, with its provider, description
+and (verbose) its parameters and declared outputs."""
+from __future__ import annotations
+
+from framework.diagnostics import Diagnostic
+from framework.parameters import ParamSpec, describe_params
+from framework.registry import KINDS, Entry, Registry
+
+INDENT = "  "
+
+
+def param_line(spec: ParamSpec) -> str:
+    """``name: type = default  [bounds]  description``."""
+    default = ", required" if spec.required else f" = {spec.default!r}"
+    bounds = f"  [{spec.bounds_text}]" if spec.bounds else ""
+    return f"{spec.name}: {spec.type}{default}{bounds}  {spec.description}"
+
+
+def detail_lines(entry: Entry) -> list[str]:
+    """The parameters of a component and, for a diagnostic, its outputs and when it is measured."""
+    lines = [param_line(spec) for spec in describe_params(entry.component.Params)] or ["(no parameters)"]
+    component = entry.component
+    if issubclass(component, Diagnostic):
+        lines.append(f"measured: {component.when}")
+        for variable, output in component.outputs.items():
+            dims = f"({', '.join(output.dims)})" if output.dims else ""
+            units = f" [{output.units}]" if output.units else ""
+            lines.append(f"output {variable}{dims}: {output.long_name}{units}  ({output.paper_ref})")
+    return lines
+
+
+def render_plugins(registry: Registry, verbose: bool = False) -> str:
+    """Every component, grouped by kind, in aligned columns: name, provider, description."""
+    entries = registry.entries()
+    name_width = max((len(e.name) for e in entries), default=0)
+    provider_width = max((len(e.provider.source) for e in entries), default=0)
+    lines: list[str] = []
+    for kind in KINDS:
+        of_kind = [e for e in entries if e.kind == kind]
+        lines.append(f"{kind}s:")
+        if not of_kind:
+            lines.append(f"{INDENT}(none)")
+        for entry in of_kind:
+            lines.append(f"{INDENT}{entry.name:<{name_width}}  {entry.provider.source:<{provider_width}}  "
+                         f"{entry.component.description()}")
+            if verbose:
+                lines += [f"{INDENT * 3}{line}" for line in detail_lines(entry)]
+    return "\n".join(lines)
+
+
+def render_problems(registry: Registry) -> str:
+    """The plugin problems found while loading, one per line; empty when there were none."""
+    return "\n".join(f"error: {problem}" for problem in registry.problems)

@@ -1,0 +1,410 @@
+"""The plugin system: discovery through entry points and pipeline modules, the errors for
+broken and duplicate plugins, the contract check, parameter validation, ``overparam plugins``.
+
+The example third-party package (examples/plugin) is really installed with pip, into a
+temporary directory put on ``sys.path`` for the tests that need it, so the shared virtual
+environment is left as it was.
+"""
+from __future__ import annotations
+
+import ast
+import math
+import shutil
+import subprocess
+import sys
+import textwrap
+import tomllib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+
+from framework import (
+    DuplicateComponentError,
+    Diagnostic,
+    Generator,
+    Output,
+    Params,
+    ParameterError,
+    PluginLoadError,
+    Problem,
+    Registry,
+    UnknownComponentError,
+    Weights,
+    check_component,
+    closed_form_gradient,
+    train,
+    validate_params,
+)
+from framework.cli import main
+from framework.registry import AUTOLOAD_ENV
+from framework.testing import assert_component_contract, assert_discovered
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "plugin"
+EXAMPLE_SOURCE = "overparam-example-plugin 0.1.0"
+EXAMPLE_COMPONENTS = {
+    "generator": "sine_waves",
+    "initializer": "gaussian_gain",
+    "optimizer": "heavy_ball",
+    "diagnostic": "w_spectral_norm",
+}
+BUILTINS = {
+    "generator": {"separable", "token_map", "digits"},
+    "initializer": {"paper", "orthogonal", "identity"},
+    "optimizer": {"gd", "sgd", "minibatch"},
+}
+
+
+@pytest.fixture(scope="session")
+def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory into which pip installed the example package (a copy of its sources, so no
+    build files land in the repository)."""
+    source = tmp_path_factory.mktemp("example-source") / "plugin"
+    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    site = tmp_path_factory.mktemp("example-site")
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+               "--no-index", "--target", str(site), str(source)]
+    installed = subprocess.run(command, capture_output=True, text=True)
+    if installed.returncode != 0:
+        pytest.fail(f"pip install of the example plugin failed:\n{installed.stderr}")
+    return site
+
+
+@pytest.fixture
+def with_example(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The pip-installed example package visible to importlib.metadata for one test."""
+    monkeypatch.syspath_prepend(str(example_site))
+    return example_site
+
+
+@pytest.fixture
+def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], str]]:
+    """Writes a module ``name`` with ``source`` into tmp_path, importable for one test."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    written: list[str] = []
+
+    def write(name: str, source: str) -> str:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        written.append(name)
+        return name
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)
+
+
+CONSTANT_GENERATOR = """
+    import torch
+    from pydantic import Field
+    from framework import Generator, Params, Problem, hookimpl
+
+    class ConstantParams(Params):
+        n: int = Field(2, ge=1, description="number of sequences")
+
+    class Constant(Generator):
+        '''Every input equal to e_1, every target 1.'''
+        name = "{name}"
+        Params = ConstantParams
+
+        def generate(self, params, seed):
+            X = torch.zeros(1, params.n, 3, 2, dtype=torch.float64)
+            X[..., 0] = 1.0
+            return Problem(X, torch.ones(1, params.n, 3, 1, dtype=torch.float64), torch.tensor([0.0]))
+
+    @hookimpl
+    def overparam_register_generators():
+        return [Constant]
+"""
+
+
+# --- discovery ----------------------------------------------------------------------------
+
+def test_builtins_are_the_entry_points_declared_in_pyproject() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["overparam"]
+    registry = Registry(autoload=False)
+    for kind, names in BUILTINS.items():
+        assert names <= set(registry.names(kind))
+        for name in names:
+            entry = next(e for e in registry.entries(kind) if e.name == name)
+            assert entry.provider.source == "built-in"
+            assert entry.provider.plugin in declared
+            assert declared[entry.provider.plugin] == entry.component.__module__
+
+
+def test_core_never_imports_the_builtin_plugins() -> None:
+    for path in (ROOT / "framework").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+            else:
+                continue
+            assert not any(m == "plugins" or m.startswith("plugins.") for m in modules), f"{path.name} imports {modules}"
+
+
+def test_pip_installed_example_is_discovered_with_its_distribution(with_example: Path) -> None:
+    registry = Registry()
+    for kind, name in EXAMPLE_COMPONENTS.items():
+        entry = next(e for e in registry.entries(kind) if e.name == name)
+        assert entry.provider.source == EXAMPLE_SOURCE
+        assert entry.component.__module__.startswith("overparam_example.")
+        assert Path(sys.modules[entry.component.__module__].__file__).is_relative_to(with_example)
+
+
+def test_example_components_pass_the_authors_helpers(with_example: Path) -> None:
+    registry = Registry()
+    for kind, name in EXAMPLE_COMPONENTS.items():
+        component = registry.get(kind, name)
+        assert_component_contract(component)
+        assert_discovered(component, registry)
+
+
+def test_autoload_off_loads_builtins_only(with_example: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "sine_waves" in Registry().names("generator")
+    monkeypatch.setenv(AUTOLOAD_ENV, "1")
+    registry = Registry()
+    assert "sine_waves" not in registry.names("generator")
+    assert BUILTINS["generator"] <= set(registry.names("generator"))
+    assert "sine_waves" in Registry(autoload=True).names("generator")
+
+
+def test_blocked_plugins_are_not_loaded(with_example: Path) -> None:
+    registry = Registry(blocked=["overparam_example", "token_map"])
+    assert "heavy_ball" not in registry.names("optimizer")
+    assert "token_map" not in registry.names("generator")
+    assert "separable" in registry.names("generator")
+
+
+def test_module_named_in_a_pipeline_is_loaded(plugin_module) -> None:
+    name = plugin_module("my_lab_plugin", CONSTANT_GENERATOR.format(name="constant"))
+    registry = Registry([name], autoload=False)
+    component = registry.get("generator", "constant")
+    entry = next(e for e in registry.entries("generator") if e.name == "constant")
+    assert entry.provider.source == f"module {name}"
+    problem = component().generate(component.parse_params({"n": 3}), seed=0)
+    assert problem.X.shape == (1, 3, 3, 2)
+    assert not registry.problems
+
+
+# --- errors -------------------------------------------------------------------------------
+
+def test_duplicate_name_error_names_both_providers(plugin_module) -> None:
+    name = plugin_module("second_separable", CONSTANT_GENERATOR.format(name="separable"))
+    registry = Registry([name], autoload=False)
+    duplicates = [p for p in registry.problems if isinstance(p, DuplicateComponentError)]
+    assert len(duplicates) == 1
+    with pytest.raises(DuplicateComponentError) as raised:
+        registry.get("generator", "separable")
+    message = str(raised.value)
+    assert "generator 'separable'" in message
+    assert "built-in (separable)" in message and f"module {name}" in message
+    assert "token_map" in registry.names("generator")
+
+
+def test_broken_module_is_reported_with_its_name_and_error(plugin_module) -> None:
+    name = plugin_module("needs_missing", "import not_a_real_dependency_xyz\n")
+    registry = Registry([name], autoload=False)
+    failures = [p for p in registry.problems if isinstance(p, PluginLoadError) and p.provider.plugin == name]
+    assert len(failures) == 1
+    message = str(failures[0])
+    assert f"module {name}" in message
+    assert "ModuleNotFoundError: No module named 'not_a_real_dependency_xyz'" in message
+    assert BUILTINS["generator"] <= set(registry.names("generator"))
+
+
+def test_broken_distribution_is_reported_with_distribution_and_error(tmp_path: Path, monkeypatch) -> None:
+    info = tmp_path / "broken_dist-1.2.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-dist\nVersion: 1.2\n")
+    (info / "entry_points.txt").write_text("[overparam]\nbroken = broken_plugin_module\n")
+    (tmp_path / "broken_plugin_module.py").write_text("raise RuntimeError('half-finished plugin')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry()
+    failures = [p for p in registry.problems if isinstance(p, PluginLoadError) and p.provider.plugin == "broken"]
+    assert len(failures) == 1
+    assert "broken-dist 1.2" in str(failures[0])
+    assert "RuntimeError: half-finished plugin" in str(failures[0])
+    with pytest.raises(UnknownComponentError, match="broken-dist 1.2"):
+        registry.get("generator", "half_finished")
+
+
+def test_misspelled_hook_is_refused_with_a_suggestion(plugin_module) -> None:
+    name = plugin_module("typo_plugin", """
+        from framework import hookimpl
+
+        @hookimpl
+        def overparam_register_generator():
+            return []
+    """)
+    registry = Registry([name], autoload=False)
+    failures = [p for p in registry.problems if isinstance(p, PluginLoadError) and p.provider.plugin == name]
+    assert len(failures) == 1
+    assert "unknown hook 'overparam_register_generator'" in str(failures[0])
+    assert "did you mean 'overparam_register_generators'" in str(failures[0])
+    assert not registry.pm.has_plugin(name)
+
+
+def test_unknown_name_lists_the_known_ones_and_suggests() -> None:
+    registry = Registry(autoload=False)
+    with pytest.raises(UnknownComponentError) as raised:
+        registry.get("generator", "seperable")
+    message = str(raised.value)
+    assert "did you mean 'separable'" in message
+    assert all(name in message for name in BUILTINS["generator"])
+
+
+# --- contract -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind, name", sorted((k, n) for k, names in BUILTINS.items() for n in names))
+def test_every_builtin_satisfies_the_contract(kind: str, name: str) -> None:
+    assert check_component(Registry(autoload=False).get(kind, name)) == []
+
+
+def test_every_registered_diagnostic_satisfies_the_contract() -> None:
+    registry = Registry(autoload=False)
+    for entry in registry.entries("diagnostic"):
+        assert check_component(entry.component) == []
+
+
+def test_contract_check_finds_each_violation() -> None:
+    from pydantic import Field
+
+    class SloppyParams(Params):
+        n: int = Field(0, ge=1, description="a default out of its own bounds")
+        size: int = 3
+        ratio: float = Field(0.5, ge=2, le=1, description="bounds that leave nothing")
+
+    class Sloppy(Generator):
+        name = "Not A Name"
+        Params = SloppyParams
+
+    problems = "\n".join(check_component(Sloppy))
+    assert "name 'Not A Name'" in problems
+    assert "one-line description" in problems
+    assert "abstract methods not implemented: generate" in problems
+    assert "parameter 'n': default 0 is invalid" in problems
+    assert "parameter 'size' needs a description" in problems
+    assert "parameter 'ratio': bounds >= 2 and <= 1 leave no valid value" in problems
+
+    class Silent(Diagnostic):
+        """Declares nothing it measures."""
+
+        name = "silent"
+        outputs = {"x": Output(long_name="x", paper_ref="")}
+        when = "sometimes"
+
+        def measure(self, params, probe):
+            return {}
+
+    problems = "\n".join(check_component(Silent))
+    assert "output 'x' needs a paper_ref" in problems
+    assert "when 'sometimes' must be one of init, schedule, end" in problems
+
+
+def test_parameters_out_of_bounds_are_refused_with_the_key_path() -> None:
+    registry = Registry(autoload=False)
+    with pytest.raises(ParameterError) as raised:
+        validate_params(registry.get("generator", "separable"), {"delta": 1.5, "nn": 3}, "stages.data.params")
+    assert raised.value.problems == [
+        "stages.data.params.delta: 1.5: Input should be less than or equal to 1",
+        "stages.data.params.nn: unknown parameter",
+    ]
+    rule = {"token": 1, "position": 0, "output": 0, "at": 3}
+    with pytest.raises(ParameterError, match=r"stages\.data\.params\.mapping\[0\]\.position: 0: Input should be greater than or equal to 1"):
+        validate_params(registry.get("generator", "token_map"), {"mapping": [rule]}, "stages.data.params")
+    with pytest.raises(ParameterError, match=r"stages\.init\.params\.m: required, not given"):
+        validate_params(registry.get("initializer", "orthogonal"), {"scale": 1.0}, "stages.init.params")
+
+
+# --- the example components, run with the engine -------------------------------------------
+
+@dataclass(frozen=True)
+class WeightsProbe:
+    """The one probe attribute the example diagnostic documents that it reads."""
+
+    weights: Weights
+
+
+def make(registry: Registry, kind: str, name: str, **raw):
+    component = registry.get(kind, name)
+    return component(), component.parse_params(raw)
+
+
+def test_example_components_train_a_network(with_example: Path) -> None:
+    registry = Registry()
+    generator, data_params = make(registry, "generator", "sine_waves", n=6, L=6)
+    problem: Problem = generator.generate(data_params, seed=1)
+    first = problem.X[0, :, 0]
+    assert torch.allclose(first.norm(dim=-1), torch.ones(6, dtype=torch.float64))
+    assert torch.allclose(first[:, -1], torch.full((6,), 1 / math.sqrt(2), dtype=torch.float64))
+    assert torch.allclose(problem.Y[0, :, :-1], problem.X[0, :, 1:, :1] * math.sqrt(2))  # next sample
+
+    initializer, init_params = make(registry, "initializer", "gaussian_gain", m=256)
+    weights = initializer.initialize(init_params, problem.d_x, problem.d, seed=2)
+    optimizer, opt_params = make(registry, "optimizer", "heavy_ball", steps=300, lr=0.01 / 256, momentum=0.5)
+    trajectory = train(optimizer, opt_params, weights, problem, torch.tensor([0.01 / 256]), [0], [0, 300])
+    assert trajectory.loss[-1, 0] < 0.5 * trajectory.loss[0, 0]
+
+    diagnostic, diag_params = make(registry, "diagnostic", "w_spectral_norm")
+    measured = diagnostic.measure(diag_params, WeightsProbe(weights))["w_spectral_norm"]
+    assert measured.shape == (1,)
+    assert abs(float(measured[0]) - 2 * math.sqrt(2)) < 0.25  # ||W0||_2 -> 2 sqrt(2) for N(0, 2/m)
+
+
+def test_example_reduces_to_the_builtins_at_their_neutral_settings(with_example: Path) -> None:
+    registry = Registry()
+    paper, paper_params = make(registry, "initializer", "paper", m=32)
+    gain, gain_params = make(registry, "initializer", "gaussian_gain", m=32, gain=1.0)
+    w_paper = paper.initialize(paper_params, 3, 1, seed=5)
+    w_gain = gain.initialize(gain_params, 3, 1, seed=5)
+    assert all(torch.equal(getattr(w_paper, t), getattr(w_gain, t)) for t in "WAB")
+
+    generator, data_params = make(registry, "generator", "sine_waves")
+    problem = generator.generate(data_params, seed=0)
+    heavy, heavy_params = make(registry, "optimizer", "heavy_ball", steps=1, lr=0.001, momentum=0.0, train="WAB")
+    lr = torch.tensor([0.001], dtype=torch.float64)
+    stepped = heavy.step(heavy_params, heavy.start(heavy_params, problem, [0]), w_paper, problem, lr)
+    gradient = closed_form_gradient(w_paper, problem, ("W", "A", "B"))
+    for name in "WAB":
+        assert torch.allclose(getattr(stepped, name), getattr(w_paper, name) - 0.001 * gradient[name])
+
+
+# --- command line -------------------------------------------------------------------------
+
+def test_plugins_command_lists_components_by_kind_with_providers(with_example: Path) -> None:
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == (1 if Registry().problems else 0), result.output
+    lines = result.stdout.splitlines()
+    headers = {line.rstrip(":"): i for i, line in enumerate(lines) if not line.startswith(" ")}
+    assert list(headers) == ["generators", "initializers", "optimizers", "diagnostics"]
+    bounds = [*headers.values(), len(lines)]
+    for (kind, start), end in zip(headers.items(), bounds[1:]):
+        section = lines[start + 1 : end]
+        for name in BUILTINS.get(kind[:-1], set()):
+            assert any(line.split()[:2] == [name, "built-in"] for line in section), (kind, name)
+        example = EXAMPLE_COMPONENTS[kind[:-1]]
+        assert any(line.split()[0] == example and EXAMPLE_SOURCE in line for line in section), (kind, example)
+
+
+def test_plugins_verbose_shows_types_defaults_bounds_descriptions(with_example: Path) -> None:
+    result = CliRunner().invoke(main, ["plugins", "--verbose"])
+    out = result.stdout
+    assert "momentum: float = 0.9  [>= 0, < 1]  β in v <- β v - η ∇f, W <- W + v; 0 is plain GD" in out
+    assert "m: int, required  [>= 1]  hidden width m" in out
+    assert "train: 'W' | 'WAB' = 'W'" in out
+    assert "delta: float = 0.3  [> 0, <= 1]" in out
+    assert "output w_spectral_norm: ||W||_2, spectral norm of the recurrent weights" in out
+
+
+def test_plugins_command_reports_a_broken_plugin_and_fails(plugin_module) -> None:
+    name = plugin_module("broken_for_cli", "raise ImportError('cannot start')\n")
+    result = CliRunner().invoke(main, ["plugins", "--plugin", name])
+    assert result.exit_code == 1
+    assert f"plugin '{name}' from module {name} failed to load" in result.stderr
+    assert "ImportError: cannot start" in result.stderr
+    assert "separable" in result.stdout
