@@ -75,7 +75,8 @@ def pairwise_separation(vectors: Tensor) -> Tensor:
     """
     squared = vectors.square().sum(dim=-1)  # [..., n]
     inner = vectors @ vectors.mT  # [..., i, j] = v_i · v_j
-    coefficient = torch.where(squared > 0, inner / squared.unsqueeze(-2), torch.zeros_like(inner))
+    nonzero = (squared > 0).unsqueeze(-2)  # over j
+    coefficient = torch.where(nonzero, inner / squared.unsqueeze(-2), torch.zeros_like(inner))
     residual = vectors.unsqueeze(-2) - coefficient.unsqueeze(-1) * vectors.unsqueeze(-3)  # [..., i, j, r]
     separation = residual.norm(dim=-1)
     n = vectors.shape[-2]
