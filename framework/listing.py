@@ -25,7 +25,7 @@ def detail_lines(entry: Entry) -> list[str]:
         for variable, output in component.outputs.items():
             dims = f"({', '.join(output.dims)})" if output.dims else ""
             units = f" [{output.units}]" if output.units else ""
-            lines.append(f"output {variable}{dims}: {output.long_name}{units}  ({output.paper_ref})")
+            lines.append(f"output {variable}{dims}: {output.long_name}{units}  paper: {output.paper_ref}")
     return lines
 
 
