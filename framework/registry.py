@@ -166,6 +166,8 @@ class Registry:
             provider = Provider(ep.name, distribution_source(dist))
             if self.pm.is_blocked(ep.name) or (not autoload and provider.source != "built-in"):
                 continue
+            if ep.name in seen and seen[ep.name].source == provider.source:
+                continue  # one distribution found twice on sys.path
             if ep.name in seen:
                 self.problems.append(PluginLoadError(
                     provider, f"entry point name '{ep.name}' is already taken by {seen[ep.name].source}"))
