@@ -34,8 +34,8 @@ class ChainParams(SparseScheduleParams):
     max_length: int | None = Field(
         None, ge=1, description="longest chain measured (None: L); the cost grows as length² (n L² m² per step)"
     )
-    iterations: int = Field(30, ge=1, description="most Lanczos steps per W-chain norm (exact once >= m)")
-    tol: float = Field(1e-6, ge=0, description="stop once every W-chain estimate changes by at most this, relative")
+    iterations: int = Field(20, ge=1, description="most Lanczos steps per W-chain norm (exact once >= m)")
+    tol: float = Field(1e-5, ge=0, description="stop once every W-chain estimate changes by at most this, relative")
 
 
 def chain_lengths(params: ChainParams, L: int) -> int:
