@@ -48,6 +48,12 @@ class Generator(Component, ABC):
 
     kind: ClassVar[str] = "generator"
 
+    def shape(self, params: Params) -> tuple[int, int, int, int]:
+        """``(n, L, d_x, d)`` of the problems these parameters make, known without generating one
+        (the store is laid out before any job runs). By default the parameters of those names;
+        a generator whose sizes come from elsewhere overrides this."""
+        return (params.n, params.L, params.d_x, params.d)
+
     @abstractmethod
     def generate(self, params: Params, seed: int) -> Problem:
         """One problem (K = 1), float64 on the CPU, fully determined by ``params`` and ``seed``."""

@@ -1,0 +1,146 @@
+"""One task: grid points of one shape trained together as an ensemble, with their diagnostics.
+
+A task takes K jobs (K = 1 in the plain case) whose tensors have identical shapes and whose
+optimizer and diagnostics agree but for per-member numbers (seeds, learning rate). It makes
+each member's data and weights from its own seeds, stacks them along the ensemble axis,
+trains, measures the diagnostics on the schedule through one shared ``Probe`` per step, and
+splits the results back into one ``MemberResult`` per grid point. It runs anywhere (a Dask
+worker, the client, a test) and returns only numpy arrays and strings.
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from framework.devices import resolve_device, resolve_dtype
+from framework.ensemble import Problem, Weights
+from framework.layout import Layout
+from framework.plan import Call, Job
+from framework.probe import Probe
+from framework.training import train
+
+DATA_CACHE_SIZE = 32
+_data_cache: dict[tuple, Problem] = {}
+
+
+@dataclass
+class MemberResult:
+    """What one grid point leaves in the store."""
+
+    index: tuple[int, ...]
+    status: str  # done | diverged | failed
+    error: str = ""
+    wall_time: float = float("nan")
+    reached_step: int = -1
+    finished_at: float = float("nan")
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def generate(call: Call) -> Problem:
+    """The data of one generator call, computed once per process for identical calls (the data
+    set of a width scan is shared by every width)."""
+    key = call.key()
+    if key not in _data_cache:
+        if len(_data_cache) >= DATA_CACHE_SIZE:
+            _data_cache.pop(next(iter(_data_cache)))
+        _data_cache[key] = call.component().generate(call.params, call.seed)
+    return _data_cache[key]
+
+
+def _error_text(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class _Recorder:
+    """Collects the diagnostics of K members into per-member arrays shaped by the layout."""
+
+    def __init__(self, jobs: Sequence[Job], layout: Layout, initial: Weights, problem: Problem):
+        self.jobs, self.layout, self.initial, self.problem = jobs, layout, initial, problem
+        self.K = len(jobs)
+        self.values = {name: np.full((self.K, *layout.shape(v)), np.nan) for name, v in layout.variables.items()
+                       if any(d.call.name == v.diagnostic for d in jobs[0].diagnostics)}
+        self.step_index = {s: i for i, s in enumerate(layout.steps)}
+        self.history_steps: list[int] = []
+        self.history_loss: list[Tensor] = []
+        self.diverged = torch.zeros(self.K, dtype=torch.bool)
+
+    def __call__(self, step: int, weights: Weights, f: Tensor) -> None:
+        self.history_steps.append(step)
+        self.history_loss.append(f)
+        self.diverged |= ~torch.isfinite(f).cpu()
+        due = [d for d in self.jobs[0].diagnostics if step in d.steps]
+        if not due:
+            return
+        mask = self.diverged.to(weights.W.device)
+        if mask.any():  # diverged members are measured at their initial weights, then blanked
+            keep = mask.view(-1, 1, 1)
+            weights = Weights(*(torch.where(keep, w0, w) for w, w0 in
+                                ((weights.W, self.initial.W), (weights.A, self.initial.A), (weights.B, self.initial.B))))
+        probe = Probe(weights, self.initial, self.problem, trained=self.jobs[0].train.params.trained, step=step,
+                      history_steps=self.history_steps, history_loss=torch.stack(self.history_loss),
+                      seed=self.jobs[0].diagnostics[0].call.seed + step)
+        for diagnostic in due:
+            call = diagnostic.call
+            measured = call.component().measure(call.params, probe)
+            for name, value in measured.items():
+                self._store(name, step, value.detach().to("cpu", torch.float64).numpy())
+
+    def _store(self, name: str, step: int, value: np.ndarray) -> None:
+        variable = self.layout.variables[name]
+        value = value.copy()
+        value[self.diverged.numpy()] = np.nan
+        target = self.values[name]
+        if variable.scheduled:
+            target = target[:, self.step_index[step]]
+        region = (slice(None),) + tuple(slice(0, size) for size in value.shape[1:])
+        target[region] = value
+
+
+def run_pack(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: str = "float64") -> list[MemberResult]:
+    """Train the jobs as one ensemble and return one result per job, in order.
+
+    A member whose f becomes NaN or infinite is ``diverged`` (its results stop there, the
+    others go on); an exception fails every member of the pack, with its message.
+    """
+    start = time.perf_counter()
+    try:
+        results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype))
+    except Exception as exc:  # recorded in the store; the scan goes on
+        message = _error_text(exc)
+        return [MemberResult(job.point.index, "failed", message, time.perf_counter() - start, -1, time.time())
+                for job in jobs]
+    elapsed = time.perf_counter() - start
+    for result in results:
+        result.wall_time, result.finished_at = elapsed, time.time()
+    return results
+
+
+def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype) -> list[MemberResult]:
+    problem = Problem.stack([generate(job.data) for job in jobs]).to(device, dtype)
+    weights = Weights.stack([job.init.component().initialize(job.init.params, problem.d_x, problem.d, job.init.seed)
+                             for job in jobs]).to(device, dtype)
+    train_call = jobs[0].train
+    lr = torch.tensor([job.train.params.lr for job in jobs], dtype=dtype, device=device)
+    recorder = _Recorder(jobs, layout, weights, problem)
+    trajectory = train(train_call.component(), train_call.params, weights, problem, lr,
+                       [job.train.seed for job in jobs], jobs[0].steps, on_log=recorder)
+    results = []
+    for k, job in enumerate(jobs):
+        values = {name: array[k] for name, array in recorder.values.items()}
+        at = int(trajectory.diverged_at[k])
+        if at >= 0:
+            finite = [s for s, f in zip(trajectory.steps, trajectory.loss[:, k].tolist()) if np.isfinite(f)]
+            message = f"diverged: f(W) became non-finite at step {at}" + (
+                f" (last finite value at step {finite[-1]})" if finite else "")
+            results.append(MemberResult(job.point.index, "diverged", message, reached_step=at, values=values))
+        else:
+            results.append(MemberResult(job.point.index, "done", reached_step=train_call.params.steps, values=values))
+    return results
