@@ -31,6 +31,7 @@ from framework import Generator, Params, Problem, first_input_separation, hookim
 
 IMAGES = 1797
 CLASSES = 10
+ROWS = 8
 ROW_NORM_MAX = 16 * math.sqrt(8)
 MISSING_SCIKIT_LEARN = (
     "the 'digits' generator needs scikit-learn, which is not installed: "
@@ -79,6 +80,10 @@ class Digits(Generator):
 
     name: ClassVar[str] = "digits"
     Params: ClassVar[type[Params]] = DigitsParams
+
+    def shape(self, params: DigitsParams) -> tuple[int, int, int, int]:
+        """``(n, 8, 10, 10)``: 8 rows of 8 pixels, padded by two coordinates; 10 classes."""
+        return (params.n, ROWS, ROWS + 2, CLASSES)
 
     def generate(self, params: DigitsParams, seed: int) -> Problem:
         """``n`` images drawn by ``seed`` without replacement, then (for random labels) their

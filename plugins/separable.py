@@ -25,11 +25,14 @@ class SeparableParams(Params):
     target_scale: float = Field(1.0, gt=0, description="targets are N(0, target_scale^2/d) per coordinate")
 
     @model_validator(mode="after")
-    def _norm_range_ordered(self) -> SeparableParams:
+    def _consistent(self) -> SeparableParams:
         if self.input_norm_min > self.input_norm_max:
             raise ValueError(
                 f"input_norm_min ({self.input_norm_min}) must not exceed input_norm_max ({self.input_norm_max})"
             )
+        reason = _impossibility(self.n, self.d_x - 1, self.delta)
+        if reason:  # refused when the pipeline is validated, not when the job runs
+            raise ValueError(f"cannot place n = {self.n} sequences at separation delta = {self.delta}: {reason}")
         return self
 
 

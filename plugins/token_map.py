@@ -106,6 +106,11 @@ class TokenMap(Generator):
     name: ClassVar[str] = "token_map"
     Params: ClassVar[type[Params]] = TokenMapParams
 
+    def shape(self, params: TokenMapParams) -> tuple[int, int, int, int]:
+        """``(n, L, vocab + 1, outputs)``: one-hot tokens plus the constant coordinate in, one-hot
+        output tokens out."""
+        return (params.n, params.L, params.vocab + 1, params.outputs)
+
     def generate(self, params: TokenMapParams, seed: int) -> Problem:
         """Tokens, then (unless ``mapping`` is given) rules, from one stream seeded by ``seed``;
         inputs ``[1, n, L, vocab + 1]`` of unit norm, targets ``[1, n, L, outputs]``, δ measured
