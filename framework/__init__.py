@@ -19,7 +19,7 @@ from framework.devices import resolve_device, resolve_dtype
 from framework.ensemble import Problem, Weights
 from framework.expressions import ExpressionError, evaluate
 from framework.hookspecs import hookimpl
-from framework.probe import Probe
+from framework.probe import Probe, normal_per_member
 from framework.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation, pad_to_unit_norm
 from framework.parameters import ParameterError, ParamSpec, describe_params, validate_params
 from framework.registry import (
@@ -68,6 +68,7 @@ __all__ = [
     "OptimizerParams",
     "Params",
     "Probe",
+    "normal_per_member",
     "Problem",
     "Trajectory",
     "SparseScheduleParams",

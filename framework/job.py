@@ -23,6 +23,7 @@ from framework.ensemble import Problem, Weights
 from framework.layout import Layout
 from framework.plan import Call, Job
 from framework.probe import Probe
+from framework.seeds import derive_seed
 from framework.training import train
 
 DATA_CACHE_SIZE = 32
@@ -86,7 +87,7 @@ class _Recorder:
                                 ((weights.W, self.initial.W), (weights.A, self.initial.A), (weights.B, self.initial.B))))
         probe = Probe(weights, self.initial, self.problem, trained=self.jobs[0].train.params.trained, step=step,
                       history_steps=self.history_steps, history_loss=torch.stack(self.history_loss),
-                      seed=self.jobs[0].diagnostics[0].call.seed + step)
+                      seed=[derive_seed(job.diagnostics[0].call.seed, "probe", step) for job in self.jobs])
         for diagnostic in due:
             call = diagnostic.call
             measured = call.component().measure(call.params, probe)

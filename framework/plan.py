@@ -20,9 +20,10 @@ from pydantic import ValidationError
 from framework.components import Component, Params
 from framework.expressions import ExpressionError, evaluate
 from framework.grid import GridPoint
-from framework.pipeline import Pipeline, PluginRef, StageSpec, did_you_mean, parse_pipeline
-from framework.registry import PluginError, Registry
+from framework.pipeline import MAX_LOGGED_STEPS, Pipeline, PluginRef, StageSpec, did_you_mean, parse_pipeline
+from framework.registry import PluginError, PluginLoadError, Registry
 from framework.seeds import stage_seed
+from framework.sparse_schedule import measured_steps
 from framework.source import Finding, KeyPath, PipelineError, Source, read_file
 from framework.training import log_schedule
 
@@ -120,6 +121,15 @@ def _numeric_fields(params: type[Params]) -> dict[str, bool]:
     return out
 
 
+def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
+    """The values that can stand for names in expressions: finite numbers that fit a float."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) < 1e300:
+            out[key] = float(value)
+    return out
+
+
 def _suggest_expression(text: str, variables: Mapping[str, float]) -> str:
     """A fix for a common typo (the letter O for zero, a comma for a point), when it evaluates."""
     for wrong, right in (("O", "0"), ("o", "0"), (",", ".")):
@@ -203,6 +213,8 @@ class _Resolver:
 def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | None, str]:
     """The kind of component a stage runs, from ``kind:`` or from where its name is registered."""
     if stage.kind is not None:
+        if stage.kind not in KIND_ORDER:
+            return None, f"kind '{stage.kind}' is not one of {', '.join(KIND_ORDER)}{did_you_mean(stage.kind, KIND_ORDER)}"
         return stage.kind, ""
     kinds = [kind for kind in KIND_ORDER if name in registry.names(kind)]
     if len(kinds) == 1:
@@ -329,6 +341,9 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
             registry = Registry(modules=pipeline.plugins)
         except PluginError as exc:
             raise PipelineError(pipeline.source, [*findings, Finding(("plugins",), str(exc))]) from None
+    for problem in registry.problems:
+        if isinstance(problem, PluginLoadError) and problem.provider.plugin in pipeline.plugins:
+            findings.append(Finding(("plugins", pipeline.plugins.index(problem.provider.plugin)), problem.reason))
     order = _dependency_order(pipeline, findings)
     resolved: list[tuple[Finding, str]] = []
     kinds: dict[str, str] = {}
@@ -351,7 +366,7 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
     resolver = _Resolver(found, point)
     before = len(found)
     replica = point.values.get("seed", 0)
-    variables = {k: float(v) for k, v in point.values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    variables = _numbers(point.values)
     refs_by_kind: dict[str, list[tuple[StageSpec, PluginRef, str]]] = {}
     for stage in pipeline.stages.values():
         for ref in stage.refs:
@@ -384,8 +399,7 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
             calls.setdefault(kind, []).append(
                 Call(stage.name, kind, name, component, validated, stage_seed(pipeline.seed, stage.name, replica)))
             if kind in ("generator", "initializer"):
-                variables = {**{k: float(v) for k, v in validated.model_dump().items()
-                                if isinstance(v, (int, float)) and not isinstance(v, bool)}, **variables}
+                variables = {**_numbers(validated.model_dump()), **variables}
     if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS):
         return None
     train = calls["optimizer"][0]
@@ -396,5 +410,11 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
             resolver.add(("stages", call.stage, "schedule", "at"),
                          f"step {max(schedule['at'])} is beyond the last step {train.params.steps}")
             return None
-        diagnostics.append(DiagnosticCall(call, _schedule_steps(schedule, train.params.steps, call.component.when)))
+        if schedule and "every" in schedule and train.params.steps // schedule["every"] + 1 > MAX_LOGGED_STEPS:
+            resolver.add(("stages", call.stage, "schedule", "every"),
+                         f"every {schedule['every']} of {train.params.steps} steps logs more than "
+                         f"{MAX_LOGGED_STEPS} steps; log fewer (or use log: POINTS)")
+            return None
+        steps = _schedule_steps(schedule, train.params.steps, call.component.when)
+        diagnostics.append(DiagnosticCall(call, tuple(measured_steps(call.params, steps))))
     return Job(point, calls["generator"][0], calls["initializer"][0], train, tuple(diagnostics))

@@ -29,7 +29,8 @@ class Probe:
     initialized); ``trained`` names the weights the optimizer moves (the paper's quantities
     are those of W: Theorems 1-4 train W alone, and so do these diagnostics). For diagnostics
     that look at the run so far (``rate``), ``history_steps`` are the logged steps up to now
-    and ``history_loss [T, K]`` the f measured at them. ``seed`` seeds the draws of
+    and ``history_loss [T, K]`` the f measured at them. ``seed`` (one per member, or one for
+    all) seeds the draws of
     diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
     """
 
@@ -43,7 +44,7 @@ class Probe:
         step: int = 0,
         history_steps: Sequence[int] = (),
         history_loss: Tensor | None = None,
-        seed: int = 0,
+        seed: int | Sequence[int] = 0,
     ) -> None:
         if history_loss is not None and history_loss.shape[0] != len(history_steps):
             raise ValueError(
@@ -56,7 +57,9 @@ class Probe:
         self.step = step
         self.history_steps = list(history_steps)
         self.history_loss = history_loss
-        self.seed = seed
+        self.seeds = [int(seed)] * weights.K if isinstance(seed, int) else [int(s) for s in seed]
+        if len(self.seeds) != weights.K:
+            raise ValueError(f"{len(self.seeds)} seeds for an ensemble of K = {weights.K}")
         self.computations: Counter[str] = Counter()
         self._cache: dict[str, Any] = {}
 
@@ -174,9 +177,18 @@ class Probe:
 
         return self._once("fresh", compute)
 
-    def generator(self, purpose: str) -> torch.Generator:
-        """A CPU random stream for one diagnostic's draws, from the probe's seed and the name
-        ``purpose``: the same measurement draws the same numbers, different diagnostics differ."""
-        return torch.Generator(device="cpu").manual_seed(
-            (int(self.seed) * 1_000_003 + zlib.crc32(purpose.encode())) % 2**63
-        )
+    def generators(self, purpose: str) -> list[torch.Generator]:
+        """One CPU random stream per member for one diagnostic's draws, from that member's seed and
+        the name ``purpose``: a member draws the same numbers whichever ensemble it is part of."""
+        salt = zlib.crc32(purpose.encode())
+        return [torch.Generator(device="cpu").manual_seed((seed * 1_000_003 + salt) % 2**63) for seed in self.seeds]
+
+
+def normal_per_member(generators: Sequence[torch.Generator], shape: Sequence[int], like: Tensor,
+                      members: Sequence[int] | None = None) -> Tensor:
+    """Standard normal draws ``[len(members), *shape]``, member k's slice from ``generators[k]``
+    (all members by default), with ``like``'s dtype and device; drawn on the CPU, so the same
+    seed gives the same numbers on every device."""
+    chosen = range(len(generators)) if members is None else members
+    draws = [torch.randn(*shape, generator=generators[k], dtype=like.dtype) for k in chosen]
+    return torch.stack(draws).to(like.device)

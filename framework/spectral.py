@@ -9,10 +9,12 @@ steps the estimate is ``sqrt(λ_max(Qᵀ MᵀM Q))`` for an orthonormal Q [m, j]
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor
+
+from framework.probe import normal_per_member
 
 BREAKDOWN = 1e-10  # a new Krylov vector this small, relative to MᵀM q, has left no new direction
 
@@ -33,16 +35,19 @@ def top_singular_value(
     start: Tensor,
     iterations: int,
     tol: float,
-    generator: torch.Generator,
+    generators: Sequence[torch.Generator],
 ) -> Tensor:
     """``||M||_2`` for a batch of operators M given by ``normal_map(v) = MᵀM v``.
 
     ``start [..., m]`` are the starting vectors (one per operator, random: any fixed vector
     could be orthogonal to the top singular vector); ``normal_map`` maps ``[..., m]`` to
-    ``[..., m]``. Runs at most ``min(iterations, m)`` Lanczos steps and stops early once every
-    estimate changed by at most ``tol`` relative in the last step. When the Krylov space is
-    exhausted (M of low rank, or M = 0), the next direction is a random one orthogonal to Q,
-    so the estimate remains a Rayleigh–Ritz value and M = 0 gives exactly 0.
+    ``[..., m]``. Runs at most ``min(iterations, m)`` Lanczos steps; an estimate that changed by
+    at most ``tol`` relative in a step is final from then on, and the loop ends when all are.
+    When the Krylov space is exhausted (M of low rank, or M = 0), the next direction is a
+    random one orthogonal to Q, so the estimate remains a Rayleigh–Ritz value and M = 0 gives
+    exactly 0. The leading batch axis is the ensemble: ``generators[k]`` draws member k's
+    directions, and each estimate stops on its own, so a member's result never depends on the
+    other members of its ensemble.
     """
     batch, m = start.shape[:-1], start.shape[-1]
     steps = max(1, min(iterations, m))
@@ -50,6 +55,7 @@ def top_singular_value(
     projected = start.new_zeros(*batch, steps, steps)  # Qᵀ MᵀM Q, filled one column at a time
     q = start / start.norm(dim=-1, keepdim=True)
     estimate = start.new_zeros(batch)
+    final = torch.zeros(batch, dtype=torch.bool, device=start.device)
     for j in range(steps):
         basis[..., j] = q
         z = normal_map(q)
@@ -58,16 +64,19 @@ def top_singular_value(
         projected[..., : j + 1, j] = column
         projected[..., j, : j + 1] = column
         top = torch.linalg.eigvalsh(projected[..., : j + 1, : j + 1])[..., -1].clamp_min(0).sqrt()
-        change = (top - estimate).abs()
-        estimate = top
-        if j + 1 == steps or (j > 0 and bool((change <= tol * top).all())):
+        converged = (top - estimate).abs() <= tol * top if j > 0 else torch.zeros_like(final)
+        estimate = torch.where(final, estimate, top)
+        final |= converged
+        if j + 1 == steps or bool(final.all()):
             break
         size = residual.norm(dim=-1, keepdim=True)
         broke_down = size <= BREAKDOWN * z.norm(dim=-1, keepdim=True)
-        if bool(broke_down.any()):
-            fresh = torch.randn(start.shape, generator=generator, dtype=start.dtype).to(start.device)
-            fresh, _ = _orthogonalize(fresh, current)
-            residual = torch.where(broke_down, fresh, residual)
+        members = broke_down.reshape(batch[0], -1).any(dim=1).nonzero().flatten().tolist() if batch else []
+        if members:  # only the members whose space is exhausted draw, each from its own stream
+            fresh = normal_per_member(generators, start.shape[1:], start, members)
+            fresh, _ = _orthogonalize(fresh, current[members])
+            index = torch.tensor(members, device=start.device)
+            residual = residual.index_copy(0, index, torch.where(broke_down[members], fresh, residual[members]))
             size = residual.norm(dim=-1, keepdim=True)
         q = residual / size
     return estimate

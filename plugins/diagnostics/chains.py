@@ -21,6 +21,7 @@ from framework import (
     Probe,
     ProblemShape,
     SparseScheduleParams,
+    normal_per_member,
     top_singular_value,
 )
 
@@ -83,7 +84,7 @@ class ChainNorms(Diagnostic):
         """Per length k, all chains W D_{s+k-1} W ⋯ D_s W at once, by Lanczos on MᵀM."""
         W = probe.weights.W
         K, n, L, m = diagonals.shape
-        rng = probe.generator(self.name)
+        streams = probe.generators(self.name)
         norms = []
         for k in range(1, lengths + 1):
             S = L - k + 1  # start layers
@@ -98,8 +99,8 @@ class ChainNorms(Diagnostic):
                     rows = (rows * mask) @ W
                 return rows.view(K, n, S, m)
 
-            start = torch.randn(K, n, S, m, generator=rng, dtype=W.dtype).to(W.device)
-            estimate = top_singular_value(normal_map, start, params.iterations, params.tol, rng)
+            start = normal_per_member(streams, (n, S, m), W)
+            estimate = top_singular_value(normal_map, start, params.iterations, params.tol, streams)
             norms.append(estimate.amax(dim=(1, 2)))
         return torch.stack(norms, dim=1)
 

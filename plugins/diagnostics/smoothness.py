@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Diagnostic, Output, Params, Probe, SparseScheduleParams, loss
+from framework import Diagnostic, Output, Params, Probe, SparseScheduleParams, loss, normal_per_member
 
 
 class SemiSmoothnessParams(SparseScheduleParams):
@@ -38,7 +38,7 @@ class SemiSmoothness(Diagnostic):
     def perturbation(self, params: SemiSmoothnessParams, probe: Probe) -> Tensor:
         """The W' of this measurement, ``[K, m, m]``: Gaussian, scaled to ||W'||_2 = τ/sqrt(m)."""
         W = probe.weights.W
-        gaussian = torch.randn(W.shape, generator=probe.generator(self.name), dtype=W.dtype).to(W.device)
+        gaussian = normal_per_member(probe.generators(self.name), W.shape[1:], W)
         spectral = torch.linalg.matrix_norm(gaussian, ord=2).view(-1, 1, 1)
         return gaussian * (params.tau / math.sqrt(probe.m) / spectral)
 

@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Diagnostic, Output, Params, Probe, ProblemShape, top_singular_value
+from framework import Diagnostic, Output, Params, Probe, ProblemShape, normal_per_member, top_singular_value
 
 
 class DPrimeSparsity(Diagnostic):
@@ -100,13 +100,13 @@ class WeightDistance(Diagnostic):
 
     def measure(self, params: SpectralParams, probe: Probe) -> dict[str, Tensor]:
         moved = probe.weights.W - probe.initial.W  # [K, m, m]
-        rng = probe.generator(self.name)
-        start = torch.randn(probe.K, probe.m, generator=rng, dtype=moved.dtype).to(moved.device)
+        streams = probe.generators(self.name)
+        start = normal_per_member(streams, (probe.m,), moved)
 
         def normal_map(v: Tensor) -> Tensor:  # v [K, m] -> (ΔWᵀ ΔW v) [K, m]
             return ((v.unsqueeze(1) @ moved.mT) @ moved).squeeze(1)
 
-        spectral = top_singular_value(normal_map, start, params.iterations, params.tol, rng)
+        spectral = top_singular_value(normal_map, start, params.iterations, params.tol, streams)
         frobenius = moved.norm(dim=(-2, -1))
         root_m = math.sqrt(probe.m)
         return {

@@ -1,0 +1,89 @@
+"""Where jobs run: a local Dask cluster sized to the machine, or an existing one by address.
+
+Local default (DESIGN §6): worker processes, one task at a time each; on CPU as many workers
+as cores with one torch thread each (workers × threads never exceed the cores: oversubscribed
+OpenMP spin-waits ran 10-110 times slower, STACK-NOTES), on GPU one worker per device with a
+``GPU`` resource so two tasks never share one by accident. The scheduler and dashboard listen
+on 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import dask
+import torch
+from distributed import Client, LocalCluster, WorkerPlugin
+
+
+@dataclass(frozen=True)
+class ClusterOptions:
+    """How to get workers: ``scheduler`` (an address) or a local cluster of ``workers`` ×
+    ``threads`` (defaults from the cores or GPUs); ``dashboard`` starts Dask's dashboard."""
+
+    scheduler: str | None = None
+    workers: int | None = None
+    threads: int | None = None
+    dashboard: bool = False
+
+
+class TorchSetup(WorkerPlugin):
+    """Sets each worker's torch threads, and its GPU when it has one (run at worker start)."""
+
+    name = "overparam-torch-setup"
+
+    def __init__(self, threads: int | None, gpus: int = 0):
+        self.threads = threads
+        self.gpus = gpus
+
+    def setup(self, worker) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)
+        if self.gpus and torch.cuda.is_available():
+            digits = "".join(c for c in str(worker.name) if c.isdigit()) or "0"
+            torch.cuda.set_device(int(digits) % torch.cuda.device_count())
+
+
+def local_gpus(device: str) -> int:
+    """GPUs a local cluster should use: all visible ones unless the pipeline asks for the CPU."""
+    if device == "cpu" or not torch.cuda.is_available():
+        return 0
+    return torch.cuda.device_count()
+
+
+@contextmanager
+def connect(options: ClusterOptions, device: str) -> Iterator[tuple[Client, dict]]:
+    """A client on the asked-for cluster, and the resources each task should request."""
+    if options.scheduler:
+        client = Client(options.scheduler, timeout="20s")
+        try:
+            client.wait_for_workers(1, timeout=60)
+            workers = client.scheduler_info()["workers"].values()
+            has_gpu = any(w.get("resources", {}).get("GPU") for w in workers)
+            if options.threads:
+                client.register_plugin(TorchSetup(options.threads))
+            yield client, ({"GPU": 1} if has_gpu and device != "cpu" else {})
+        finally:
+            client.close()
+        return
+    gpus = local_gpus(device)
+    cores = os.cpu_count() or 1
+    workers = options.workers or (gpus if gpus else cores)
+    threads = options.threads or max(1, cores // workers)
+    environ = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address="127.0.0.1:0" if options.dashboard else None,
+                               resources={"GPU": 1} if gpus else None)
+    client = Client(cluster)
+    try:
+        client.register_plugin(TorchSetup(threads, gpus))
+        yield client, ({"GPU": 1} if gpus else {})
+    finally:
+        client.close()
+        try:
+            cluster.close()
+        except AssertionError:  # STACK-NOTES: closing right after a worker restart can raise this
+            pass

@@ -1,0 +1,133 @@
+"""Running a plan: the store prepared, pending jobs packed into tasks, tasks run on Dask, each
+grid point's results written as its task finishes (DESIGN §5-6).
+
+The client is the only writer of the store. A task that raises, or whose members diverge, is
+recorded with its status and message and the scan goes on (unless ``fail_fast``); a worker
+that dies is replaced and its task retried by Dask, and a task that keeps killing workers is
+recorded as failed. Interrupting the client leaves a store that the next run resumes.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from distributed import as_completed
+
+from framework.cluster import ClusterOptions, connect
+from framework.job import MemberResult, run_pack
+from framework.layout import Layout, layout_of
+from framework.packing import pack_jobs
+from framework.plan import Job, Plan
+from framework.progress import ScanProgress
+from framework.store import Store, StoreLock, now
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a plan (the command line's options)."""
+
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    store: Path | None = None
+    overwrite: bool = False
+    fail_fast: bool = False
+    progress: str = "auto"
+    retries: int = 2
+    max_ensemble: int | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    store: Path
+    total: int
+    skipped: int
+    counts: Counter = field(default_factory=Counter)
+    elapsed: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and self.counts["failed"] == 0 and self.counts["diverged"] == 0
+
+    def text(self) -> str:
+        ran = ", ".join(f"{self.counts[s]} {s}" for s in ("done", "diverged", "failed")) or "nothing run"
+        head = "interrupted" if self.interrupted else "finished"
+        return (f"{head} in {self.elapsed:.1f}s: {ran}; {self.skipped} of {self.total} grid points were already "
+                f"done; store: {self.store}")
+
+
+def _killed_result(job: Job, exc: BaseException) -> MemberResult:
+    return MemberResult(job.point.index, "failed", f"task lost: {type(exc).__name__}: {exc}", finished_at=time.time())
+
+
+def run_plan(plan: Plan, options: RunOptions = RunOptions()) -> RunSummary:
+    """Run every job of the plan not already done in its store; returns what happened."""
+    layout = layout_of(plan)
+    path = options.store or plan.pipeline.store
+    start = time.perf_counter()
+    hook = plan.registry.hook
+    with StoreLock(path):
+        store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
+        done = store.done()
+        pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
+        summary = RunSummary(path, len(plan.jobs), len(plan.jobs) - len(pending))
+        store.set_attrs(started_at=now(), finished_at="")
+        progress = ScanProgress(len(pending), summary.skipped, options.progress)
+        if summary.skipped and progress.mode != "quiet":
+            print(f"resuming {path}: skipping {summary.skipped} grid points already done, running {len(pending)}",
+                  file=progress.stream, flush=True)
+        try:
+            if pending:
+                _run_jobs(plan, pending, layout, store, options, summary, progress)
+        except KeyboardInterrupt:
+            summary.interrupted = True
+        finally:
+            progress.close()
+            summary.elapsed = time.perf_counter() - start
+            store.set_attrs(finished_at=now() if not summary.interrupted else "")
+    hook.overparam_run_finished(store=str(path), summary=summary)
+    return summary
+
+
+def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, options: RunOptions,
+              summary: RunSummary, progress: ScanProgress) -> None:
+    hook = plan.registry.hook
+    pipeline = plan.pipeline
+    with connect(options.cluster, pipeline.device) as (client, resources):
+        slots = max(1, sum(client.nthreads().values()))
+        packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots)
+        futures = {}
+        for pack in packs:
+            future = client.submit(run_pack, list(pack), layout, pipeline.device, pipeline.dtype, pure=False,
+                                   retries=options.retries, resources=resources or None)
+            futures[future] = pack
+            for job in pack:
+                hook.overparam_job_started(job=job)
+        remaining = len(futures)
+        progress.set_running(min(remaining, slots))
+        for future in as_completed(futures):
+            pack = futures[future]
+            try:
+                results = future.result()
+            except Exception as exc:  # the task itself was lost (a worker died too often)
+                results = [_killed_result(job, exc) for job in pack]
+            for job, result in zip(pack, results):
+                store.write(result)
+                summary.counts[result.status] += 1
+                if result.status == "done":
+                    hook.overparam_job_finished(job=job, result=result)
+                else:
+                    hook.overparam_job_failed(job=job, error=result.error)
+                note = result.error if result.status != "done" else ""
+                progress.point_finished(job.point.label() or pipeline.name, result.status, result.wall_time, note)
+            remaining -= 1
+            progress.set_running(min(remaining, slots))
+            if options.fail_fast and any(r.status != "done" for r in results):
+                for other in futures:
+                    other.cancel()
+                summary.interrupted = True
+                break

@@ -1,0 +1,273 @@
+"""The zarr store of one pipeline run: its template, region writes per grid point, resume, lock.
+
+Layout (DESIGN §5): one dimension per grid dimension (coordinate = the axis values; the other
+axes of a zip group are coordinates along it), ``step`` for the logged steps, each
+diagnostic's own dimensions; one variable per diagnostic output plus ``status`` (CF flags:
+pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``finished_at``.
+Zarr format 2 with consolidated metadata. Every variable has chunk size 1 along every grid dimension, so each grid point is a region of
+its own and no two writes share a chunk (STACK-NOTES: shared chunks lose data).
+
+The template is written once, by xarray, before any job runs; unwritten chunks read back as
+the fill value. Results are then written by the client alone, point by point as jobs finish,
+with ``status`` written last as the commit mark: a reader, or a resumed run, never takes a
+half-written point for done. ``xr.open_zarr(path)`` needs nothing from overparam.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from hashlib import sha256
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from framework.grid import Grid
+from framework.job import MemberResult
+from framework.layout import Layout
+from framework.plan import Plan
+
+STATUS = ("pending", "done", "failed", "diverged")
+STATUS_CODE = {name: code for code, name in enumerate(STATUS)}
+VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
+LOCK_SUFFIX = ".lock"
+ZARR_FORMAT = 2  # consolidated metadata is part of format 2: plain xr.open_zarr opens it without warnings
+
+
+class StoreError(Exception):
+    """A store that cannot be used as asked; the message says why and what to do."""
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def pipeline_hash(plan: Plan) -> str:
+    """The hash of what a pipeline computes: its parsed content without ``description`` and
+    ``store``, so comments, layout and wording may change and a store still resumes."""
+    content = {k: v for k, v in plan.pipeline.raw.items() if k not in ("description", "store")}
+    return sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, overparam and the libraries a result depends on."""
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_revision(directory: Path) -> str:
+    """The git commit of the directory holding the pipeline file, when it is in a repository."""
+    try:
+        found = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True,
+                               timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return found.stdout.strip() if found.returncode == 0 else ""
+
+
+def _coordinate(values: list[Any]) -> np.ndarray:
+    """Axis values as an array: numbers stay numbers; text is stored as variable-length strings."""
+    array = np.asarray(values)
+    return array.astype(object) if array.dtype.kind in "USO" else array
+
+
+def grid_coordinates(grid: Grid) -> dict[str, tuple[str, np.ndarray]]:
+    """Each grid axis's coordinate: ``{axis: (dimension, values)}``."""
+    return {axis: (dim.name, _coordinate(dim.coordinate(axis))) for dim in grid.dimensions for axis in dim.axes}
+
+
+def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
+    """The empty dataset of a run: every variable NaN/pending, chunked one grid point each."""
+    grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
+    grid_shape = plan.pipeline.grid.shape
+    own_sizes = {"step": len(layout.steps), **layout.sizes}
+
+    def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any]) -> xr.Variable:
+        shape = grid_shape + tuple(own_sizes[d] for d in dims)
+        chunks = (1,) * len(grid_shape) + tuple(own_sizes[d] for d in dims)
+        # text is small and its dtype must be known: written now; numbers are written lazily
+        data = np.full(shape, fill, dtype=dtype) if dtype is object else da.full(shape, fill, dtype=dtype, chunks=chunks)
+        return xr.Variable(grid_dims + dims, data, attrs=dict(attrs), encoding={"chunks": chunks})
+
+    data_vars = {name: variable(v.dims, np.nan, "float64", v.attrs) for name, v in layout.variables.items()}
+    data_vars["status"] = variable((), STATUS_CODE["pending"], "int8", {
+        "long_name": "state of the grid point", "flag_values": list(STATUS_CODE.values()),
+        "flag_meanings": " ".join(STATUS)})
+    data_vars["error"] = variable((), "", object, {"long_name": "error or divergence message"})
+    data_vars["wall_time"] = variable((), np.nan, "float64", {"long_name": "wall time of the task", "units": "s"})
+    data_vars["reached_step"] = variable((), -1, "int64", {"long_name": "last step reached (-1: not run)",
+                                                            "paper_ref": "none: run bookkeeping"})
+    data_vars["finished_at"] = variable((), np.nan, "float64", {
+        "long_name": "time the grid point finished", "units": "seconds since 1970-01-01T00:00:00Z",
+        "paper_ref": "none: run bookkeeping"})
+    coords: dict[str, Any] = {axis: xr.Variable((dim,), values) for axis, (dim, values)
+                              in grid_coordinates(plan.pipeline.grid).items()}
+    coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {"long_name": "training step"})
+    for dim, size in layout.sizes.items():
+        coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)"})
+    pipeline = plan.pipeline
+    attrs = {
+        "name": pipeline.name,
+        "description": pipeline.description,
+        "pipeline": pipeline.source.text,
+        "pipeline_file": pipeline.source.name,
+        "pipeline_hash": pipeline_digest,
+        "resolved_config": json.dumps({
+            "seed": pipeline.seed, "device": pipeline.device, "dtype": pipeline.dtype,
+            "grid": {axis: list(map(str, values)) for axis, (_, values) in grid_coordinates(pipeline.grid).items()},
+            "stages": {stage: {"kind": plan.kinds.get(stage), "components": names}
+                       for stage, names in plan.components().items()},
+            "jobs": len(plan.jobs), "steps": list(layout.steps)}, default=str),
+        "versions": json.dumps(versions()),
+        "git_revision": git_revision(pipeline.source.directory),
+        "started_at": now(),
+        "finished_at": "",
+    }
+    return xr.Dataset(data_vars, coords, attrs)
+
+
+@dataclass
+class StoreLock:
+    """An exclusive claim on a store for one run: a lock file beside it holding pid and host.
+
+    A second run on the same store is refused with the holder's pid, host and start time; a
+    lock left by a process that no longer exists on this host is taken over.
+    """
+
+    store: Path
+
+    @property
+    def path(self) -> Path:
+        return self.store.with_name(self.store.name + LOCK_SUFFIX)
+
+    def acquire(self) -> StoreLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        claim = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()})
+        for _ in range(2):
+            try:
+                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                holder = self._holder()
+                if holder is not None and not self._stale(holder):
+                    raise StoreError(
+                        f"store {self.store} is in use by another overparam run (pid {holder.get('pid')} on "
+                        f"{holder.get('host')} since {holder.get('since')}); wait for it to finish, or delete "
+                        f"{self.path} if that process is gone") from None
+                self.path.unlink(missing_ok=True)
+                continue
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(claim)
+            return self
+        raise StoreError(f"could not lock store {self.store}: {self.path} keeps reappearing")
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> StoreLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def _holder(self) -> dict[str, Any] | None:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+
+    @staticmethod
+    def _stale(holder: Mapping[str, Any]) -> bool:
+        if holder.get("host") != socket.gethostname():
+            return False
+        try:
+            os.kill(int(holder["pid"]), 0)
+        except ProcessLookupError:
+            return True
+        except (PermissionError, KeyError, ValueError, TypeError):
+            return False
+        return False
+
+
+class Store:
+    """An open run store: which points are done, and writing one point's results."""
+
+    def __init__(self, path: Path, layout: Layout, grid: Grid):
+        self.path = path
+        self.layout = layout
+        self.grid_ndim = len(grid.dimensions)
+        self.group = zarr.open_group(str(path), mode="r+")
+
+    @classmethod
+    def prepare(cls, path: Path, plan: Plan, layout: Layout, overwrite: bool = False) -> Store:
+        """Create the store's template, or reopen a store of the same pipeline to resume it.
+
+        A store made from a different pipeline is refused unless ``overwrite``; so is a path
+        that exists but is not a store.
+        """
+        digest = pipeline_hash(plan)
+        if path.exists() and not overwrite:
+            try:
+                existing = zarr.open_group(str(path), mode="r").attrs.get("pipeline_hash")
+            except Exception as exc:  # zarr raises several types for "not a group"
+                raise StoreError(f"{path} exists and is not an overparam store ({type(exc).__name__}); "
+                                 "choose another store path, or pass --overwrite to replace it") from None
+            if existing != digest:
+                raise StoreError(f"store {path} was made from a different pipeline (hash {existing}, this one "
+                                 f"{digest}); pass --overwrite to replace it, or choose another store path")
+            return cls(path, layout, plan.pipeline.grid)
+        if path.exists():
+            shutil.rmtree(path)
+        template(plan, layout, digest).to_zarr(str(path), mode="w", compute=False, consolidated=True,
+                                               zarr_format=ZARR_FORMAT)
+        return cls(path, layout, plan.pipeline.grid)
+
+    def status(self) -> np.ndarray:
+        """The status code of every grid point."""
+        return np.asarray(self.group["status"][...])
+
+    def done(self) -> set[tuple[int, ...]]:
+        """Grid indices whose status is done."""
+        return {tuple(int(i) for i in index) for index in np.argwhere(self.status() == STATUS_CODE["done"])}
+
+    def write(self, result: MemberResult) -> None:
+        """Write one grid point's results, ``status`` last (the commit mark)."""
+        index = tuple(result.index)
+        for name, values in result.values.items():
+            self.group[name][index] = values
+        for name in self.layout.variables:
+            if name not in result.values:
+                variable = self.layout.variables[name]
+                self.group[name][index] = np.full(self.layout.shape(variable), np.nan)
+        self.group["error"][index] = result.error
+        self.group["wall_time"][index] = result.wall_time
+        self.group["reached_step"][index] = result.reached_step
+        self.group["finished_at"][index] = result.finished_at
+        self.group["status"][index] = STATUS_CODE[result.status]
+
+    def set_attrs(self, **attrs: Any) -> None:
+        """Update root attributes, and the consolidated metadata readers open."""
+        self.group.attrs.update(attrs)
+        zarr.consolidate_metadata(str(self.path))
+
+
+def open_results(path: str | Path) -> xr.Dataset:
+    """A store as a Dataset, read-only, with ``status`` decoded to its names."""
+    ds = xr.open_zarr(str(path))
+    return ds.assign(status_name=xr.apply_ufunc(lambda codes: np.asarray(STATUS, dtype=object)[codes], ds["status"]))
+
