@@ -2,7 +2,8 @@
 
 The text is parsed with Python's ``ast`` and only numbers, names of known variables, the
 operators ``+ - * / // % **``, unary signs, parentheses and the functions in ``FUNCTIONS`` are
-accepted; nothing is ever passed to ``eval``. Anything else raises ``ExpressionError`` saying
+accepted; nothing is ever passed to ``eval``. Arithmetic is in floats, so no expression can
+build an integer of unbounded size. Anything else raises ``ExpressionError`` saying
 what was found and what is allowed.
 """
 from __future__ import annotations
@@ -54,6 +55,8 @@ def _parse(text: str) -> ast.Expression:
         return ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ExpressionError(f"{text!r} is not an arithmetic expression ({exc.msg})") from None
+    except ValueError as exc:  # null bytes (Python 3.11)
+        raise ExpressionError(f"{text!r} is not an arithmetic expression ({exc})") from None
 
 
 def evaluate(text: str, variables: Mapping[str, float]) -> float:
@@ -62,19 +65,22 @@ def evaluate(text: str, variables: Mapping[str, float]) -> float:
 
     def value(node: ast.AST) -> float:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            return node.value
+            try:  # floats throughout: integer powers could otherwise grow without bound
+                return float(node.value)
+            except OverflowError:
+                raise ExpressionError(f"the number {node.value} in {text!r} is too large") from None
         if isinstance(node, ast.Name):
             if node.id not in variables:
                 known = ", ".join(sorted(variables)) or "none"
                 raise ExpressionError(f"unknown name {node.id!r} in {text!r} (known: {known})")
-            return variables[node.id]
+            return float(variables[node.id])
         if isinstance(node, ast.BinOp) and type(node.op) in BINARY:
             left, right = value(node.left), value(node.right)
             if isinstance(node.op, ast.Pow) and abs(right) > MAX_POWER:
                 raise ExpressionError(f"exponent {right} in {text!r} exceeds {MAX_POWER}")
             try:
                 return BINARY[type(node.op)](left, right)
-            except (ZeroDivisionError, OverflowError, ValueError) as exc:
+            except (ZeroDivisionError, OverflowError, ValueError, TypeError) as exc:
                 raise ExpressionError(f"{text!r} cannot be evaluated: {exc}") from None
         if isinstance(node, ast.UnaryOp) and type(node.op) in UNARY:
             return UNARY[type(node.op)](value(node.operand))

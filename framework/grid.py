@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Scalar = int | float | str | bool
+MAX_REPLICAS = 100_000
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ def axis_values(name: str, raw: Any) -> list[Scalar]:
     Raises ``ValueError`` saying what was expected.
     """
     if name == "seed" and isinstance(raw, int) and not isinstance(raw, bool):
-        if raw < 1:
-            raise ValueError(f"{raw} replicas: an integer seed axis must be at least 1")
+        if not 1 <= raw <= MAX_REPLICAS:
+            raise ValueError(f"{raw} replicas: an integer seed axis must be from 1 to {MAX_REPLICAS}")
         return list(range(raw))
     if not isinstance(raw, list):
         hint = " (only `seed` takes an integer N, meaning replicas 0..N-1)" if isinstance(raw, int) else ""

@@ -25,6 +25,8 @@ RESERVED_AXES = ("step", "zip", "member")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+MAX_JOBS = 100_000  # more grid points than this is a typo (seed: 1000000), not a scan
+MAX_LOGGED_STEPS = 100_000  # per schedule: the store keeps one slot per logged step
 
 
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
@@ -122,7 +124,12 @@ def _read_grid(raw: Any, check: _Checker) -> Grid:
             dimensions.append(Dimension(axis, tuple(group), tuple(zip(*(values[a] for a in group)))))
         elif axis not in zipped:
             dimensions.append(Dimension(axis, (axis,), tuple((v,) for v in values[axis])))
-    return Grid(tuple(dimensions))
+    grid = Grid(tuple(dimensions))
+    if grid.size > MAX_JOBS:
+        check.add(("grid",), f"{' x '.join(str(n) for n in grid.shape)} = {grid.size} grid points: more than "
+                             f"the {MAX_JOBS} a pipeline may have")
+        return Grid(())
+    return grid
 
 
 def _read_zip(raw: Any, values: dict[str, list[Any]], check: _Checker) -> list[list[str]]:
@@ -132,6 +139,9 @@ def _read_zip(raw: Any, values: dict[str, list[Any]], check: _Checker) -> list[l
     groups, used = [], set()
     for i, group in enumerate(raw):
         path = ("grid", "zip", i)
+        if not all(isinstance(a, str) for a in group):
+            check.add(path, f"{group!r} is not a list of axis names")
+            continue
         if len(group) < 2:
             check.add(path, f"{group!r}: a zip group needs at least two axes")
             continue
@@ -189,7 +199,11 @@ def _read_schedule(name: str, raw: Any, check: _Checker) -> Mapping[str, Any] | 
         check.add(path + (key,), f"unknown schedule{did_you_mean(str(key), SCHEDULE_KEYS)}; expected one of "
                                  f"{', '.join(SCHEDULE_KEYS)}")
         return None
-    if key in ("log", "every"):
+    if key == "log":
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_LOGGED_STEPS:
+            check.add(path + (key,), f"{value!r} is not a whole number of points from 1 to {MAX_LOGGED_STEPS}")
+            return None
+    elif key == "every":
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             check.add(path + (key,), f"{value!r} is not a positive integer")
             return None
@@ -235,6 +249,8 @@ def _read_stage(name: Any, raw: Any, check: _Checker) -> StageSpec | None:
     if not isinstance(needs, list) or not all(isinstance(n, str) for n in needs):
         check.add(path + ("needs",), f"{needs!r} is not a list of stage names")
         needs = []
+    for repeated in sorted({n for n in needs if needs.count(n) > 1}):
+        check.add(path + ("needs",), f"'{repeated}' is listed twice")
     kind = raw.get("kind")
     if kind is not None and not isinstance(kind, str):
         check.add(path + ("kind",), f"{kind!r} is not a component kind")
@@ -254,7 +270,7 @@ def parse_pipeline(source: Source, findings: list[Finding] | None = None) -> Pip
     check = _Checker()
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            check.add((key,), f"unknown key{did_you_mean(str(key), TOP_LEVEL_KEYS)}; the top level takes "
+            check.add((str(key),), f"unknown key{did_you_mean(str(key), TOP_LEVEL_KEYS)}; the top level takes "
                               f"{', '.join(TOP_LEVEL_KEYS)}")
     name = data.get("name")
     if "name" not in data:
@@ -291,6 +307,9 @@ def parse_pipeline(source: Source, findings: list[Finding] | None = None) -> Pip
             if stage is not None:
                 stages[stage.name] = stage
     store_text = check.typed(data, "store", str, "a path", f"results/{name if isinstance(name, str) else 'run'}.zarr")
+    if "\0" in store_text or not store_text.strip():
+        check.add(("store",), f"{store_text!r} is not a path")
+        store_text = "results/run.zarr"
     if check.findings and findings is None:
         raise PipelineError(source, check.findings)
     if findings is not None:

@@ -14,6 +14,8 @@ from typing import Any
 import yaml
 
 KeyPath = tuple[str | int, ...]
+MAX_DEPTH = 32  # mappings and lists nested deeper than this are not a pipeline
+MAX_VALUES = 100_000  # values in the file once aliases are expanded ("billion laughs")
 
 
 def format_path(path: KeyPath) -> str:
@@ -66,6 +68,45 @@ class Source:
         return None
 
 
+def _size_problem(root: yaml.Node) -> Finding | None:
+    """Why a composed file is too deep or too large once its aliases are expanded, if it is;
+    found before anything walks the data, so a self-referring or exponentially aliased file
+    cannot hang or exhaust the recursion of later checks."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+
+    def size(node: yaml.Node, depth: int) -> int:
+        if depth > MAX_DEPTH:
+            raise _TooLarge(node, f"the file is nested more than {MAX_DEPTH} levels deep")
+        if id(node) in open_nodes:
+            raise _TooLarge(node, "an alias refers to a mapping or list that contains it")
+        if id(node) not in sizes:
+            open_nodes.add(id(node))
+            children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else (
+                node.value if isinstance(node, yaml.SequenceNode) else [])
+            total = 1
+            for child in children:
+                total += size(child, depth + 1)
+                if total > MAX_VALUES:
+                    raise _TooLarge(node, f"the file holds more than {MAX_VALUES} values once its aliases are expanded")
+            open_nodes.discard(id(node))
+            sizes[id(node)] = total
+        return sizes[id(node)]
+
+    try:
+        size(root, 0)
+    except _TooLarge as problem:
+        return Finding((), problem.reason, problem.node.start_mark.line + 1)
+    return None
+
+
+class _TooLarge(Exception):
+    """A node where the file stops being a plausible pipeline, and why."""
+
+    def __init__(self, node: yaml.Node, reason: str):
+        self.node, self.reason = node, reason
+
+
 def _record_lines(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], findings: list[Finding]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
@@ -89,10 +130,18 @@ def read_source(text: str, name: str = "<pipeline>", directory: Path | None = No
     source = Source(name=name, text=text, directory=directory or Path("."))
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
+        too_large = _size_problem(root) if root is not None else None
+        if too_large:
+            raise PipelineError(source, [too_large])
         data = yaml.load(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise PipelineError(source, [Finding((), f"the file is nested too deeply (more than {MAX_DEPTH} levels)")]) from None
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark or exc.context_mark
-        message = f"YAML tags that build objects are refused ({exc.problem}): a pipeline file is data, never code"
+        if exc.problem and "unhashable key" in exc.problem:
+            message = "a mapping key must be a plain name, not a mapping or a list"
+        else:
+            message = f"YAML tags that build objects are refused ({exc.problem}): a pipeline file is data, never code"
         raise PipelineError(source, [Finding((), message, mark.line + 1 if mark else None)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
