@@ -77,9 +77,11 @@ class Grid:
             yield GridPoint(index, values)
 
 
-def axis_values(name: str, raw: Any) -> list[Scalar]:
+def axis_values(name: str, raw: Any, distinct: bool = True) -> list[Scalar]:
     """The values of one axis: a list of scalars, or for ``seed`` an integer N meaning 0..N-1.
 
+    The values must be distinct unless ``distinct`` is false (an axis zipped to another one that
+    labels the dimension: ``scale: [1, 1, 2]`` beside ``optimizer: [gd, sgd, minibatch]``).
     Raises ``ValueError`` saying what was expected.
     """
     if name == "seed" and isinstance(raw, int) and not isinstance(raw, bool):
@@ -95,6 +97,6 @@ def axis_values(name: str, raw: Any) -> list[Scalar]:
         if not isinstance(value, (int, float, str, bool)):
             raise ValueError(f"{value!r} is not a number, a string or a boolean")
     duplicates = sorted({repr(v) for v in raw if raw.count(v) > 1})
-    if duplicates:
+    if duplicates and distinct:
         raise ValueError(f"values repeat ({', '.join(duplicates)}): each value of an axis must be distinct")
     return list(raw)

@@ -104,6 +104,7 @@ def _read_grid(raw: Any, check: _Checker) -> Grid:
         check.add(("grid",), f"{raw!r} is not a mapping of axis names to values")
         return Grid(())
     values: dict[str, list[Any]] = {}
+    followers = _zip_followers(raw.get("zip"))
     for axis, given in raw.items():
         if axis == "zip":
             continue
@@ -112,7 +113,7 @@ def _read_grid(raw: Any, check: _Checker) -> Grid:
                                            f"{', '.join(RESERVED_AXES)})")
             continue
         try:
-            values[axis] = axis_values(axis, given)
+            values[axis] = axis_values(axis, given, distinct=axis not in followers)
         except ValueError as exc:
             check.add(("grid", axis), str(exc))
     groups = _read_zip(raw.get("zip"), values, check) if "zip" in raw else []
@@ -130,6 +131,14 @@ def _read_grid(raw: Any, check: _Checker) -> Grid:
                              f"the {MAX_JOBS} a pipeline may have")
         return Grid(())
     return grid
+
+
+def _zip_followers(raw: Any) -> set[str]:
+    """The axes of zip groups after the first: they label no dimension, so they may repeat values
+    (the zip's tuples are distinct when its first axis is)."""
+    if not isinstance(raw, list):
+        return set()
+    return {a for group in raw if isinstance(group, list) for a in group[1:] if isinstance(a, str)}
 
 
 def _read_zip(raw: Any, values: dict[str, list[Any]], check: _Checker) -> list[list[str]]:
