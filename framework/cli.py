@@ -6,17 +6,25 @@ Commands for pipelines (run, validate, plan, show, report) are added to ``main``
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from framework import __version__
+from framework.cluster import ClusterOptions
 from framework.layout import layout_of
 from framework.listing import render_plugins, render_problems
+from framework.orchestrator import RunOptions, run_plan
 from framework.plan import Plan, plan_file
 from framework.plan_text import render_plan, render_summary
+from framework.progress import MODES
 from framework.registry import Registry
+from framework.show import render_store
 from framework.source import PipelineError
+from framework.store import StoreError
 
 INVALID_PIPELINE = 2
+INTERRUPTED = 130
 
 
 @click.group()
@@ -75,3 +83,49 @@ def plan(file: str) -> None:
     Validates the file first, as ``overparam validate`` does (exit status 2 on problems).
     """
     click.echo(render_plan(checked_plan(file), file))
+
+
+@main.command("run")
+@click.argument("file")
+@click.option("--store", "store", type=click.Path(path_type=Path), help="Store path (default: the file's `store:`).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tcp://host:port).")
+@click.option("--workers", type=click.IntRange(min=1), help="Local cluster: worker processes (default: cores, or GPUs).")
+@click.option("--threads", type=click.IntRange(min=1), help="Torch threads per worker (default: cores / workers).")
+@click.option("--max-ensemble", type=click.IntRange(min=1), help="At most this many grid points per task.")
+@click.option("--overwrite", is_flag=True, help="Replace a store made from a different pipeline.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed or diverged grid point.")
+@click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
+              help="Progress display: a live bar on a terminal, one line per point otherwise.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary (same as --progress quiet).")
+@click.option("--dashboard", is_flag=True, help="Start Dask's dashboard on 127.0.0.1 and print its address.")
+def run(file: str, store: Path | None, scheduler: str | None, workers: int | None, threads: int | None,
+        max_ensemble: int | None, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
+        dashboard: bool) -> None:
+    """Run a pipeline file's scan and write its results to a zarr store.
+
+    Re-running on the same store resumes it: grid points already done are skipped. Exit
+    status: 0 when every point is done, 1 when some failed or diverged, 2 for an invalid
+    pipeline or a store that cannot be used, 130 when interrupted (the store resumes).
+    """
+    plan = checked_plan(file)
+    plan.registry.hook.overparam_pipeline_loaded(pipeline=plan)
+    options = RunOptions(cluster=ClusterOptions(scheduler, workers, threads, dashboard), store=store,
+                         overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
+                         max_ensemble=max_ensemble)
+    try:
+        summary = run_plan(plan, options)
+    except StoreError as error:
+        click.echo(f"{file}: {error}", err=True)
+        raise SystemExit(INVALID_PIPELINE) from None
+    click.echo(summary.text())
+    if summary.interrupted and not fail_fast:
+        raise SystemExit(INTERRUPTED)
+    if not summary.ok:
+        raise SystemExit(1)
+
+
+@main.command("show")
+@click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def show(store: Path) -> None:
+    """A one-screen summary of a run store: grid, statuses, final values of key diagnostics."""
+    click.echo(render_store(store))

@@ -75,7 +75,7 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions()) -> RunSummary:
         done = store.done()
         pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
         summary = RunSummary(path, len(plan.jobs), len(plan.jobs) - len(pending))
-        store.set_attrs(started_at=now(), finished_at="")
+        store.set_attrs(last_run_started_at=now(), finished_at="")
         progress = ScanProgress(len(pending), summary.skipped, options.progress)
         if summary.skipped and progress.mode != "quiet":
             print(f"resuming {path}: skipping {summary.skipped} grid points already done, running {len(pending)}",
