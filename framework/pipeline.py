@@ -72,6 +72,10 @@ class Pipeline:
     store: Path
     max_ensemble: int | None
     raw: Mapping[str, Any] = field(repr=False, default_factory=dict)
+    # Names the file gives but that were refused, already reported: later checks stay quiet
+    # about references to them instead of repeating the problem.
+    refused_axes: frozenset[str] = frozenset()
+    refused_stages: frozenset[str] = frozenset()
 
 
 class _Checker:
@@ -283,7 +287,7 @@ def parse_pipeline(source: Source, findings: list[Finding] | None = None) -> Pip
                               f"{', '.join(TOP_LEVEL_KEYS)}")
     name = data.get("name")
     if "name" not in data:
-        check.add((), "the key `name` is required (a short name for the experiment)")
+        check.add(("name",), "required (a short name for the experiment), not given")
     elif not isinstance(name, str) or not name.strip():
         check.add(("name",), f"{name!r} is not a non-empty string")
     description = check.typed(data, "description", str, "a string", "")
@@ -291,6 +295,7 @@ def parse_pipeline(source: Source, findings: list[Finding] | None = None) -> Pip
     for i, module in enumerate(plugins):
         if not isinstance(module, str) or not MODULE_NAME.match(module):
             check.add(("plugins", i), f"{module!r} is not a Python module name such as my_package.plugin")
+    plugins = [m for m in plugins if isinstance(m, str) and MODULE_NAME.match(m)]
     seed = check.typed(data, "seed", int, "an integer", 0)
     if seed < 0:
         check.add(("seed",), f"{seed!r} is not an integer >= 0")
@@ -304,10 +309,12 @@ def parse_pipeline(source: Source, findings: list[Finding] | None = None) -> Pip
     if max_ensemble is not None and max_ensemble < 1:
         check.add(("max_ensemble",), f"{max_ensemble!r} is not an integer >= 1")
     grid = _read_grid(data["grid"], check) if "grid" in data else Grid(())
+    given_axes = {str(a) for a in data["grid"] if a != "zip"} if isinstance(data.get("grid"), dict) else set()
+    refused_axes = frozenset(given_axes - set(grid.axes))
     stages: dict[str, StageSpec] = {}
     raw_stages = data.get("stages")
     if "stages" not in data:
-        check.add((), "the key `stages` is required (data, init, train, diagnose, ...)")
+        check.add(("stages",), "required (data, init, train, diagnose, ...), not given")
     elif not isinstance(raw_stages, dict) or not raw_stages:
         check.add(("stages",), f"{raw_stages!r} is not a non-empty mapping of stage names to stages")
     else:
@@ -323,9 +330,11 @@ def parse_pipeline(source: Source, findings: list[Finding] | None = None) -> Pip
         raise PipelineError(source, check.findings)
     if findings is not None:
         findings.extend(check.findings)
-    return Pipeline(source=source, name=name if isinstance(name, str) else "", description=description, plugins=tuple(plugins), seed=seed,
-                    device=device, dtype=dtype, grid=grid, stages=stages,
-                    store=(source.directory / store_text).resolve(), max_ensemble=max_ensemble, raw=data)
+    given_stages = {str(n) for n in raw_stages} if isinstance(raw_stages, dict) else set()
+    return Pipeline(source=source, name=name if isinstance(name, str) else "", description=description,
+                    plugins=tuple(plugins), seed=seed, device=device, dtype=dtype, grid=grid, stages=stages,
+                    store=(source.directory / store_text).resolve(), max_ensemble=max_ensemble, raw=data,
+                    refused_axes=refused_axes, refused_stages=frozenset(given_stages - set(stages)))
 
 
 def load_pipeline(path: str | Path) -> Pipeline:

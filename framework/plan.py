@@ -8,6 +8,7 @@ computed; a problem shared by several points is reported once, with how many it 
 """
 from __future__ import annotations
 
+import difflib
 import re
 import types
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import ValidationError
 
 from framework.components import Component, Params
-from framework.expressions import ExpressionError, evaluate
+from framework.expressions import ExpressionError, evaluate, names_in
 from framework.grid import GridPoint
 from framework.pipeline import MAX_LOGGED_STEPS, Pipeline, PluginRef, StageSpec, did_you_mean, parse_pipeline
 from framework.registry import PluginError, PluginLoadError, Registry
@@ -130,6 +131,14 @@ def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def _uses(text: str, names: frozenset[str]) -> bool:
+    """Whether an expression names any of ``names`` (false for text that does not parse)."""
+    try:
+        return bool(names_in(text) & names)
+    except ExpressionError:
+        return False
+
+
 def _suggest_expression(text: str, variables: Mapping[str, float]) -> str:
     """A fix for a common typo (the letter O for zero, a comma for a point), when it evaluates."""
     for wrong, right in (("O", "0"), ("o", "0"), (",", ".")):
@@ -146,9 +155,11 @@ def _suggest_expression(text: str, variables: Mapping[str, float]) -> str:
 class _Resolver:
     """Resolves the stages of one grid point, collecting findings."""
 
-    def __init__(self, plan_findings: list[tuple[Finding, str]], point: GridPoint):
+    def __init__(self, plan_findings: list[tuple[Finding, str]], point: GridPoint, refused_axes: frozenset[str]):
         self.findings = plan_findings
         self.point = point
+        self.refused_axes = refused_axes  # axes already reported as invalid: their references fail quietly
+        self.failed: set[KeyPath] = set()  # paths whose value could not be resolved
 
     def add(self, path: KeyPath, message: str) -> None:
         self.findings.append((Finding(path, message), self.point.label()))
@@ -159,8 +170,10 @@ class _Resolver:
             for axis in GRID_REFERENCE.findall(value):
                 if axis not in self.point.values:
                     known = list(self.point.values)
-                    self.add(path, f"'${{grid.{axis}}}' names no grid axis{did_you_mean(axis, known)}; axes: "
-                                   f"{', '.join(known) or 'none'}")
+                    if axis not in self.refused_axes:
+                        self.add(path, f"'${{grid.{axis}}}' names no grid axis{did_you_mean(axis, known)}; axes: "
+                                       f"{', '.join(known) or 'none'}")
+                    self.failed.add(path)
                     return value
             if whole:
                 return self.point.values[whole.group(1)]
@@ -177,15 +190,20 @@ class _Resolver:
         out, failed = dict(params), set()
         for name, integral in _numeric_fields(component.Params).items():
             text = out.get(name)
+            if path + (name,) in self.failed:
+                failed.add(name)
+                continue
             if not isinstance(text, str):
                 continue
             try:
                 value = evaluate(text, variables)
             except ExpressionError as exc:
+                failed.add(name)
+                if _uses(text, self.refused_axes):
+                    continue
                 names = ", ".join(sorted(variables)) or "none"
                 self.add(path + (name,), f"{text!r} is not a number or an expression in ({names}): {exc}"
                                          f"{_suggest_expression(text, variables)}")
-                failed.add(name)
                 continue
             out[name] = int(value) if integral and float(value).is_integer() else value
         return out, failed
@@ -195,18 +213,26 @@ class _Resolver:
         try:
             return component.parse_params(params)
         except ValidationError as error:
-            for item in error.errors():
+            items = error.errors()
+            known = list(component.Params.model_fields)
+            # a misspelt key is reported once, as unknown with its suggestion, not also as missing
+            meant = {close for item in items if item["type"] == "extra_forbidden" and len(item["loc"]) == 1
+                     for close in difflib.get_close_matches(str(item["loc"][0]), known, n=1, cutoff=0.6)}
+            for item in items:
                 if item["loc"] and item["loc"][0] in already_reported:
                     continue
                 where = path + tuple(item["loc"])
+                message = item["msg"].removeprefix("Value error, ")
                 if item["type"] == "missing":
-                    self.add(where, "required, not given")
+                    if len(item["loc"]) != 1 or item["loc"][0] not in meant:
+                        self.add(where, "required, not given")
                 elif item["type"] == "extra_forbidden":
-                    known = list(component.Params.model_fields)
                     self.add(where, f"unknown parameter of {component.kind} '{component.name}'"
                                     f"{did_you_mean(str(item['loc'][-1]), known)}; it takes {', '.join(known)}")
+                elif not item["loc"]:
+                    self.add(where, message)
                 else:
-                    self.add(where, f"{item['input']!r}: {item['msg']}")
+                    self.add(where, f"{item['input']!r}: {message}")
             return None
 
 
@@ -243,6 +269,8 @@ def _dependency_order(pipeline: Pipeline, findings: list[Finding]) -> tuple[str,
     stages = pipeline.stages
     for stage in stages.values():
         for i, need in enumerate(stage.needs):
+            if need in pipeline.refused_stages:
+                continue
             if need not in stages:
                 findings.append(Finding(("stages", stage.name, "needs", i),
                                         f"'{need}' is not a stage{did_you_mean(need, list(stages))}; stages: "
@@ -353,8 +381,11 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
         job = _resolve_point(pipeline, registry, point, kinds, resolved)
         if job is not None:
             jobs.append(job)
-    if not findings and not resolved and jobs:
+    if not findings and not resolved:
         _check_structure(pipeline, kinds, findings)
+        if not jobs and not findings:
+            findings.append(Finding(("stages",), "no grid point resolves to a job with one generator, one "
+                                                 "initializer and one optimizer"))
     findings.extend(_render_findings(resolved, len(points)))
     if findings:
         raise PipelineError(pipeline.source, findings)
@@ -363,20 +394,24 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
 
 def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kinds: dict[str, str],
                    found: list[tuple[Finding, str]]) -> Job | None:
-    resolver = _Resolver(found, point)
+    resolver = _Resolver(found, point, pipeline.refused_axes)
     before = len(found)
     replica = point.values.get("seed", 0)
     variables = _numbers(point.values)
     refs_by_kind: dict[str, list[tuple[StageSpec, PluginRef, str]]] = {}
     for stage in pipeline.stages.values():
         for ref in stage.refs:
-            name = resolver.substitute(ref.name, ref.path[:-1] + ("plugin",) if not stage.many else ref.path)
+            name_path = ref.path[:-1] + ("plugin",) if not stage.many else ref.path
+            name = resolver.substitute(ref.name, name_path)
+            if name_path in resolver.failed:
+                continue
             if not isinstance(name, str):
                 resolver.add(ref.path, f"{name!r} is not a component name")
                 continue
             kind, problem = _stage_kind(stage, name, registry)
             if kind is None:
-                resolver.add(ref.path if stage.many else ("stages", stage.name, "plugin"), problem)
+                where = ref.path if stage.many else ("stages", stage.name, "plugin")
+                resolver.add(("stages", stage.name, "kind") if stage.kind is not None else where, problem)
                 continue
             if kinds.setdefault(stage.name, kind) != kind:
                 resolver.add(("stages", stage.name), f"'{name}' is a {kind}, but this stage runs "

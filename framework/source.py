@@ -166,5 +166,5 @@ def read_file(path: str | Path) -> Source:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PipelineError(Source(name=str(path), text=""), [Finding((), f"cannot be read: {exc}")]) from None
+        raise PipelineError(Source(name=path.name, text=""), [Finding((), f"cannot be read: {exc}")]) from None
     return read_source(text, name=path.name, directory=path.resolve().parent)
