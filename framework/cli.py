@@ -129,3 +129,7 @@ def run(file: str, store: Path | None, scheduler: str | None, workers: int | Non
 def show(store: Path) -> None:
     """A one-screen summary of a run store: grid, statuses, final values of key diagnostics."""
     click.echo(render_store(store))
+
+
+if __name__ == "__main__":
+    main()

@@ -109,12 +109,16 @@ def run_pack(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
     """Train the jobs as one ensemble and return one result per job, in order.
 
     A member whose f becomes NaN or infinite is ``diverged`` (its results stop there, the
-    others go on); an exception fails every member of the pack, with its message.
+    others go on). When the ensemble raises, each member is run again alone, so that only the
+    members that raise by themselves are ``failed`` (with the message); a member's results do
+    not depend on its ensemble, so the others' are those they would have had together.
     """
     start = time.perf_counter()
     try:
         results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype))
     except Exception as exc:  # recorded in the store; the scan goes on
+        if len(jobs) > 1:
+            return [result for job in jobs for result in run_pack([job], layout, device, dtype)]
         message = _error_text(exc)
         return [MemberResult(job.point.index, "failed", message, time.perf_counter() - start, -1, time.time())
                 for job in jobs]

@@ -1,0 +1,71 @@
+"""Small real pipelines for the run and store tests, and helpers to run and read them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECK_STORE = ROOT.parent / "shared" / "tools" / "check_store.py"
+BOOKKEEPING = ("wall_time", "finished_at")
+
+TINY = """\
+name: tiny
+grid:
+  m: [24, 40]
+  seed: 2
+stages:
+  data: {plugin: separable, params: {n: 4, L: 4, d_x: 4, d: 2, delta: 0.2}}
+  init: {plugin: paper, params: {m: "${grid.m}"}}
+  train: {plugin: gd, params: {steps: 60, lr: 0.05/m}, needs: [data, init]}
+  diagnose: {plugins: [loss, pl_ratio, weight_distance, forward_norms, fresh_randomness], schedule: {log: 8}, needs: [train]}
+  summary: {plugins: [rate], needs: [train]}
+store: tiny.zarr
+"""
+
+# eight jobs of about a second each on one core: long enough to interrupt, short enough for CI
+SLOW = """\
+name: slow
+grid:
+  m: [96, 128]
+  seed: 4
+stages:
+  data: {plugin: separable, params: {n: 8, L: 8, d_x: 6, d: 3, delta: 0.2}}
+  init: {plugin: paper, params: {m: "${grid.m}"}}
+  train: {plugin: sgd, params: {steps: 2500, lr: 0.2/m}, needs: [data, init]}
+  diagnose: {plugins: [loss, dprime_sparsity], schedule: {log: 12}, needs: [train]}
+store: slow.zarr
+"""
+
+
+def write_pipeline(directory: Path, text: str, name: str = "pipeline.yaml") -> Path:
+    path = directory / name
+    path.write_text(text)
+    return path
+
+
+def overparam(*args: str, env: dict[str, str] | None = None, timeout: float = 240,
+              **kwargs) -> subprocess.CompletedProcess:
+    """Run the installed command line in a child process, as a user would."""
+    return subprocess.run([sys.executable, "-m", "framework.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT, **kwargs)
+
+
+def results(path: Path) -> xr.Dataset:
+    """A store's contents, loaded, without the run's bookkeeping (times differ between runs)."""
+    return xr.open_zarr(str(path)).load().drop_vars(BOOKKEEPING)
+
+
+def assert_same_results(a: xr.Dataset, b: xr.Dataset) -> None:
+    """Every variable equal, bit for bit, NaN where NaN."""
+    assert sorted(a.data_vars) == sorted(b.data_vars)
+    for name in a.data_vars:
+        left, right = a[name].values, b[name].values
+        if left.dtype.kind == "f":
+            assert np.array_equal(left, right, equal_nan=True), name
+        else:
+            assert (left == right).all(), name

@@ -1,0 +1,191 @@
+"""Running scans on real Dask clusters (DESIGN §6), with real processes killed along the way."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import xarray as xr
+import zarr
+
+from framework.cluster import ClusterOptions
+from framework.job import run_pack
+from framework.layout import layout_of
+from framework.orchestrator import RunOptions, run_plan
+from framework.plan import plan_file
+from framework.store import STATUS_CODE
+from scans import ROOT, SLOW, TINY, assert_same_results, overparam, results, write_pipeline
+
+DATA = Path(__file__).parent / "data"
+
+FAILING = """\
+name: failing
+plugins: [flaky_plugin]
+grid:
+  case: [fine, raises, diverges, fine_too]
+  explode: [false, true, false, false]
+  lr: [0.05, 0.05, 2.0, 0.02]
+  zip: [[case, explode, lr]]
+stages:
+  data: {plugin: flaky, params: {explode: "${grid.explode}"}}
+  init: {plugin: paper, params: {m: 32}}
+  train: {plugin: gd, params: {steps: 200, lr: "${grid.lr}", train: WAB}, needs: [data, init]}
+  diagnose: {plugins: [loss, weight_distance], schedule: {log: 10}, needs: [train]}
+store: failing.zarr
+"""
+
+
+def done_count(store: Path) -> int:
+    try:
+        return int((zarr.open_group(str(store), mode="r")["status"][...] == STATUS_CODE["done"]).sum())
+    except Exception:  # not created yet
+        return 0
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_scan_on_a_local_cluster_equals_each_job_run_alone_in_this_process(tmp_path):
+    pipeline = write_pipeline(tmp_path, TINY)
+    plan = plan_file(pipeline)
+    summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=2, threads=1), progress="quiet"))
+    assert summary.ok and summary.counts["done"] == 4
+    stored = xr.open_zarr(str(tmp_path / "tiny.zarr")).load()
+    layout = layout_of(plan)
+    for job in plan.jobs:
+        alone = run_pack([job], layout)[0]
+        point = stored.isel(m=job.point.index[0], seed=job.point.index[1])
+        assert int(point["status"]) == STATUS_CODE["done"]
+        for name, values in alone.values.items():
+            assert np.array_equal(point[name].values, values, equal_nan=True), (job.point.label(), name)
+
+
+def test_scan_through_a_separately_started_scheduler_and_worker(tmp_path):
+    scheduler_file = tmp_path / "scheduler.json"
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
+    scheduler = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                  "--scheduler-file", str(scheduler_file)], cwd=tmp_path,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        wait_for(scheduler_file.exists, 60, "the scheduler file")
+        time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+                                   "--nthreads", "1", "--no-dashboard"], cwd=tmp_path,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        pipeline = write_pipeline(tmp_path, TINY)
+        out = overparam("run", str(pipeline), "--scheduler", address, "--progress", "plain")
+        assert out.returncode == 0, out.stderr
+        assert "4 done" in out.stdout
+        local = overparam("run", str(pipeline), "--store", str(tmp_path / "local.zarr"), "--quiet")
+        assert local.returncode == 0, local.stderr
+        assert_same_results(results(tmp_path / "tiny.zarr"), results(tmp_path / "local.zarr"))
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_path):
+    pipeline = write_pipeline(tmp_path, SLOW)
+    store = tmp_path / "slow.zarr"
+    first = subprocess.Popen([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--quiet",
+                              "--max-ensemble", "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: (tmp_path / "slow.zarr.lock").exists(), 120, "the first run's lock")
+        busy = overparam("run", str(pipeline), "--quiet")
+        assert busy.returncode == 2 and "in use by another overparam run" in busy.stderr
+        wait_for(lambda: done_count(store) >= 2, 120, "two done grid points")
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    before = xr.open_zarr(str(store)).load()
+    done_before = before["status"].values == STATUS_CODE["done"]
+    assert 2 <= done_before.sum() < done_before.size
+    resumed = overparam("run", str(pipeline), "--progress", "plain")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"skipping {done_before.sum()} grid points already done" in resumed.stdout
+    after = xr.open_zarr(str(store)).load()
+    assert (after["status"].values == STATUS_CODE["done"]).all()
+    finished_before = before["finished_at"].values[done_before]
+    assert np.array_equal(after["finished_at"].values[done_before], finished_before)
+    clean = overparam("run", str(pipeline), "--store", str(tmp_path / "clean.zarr"), "--quiet")
+    assert clean.returncode == 0, clean.stderr
+    assert_same_results(results(store), results(tmp_path / "clean.zarr"))
+
+
+def test_a_worker_killed_mid_job_is_replaced_and_the_scan_completes(tmp_path):
+    pipeline = write_pipeline(tmp_path, SLOW)
+    store = tmp_path / "slow.zarr"
+    run = subprocess.Popen([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--quiet", "--workers", "2",
+                            "--threads", "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: done_count(store) >= 1, 120, "a first done grid point")
+        client = psutil.Process(run.pid)
+        workers = [p for p in client.children(recursive=True)
+                   if any("spawn" in part or "multiprocessing" in part for part in p.cmdline())]
+        assert workers, "no worker processes found"
+        workers[-1].kill()
+        out, err = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+    assert run.returncode == 0, err
+    assert (xr.open_zarr(str(store))["status"].values == STATUS_CODE["done"]).all()
+
+
+def test_raising_and_diverging_points_are_recorded_and_the_rest_completes(tmp_path):
+    pipeline = write_pipeline(tmp_path, FAILING)
+    hook_log = tmp_path / "hooks.jsonl"
+    env = {"PYTHONPATH": os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH", "")]),
+           "OVERPARAM_TEST_HOOK_LOG": str(hook_log)}
+    out = overparam("run", str(pipeline), "--progress", "plain", env=env)
+    assert out.returncode == 1, out.stderr
+    ds = xr.open_zarr(str(tmp_path / "failing.zarr")).load()
+    status = dict(zip(ds["case"].values.tolist(), ds["status"].values.tolist()))
+    assert status == {"fine": STATUS_CODE["done"], "raises": STATUS_CODE["failed"],
+                      "diverges": STATUS_CODE["diverged"], "fine_too": STATUS_CODE["done"]}
+    errors = dict(zip(ds["case"].values.tolist(), ds["error"].values.tolist()))
+    assert "exploded, as asked" in errors["raises"] and "RuntimeError" in errors["raises"]
+    assert "non-finite at step" in errors["diverges"]
+    assert errors["fine"] == "" and ds["reached_step"].sel(case="fine") == 200
+    assert 0 < int(ds["reached_step"].sel(case="diverges")) < 200
+    assert np.isfinite(ds["loss"].sel(case="fine").values).all()
+    events = [json.loads(line) for line in hook_log.read_text().splitlines()]
+    assert sorted(e["event"] for e in events) == ["failed", "failed", "finished", "finished", "run_finished"]
+    show = overparam("show", str(tmp_path / "failing.zarr"))
+    assert show.returncode == 0 and "2 done, 1 failed, 1 diverged" in show.stdout and "exploded" in show.stdout
+
+
+def test_fail_fast_stops_at_the_first_failure(tmp_path):
+    pipeline = write_pipeline(tmp_path, FAILING)
+    env = {"PYTHONPATH": os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH", "")])}
+    out = overparam("run", str(pipeline), "--fail-fast", "--workers", "1", "--max-ensemble", "1", "--quiet", env=env)
+    assert out.returncode == 1
+    status = xr.open_zarr(str(tmp_path / "failing.zarr"))["status"].values
+    assert (status == STATUS_CODE["pending"]).any()
+    assert not (status == STATUS_CODE["done"]).all()
+
+
+def test_an_invalid_pipeline_runs_nothing_and_writes_nothing(tmp_path):
+    pipeline = write_pipeline(tmp_path, TINY.replace("steps: 60", "steps: -3"))
+    out = overparam("run", str(pipeline))
+    assert out.returncode == 2
+    assert "stages.train.params.steps" in out.stderr and "Traceback" not in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline.yaml"]

@@ -1,0 +1,126 @@
+"""The store contract (DESIGN §5): layout, commit mark, resume, lock, pipeline identity."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from framework.job import run_pack
+from framework.layout import layout_of
+from framework.plan import plan_file
+from framework.store import STATUS_CODE, Store, StoreError, StoreLock
+from scans import CHECK_STORE, TINY, write_pipeline
+
+
+@pytest.fixture
+def tiny(tmp_path):
+    plan = plan_file(write_pipeline(tmp_path, TINY))
+    return plan, layout_of(plan), tmp_path / "tiny.zarr"
+
+
+def test_template_keeps_the_store_contract_before_and_after_results(tiny):
+    plan, layout, path = tiny
+    store = Store.prepare(path, plan, layout)
+    check = [sys.executable, str(CHECK_STORE), str(path), "--grid", "m", "seed"]
+    assert subprocess.run(check, capture_output=True, text=True).returncode == 0
+    for result in run_pack(list(plan.jobs[:2]), layout):
+        store.write(result)
+    checked = subprocess.run(check, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout
+
+
+def test_plain_xarray_opens_the_store_without_overparam(tiny):
+    plan, layout, path = tiny
+    store = Store.prepare(path, plan, layout)
+    store.write(run_pack([plan.jobs[3]], layout)[0])
+    script = ("import sys, xarray as xr\n"
+              f"ds = xr.open_zarr({str(path)!r})\n"
+              "assert not any(m.startswith(('framework', 'plugins')) for m in sys.modules)\n"
+              "print(ds.sizes['m'], ds.sizes['seed'], ds.sizes['step'], int(ds.status[1, 1]), ds.loss.attrs['paper_ref'])")
+    out = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-c", script], capture_output=True, text=True,
+                         cwd=path.parent)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["2", "2", str(len(layout.steps)), str(STATUS_CODE["done"]), "§2.2"]
+
+
+def test_layout_labels_grid_steps_and_layers(tiny):
+    plan, layout, path = tiny
+    Store.prepare(path, plan, layout)
+    ds = xr.open_zarr(str(path))
+    assert ds["m"].values.tolist() == [24, 40] and ds["seed"].values.tolist() == [0, 1]
+    assert ds["step"].values.tolist() == list(plan.steps) and ds["step"].values[-1] == 60
+    assert ds["layer"].values.tolist() == [1, 2, 3, 4]
+    assert ds["h_norm_min"].dims == ("m", "seed", "step", "layer")
+    assert ds["rate"].dims == ("m", "seed")
+    assert ds.attrs["pipeline"] == (path.parent / "pipeline.yaml").read_text()
+    assert set(json.loads(ds.attrs["versions"])) >= {"overparam", "torch", "dask", "xarray", "zarr"}
+    assert (ds["status"].values == STATUS_CODE["pending"]).all()
+
+
+def test_results_land_in_their_own_region(tiny):
+    plan, layout, path = tiny
+    store = Store.prepare(path, plan, layout)
+    job = plan.jobs[2]  # m=40, seed=0
+    result = run_pack([job], layout)[0]
+    store.write(result)
+    ds = xr.open_zarr(str(path)).load()
+    point = ds.sel(m=40, seed=0)
+    assert np.array_equal(point["loss"].values, result.values["loss"])
+    loss = ds["loss"].values.copy()
+    loss[1, 0] = np.nan  # the written point; every other point is still the fill value
+    assert np.isnan(loss).all()
+    assert int((ds["status"] == STATUS_CODE["done"]).sum()) == 1
+
+
+def test_a_point_without_its_status_is_not_done_and_is_rewritten(tiny):
+    """status is the commit mark: values written without it (a write cut short) count for nothing."""
+    plan, layout, path = tiny
+    store = Store.prepare(path, plan, layout)
+    result = run_pack([plan.jobs[0]], layout)[0]
+    store.group["loss"][result.index] = np.full(len(layout.steps), 123.0)
+    assert store.done() == set()
+    store.write(result)
+    assert store.done() == {tuple(result.index)}
+    assert np.array_equal(store.group["loss"][result.index], result.values["loss"])
+
+
+def test_reopening_the_same_pipeline_resumes_and_a_different_one_is_refused(tmp_path, tiny):
+    plan, layout, path = tiny
+    store = Store.prepare(path, plan, layout)
+    store.write(run_pack([plan.jobs[1]], layout)[0])
+    again = Store.prepare(path, plan_file(write_pipeline(tmp_path, TINY.replace("name: tiny", "name: tiny\n# a comment"))), layout)
+    assert again.done() == {tuple(plan.jobs[1].point.index)}
+    other = plan_file(write_pipeline(tmp_path, TINY.replace("steps: 60", "steps: 61"), "other.yaml"))
+    with pytest.raises(StoreError, match="different pipeline"):
+        Store.prepare(path, other, layout_of(other))
+    replaced = Store.prepare(path, other, layout_of(other), overwrite=True)
+    assert replaced.done() == set()
+
+
+def test_a_path_that_is_not_a_store_is_refused(tiny, tmp_path):
+    plan, layout, _ = tiny
+    not_a_store = tmp_path / "notes"
+    not_a_store.mkdir()
+    (not_a_store / "keep.txt").write_text("mine")
+    with pytest.raises(StoreError, match="not an overparam store"):
+        Store.prepare(not_a_store, plan, layout)
+    assert (not_a_store / "keep.txt").read_text() == "mine"
+
+
+def test_a_second_lock_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path):
+    path = tmp_path / "run.zarr"
+    with StoreLock(path):
+        with pytest.raises(StoreError, match=f"pid {os.getpid()}"):
+            StoreLock(path).acquire()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = StoreLock(path)
+    lock.path.write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "since": "earlier"}))
+    with lock:
+        assert json.loads(lock.path.read_text())["pid"] == os.getpid()
+    assert not lock.path.exists()
