@@ -115,7 +115,7 @@ def render_summary(plan: Plan, path: str | Path) -> str:
 
 def _explicit_params(call: Call) -> list[str]:
     """The parameters the file sets (defaults left out), as ``key=value``."""
-    return [f"{key}={number(getattr(call.params, key))}" for key in call.params.model_fields
+    return [f"{key}={number(getattr(call.params, key))}" for key in type(call.params).model_fields
             if key in call.params.model_fields_set]
 
 

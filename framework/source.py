@@ -6,6 +6,7 @@ can say ``quickstart.yaml:14 stages.train.params.lr: ...`` (STYLE "Errors").
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,11 +19,20 @@ MAX_DEPTH = 32  # mappings and lists nested deeper than this are not a pipeline
 MAX_VALUES = 100_000  # values in the file once aliases are expanded ("billion laughs")
 
 
+PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
 def format_path(path: KeyPath) -> str:
-    """``("stages", "train", "params", "lr")`` as ``stages.train.params.lr``; items as ``[0]``."""
+    """``("stages", "train", "params", "lr")`` as ``stages.train.params.lr``; items as ``[0]``;
+    a key that is not a plain word (spaces, dots, control characters) quoted, as ``['a b']``."""
     text = ""
     for part in path:
-        text = f"{text}[{part}]" if isinstance(part, int) else (f"{text}.{part}" if text else part)
+        if isinstance(part, int):
+            text = f"{text}[{part}]"
+        elif not PLAIN_KEY.match(str(part)):
+            text = f"{text}[{str(part)!r}]"
+        else:
+            text = f"{text}.{part}" if text else str(part)
     return text
 
 
@@ -38,7 +48,8 @@ class Finding:
         line = self.line or source.line_of(self.path)
         where = f"{source.name}:{line}" if line else source.name
         key = format_path(self.path)
-        return f"{where} {key}: {self.message}" if key else f"{where}: {self.message}"
+        message = " ".join(self.message.splitlines())  # one problem, one line
+        return f"{where} {key}: {message}" if key else f"{where}: {message}"
 
 
 class PipelineError(Exception):
@@ -143,6 +154,10 @@ def read_source(text: str, name: str = "<pipeline>", directory: Path | None = No
         else:
             message = f"YAML tags that build objects are refused ({exc.problem}): a pipeline file is data, never code"
         raise PipelineError(source, [Finding((), message, mark.line + 1 if mark else None)]) from None
+    except yaml.reader.ReaderError as exc:
+        line = text[:exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+        what = f"character #x{exc.character:04x}: {exc.reason}" if isinstance(exc.character, int) else str(exc.reason)
+        raise PipelineError(source, [Finding((), f"not valid YAML: unacceptable {what}", line)]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = " ".join(filter(None, [exc.context, exc.problem]))
