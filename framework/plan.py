@@ -91,13 +91,22 @@ class Plan:
         return tuple(sorted({s for job in self.jobs for s in job.steps}))
 
     def sharing(self) -> dict[str, tuple[int, int]]:
-        """For each single-component stage: (distinct computations, jobs using it)."""
-        out = {}
-        for attribute in ("data", "init", "train"):
-            calls = [getattr(job, attribute) for job in self.jobs]
-            if calls:
-                out[calls[0].stage] = (len({c.key() for c in calls}), len(calls))
-        return out
+        """For each single-component stage: (distinct computations, jobs using it).
+
+        A computation is identified by its call and by what it consumes: the weights also
+        depend on the data's d_x and d, the training on the data and the weights.
+        """
+        if not self.jobs:
+            return {}
+        keys: dict[str, set] = {"data": set(), "init": set(), "train": set()}
+        for job in self.jobs:
+            data = job.data.key()
+            init = (job.init.key(), job.data.component().shape(job.data.params)[2:])
+            keys["data"].add(data)
+            keys["init"].add(init)
+            keys["train"].add((job.train.key(), data, init))
+        first = self.jobs[0]
+        return {getattr(first, attribute).stage: (len(found), len(self.jobs)) for attribute, found in keys.items()}
 
     def components(self) -> dict[str, list[str]]:
         """The component names each stage uses across the grid."""
