@@ -1,0 +1,124 @@
+"""The report's text: report.md and report.html from the same findings.
+
+Both files sit in the report folder beside the figures and refer to them by relative path
+(``loss.png``), so the two documents share one set of images and the HTML page stays small;
+the folder is self-contained: move or zip the folder, not a single file. The HTML shows the PNG
+and links each figure to its SVG for print quality.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from framework.report.verdicts import Finding, Skipped
+from framework.report.view import LeftOut
+
+RULES = (
+    "consistent: the fitted number lies on the side of the bound the paper allows (thresholds: every point at "
+    "the largest width satisfies it)",
+    "not consistent: the whole 95% bootstrap interval lies on the forbidden side (thresholds: the median at the "
+    "largest width violates it)",
+    "inconclusive: the estimate is on the forbidden side but its interval reaches the allowed side",
+    "not enough range: fewer than 3 axis values with done points, a span under a factor 4, too few done points, "
+    "or an interval wider than 1 in the exponent",
+    "no claim: the paper says nothing about this axis; the fits are descriptive",
+)
+
+
+@dataclass
+class ReportContent:
+    """What the documents say: the store's identity, the findings, what was skipped or left out."""
+
+    title: str
+    store: Path
+    header: list[str]
+    findings: list[Finding]
+    skipped: list[Skipped]
+    left_out: list[LeftOut]
+    done: int
+    total: int
+    notes: list[str] = field(default_factory=list)
+
+
+def _left_out_lines(content: ReportContent) -> list[str]:
+    if not content.left_out:
+        return [f"None: all {content.total} grid points are done."]
+    lines = [f"{content.total - content.done} of {content.total} grid points are not done and were left out of every "
+             "figure and fit (their values are not used, even where partly written):"]
+    lines += [f"{item.point}: {item.status} ({item.reason})" for item in content.left_out]
+    return lines
+
+
+def markdown(content: ReportContent) -> str:
+    """report.md: summary table, one section per claim with its figure, numbers and verdict."""
+    out = [f"# {content.title}", ""]
+    out += [f"- {line}" for line in content.header] + [""]
+    out += ["## Verdicts", "", "| # | claim | paper | verdict |", "| --- | --- | --- | --- |"]
+    for number, finding in enumerate(content.findings, 1):
+        verdict = finding.assessment.verdict if finding.assessment else "—"
+        out.append(f"| {number} | [{finding.title}](#claim-{number}) | {finding.paper_ref} | **{verdict}** |")
+    out.append("")
+    for number, finding in enumerate(content.findings, 1):
+        out += [f'<a id="claim-{number}"></a>', f"## {number}. {finding.title} ({finding.paper_ref})", "",
+                f"**The paper.** {finding.statement}", ""]
+        out += [f"![{finding.title}]({name})" for name in dict.fromkeys(finding.figures)] + [""]
+        if finding.numbers:
+            out += ["**Measured.**", ""] + [f"- {line}" for line in finding.numbers] + [""]
+        if finding.assessment:
+            out += [f"**Verdict: {finding.assessment.verdict}.** {finding.assessment.reason}", ""]
+        if finding.notes:
+            out += ["Notes: " + "; ".join(finding.notes) + ".", ""]
+    out += ["## Figures not made", ""]
+    out += [f"- {item.title}: {item.reason}" for item in content.skipped] or ["- none"]
+    out += ["", "## Points left out", ""] + [f"- {line}" for line in _left_out_lines(content)]
+    out += ["", "## How the verdicts are decided", ""] + [f"- {rule}" for rule in RULES]
+    out += ["", "The paper's statements are asymptotic in m with unknown constants: a verdict speaks only for the "
+            "range the store measured. See docs/report.md.", ""]
+    return "\n".join(out)
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text))
+
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}
+table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em}img{max-width:100%}
+.consistent{color:#176b2c}.not-consistent{color:#b00020}.inconclusive,.not-enough-range{color:#8a5a00}"""
+
+
+def page(content: ReportContent) -> str:
+    """report.html: the same content as report.md, with the figures shown from their files."""
+    def verdict_span(finding: Finding) -> str:
+        if not finding.assessment:
+            return "—"
+        verdict = str(finding.assessment.verdict)
+        return f'<b class="{verdict.replace(" ", "-")}">{_e(verdict)}</b>'
+
+    out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{_e(content.title)}</title>",
+           f"<style>{STYLE}</style></head><body>", f"<h1>{_e(content.title)}</h1><ul>"]
+    out += [f"<li>{_e(line)}</li>" for line in content.header] + ["</ul><h2>Verdicts</h2>",
+                                                                  "<table><tr><th>#</th><th>claim</th><th>paper</th>"
+                                                                  "<th>verdict</th></tr>"]
+    for number, finding in enumerate(content.findings, 1):
+        out.append(f'<tr><td>{number}</td><td><a href="#claim-{number}">{_e(finding.title)}</a></td>'
+                   f"<td>{_e(finding.paper_ref)}</td><td>{verdict_span(finding)}</td></tr>")
+    out.append("</table>")
+    for number, finding in enumerate(content.findings, 1):
+        out += [f'<h2 id="claim-{number}">{number}. {_e(finding.title)} ({_e(finding.paper_ref)})</h2>',
+                f"<p><b>The paper.</b> {_e(finding.statement)}</p>"]
+        for name in dict.fromkeys(finding.figures):
+            svg = Path(name).with_suffix(".svg").name
+            out.append(f'<p><a href="{_e(svg)}"><img src="{_e(name)}" alt="{_e(finding.title)}"></a></p>')
+        if finding.numbers:
+            out += ["<p><b>Measured.</b></p><ul>"] + [f"<li>{_e(line)}</li>" for line in finding.numbers] + ["</ul>"]
+        if finding.assessment:
+            out.append(f"<p><b>Verdict: {verdict_span(finding)}.</b> {_e(finding.assessment.reason)}</p>")
+        if finding.notes:
+            out.append(f"<p><i>Notes:</i> {_e('; '.join(finding.notes))}.</p>")
+    out += ["<h2>Figures not made</h2><ul>"]
+    out += [f"<li>{_e(item.title)}: {_e(item.reason)}</li>" for item in content.skipped] or ["<li>none</li>"]
+    out += ["</ul><h2>Points left out</h2><ul>"] + [f"<li>{_e(line)}</li>" for line in _left_out_lines(content)]
+    out += ["</ul><h2>How the verdicts are decided</h2><ul>"] + [f"<li>{_e(rule)}</li>" for rule in RULES]
+    out += ["</ul></body></html>", ""]
+    return "\n".join(out)
