@@ -129,8 +129,8 @@ class Probe:
         sequence instead of n gradients of m×m.
         """
         def compute() -> Tensor:
-            delta = self.backward[:, :, 1:]
-            h = self.forward.h[:, :, :-1]
+            delta = self.backward[:, :, 1:].contiguous()  # a strided view takes a K-dependent kernel path
+            h = self.forward.h[:, :, :-1].contiguous()
             return ((delta @ delta.mT) * (h @ h.mT)).sum(dim=(-1, -2))
 
         return self._once("sequence_gradient_norms", compute)

@@ -24,9 +24,11 @@ def _orthogonalize(z: Tensor, basis: Tensor) -> tuple[Tensor, Tensor]:
 
     ``z [..., m]``, ``basis [..., m, j]`` with orthonormal columns.
     """
-    coefficients = (basis.mT @ z.unsqueeze(-1)).squeeze(-1)
+    basis = basis.contiguous()  # strided views take a K-dependent product kernel
+    transposed = basis.mT.contiguous()
+    coefficients = (transposed @ z.unsqueeze(-1)).squeeze(-1)
     z = z - (basis @ coefficients.unsqueeze(-1)).squeeze(-1)
-    z = z - (basis @ (basis.mT @ z.unsqueeze(-1))).squeeze(-1)
+    z = z - (basis @ (transposed @ z.unsqueeze(-1))).squeeze(-1)
     return z, coefficients
 
 
@@ -71,8 +73,9 @@ def top_singular_value(
             break
         size = residual.norm(dim=-1, keepdim=True)
         broke_down = size <= BREAKDOWN * z.norm(dim=-1, keepdim=True)
-        members = broke_down.reshape(batch[0], -1).any(dim=1).nonzero().flatten().tolist() if batch else []
-        if members:  # only the members whose space is exhausted draw, each from its own stream
+        drawing = broke_down.squeeze(-1) & ~final  # a finished estimate never draws again
+        members = drawing.reshape(batch[0], -1).any(dim=1).nonzero().flatten().tolist() if batch else []
+        if members:  # only members still iterating whose space is exhausted draw, each from its own stream
             fresh = normal_per_member(generators, start.shape[1:], start, members)
             fresh, _ = _orthogonalize(fresh, current[members])
             index = torch.tensor(members, device=start.device)

@@ -83,6 +83,7 @@ class ChainNorms(Diagnostic):
     def _w_chains(self, params: ChainParams, probe: Probe, diagonals: Tensor, lengths: int) -> Tensor:
         """Per length k, all chains W D_{s+k-1} W ⋯ D_s W at once, by Lanczos on MᵀM."""
         W = probe.weights.W
+        Wt = W.mT.contiguous()  # products with a transposed view round differently for K = 1 and K > 1
         K, n, L, m = diagonals.shape
         streams = probe.generators(self.name)
         norms = []
@@ -91,9 +92,9 @@ class ChainNorms(Diagnostic):
             masks = [diagonals[:, :, j : j + S].reshape(K, n * S, m) for j in range(k)]  # D_{s+j}
 
             def normal_map(v: Tensor, masks: list[Tensor] = masks, S: int = S) -> Tensor:
-                rows = v.reshape(K, n * S, m) @ W.mT  # (W v)ᵀ
+                rows = v.reshape(K, n * S, m) @ Wt  # (W v)ᵀ
                 for mask in masks:
-                    rows = (rows * mask) @ W.mT
+                    rows = (rows * mask) @ Wt
                 rows = rows @ W  # then Mᵀ = Wᵀ D_{s} Wᵀ ⋯ D_{s+k-1} Wᵀ
                 for mask in reversed(masks):
                     rows = (rows * mask) @ W

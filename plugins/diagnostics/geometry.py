@@ -74,7 +74,8 @@ def pairwise_separation(vectors: Tensor) -> Tensor:
     loses all its digits when x is nearly parallel to y.
     """
     squared = vectors.square().sum(dim=-1)  # [..., n]
-    inner = vectors @ vectors.mT  # [..., i, j] = v_i · v_j
+    vectors = vectors.contiguous()  # a strided view takes a K-dependent product kernel
+    inner = vectors @ vectors.mT.contiguous()  # [..., i, j] = v_i · v_j
     nonzero = (squared > 0).unsqueeze(-2)  # over j
     coefficient = torch.where(nonzero, inner / squared.unsqueeze(-2), torch.zeros_like(inner))
     residual = vectors.unsqueeze(-2) - coefficient.unsqueeze(-1) * vectors.unsqueeze(-3)  # [..., i, j, r]

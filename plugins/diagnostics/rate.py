@@ -43,19 +43,21 @@ class Rate(Diagnostic):
     def measure(self, params: RateParams, probe: Probe) -> dict[str, Tensor]:
         if probe.history_loss is None or not probe.history_steps:
             raise ValueError("rate needs the logged loss history: the probe has none")
-        f = probe.history_loss  # [T, K]
-        steps = torch.tensor(probe.history_steps, dtype=f.dtype, device=f.device).unsqueeze(1)  # [T, 1]
-        f0 = probe.forward0.loss.to(f.dtype).unsqueeze(0)  # [1, K]
+        # member-major [K, T], reduced along its contiguous last axis: the same summation order
+        # for a member whatever the ensemble's size
+        f = probe.history_loss.mT.contiguous()
+        steps = torch.tensor(probe.history_steps, dtype=f.dtype, device=f.device).unsqueeze(0)  # [1, T]
+        f0 = probe.forward0.loss.to(f.dtype).unsqueeze(1)  # [K, 1]
         fitted = torch.isfinite(f) & (f > 0) & (f >= params.floor * f0) & (steps >= params.fit_from * steps.max())
         weight = fitted.to(f.dtype)
-        count = weight.sum(dim=0)
+        count = weight.sum(dim=1, keepdim=True)
         log_f = torch.where(fitted, f.clamp_min(torch.finfo(f.dtype).tiny).log(), torch.zeros_like(f))
-        mean_t = (weight * steps).sum(dim=0) / count
-        mean_y = (weight * log_f).sum(dim=0) / count
+        mean_t = (weight * steps).sum(dim=1, keepdim=True) / count
+        mean_y = (weight * log_f).sum(dim=1, keepdim=True) / count
         centered_t = (steps - mean_t) * weight
-        slope = (centered_t * (log_f - mean_y)).sum(dim=0) / centered_t.square().sum(dim=0)
-        rate = torch.where(count >= 2, -slope, torch.full_like(slope, float("nan")))
-        reached = f <= params.target * f0  # [T, K]; NaN compares False
-        first = torch.where(reached, steps.expand_as(f), torch.full_like(f, float("inf"))).amin(dim=0)
+        slope = ((centered_t * (log_f - mean_y)).sum(dim=1) / centered_t.square().sum(dim=1))
+        rate = torch.where(count.squeeze(1) >= 2, -slope, torch.full_like(slope, float("nan")))
+        reached = f <= params.target * f0  # [K, T]; NaN compares False
+        first = torch.where(reached, steps.expand_as(f), torch.full_like(f, float("inf"))).amin(dim=1)
         steps_to_target = torch.where(torch.isinf(first), torch.full_like(first, float("nan")), first)
         return {"rate": rate, "steps_to_target": steps_to_target}

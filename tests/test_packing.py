@@ -1,0 +1,125 @@
+"""Ensembles (DESIGN §1, §6): grid points packed into one task give exactly what they give alone."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from framework.job import run_pack
+from framework.layout import layout_of
+from framework.packing import member_bytes, pack_jobs
+from framework.plan import plan_file
+from scans import write_pipeline
+
+MIXED = """\
+name: mixed
+dtype: {dtype}
+grid:
+  lr: [0.01, 0.03, 0.06]
+  seed: 2
+  delta: [0.2, 0.3]
+stages:
+  data: {{plugin: separable, params: {{n: 5, L: 5, d_x: 4, d: 3, delta: "${{grid.delta}}"}}}}
+  init: {{plugin: paper, params: {{m: 32}}}}
+  train: {{plugin: {optimizer}, params: {{steps: 40, lr: "${{grid.lr}}/sqrt(m)", train: WAB}}, needs: [data, init]}}
+  diagnose:
+    plugins: [loss, pl_ratio, weight_distance, dprime_sparsity, perturbation_norms, forward_norms,
+              fresh_randomness, separability, {{chain_norms: {{every: 1}}}}, {{semi_smoothness: {{every: 1}}}}]
+    schedule: {{log: 6}}
+    needs: [train]
+  summary: {{plugins: [rate], needs: [train]}}
+"""
+
+
+def mixed_plan(tmp_path, optimizer="sgd", dtype="float64", text=MIXED):
+    return plan_file(write_pipeline(tmp_path, text.format(optimizer=optimizer, dtype=dtype), f"{optimizer}-{dtype}.yaml"))
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "sgd", "minibatch"])
+def test_a_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone_in_float64(tmp_path, optimizer):
+    plan = mixed_plan(tmp_path, optimizer)
+    layout = layout_of(plan)
+    jobs = list(plan.jobs)
+    assert len(pack_jobs(jobs, None, "float64")) == 1  # lr, seed and δ differ: one ensemble of 12
+    together = run_pack(jobs, layout)
+    assert all(r.status == "done" for r in together)
+    for job, packed in zip(jobs, together):
+        alone = run_pack([job], layout)[0]
+        assert packed.values.keys() == alone.values.keys()
+        for name in alone.values:
+            assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), (job.point.label(), name)
+
+
+def test_a_member_does_not_depend_on_which_others_share_its_task(tmp_path):
+    plan = mixed_plan(tmp_path, "sgd")
+    layout = layout_of(plan)
+    jobs = list(plan.jobs)
+    first = run_pack(jobs[:3], layout)
+    second = run_pack([jobs[7], jobs[1], jobs[11]], layout)
+    for name in first[1].values:
+        assert np.array_equal(first[1].values[name], second[1].values[name], equal_nan=True), name
+
+
+def test_float32_members_agree_with_themselves_alone_to_1e6(tmp_path):
+    plan = mixed_plan(tmp_path, "gd", "float32")
+    layout = layout_of(plan)
+    jobs = list(plan.jobs)[:6]
+    together = run_pack(jobs, layout, dtype="float32")
+    for job, packed in zip(jobs, together):
+        alone = run_pack([job], layout, dtype="float32")[0]
+        for name in ("loss", "pl_ratio", "h_norm_max", "rate"):
+            np.testing.assert_allclose(packed.values[name], alone.values[name], rtol=1e-6, atol=0)
+
+
+def test_a_diverging_member_is_masked_while_the_others_finish(tmp_path):
+    text = MIXED.replace("lr: [0.01, 0.03, 0.06]", "lr: [0.01, 12.0, 0.06]")
+    plan = mixed_plan(tmp_path, "gd", text=text)
+    layout = layout_of(plan)
+    jobs = list(plan.jobs)
+    together = run_pack(jobs, layout)
+    statuses = {job.point.values["lr"]: set() for job in jobs}
+    for job, result in zip(jobs, together):
+        statuses[job.point.values["lr"]].add(result.status)
+        if result.status == "done":
+            alone = run_pack([job], layout)[0]
+            assert np.array_equal(result.values["loss"], alone.values["loss"], equal_nan=True)
+        else:
+            assert 0 < result.reached_step < 40 and "non-finite" in result.error
+            after = np.asarray(layout.steps) > result.reached_step
+            assert np.isnan(result.values["loss"][after]).all()
+    assert statuses == {0.01: {"done"}, 12.0: {"diverged"}, 0.06: {"done"}}
+
+
+def test_jobs_that_differ_in_shape_or_optimizer_are_never_packed_together(tmp_path):
+    text = """\
+name: shapes
+grid:
+  m: [16, 32]
+  optimizer: [gd, sgd, minibatch]
+  batch: [1, 2]
+  L: [3, 4]
+  lr: [0.01, 0.02]
+stages:
+  data: {plugin: separable, params: {n: 4, L: "${grid.L}", d_x: 3, d: 2, delta: 0.2}}
+  init: {plugin: paper, params: {m: "${grid.m}"}}
+  train: {plugin: "${grid.optimizer}", params: {steps: 5, lr: "${grid.lr}"}, needs: [data, init]}
+"""
+    plan = plan_file(write_pipeline(tmp_path, text.replace("steps: 5, lr:", "steps: 5, lr:")))
+    packs = pack_jobs(list(plan.jobs), None, "float64")
+    for pack in packs:
+        first = pack[0].point.values
+        for job in pack:
+            assert {k: job.point.values[k] for k in ("m", "optimizer", "L")} == {k: first[k] for k in ("m", "optimizer", "L")}
+    # 2 widths × 3 optimizers × 2 lengths: the batch axis is unused, so lr and batch vary inside a pack
+    assert len(packs) == 12 and all(len(p) == 4 for p in packs)
+
+
+def test_pack_sizes_respect_max_ensemble_memory_and_the_number_of_workers(tmp_path):
+    plan = mixed_plan(tmp_path, "gd")
+    jobs = list(plan.jobs)  # 12 compatible jobs
+    assert [len(p) for p in pack_jobs(jobs, 5, "float64")] == [5, 5, 2]
+    one = member_bytes(jobs[0], "float64")
+    assert [len(p) for p in pack_jobs(jobs, None, "float64", task_bytes=3 * one)] == [3, 3, 3, 3]
+    assert [len(p) for p in pack_jobs(jobs, None, "float64", slots=2)] == [6, 6]
+    assert member_bytes(jobs[0], "float32") * 2 == one
+    covered = [job.point.index for pack in pack_jobs(jobs, 5, "float64") for job in pack]
+    assert sorted(covered) == sorted(job.point.index for job in jobs)
