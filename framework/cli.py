@@ -19,6 +19,7 @@ from framework.plan import Plan, plan_file
 from framework.plan_text import render_plan, render_summary
 from framework.progress import MODES
 from framework.registry import Registry
+from framework.report import build_report
 from framework.show import render_store
 from framework.source import PipelineError
 from framework.store import StoreError
@@ -98,9 +99,10 @@ def plan(file: str) -> None:
               help="Progress display: a live bar on a terminal, one line per point otherwise.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary (same as --progress quiet).")
 @click.option("--dashboard", is_flag=True, help="Start Dask's dashboard on 127.0.0.1 and print its address.")
+@click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
 def run(file: str, store: Path | None, scheduler: str | None, workers: int | None, threads: int | None,
         max_ensemble: int | None, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
-        dashboard: bool) -> None:
+        dashboard: bool, report_after: bool) -> None:
     """Run a pipeline file's scan and write its results to a zarr store.
 
     Re-running on the same store resumes it: grid points already done are skipped. Exit
@@ -118,6 +120,8 @@ def run(file: str, store: Path | None, scheduler: str | None, workers: int | Non
         click.echo(f"{file}: {error}", err=True)
         raise SystemExit(INVALID_PIPELINE) from None
     click.echo(summary.text())
+    if report_after and not summary.interrupted:
+        click.echo(build_report(summary.store).summary())
     if summary.interrupted and not fail_fast:
         raise SystemExit(INTERRUPTED)
     if not summary.ok:
@@ -129,6 +133,19 @@ def run(file: str, store: Path | None, scheduler: str | None, workers: int | Non
 def show(store: Path) -> None:
     """A one-screen summary of a run store: grid, statuses, final values of key diagnostics."""
     click.echo(render_store(store))
+
+
+@main.command("report")
+@click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder (default: beside the store, results/NAME.zarr -> results/NAME.report).")
+def report(store: Path, out: Path | None) -> None:
+    """Figures, fitted scaling laws and a verdict for each of the paper's claims the store can test.
+
+    Writes report.md, report.html and the figures (PNG and SVG). The store is only read; points
+    not done (failed, diverged, pending) are left out and listed.
+    """
+    click.echo(build_report(store, out).summary())
 
 
 if __name__ == "__main__":

@@ -63,6 +63,18 @@ def _least_squares(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
     return slope, float(v.mean() - slope * u.mean())
 
 
+def _weighted_slopes(u: np.ndarray, v: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Least-squares slopes of v on u, one per draw: ``weights`` ``[draws, *u.shape]`` counts each point."""
+    total = weights.sum(axis=(1, 2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_u = (weights * u).sum(axis=(1, 2)) / total
+        mean_v = (weights * v).sum(axis=(1, 2)) / total
+        du = u[None] - mean_u[:, None, None]
+        spread = (weights * du * du).sum(axis=(1, 2))
+        slopes = (weights * du * (v[None] - mean_v[:, None, None])).sum(axis=(1, 2)) / spread
+    return np.where(spread > 1e-12 * np.maximum(1.0, (weights * u * u).sum(axis=(1, 2))), slopes, np.nan)
+
+
 def _as_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x as ``[n_x]`` and y as ``[n_x, n_replicas]`` (a 1-D y is one replica)."""
     x = np.asarray(x, dtype=float).ravel()
@@ -89,17 +101,16 @@ def fit_line(u: np.ndarray, v: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS, leve
     slope, intercept = _least_squares(uu[finite], v[finite])
     residual = float(np.sqrt(np.mean((v[finite] - intercept - slope * uu[finite]) ** 2))) if finite.any() else np.nan
     rng = np.random.default_rng(seed)
-    slopes = np.full(draws, np.nan)
-    if len(columns) >= 2:
-        for draw in range(draws):
-            chosen = rng.choice(columns, size=len(columns), replace=True)
-            mask = finite[:, chosen]
-            slopes[draw] = _least_squares(uu[:, chosen][mask], v[:, chosen][mask])[0]
-    else:
-        pu, pv = uu[finite], v[finite]
-        for draw in range(draws):
-            chosen = rng.integers(0, pu.size, size=pu.size)
-            slopes[draw] = _least_squares(pu[chosen], pv[chosen])[0]
+    if len(columns) >= 2:  # a draw counts how often each replica was picked; its points weigh that much
+        picks = rng.multinomial(len(columns), np.full(len(columns), 1 / len(columns)), size=draws)
+        counts = np.zeros((draws, v.shape[1]))
+        counts[:, columns] = picks
+        weights = counts[:, None, :] * finite[None]
+    else:  # one replica: resample its points
+        picks = rng.multinomial(int(finite.sum()), np.full(int(finite.sum()), 1 / finite.sum()), size=draws)
+        weights = np.zeros((draws, *v.shape))
+        weights[:, finite] = picks
+    slopes = _weighted_slopes(uu, np.where(finite, v, 0.0), weights)
     slopes = slopes[np.isfinite(slopes)]
     tail = 100 * (1 - level) / 2
     low, high = (np.percentile(slopes, [tail, 100 - tail]) if slopes.size else (np.nan, np.nan))

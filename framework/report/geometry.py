@@ -63,11 +63,12 @@ def _series_selections(view: StoreView) -> tuple[list[dict[str, object]], list[s
 
 
 def _by_layer(ax, view: StoreView, values: xr.DataArray, selections, *, linestyle: str = "-",
-              suffix: str = "") -> None:
+              legend: bool = True) -> None:
     layers = view.ds["layer"].values
     for index, selection in enumerate(selections):
-        median_band(ax, layers, view.replicas(values.sel(selection), "layer"),
-                    (view.label(selection) or "all") + suffix, color(index), linestyle=linestyle)
+        label = (view.label(selection) or "all points") if legend else "_nolegend_"
+        median_band(ax, layers, view.replicas(values.sel(selection), "layer"), label, color(index),
+                    linestyle=linestyle)
 
 
 def forward_geometry(view: StoreView, out: Path) -> list[Finding | Skipped]:
@@ -81,14 +82,15 @@ def forward_geometry(view: StoreView, out: Path) -> list[Finding | Skipped]:
     findings: list[Finding | Skipped] = []
     for ax, name in zip(axes, present):
         worst = view.ds[name].min("step")
-        _by_layer(ax, view, worst, selections, suffix=" (min)" if name == "h_norm_min" else "")
+        _by_layer(ax, view, worst, selections)
         if name == "h_norm_min" and view.has("h_norm_max"):
-            _by_layer(ax, view, view.ds["h_norm_max"].max("step"), selections, linestyle=":", suffix=" (max)")
+            _by_layer(ax, view, view.ds["h_norm_max"].max("step"), selections, linestyle=":", legend=False)
         if name in ("h_norm_min", "separability_ratio"):
             ax.axhline(HALF, color="k", linestyle="--", linewidth=1, label="paper's lower bound 1/2")
-        ylabel = {"h_norm_min": "min_i and max_i ‖h_{i,l}‖", "fresh_randomness": "min_i ‖(I − U U^T) h_{i,l}‖",
-                  "separability_ratio": "separability / δ"}[name]
-        finish(ax, "layer l", ylabel, logy=name != "separability_ratio")
+        ylabel = {"h_norm_min": r"$\min_i$ (solid), $\max_i$ (dotted) of $\|h_{i,l}\|_2$",
+                  "fresh_randomness": r"$\min_i\ \|(I - U_{l-1}U_{l-1}^\top)\, h_{i,l}\|_2$",
+                  "separability_ratio": r"separability / $\delta$ (min over pairs)"}[name]
+        finish(ax, "layer l (1..L)", ylabel, logy=name != "separability_ratio")
     figure_name = save(figure, out, "layers")
     if "h_norm_min" in present:
         finding = Finding("Forward norms neither explode nor vanish", "(4.1)",
@@ -154,7 +156,7 @@ def chains(view: StoreView, out: Path) -> list[Finding | Skipped]:
     if anchor is not None:
         axes[0].plot(lengths, anchor * NAIVE_GROWTH ** (lengths - lengths[0]), color="0.5", linestyle=":",
                      label="naive: √2 per layer")
-    finish(axes[0], "chain length l1 − l2 + 1 (layers)", "‖W D ⋯ D W‖_2", logy=True)
+    finish(axes[0], r"chain length $l_1 - l_2 + 1$ (layers)", r"$\|W D_{l_1} W \cdots D_{l_2} W\|_2$", logy=True)
     finding = Finding(
         "Chains of ReLU layers do not blow up exponentially", "(4.4)",
         "‖W D_{i,l1} W ⋯ D_{i,l2} W‖_2 ≤ O(L³) (conjectured O(1)), although ‖DW‖_2 ≈ √2 would let a product of "
@@ -170,7 +172,7 @@ def chains(view: StoreView, out: Path) -> list[Finding | Skipped]:
         b_series, _ = series_of(view, b_worst, "length", model="power", others=dims)
         for index, line in enumerate(b_series):
             median_band(axes[1], line.x, line.y, line.label, color(index))
-        finish(axes[1], "chain length l1 − l2 + 1 (layers)", "‖B D ⋯ D W‖_2", logy=True)
+        finish(axes[1], r"chain length $l_1 - l_2 + 1$ (layers)", r"$\|B D_{l_1} W \cdots D_{l_2} W\|_2$", logy=True)
     if b_width:
         by_m, _ = series_of(view, view.ds["chain_norm_b"].max(("step", "length")), WIDTH_AXIS)
         draw(axes[2], by_m)
@@ -178,7 +180,7 @@ def chains(view: StoreView, out: Path) -> list[Finding | Skipped]:
         first = next((float(np.nanmedian(s.y[0])) for s in by_m if np.isfinite(s.y[0]).any()), None)
         if first is not None:
             axes[2].plot(m, first * np.sqrt(m / m[0]), color="0.35", linestyle=":", label="∝ √m")
-        finish(axes[2], "width m (neurons)", "max over lengths of ‖B D ⋯ D W‖_2", logx=True, logy=True)
+        finish(axes[2], "width m (neurons)", r"$\max_{\rm length}\ \|B D \cdots D W\|_2$", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
         b_finding = Finding(
             "Backward chains scale as √(m/d)", "(4.6), Fact 2.5",
             "‖B‖_2 ≈ √(m/d) and the chains behind it are O(1)-bounded, so ‖B D ⋯ D W‖_2 grows at most as √m: "
@@ -210,12 +212,12 @@ def semi_smoothness(view: StoreView, out: Path) -> list[Finding | Skipped]:
                           "Theorem 4: remainder f(W+W') − f(W) − ⟨∇f, W'⟩ beside its bound's two terms")
     ax = axes[0]
     for label, values, marker, colour in (("|remainder| (left side)", np.abs(gap), "o", color(0)),
-                                          ("m^(1/3) √f ‖W'‖_2", first_order, "^", color(1)),
-                                          ("m ‖W'‖²_2", ds["semi_smoothness_m_norm2"], "s", color(2))):
+                                          (r"$m^{1/3}\sqrt{f}\,\|W'\|_2$", first_order, "^", color(1)),
+                                          (r"$m\,\|W'\|_2^2$", ds["semi_smoothness_m_norm2"], "s", color(2))):
         x, y = xr.broadcast(norm, values)
         keep = np.isfinite(x.values) & np.isfinite(y.values) & (y.values > 0)
         ax.scatter(x.values[keep], y.values[keep], s=10, marker=marker, color=colour, alpha=0.6, label=label)
-    finish(ax, "‖W'‖_2 = τ/√m", "value (loss units)", logx=True, logy=True)
+    finish(ax, r"$\|W'\|_2 = \tau/\sqrt{m}$", "value (loss units)", logx=True, logy=True)
     ratio = (gap / right).max("step")
     finding = Finding(
         "The loss is semi-smooth near the trajectory", "Theorem 4",
@@ -228,7 +230,7 @@ def semi_smoothness(view: StoreView, out: Path) -> list[Finding | Skipped]:
     if WIDTH_AXIS in view.numeric_axes:
         series, notes = series_of(view, ratio, WIDTH_AXIS)
         draw(axes[1], series)
-        finish(axes[1], "width m (neurons)", "max_t remainder / bound's terms", logx=True, logy=True)
+        finish(axes[1], "width m (neurons)", r"$\max_t$ remainder / ($m^{1/3}\sqrt{f}\|W'\|_2 + m\|W'\|_2^2$)", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
         finding.notes += notes + ["points with a negative remainder satisfy the bound trivially and are left out "
                                   "of the log-log fit"]
         finding.numbers += fit_numbers(series, "exponent of the ratio in m")

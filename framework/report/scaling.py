@@ -27,6 +27,7 @@ class Series:
     """One line of a scaling figure: its label, x values, replicas and fit (None: too little range)."""
 
     label: str
+    axis: str
     x: np.ndarray
     y: np.ndarray
     fit: LineFit | None
@@ -54,7 +55,7 @@ def series_of(view: StoreView, values: xr.DataArray, axis: str, *, model: str = 
         y = view.replicas(values.sel(selection), axis)
         problem = range_problem(x, y, axis)
         fit = None if problem else fitter(x, y)
-        result.append(Series(view.label(selection) or "all", x, y, fit, problem))
+        result.append(Series(view.label(selection) or "all points", axis, x, y, fit, problem))
     return result, notes
 
 
@@ -73,9 +74,17 @@ def draw(ax: Axes, series: list[Series], *, symbol: str = "a", model: str = "pow
 
 
 def judged(series: list[Series], judge: Callable[[LineFit], Assessment]) -> list[tuple[str, Assessment]]:
-    """Each series' assessment: the judge's verdict on its fit, or not enough range."""
-    return [(line.label, judge(line.fit) if line.fit is not None
-             else Assessment(Verdict.NOT_ENOUGH_RANGE, line.problem or "no fit")) for line in series]
+    """Each series' assessment: the judge's verdict on its fit (naming the range fitted), or not enough range."""
+    result = []
+    for line in series:
+        if line.fit is None:
+            result.append((line.label, Assessment(Verdict.NOT_ENOUGH_RANGE, line.problem or "no fit")))
+            continue
+        used = line.x[np.isfinite(line.y).any(axis=1)]
+        assessment = judge(line.fit)
+        span = f" (fitted over {line.axis} = {used.min():g} to {used.max():g})"
+        result.append((line.label, Assessment(assessment.verdict, assessment.reason + span)))
+    return result
 
 
 def fit_numbers(series: list[Series], what: str, symbol: str = "a") -> list[str]:

@@ -78,7 +78,7 @@ def loss_curves(view: StoreView, out: Path) -> list[Finding | Skipped]:
             label = "all" if value is None else view.label({lines: value})
             median_band(ax, steps, view.replicas(ratio.sel(selection), "step"), label, color(index), marker=None)
         ax.set_title(view.label(facet), fontsize=9)
-        finish(ax, "step t (iterations)", "f(W_t) / f(W_0)", logy=True)
+        finish(ax, "step t (iterations)", r"$f(W_t)\,/\,f(W_0)$", logy=True)
     figure_name = save(figure, out, "loss")
     final_ratio = view.final("loss") / view.ds["loss"].isel(step=0)
     groups = ({"all points": final_ratio.values.ravel()} if lines is None else
@@ -111,7 +111,7 @@ def optimizers(view: StoreView, out: Path) -> list[Finding | Skipped]:
             y = view.replicas(ratio.sel({**facet, OPTIMIZER_AXIS: name}), "step")
             median_band(ax, steps, y, view.label({OPTIMIZER_AXIS: name}), color(index), marker=None)
         ax.set_title(view.label(facet), fontsize=9)
-        finish(ax, "step t (iterations)", "f(W_t) / f(W_0)", logy=True)
+        finish(ax, "step t (iterations)", r"$f(W_t)\,/\,f(W_0)$", logy=True)
     final_ratio = view.final("loss") / view.ds["loss"].isel(step=0)
     groups = {view.label({OPTIMIZER_AXIS: n}): final_ratio.sel({OPTIMIZER_AXIS: n}).values.ravel() for n in names}
     finding = Finding("GD, SGD and mini-batch all converge linearly", "Theorems 1–2", LINEAR_RATE,
@@ -154,7 +154,8 @@ def training_scaling(view: StoreView, out: Path) -> list[Finding | Skipped]:
             fitted[name] = (series, notes)
             draw(ax, series)
             units = view.ds[name].attrs.get("units", "")
-            finish(ax, axis, f"{name.replace('_', ' ')} ({units})" if units else name, logx=True, logy=True)
+            finish(ax, axis, f"{name.replace('_', ' ')} ({units})" if units else name, logx=True, logy=True,
+                   xticks=view.ds[axis].values)
         finding = Finding(f"Steps to target against {axis}", "Theorems 1–2",
                           statement or f"The paper makes no claim about the axis `{axis}`; the fits are descriptive.",
                           [save(figure, out, f"speed_{axis}")])

@@ -100,7 +100,10 @@ def exponent_verdict(fit: LineFit, bound: float, allowed: str, what: str) -> Ass
     excluded = fit.low > bound if allowed == "below" else fit.high < bound
     measured = f"{what} is {fit.slope:.3g}, 95% interval [{fit.low:.3g}, {fit.high:.3g}]"
     if excluded:
-        return Assessment(Verdict.NOT_CONSISTENT, f"{measured}: the whole interval violates {sign} {bound:.3g}")
+        return Assessment(Verdict.NOT_CONSISTENT,
+                          f"{measured}: the whole interval violates {sign} {bound:.3g} (the paper's bound is "
+                          "asymptotic: its scaling has not set in over the measured range, which a larger range "
+                          "may change)")
     if ok:
         return Assessment(Verdict.CONSISTENT, f"{measured}, {sign} {bound:.3g} as the paper allows")
     return Assessment(Verdict.INCONCLUSIVE,
