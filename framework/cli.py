@@ -6,14 +6,16 @@ Commands for pipelines (run, validate, plan, show, report) are added to ``main``
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
 from framework import __version__
-from framework.cluster import ClusterOptions
+from framework.cluster import LOCALHOST, ClusterOptions
 from framework.layout import layout_of
 from framework.listing import render_plugins, render_problems
+from framework.memory import refuse_if_too_large
 from framework.orchestrator import RunOptions, run_plan
 from framework.plan import Plan, plan_file
 from framework.plan_text import render_plan, render_summary
@@ -34,30 +36,44 @@ def main() -> None:
     """Test, by experiment, what theory proves about over-parameterized recurrent networks."""
 
 
+def plugin_options(command: Callable) -> Callable:
+    """``--no-autoload`` and ``--block NAME``, for every command that loads plugins."""
+    command = click.option("--block", "blocked", multiple=True, metavar="NAME",
+                           help="Do not load the plugin of this entry-point or module name (repeatable).")(command)
+    return click.option("--no-autoload", is_flag=True,
+                        help="Load no third-party entry points, only the built-ins and named modules "
+                             "(as OVERPARAM_DISABLE_PLUGIN_AUTOLOAD=1 does).")(command)
+
+
+def autoload_choice(no_autoload: bool) -> bool | None:
+    """``--no-autoload`` as ``Registry``'s ``autoload``: off, or left to the environment variable."""
+    return False if no_autoload else None
+
+
 @main.command("plugins")
-@click.option("--verbose", "-v", is_flag=True, help="Show each component's parameters (type, default, bounds).")
+@click.option("--verbose", "-v", is_flag=True, help="Show each component's file and parameters (type, default, bounds).")
 @click.option("--plugin", "-p", "modules", multiple=True, metavar="MODULE",
               help="Also load this plugin module, as a pipeline's plugins: list does (repeatable).")
-@click.option("--block", "blocked", multiple=True, metavar="NAME",
-              help="Do not load the plugin of this entry-point or module name (repeatable).")
-def plugins(verbose: bool, modules: tuple[str, ...], blocked: tuple[str, ...]) -> None:
-    """List every component by kind with its provider: built-in, or distribution and version.
+@plugin_options
+def plugins(verbose: bool, modules: tuple[str, ...], blocked: tuple[str, ...], no_autoload: bool) -> None:
+    """List every component by kind with its provider: built-in, distribution and version, or
+    module and file.
 
     Exits with status 1 when a plugin failed to load or two plugins provide one name. Set
     OVERPARAM_DISABLE_PLUGIN_AUTOLOAD=1 to load no third-party entry points.
     """
-    registry = Registry(modules, blocked=blocked)
+    registry = Registry(modules, autoload=autoload_choice(no_autoload), blocked=blocked)
     click.echo(render_plugins(registry, verbose))
     if registry.problems:
         click.echo(render_problems(registry), err=True)
         raise SystemExit(1)
 
 
-def checked_plan(file: str) -> Plan:
+def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = ()) -> Plan:
     """The validated plan of a pipeline file (its result layout checked too); on any problem,
     every problem on stderr, one ``file:line key.path: message`` per line, and exit status 2."""
     try:
-        plan = plan_file(file)
+        plan = plan_file(file, autoload=autoload_choice(no_autoload), blocked=blocked)
         layout_of(plan)
     except PipelineError as error:
         click.echo(str(error), err=True)
@@ -67,23 +83,25 @@ def checked_plan(file: str) -> Plan:
 
 @main.command("validate")
 @click.argument("file")
-def validate(file: str) -> None:
+@plugin_options
+def validate(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
     """Check a pipeline file completely without running it, and summarize it.
 
     Exits with status 2 and every problem (file, line, key path, what was expected) on stderr
     when the file is not a valid pipeline. Nothing is computed or written.
     """
-    click.echo(render_summary(checked_plan(file), file))
+    click.echo(render_summary(checked_plan(file, no_autoload, blocked), file))
 
 
 @main.command("plan")
 @click.argument("file")
-def plan(file: str) -> None:
+@plugin_options
+def plan(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
     """Show the jobs a pipeline file expands to, one row per grid point, and its stage DAG.
 
     Validates the file first, as ``overparam validate`` does (exit status 2 on problems).
     """
-    click.echo(render_plan(checked_plan(file), file))
+    click.echo(render_plan(checked_plan(file, no_autoload, blocked), file))
 
 
 @main.command("run")
@@ -98,20 +116,34 @@ def plan(file: str) -> None:
 @click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
               help="Progress display: a live bar on a terminal, one line per point otherwise.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary (same as --progress quiet).")
-@click.option("--dashboard", is_flag=True, help="Start Dask's dashboard on 127.0.0.1 and print its address.")
+@click.option("--dashboard", is_flag=True, help="Start Dask's dashboard (needs bokeh) and print its address.")
+@click.option("--host", default=LOCALHOST, show_default=True,
+              help="Local cluster: the interface its scheduler and dashboard listen on (0.0.0.0: every interface).")
+@click.option("--force", is_flag=True, help="Run even when the memory estimate exceeds what this machine has.")
+@plugin_options
 @click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
 def run(file: str, store: Path | None, scheduler: str | None, workers: int | None, threads: int | None,
         max_ensemble: int | None, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
-        dashboard: bool, report_after: bool) -> None:
+        dashboard: bool, report_after: bool, host: str, force: bool, blocked: tuple[str, ...],
+        no_autoload: bool) -> None:
     """Run a pipeline file's scan and write its results to a zarr store.
 
     Re-running on the same store resumes it: grid points already done are skipped. Exit
     status: 0 when every point is done, 1 when some failed or diverged, 2 for an invalid
-    pipeline or a store that cannot be used, 130 when interrupted (the store resumes).
+    pipeline or a store that cannot be used, 130 when interrupted (the store resumes). A scan
+    whose memory estimate exceeds this machine's available memory is refused (exit status 2)
+    unless --force.
     """
-    plan = checked_plan(file)
+    plan = checked_plan(file, no_autoload, blocked)
+    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host)
+    if not force:
+        try:
+            refuse_if_too_large(plan, cluster, max_ensemble)
+        except PipelineError as error:
+            click.echo(str(error), err=True)
+            raise SystemExit(INVALID_PIPELINE) from None
     plan.registry.hook.overparam_pipeline_loaded(pipeline=plan)
-    options = RunOptions(cluster=ClusterOptions(scheduler, workers, threads, dashboard), store=store,
+    options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
                          max_ensemble=max_ensemble)
     try:

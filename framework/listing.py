@@ -1,6 +1,13 @@
 """The text of ``overparam plugins``: every component by kind, with its provider, description
-and (verbose) its parameters and declared outputs."""
+and (verbose) the file its code is in, its parameters and declared outputs.
+
+So that a user can see what code a pipeline will run, a component from a module named by a
+``plugins:`` list or ``--plugin`` shows that module's file beside its name; a distribution's
+components are identified by distribution and version, and their files shown with ``--verbose``.
+"""
 from __future__ import annotations
+
+import inspect
 
 from framework.diagnostics import Diagnostic
 from framework.parameters import ParamSpec, describe_params
@@ -16,9 +23,25 @@ def param_line(spec: ParamSpec) -> str:
     return f"{spec.name}: {spec.type}{default}{bounds}  {spec.description}"
 
 
+def component_file(entry: Entry) -> str:
+    """The file that defines a component's class ("unknown" for one built at run time)."""
+    try:
+        return inspect.getsourcefile(entry.component) or "unknown"
+    except TypeError:
+        return "unknown"
+
+
+def provider_text(entry: Entry) -> str:
+    """The provider column: ``built-in``, ``DISTRIBUTION VERSION``, or ``module NAME (FILE)``."""
+    source = entry.provider.source
+    return f"{source} ({component_file(entry)})" if source.startswith("module ") else source
+
+
 def detail_lines(entry: Entry) -> list[str]:
-    """The parameters of a component and, for a diagnostic, its outputs and when it is measured."""
-    lines = [param_line(spec) for spec in describe_params(entry.component.Params)] or ["(no parameters)"]
+    """The file of a component, its parameters and, for a diagnostic, its outputs and when it
+    is measured."""
+    lines = [f"file: {component_file(entry)}"]
+    lines += [param_line(spec) for spec in describe_params(entry.component.Params)] or ["(no parameters)"]
     component = entry.component
     if issubclass(component, Diagnostic):
         lines.append(f"measured: {component.when}")
@@ -33,7 +56,8 @@ def render_plugins(registry: Registry, verbose: bool = False) -> str:
     """Every component, grouped by kind, in aligned columns: name, provider, description."""
     entries = registry.entries()
     name_width = max((len(e.name) for e in entries), default=0)
-    provider_width = max((len(e.provider.source) for e in entries), default=0)
+    providers = {id(e): provider_text(e) for e in entries}
+    provider_width = max(map(len, providers.values()), default=0)
     lines: list[str] = []
     for kind in KINDS:
         of_kind = [e for e in entries if e.kind == kind]
@@ -41,7 +65,7 @@ def render_plugins(registry: Registry, verbose: bool = False) -> str:
         if not of_kind:
             lines.append(f"{INDENT}(none)")
         for entry in of_kind:
-            lines.append(f"{INDENT}{entry.name:<{name_width}}  {entry.provider.source:<{provider_width}}  "
+            lines.append(f"{INDENT}{entry.name:<{name_width}}  {providers[id(entry)]:<{provider_width}}  "
                          f"{entry.component.description()}")
             if verbose:
                 lines += [f"{INDENT * 3}{line}" for line in detail_lines(entry)]

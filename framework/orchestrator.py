@@ -16,7 +16,7 @@ from pathlib import Path
 
 from distributed import as_completed
 
-from framework.cluster import ClusterOptions, connect
+from framework.cluster import ClusterOptions, connect, dashboard_note
 from framework.job import MemberResult, run_pack
 from framework.layout import Layout, layout_of
 from framework.packing import pack_jobs
@@ -98,6 +98,9 @@ def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, opt
     hook = plan.registry.hook
     pipeline = plan.pipeline
     with connect(options.cluster, pipeline.device) as (client, resources):
+        note = dashboard_note(options.cluster, client)
+        if note:
+            print(note, file=progress.stream, flush=True)
         slots = max(1, sum(client.nthreads().values()))
         packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots)
         futures = {}
@@ -110,7 +113,7 @@ def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, opt
         remaining = len(futures)
         progress.set_running(min(remaining, slots))
         for future in as_completed(futures):
-            pack = futures[future]
+            pack = futures.pop(future)  # dropping the future lets the cluster free its result
             try:
                 results = future.result()
             except Exception as exc:  # the task itself was lost (a worker died too often)
@@ -127,7 +130,7 @@ def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, opt
             remaining -= 1
             progress.set_running(min(remaining, slots))
             if options.fail_fast and any(r.status != "done" for r in results):
-                for other in futures:
+                for other in futures:  # the ones not yet finished
                     other.cancel()
                 summary.interrupted = True
                 break

@@ -12,7 +12,7 @@ import difflib
 import re
 import types
 from pathlib import Path
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union, get_args, get_origin
 
@@ -356,26 +356,33 @@ def _render_findings(found: list[tuple[Finding, str]], total: int) -> list[Findi
     return out
 
 
-def plan_file(path: str | Path, registry: Registry | None = None) -> Plan:
+def plan_file(path: str | Path, registry: Registry | None = None, *, autoload: bool | None = None,
+              blocked: Iterable[str] = ()) -> Plan:
     """Read a pipeline file and validate it completely; raises ``PipelineError`` listing every
-    problem of the file together (top level, stages, every grid point)."""
-    return plan_source(read_file(path), registry)
+    problem of the file together (top level, stages, every grid point).
+
+    Without a ``registry``, one is built for the file's ``plugins:`` list, with ``autoload``
+    and ``blocked`` as ``Registry`` takes them (third-party entry points on or off, plugins
+    kept out by name)."""
+    return plan_source(read_file(path), registry, autoload=autoload, blocked=blocked)
 
 
-def plan_source(source: Source, registry: Registry | None = None) -> Plan:
+def plan_source(source: Source, registry: Registry | None = None, *, autoload: bool | None = None,
+                blocked: Iterable[str] = ()) -> Plan:
     """The same for an already read source."""
     findings: list[Finding] = []
     pipeline = parse_pipeline(source, findings)
-    return build_plan(pipeline, registry, findings)
+    return build_plan(pipeline, registry, findings, autoload=autoload, blocked=blocked)
 
 
-def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: list[Finding] | None = None) -> Plan:
+def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: list[Finding] | None = None, *,
+               autoload: bool | None = None, blocked: Iterable[str] = ()) -> Plan:
     """Validate every stage at every grid point; raises ``PipelineError`` with all problems
     (appended to ``findings``, the problems already found in the file's top level)."""
     findings = [] if findings is None else findings
     if registry is None:
         try:
-            registry = Registry(modules=pipeline.plugins)
+            registry = Registry(modules=pipeline.plugins, autoload=autoload, blocked=blocked)
         except PluginError as exc:
             raise PipelineError(pipeline.source, [*findings, Finding(("plugins",), str(exc))]) from None
     for problem in registry.problems:

@@ -7,13 +7,15 @@ pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``
 Zarr format 2 with consolidated metadata. Every variable has chunk size 1 along every grid dimension, so each grid point is a region of
 its own and no two writes share a chunk (STACK-NOTES: shared chunks lose data).
 
-The template is written once, by xarray, before any job runs; unwritten chunks read back as
-the fill value. Results are then written by the client alone, point by point as jobs finish,
+The template is written once, by xarray, before any job runs, into a folder beside the store
+that is renamed to the store when complete (a run killed meanwhile leaves no half store);
+unwritten chunks read back as the fill value. Results are then written by the client alone, point by point as jobs finish,
 with ``status`` written last as the commit mark: a reader, or a resumed run, never takes a
 half-written point for done. ``xr.open_zarr(path)`` needs nothing from overparam.
 """
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
@@ -21,7 +23,7 @@ import shutil
 import socket
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from hashlib import sha256
 from importlib import metadata
@@ -42,6 +44,7 @@ STATUS = ("pending", "done", "failed", "diverged")
 STATUS_CODE = {name: code for code, name in enumerate(STATUS)}
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
 LOCK_SUFFIX = ".lock"
+PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
 ZARR_FORMAT = 2  # consolidated metadata is part of format 2: plain xr.open_zarr opens it without warnings
 
 
@@ -144,13 +147,16 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
 
 @dataclass
 class StoreLock:
-    """An exclusive claim on a store for one run: a lock file beside it holding pid and host.
+    """An exclusive claim on a store for one run: an OS lock (``flock``) on a file beside it.
 
-    A second run on the same store is refused with the holder's pid, host and start time; a
-    lock left by a process that no longer exists on this host is taken over.
+    The kernel holds the claim for exactly as long as the run's process lives, so a run killed
+    by SIGKILL leaves no claim behind (its file is reused by the next run), and two runs
+    started at the same instant cannot both get it. The file records the holder's pid, host
+    and start time, which a refused run prints; it is removed when the run ends.
     """
 
     store: Path
+    _descriptor: int | None = field(default=None, init=False, repr=False)
 
     @property
     def path(self) -> Path:
@@ -158,26 +164,38 @@ class StoreLock:
 
     def acquire(self) -> StoreLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        claim = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()})
-        for _ in range(2):
+        for _ in range(100):
+            descriptor = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
             try:
-                descriptor = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(descriptor)
                 holder = self._holder()
-                if holder is not None and not self._stale(holder):
-                    raise StoreError(
-                        f"store {self.store} is in use by another overparam run (pid {holder.get('pid')} on "
-                        f"{holder.get('host')} since {holder.get('since')}); wait for it to finish, or delete "
-                        f"{self.path} if that process is gone") from None
-                self.path.unlink(missing_ok=True)
-                continue
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(claim)
-            return self
-        raise StoreError(f"could not lock store {self.store}: {self.path} keeps reappearing")
+                raise StoreError(
+                    f"store {self.store} is in use by another overparam run (pid {holder.get('pid', '?')} on "
+                    f"{holder.get('host', '?')} since {holder.get('since', '?')}); wait for it to finish") from None
+            if self._still_at_path(descriptor):
+                claim = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()}).encode()
+                os.ftruncate(descriptor, 0)
+                os.pwrite(descriptor, claim, 0)
+                self._descriptor = descriptor
+                return self
+            os.close(descriptor)  # the holder removed this file as we opened it: lock the new one
+        raise StoreError(f"could not lock store {self.store}: {self.path} keeps being replaced")
+
+    def _still_at_path(self, descriptor: int) -> bool:
+        """Whether the locked file is still the one at ``path`` (not unlinked by a finishing run)."""
+        try:
+            return os.stat(self.path).st_ino == os.fstat(descriptor).st_ino
+        except FileNotFoundError:
+            return False
 
     def release(self) -> None:
-        self.path.unlink(missing_ok=True)
+        """Remove the file, then drop the claim (in this order, so no one locks a removed file)."""
+        if self._descriptor is not None:
+            self.path.unlink(missing_ok=True)
+            os.close(self._descriptor)
+            self._descriptor = None
 
     def __enter__(self) -> StoreLock:
         return self.acquire()
@@ -185,23 +203,11 @@ class StoreLock:
     def __exit__(self, *exc: object) -> None:
         self.release()
 
-    def _holder(self) -> dict[str, Any] | None:
+    def _holder(self) -> dict[str, Any]:
         try:
-            return json.loads(self.path.read_text())
+            return json.loads(self.path.read_text() or "{}")
         except (OSError, ValueError):
-            return None
-
-    @staticmethod
-    def _stale(holder: Mapping[str, Any]) -> bool:
-        if holder.get("host") != socket.gethostname():
-            return False
-        try:
-            os.kill(int(holder["pid"]), 0)
-        except ProcessLookupError:
-            return True
-        except (PermissionError, KeyError, ValueError, TypeError):
-            return False
-        return False
+            return {}
 
 
 class Store:
@@ -231,10 +237,14 @@ class Store:
                 raise StoreError(f"store {path} was made from a different pipeline (hash {existing}, this one "
                                  f"{digest}); pass --overwrite to replace it, or choose another store path")
             return cls(path, layout, plan.pipeline.grid)
+        partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        if partial.exists():  # left by a run killed while writing its template; we hold the lock
+            shutil.rmtree(partial)
+        template(plan, layout, digest).to_zarr(str(partial), mode="w", compute=False, consolidated=True,
+                                               zarr_format=ZARR_FORMAT)
         if path.exists():
             shutil.rmtree(path)
-        template(plan, layout, digest).to_zarr(str(path), mode="w", compute=False, consolidated=True,
-                                               zarr_format=ZARR_FORMAT)
+        partial.rename(path)  # the store appears complete or not at all
         return cls(path, layout, plan.pipeline.grid)
 
     def status(self) -> np.ndarray:
