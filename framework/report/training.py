@@ -63,7 +63,7 @@ def loss_curves(view: StoreView, out: Path) -> list[Finding | Skipped]:
         return [Skipped(title, "the store has no `loss` values (diagnostic `loss` not run, or no done point)")]
     lines = line_axis(view)
     facet_dims = [d for d in view.scanned if d != lines]
-    facets = list(view.combinations(facet_dims))
+    facets = [f for f in view.combinations(facet_dims) if view.done_at(f)]
     notes = []
     if len(facets) > MAX_FACETS:
         notes.append(f"only the first {MAX_FACETS} of {len(facets)} panels are drawn")
@@ -101,7 +101,7 @@ def optimizers(view: StoreView, out: Path) -> list[Finding | Skipped]:
     if not view.has("loss"):
         return [Skipped(title, "the store has no `loss` values")]
     facet_dims = [d for d in view.scanned if d != OPTIMIZER_AXIS]
-    facets = list(view.combinations(facet_dims))[:MAX_FACETS]
+    facets = [f for f in view.combinations(facet_dims) if view.done_at(f)][:MAX_FACETS]
     ratio = _ratio(view)
     steps = view.ds["step"].values
     figure, axes = panels(len(facets), "Loss by optimizer (each with its own step budget): median over seeds")

@@ -1,0 +1,257 @@
+"""Reports (issue 8): scaling-law fits against known exponents, and every figure and verdict made
+from small real stores, including one with failed and diverged points."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from matplotlib.image import imread
+
+from click.testing import CliRunner
+
+from framework.cli import main
+from framework.cluster import ClusterOptions
+from framework.orchestrator import RunOptions, run_plan
+from framework.plan import plan_file
+from framework.report import build_report, default_out, fit_exponential, fit_power_law
+from framework.report.fits import LineFit
+from framework.report.verdicts import Verdict, exponent_verdict, range_problem
+from framework.report.view import StoreView
+from scans import write_pipeline
+
+DATA = Path(__file__).parent / "data"
+
+# Three widths a factor 4 apart, two replicas, GD and SGD zipped with their step sizes: enough
+# for every figure and every fit, about five seconds on two cores.
+SCAN = """\
+name: report-scan
+description: tiny scan for the report tests
+grid:
+  m: [16, 32, 64]
+  seed: 2
+  optimizer: [gd, sgd]
+  c: [0.05, 0.2]
+  zip: [[optimizer, c]]
+stages:
+  data: {plugin: separable, params: {n: 3, L: 4, d_x: 4, d: 2, delta: 0.3}}
+  init: {plugin: paper, params: {m: "${grid.m}"}}
+  train: {plugin: "${grid.optimizer}", params: {steps: 80, lr: c/m}, needs: [data, init]}
+  diagnose:
+    plugins: [loss, pl_ratio, weight_distance, dprime_sparsity, perturbation_norms, forward_norms,
+              fresh_randomness, separability, {chain_norms: {every: 1}}, semi_smoothness]
+    schedule: {log: 5}
+    needs: [train]
+  summary: {plugins: [rate], needs: [train]}
+store: scan.zarr
+"""
+
+# One point done, one raising, one diverging (lr far past the stability edge), one pending-free.
+FAILING = """\
+name: failing
+plugins: [flaky_plugin]
+grid:
+  case: [fine, raises, diverges]
+  explode: [false, true, false]
+  lr: [0.05, 0.05, 2.0]
+  zip: [[case, explode, lr]]
+stages:
+  data: {plugin: flaky, params: {explode: "${grid.explode}"}}
+  init: {plugin: paper, params: {m: 32}}
+  train: {plugin: gd, params: {steps: 200, lr: "${grid.lr}", train: WAB}, needs: [data, init]}
+  diagnose: {plugins: [loss, weight_distance], schedule: {log: 10}, needs: [train]}
+store: failing.zarr
+"""
+
+SCAN_FIGURES = {"loss", "optimizers", "speed_m", "pl_ratio", "distance", "dprime", "perturbation", "layers", "chains",
+                "semi_smoothness"}
+
+
+def digest(folder: Path) -> str:
+    """A hash of every file's path and bytes under a folder: any write to a store changes it."""
+    h = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(folder)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def scan(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("scan")
+    pipeline = write_pipeline(directory, SCAN)
+    summary = run_plan(plan_file(pipeline), RunOptions(cluster=ClusterOptions(workers=2), progress="quiet"))
+    assert summary.ok
+    return directory / "scan.zarr"
+
+
+@pytest.fixture(scope="module")
+def scan_report(scan, tmp_path_factory):
+    before = digest(scan)
+    report = build_report(scan, tmp_path_factory.mktemp("report"))
+    assert digest(scan) == before, "the report wrote to the store"
+    return report
+
+
+# --- fits -----------------------------------------------------------------------------------
+
+def synthetic(exponent: float, seed: int, replicas: int = 6, noise: float = 0.15) -> tuple[np.ndarray, np.ndarray]:
+    """y = 3 x^a times a per-replica factor and per-point noise, both log-normal, at x = 64..2048."""
+    rng = np.random.default_rng(seed)
+    x = 64.0 * 2.0 ** np.arange(6)
+    offsets = rng.normal(0, noise, size=(1, replicas))
+    y = 3.0 * x[:, None] ** exponent * np.exp(offsets + rng.normal(0, noise, size=(x.size, replicas)))
+    return x, y
+
+
+def test_power_law_fit_is_exact_on_an_exact_power_law():
+    x = np.array([16.0, 32, 64, 128])
+    y = 2.5 * x[:, None] ** np.array([[0.6667]]) * np.ones((1, 3))
+    fit = fit_power_law(x, y)
+    assert fit.slope == pytest.approx(0.6667, abs=1e-12)
+    assert fit.prefactor == pytest.approx(2.5, rel=1e-12)
+    assert fit.low == pytest.approx(0.6667, abs=1e-9) and fit.high == pytest.approx(0.6667, abs=1e-9)
+
+
+@pytest.mark.parametrize("exponent", [-0.5, 0.0, 2 / 3, 1.0])
+def test_power_law_interval_contains_the_true_exponent(exponent):
+    x, y = synthetic(exponent, seed=7)
+    fit = fit_power_law(x, y, seed=1)
+    assert fit.contains(exponent), fit
+    assert fit.high - fit.low < 0.3
+    pooled = np.polyfit(np.log(np.repeat(x, y.shape[1])), np.log(y).ravel(), 1)
+    assert fit.slope == pytest.approx(pooled[0], rel=1e-10)
+    assert fit.intercept == pytest.approx(pooled[1], rel=1e-10)
+
+
+def test_power_law_interval_covers_the_truth_in_most_data_sets():
+    covered = [fit_power_law(*synthetic(0.5, seed=s), draws=400, seed=s).contains(0.5) for s in range(60)]
+    assert np.mean(covered) >= 0.8
+
+
+def test_power_law_fit_is_seeded_and_skips_missing_and_nonpositive_values():
+    x, y = synthetic(0.5, seed=3)
+    assert fit_power_law(x, y, seed=5) == fit_power_law(x, y, seed=5)
+    holed = y.copy()
+    holed[0, 0], holed[2, 1] = np.nan, -1.0
+    fit = fit_power_law(x, holed)
+    assert fit.points == y.size - 2
+    kept = np.isfinite(holed) & (holed > 0)
+    pooled = np.polyfit(np.log(np.broadcast_to(x[:, None], y.shape)[kept]), np.log(holed[kept]), 1)
+    assert fit.slope == pytest.approx(pooled[0], rel=1e-10)
+
+
+def test_one_replica_resamples_points_and_still_brackets_the_exponent():
+    x, y = synthetic(-0.5, seed=11, replicas=1, noise=0.05)
+    fit = fit_power_law(x, y[:, 0])
+    assert fit.replicas == 1 and fit.contains(-0.5) and np.isfinite(fit.low)
+
+
+def test_exponential_fit_recovers_the_growth_rate():
+    rng = np.random.default_rng(2)
+    length = np.arange(1.0, 9.0)
+    y = 4.0 * np.exp(0.12 * length)[:, None] * np.exp(rng.normal(0, 0.03, size=(8, 4)))
+    fit = fit_exponential(length, y)
+    assert fit.contains(0.12) and fit.slope == pytest.approx(0.12, abs=0.02)
+
+
+def test_range_rules_refuse_too_few_values_or_too_small_a_factor():
+    y = np.ones((3, 2))
+    assert "at least 3" in range_problem(np.array([64.0, 128, 128]), y, "m")
+    assert "factor" in range_problem(np.array([64.0, 96, 128]), y, "m")
+    assert range_problem(np.array([64.0, 128, 256]), y, "m") is None
+    assert "done point" in range_problem(np.array([64.0, 128, 256]), np.array([[1.0], [np.nan], [np.nan]]), "m")
+
+
+@pytest.mark.parametrize(("slope", "low", "high", "verdict"), [
+    (0.55, 0.40, 0.70, Verdict.CONSISTENT),  # estimate below 2/3
+    (0.70, 0.60, 0.80, Verdict.INCONCLUSIVE),  # estimate above, interval reaches 2/3
+    (0.90, 0.80, 1.00, Verdict.NOT_CONSISTENT),  # whole interval above
+    (0.50, -1.0, 2.00, Verdict.NOT_ENOUGH_RANGE),  # interval too wide to mean anything
+])
+def test_exponent_verdict_follows_the_documented_rules(slope, low, high, verdict):
+    fit = LineFit(slope, 0.0, low, high, points=9, replicas=3, residual=0.1)
+    assert exponent_verdict(fit, 2 / 3, "below", "the exponent").verdict is verdict
+
+
+# --- reports from real stores ---------------------------------------------------------------
+
+def test_every_figure_is_made_from_a_real_scan(scan_report):
+    out = scan_report.out
+    assert {p.stem for p in out.glob("*.png")} == SCAN_FIGURES
+    assert {p.stem for p in out.glob("*.svg")} == SCAN_FIGURES
+    for stem in SCAN_FIGURES:
+        image = imread(out / f"{stem}.png")
+        assert image.shape[0] >= 300 and image.shape[1] >= 500
+        assert image[..., :3].std() > 0.05, f"{stem}.png is blank"
+        assert (out / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
+    assert scan_report.content.skipped == []
+
+
+def test_dprime_exponent_matches_an_independent_fit_of_the_store(scan, scan_report):
+    ds = xr.open_zarr(str(scan)).load()
+    flips = ds["dprime_max"].max("step")
+    finding = next(f for f in scan_report.content.findings if f.paper_ref == "(5.1)" and "ReLU" in f.title)
+    for optimizer in ds["optimizer"].values:
+        y = flips.sel(optimizer=optimizer).transpose("m", "seed").values
+        m = np.repeat(ds["m"].values.astype(float), y.shape[1])
+        slope = np.polyfit(np.log(m), np.log(y.ravel()), 1)[0]
+        line = next(n for n in finding.numbers if f"optimizer={optimizer}" in n)
+        assert f"a = {slope:.3g} " in line
+    assert finding.assessment.verdict in set(Verdict)
+    assert "dprime.png" in finding.figures
+
+
+def test_report_documents_name_each_claim_its_figure_and_verdict(scan_report):
+    md = scan_report.markdown_path.read_text()
+    html = scan_report.html_path.read_text()
+    for finding in scan_report.content.findings:
+        assert finding.assessment is not None
+        assert f"**Verdict: {finding.assessment.verdict}.**" in md
+        for name in finding.figures:
+            assert f"]({name})" in md and f'src="{name}"' in html
+    for ref in ("Theorem 3", "Theorem 4", "(4.1)", "(4.3)", "(4.4)", "(5.1)", "Theorems 1–2"):
+        assert f"| {ref} |" in md
+    assert "Points left out" in md and "None: all 12 grid points are done." in md
+
+
+def test_forward_norm_verdict_agrees_with_the_stored_minimum(scan, scan_report):
+    ds = xr.open_zarr(str(scan)).load()
+    lowest = np.minimum(ds["h_norm_min"], ds["g_norm_min"]).min(("step", "layer")).sel(m=64)
+    finding = next(f for f in scan_report.content.findings if f.paper_ref == "(4.1)")
+    expected = Verdict.CONSISTENT if float(lowest.min()) >= 0.5 else None
+    assert f"lowest {float(lowest.min()):.3g}" in finding.assessment.reason
+    if expected:
+        assert finding.assessment.verdict is expected
+
+
+def test_default_report_folder_sits_beside_the_store(tmp_path):
+    assert default_out(tmp_path / "x" / "name.zarr") == tmp_path / "x" / "name.report"
+    assert default_out(tmp_path / "plain") == tmp_path / "plain.report"
+
+
+def test_a_store_with_failed_and_diverged_points_still_reports_what_it_left_out(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(DATA))  # the pipeline's plugin, for this process and the workers
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH", "")]))
+    pipeline = write_pipeline(tmp_path, FAILING)
+    out = CliRunner().invoke(main, ["run", str(pipeline), "--report", "--quiet", "--workers", "2"])
+    assert out.exit_code == 1, out.output  # some points failed: the run's status; the report is made all the same
+    assert "left out 2 of 3 grid points" in out.output
+    folder = tmp_path / "failing.report"
+    md = (folder / "report.md").read_text()
+    assert "2 of 3 grid points are not done" in md
+    assert "case=raises (explode=True, lr=0.05): failed (" in md and "exploded, as asked" in md
+    assert "case=diverges (explode=False, lr=2): diverged (" in md and "non-finite" in md
+    assert "GD against SGD against mini-batch: the grid has no `optimizer` axis" in md
+    assert "PL condition against width: " in md  # skipped, with its reason
+    assert (folder / "loss.png").exists() and not (folder / "distance.png").exists()
+    view = StoreView(tmp_path / "failing.zarr")
+    assert np.isfinite(view.ds["loss"].sel(case="fine").values).all()
+    assert not np.isfinite(view.ds["loss"].sel(case=["raises", "diverges"]).values).any()
+    again = CliRunner().invoke(main, ["report", str(tmp_path / "failing.zarr"), "--out", str(tmp_path / "cli")])
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "cli" / "report.html").exists() and "(Theorems 1–2)" in again.output
