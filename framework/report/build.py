@@ -54,7 +54,8 @@ class Report:
 def default_out(store: str | Path) -> Path:
     """The report folder beside a store: ``results/quickstart.zarr`` -> ``results/quickstart.report``."""
     store = Path(store)
-    return store.with_name(store.stem + ".report") if store.suffix == ".zarr" else store.with_name(store.name + ".report")
+    name = store.stem if store.suffix == ".zarr" else store.name
+    return store.with_name(name + ".report")
 
 
 def _header(view: StoreView) -> list[str]:

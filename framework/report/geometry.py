@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from framework.report.plotting import color, finish, median_band, panels, save
-from framework.report.scaling import MAX_SERIES, draw, fit_numbers, judged, medians, series_of
+from framework.report.scaling import MAX_SERIES, draw, fit_numbers, judged, medians, series_of, width_axes
 from framework.report.verdicts import Assessment, Finding, Skipped, Verdict, combine, exponent_verdict
 from framework.report.view import DEPTH_AXIS, WIDTH_AXIS, StoreView
 
@@ -180,7 +180,8 @@ def chains(view: StoreView, out: Path) -> list[Finding | Skipped]:
         first = next((float(np.nanmedian(s.y[0])) for s in by_m if np.isfinite(s.y[0]).any()), None)
         if first is not None:
             axes[2].plot(m, first * np.sqrt(m / m[0]), color="0.35", linestyle=":", label="∝ √m")
-        finish(axes[2], "width m (neurons)", r"$\max_{\rm length}\ \|B D \cdots D W\|_2$", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+        width_axes(axes[2], view,
+             r"$\max_{\rm length}\ \|B D \cdots D W\|_2$")
         b_finding = Finding(
             "Backward chains scale as √(m/d)", "(4.6), Fact 2.5",
             "‖B‖_2 ≈ √(m/d) and the chains behind it are O(1)-bounded, so ‖B D ⋯ D W‖_2 grows at most as √m: "
@@ -230,7 +231,8 @@ def semi_smoothness(view: StoreView, out: Path) -> list[Finding | Skipped]:
     if WIDTH_AXIS in view.numeric_axes:
         series, notes = series_of(view, ratio, WIDTH_AXIS)
         draw(axes[1], series)
-        finish(axes[1], "width m (neurons)", r"$\max_t$ remainder / ($m^{1/3}\sqrt{f}\|W'\|_2 + m\|W'\|_2^2$)", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+        width_axes(axes[1], view,
+             r"$\max_t$ remainder / ($m^{1/3}\sqrt{f}\|W'\|_2 + m\|W'\|_2^2$)")
         finding.notes += notes + ["points with a negative remainder satisfy the bound trivially and are left out "
                                   "of the log-log fit"]
         finding.numbers += fit_numbers(series, "exponent of the ratio in m")

@@ -15,9 +15,9 @@ import xarray as xr
 from matplotlib.axes import Axes
 
 from framework.report.fits import LineFit, fit_exponential, fit_power_law
-from framework.report.plotting import color, median_band
+from framework.report.plotting import color, finish, median_band
 from framework.report.verdicts import Assessment, Verdict, range_problem
-from framework.report.view import StoreView
+from framework.report.view import WIDTH_AXIS, StoreView
 
 MAX_SERIES = 8
 
@@ -71,6 +71,11 @@ def draw(ax: Axes, series: list[Series], *, symbol: str = "a", model: str = "pow
             u = np.log(grid) if model == "power" else grid
             ax.plot(grid, np.exp(line.fit.intercept + line.fit.slope * u), color=colour, linestyle="--",
                     linewidth=0.9)
+
+
+def width_axes(ax: Axes, view: StoreView, ylabel: str) -> None:
+    """Finish a panel whose x axis is the width: log-log, ticks at the grid's widths."""
+    finish(ax, "width m (neurons)", ylabel, logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
 
 
 def judged(series: list[Series], judge: Callable[[LineFit], Assessment]) -> list[tuple[str, Assessment]]:

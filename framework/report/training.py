@@ -19,6 +19,8 @@ from framework.report.view import DEPTH_AXIS, WIDTH_AXIS, StoreView
 TARGET = 1e-2
 MAX_FACETS = 6
 OPTIMIZER_AXIS = "optimizer"
+AXIS_LABELS = {WIDTH_AXIS: "width m (neurons)", DEPTH_AXIS: "sequence length L (layers)", "n": "sequences n",
+               "delta": "separation δ (Assumption 2.1)"}
 LINEAR_RATE = ("f(W_T) ≤ ε after T = Ω̃(poly(n, d, L)/δ² · log(1/ε)) steps, for GD (Theorem 1) and for SGD "
                "with one random sequence per step (Theorem 2): the loss falls geometrically (linear convergence).")
 
@@ -154,7 +156,7 @@ def training_scaling(view: StoreView, out: Path) -> list[Finding | Skipped]:
             fitted[name] = (series, notes)
             draw(ax, series)
             units = view.ds[name].attrs.get("units", "")
-            finish(ax, axis, f"{name.replace('_', ' ')} ({units})" if units else name, logx=True, logy=True,
+            finish(ax, AXIS_LABELS.get(axis, axis), f"{name.replace('_', ' ')} ({units})" if units else name, logx=True, logy=True,
                    xticks=view.ds[axis].values)
         finding = Finding(f"Steps to target against {axis}", "Theorems 1–2",
                           statement or f"The paper makes no claim about the axis `{axis}`; the fits are descriptive.",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.report.plotting import finish, panels, save
-from framework.report.scaling import draw, fit_numbers, judged, medians, series_of
+from framework.report.plotting import panels, save
+from framework.report.scaling import draw, fit_numbers, judged, medians, series_of, width_axes
 from framework.report.verdicts import Finding, Skipped, combine, exponent_verdict
 from framework.report.view import WIDTH_AXIS, StoreView
 
@@ -32,7 +32,8 @@ def pl_ratio(view: StoreView, out: Path) -> list[Finding | Skipped]:
     figure, axes = panels(len(names), "Theorem 3: gradient norm relative to m·f over training (median over seeds)")
     low_series, notes = series_of(view, lowest, WIDTH_AXIS)
     draw(axes[0], low_series)
-    finish(axes[0], "width m (neurons)", r"$\min_t\ \|\nabla f\|_F^2\,/\,(m f)$", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+    width_axes(axes[0], view,
+             r"$\min_t\ \|\nabla f\|_F^2\,/\,(m f)$")
     finding = Finding(
         "Polyak–Łojasiewicz condition along training", "Theorem 3",
         "‖∇f(W)‖_F² ≥ δ/poly(ρ) · m · f(W) for every W within poly(ϱ)/√m of initialization: the ratio "
@@ -44,7 +45,8 @@ def pl_ratio(view: StoreView, out: Path) -> list[Finding | Skipped]:
         highest = view.ds["pl_ratio_sequence_max"].max("step")
         high_series, _ = series_of(view, highest, WIDTH_AXIS)
         draw(axes[1], high_series)
-        finish(axes[1], "width m (neurons)", r"$\max_t \max_i\ \|\nabla f_i\|_F^2\,/\,(m f)$", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+        width_axes(axes[1], view,
+             r"$\max_t \max_i\ \|\nabla f_i\|_F^2\,/\,(m f)$")
         finding.numbers += fit_numbers(high_series, "exponent of the upper-bound ratio in m")
     finding.figures.append(save(figure, out, "pl_ratio"))
     finding.assessment = combine(judged(low_series, lambda f: exponent_verdict(
@@ -66,9 +68,11 @@ def dprime(view: StoreView, out: Path) -> list[Finding | Skipped]:
     m = np.asarray(view.ds[WIDTH_AXIS].values, dtype=float)
     anchor = _first_median(series)
     if anchor is not None:
-        ax.plot(m, anchor * (m / m[0]) ** (2 / 3), color="0.35", linestyle=":", label="paper: ∝ m^(2/3) (through first point)")
+        ax.plot(m, anchor * (m / m[0]) ** (2 / 3), color="0.35", linestyle=":",
+                label="paper: ∝ m^(2/3) (through first point)")
     ax.plot(m, m, color="0.6", linestyle="-.", label="trivial bound: m")
-    finish(ax, "width m (neurons)", r"$\max_{i,l,t}\ \|D_{i,l}-D^{(0)}_{i,l}\|_0$ (sign flips)", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+    width_axes(ax, view,
+             r"$\max_{i,l,t}\ \|D_{i,l}-D^{(0)}_{i,l}\|_0$ (sign flips)")
     finding = Finding(
         "Few ReLU signs flip during training", "(5.1)",
         "‖D'_{i,l}‖_0 ≤ O(m^{2/3}) for every W within poly(ϱ)/√m of initialization: at most m^{2/3} of the m "
@@ -100,7 +104,8 @@ def distance(view: StoreView, out: Path) -> list[Finding | Skipped]:
     plain = view.has("weight_distance_spectral")
     figure, axes = panels(2 if plain else 1, "Theorems 3–4: distance from initialization at the end of training")
     draw(axes[0], series)
-    finish(axes[0], "width m (neurons)", r"$\sqrt{m}\,\|W_T-W_0\|_2$", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+    width_axes(axes[0], view,
+             r"$\sqrt{m}\,\|W_T-W_0\|_2$")
     if plain:
         raw_series, _ = series_of(view, view.final("weight_distance_spectral"), WIDTH_AXIS)
         draw(axes[1], raw_series)
@@ -108,7 +113,8 @@ def distance(view: StoreView, out: Path) -> list[Finding | Skipped]:
         anchor = _first_median(raw_series)
         if anchor is not None:
             axes[1].plot(m, anchor * (m / m[0]) ** -0.5, color="0.35", linestyle=":", label="∝ m^(−1/2)")
-        finish(axes[1], "width m (neurons)", r"$\|W_T-W_0\|_2$", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+        width_axes(axes[1], view,
+             r"$\|W_T-W_0\|_2$")
     finding = Finding(
         "Training stays within poly(ϱ)/√m of initialization", "Theorems 3–4",
         "Theorems 3 and 4 hold for ‖W − W0‖_2 ≤ poly(ϱ)/√m, and the convergence proofs keep the trajectory "
@@ -134,7 +140,8 @@ def perturbation(view: StoreView, out: Path) -> list[Finding | Skipped]:
         series, notes = series_of(view, view.ds[name].max(("step", "layer")), WIDTH_AXIS)
         fitted.append((name, series))
         draw(ax, series)
-        finish(ax, "width m (neurons)", rf"$\max_{{i,l,t}}\ \|{name[0]}_{{i,l}}-{name[0]}^{{(0)}}_{{i,l}}\|_2$", logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+        width_axes(ax, view,
+             rf"$\max_{{i,l,t}}\ \|{name[0]}_{{i,l}}-{name[0]}^{{(0)}}_{{i,l}}\|_2$")
     finding = Finding(
         "Forward stability: hidden states move by O(m^(−1/2))", "(5.1)",
         "‖h'_{i,l}‖, ‖g'_{i,l}‖ ≤ O(m^{−1/2}) for a perturbation ‖W'‖_2 ≤ poly(ϱ)/√m, with no exponential growth "
