@@ -218,6 +218,13 @@ class Store:
         self.layout = layout
         self.grid_ndim = len(grid.dimensions)
         self.group = zarr.open_group(str(path), mode="r+")
+        self._arrays: dict[str, zarr.Array] = {}
+
+    def array(self, name: str) -> zarr.Array:
+        """A variable's zarr array, opened once (each lookup through the group reads metadata)."""
+        if name not in self._arrays:
+            self._arrays[name] = self.group[name]
+        return self._arrays[name]
 
     @classmethod
     def prepare(cls, path: Path, plan: Plan, layout: Layout, overwrite: bool = False) -> Store:
@@ -249,7 +256,7 @@ class Store:
 
     def status(self) -> np.ndarray:
         """The status code of every grid point."""
-        return np.asarray(self.group["status"][...])
+        return np.asarray(self.array("status")[...])
 
     def done(self) -> set[tuple[int, ...]]:
         """Grid indices whose status is done."""
@@ -259,16 +266,16 @@ class Store:
         """Write one grid point's results, ``status`` last (the commit mark)."""
         index = tuple(result.index)
         for name, values in result.values.items():
-            self.group[name][index] = values
+            self.array(name)[index] = values
         for name in self.layout.variables:
             if name not in result.values:
                 variable = self.layout.variables[name]
-                self.group[name][index] = np.full(self.layout.shape(variable), np.nan)
-        self.group["error"][index] = result.error
-        self.group["wall_time"][index] = result.wall_time
-        self.group["reached_step"][index] = result.reached_step
-        self.group["finished_at"][index] = result.finished_at
-        self.group["status"][index] = STATUS_CODE[result.status]
+                self.array(name)[index] = np.full(self.layout.shape(variable), np.nan)
+        self.array("error")[index] = result.error
+        self.array("wall_time")[index] = result.wall_time
+        self.array("reached_step")[index] = result.reached_step
+        self.array("finished_at")[index] = result.finished_at
+        self.array("status")[index] = STATUS_CODE[result.status]
 
     def set_attrs(self, **attrs: Any) -> None:
         """Update root attributes, and the consolidated metadata readers open."""
