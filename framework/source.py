@@ -135,6 +135,25 @@ def _record_lines(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], fin
             _record_lines(item, path + (index,), lines, findings)
 
 
+def _unbuildable_line(root: yaml.Node | None) -> int | None:
+    """The line of the first scalar the safe loader fails to build (``!!timestamp`` on text
+    that is not a date, ``!!int`` on a word), found by building the scalars one by one."""
+    stack = [root] if root is not None else []
+    loader = yaml.SafeLoader("")
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                loader.construct_object(node, deep=True)
+            except Exception:  # the loader's own failure, whatever its type
+                return node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            stack[:0] = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack[:0] = list(node.value)
+    return None
+
+
 def read_source(text: str, name: str = "<pipeline>", directory: Path | None = None) -> Source:
     """Parse pipeline text safely; raises ``PipelineError`` for text that is not a YAML mapping,
     for object tags or anything else the safe loader refuses, and for duplicate keys."""
@@ -164,6 +183,10 @@ def read_source(text: str, name: str = "<pipeline>", directory: Path | None = No
         raise PipelineError(source, [Finding((), f"not valid YAML: {what}", mark.line + 1 if mark else None)]) from None
     except yaml.YAMLError as exc:
         raise PipelineError(source, [Finding((), f"not valid YAML: {exc}")]) from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # a tagged scalar the loader cannot build
+        line = _unbuildable_line(root)
+        raise PipelineError(source, [Finding((), f"not valid YAML: a tagged value cannot be read "
+                                                 f"({type(exc).__name__}: {exc})", line)]) from None
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise PipelineError(source, [Finding((), f"a pipeline file must be a YAML mapping of keys, this one is {kind}")])

@@ -142,7 +142,8 @@ def run_mutations(examples: int, root: Path) -> Counter:
     @given(mutants())
     def check(mutant: tuple[str, bool]) -> None:
         text, textual = mutant
-        directory = root / f"m{counts['mutants']}"
+        counts["attempts"] += 1  # hypothesis replays failing examples: each call gets its own folder
+        directory = root / f"m{counts['attempts']}"
         directory.mkdir()
         (directory / "mutant.yaml").write_text(text, encoding="utf-8", errors="surrogatepass")
         result = invoke_in(directory, "validate", "mutant.yaml")
