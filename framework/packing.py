@@ -6,6 +6,12 @@ learning rate, and the diagnostics with their parameters and schedules. Seeds, l
 the data's other parameters (δ, norms, scales) and the initializer may differ per member. The
 number of members per task is bounded by ``max_ensemble``, by a memory estimate, and so that a
 scan keeps every worker busy.
+
+Exactness: a member must compute bit for bit what it computes alone. BLAS kernels round
+differently when a matrix starts at an address of another alignment, and a member's blocks
+start at multiples of their size; so only shapes whose every per-member block is a whole
+number of 64-byte lines are packed: n and m multiples of 64 bytes / itemsize (8 in float64,
+16 in float32). Jobs of other shapes run one per task.
 """
 from __future__ import annotations
 
@@ -18,6 +24,14 @@ from framework.plan import Job
 
 DEFAULT_MAX_ENSEMBLE = 64
 DEFAULT_TASK_BYTES = 2 * 1024**3
+ALIGNMENT_BYTES = 64
+
+
+def packable(job: Job, dtype: str) -> bool:
+    """Whether the job's blocks keep their alignment at every position of an ensemble."""
+    s = problem_shape(job)
+    elements = ALIGNMENT_BYTES // resolve_dtype(dtype).itemsize
+    return s.n % elements == 0 and s.m % elements == 0
 
 
 def pack_key(job: Job) -> tuple:
@@ -52,7 +66,9 @@ def pack_jobs(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: 
     packs: list[list[Job]] = []
     for group in groups.values():
         by_memory = max(1, task_bytes // member_bytes(group[0], dtype))
-        if max_ensemble is not None:
+        if not packable(group[0], dtype):
+            size = 1
+        elif max_ensemble is not None:
             size = max_ensemble
         else:
             share = max(1, slots // len(groups)) if len(groups) < slots else 1

@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from framework.ensemble import Problem, Weights
-from framework.rnn import Forward, closed_form_gradient, forward
+from framework.rnn import Forward, closed_form_gradient, forward, member_columns
 
 T = TypeVar("T")
 
@@ -145,8 +145,7 @@ class Probe:
         span, Q, like the paper's GS, continues with some orthonormal direction.
         """
         def compute() -> tuple[Tensor, Tensor]:
-            K, L, n, m = self.forward.h_layers.shape
-            stacked = self.forward.h_layers.reshape(K, L * n, m).mT
+            stacked = member_columns(self.forward.h_layers)  # [K, m, L·n]
             return torch.linalg.qr(stacked, mode="reduced")
 
         return self._once("basis", compute)

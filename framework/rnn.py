@@ -2,10 +2,12 @@
 §2.2 and its gradient in the closed form of Fact 2.5.
 
 Shapes: ``X [K, n, L, d_x]``, ``Y [K, n, L, d]``, ``W [K, m, m]``, ``A [K, m, d_x]``,
-``B [K, d, m]``. Internally the layer axis comes before the sequence axis (``[K, L, n, m]``) so
-that each layer is one contiguous batch of matrices; the results are handed out as
-``[K, n, L, ·]`` views. No autograd graph is built: the gradient is back-propagation through
-time written out, one batched matrix product per layer.
+``B [K, d, m]``. Internally the layer axis comes first (``[L, K, n, m]``), so that each layer
+is one contiguous batch of K matrices for any K (a strided batch made the per-layer products
+ten times slower); the results are handed out as ``[K, n, L, ·]`` views. No autograd graph is
+built: the gradient is back-propagation through time written out, one batched matrix product
+per layer. Every product and reduction a member's numbers go through is the same whatever K
+is, so a member of an ensemble computes bit for bit what it computes alone.
 """
 from __future__ import annotations
 
@@ -24,19 +26,19 @@ TRAINABLE = ("W", "A", "B")
 class Forward:
     """One forward pass, layer-major storage; properties give the paper's ``[K, n, L, ·]`` views."""
 
-    g_layers: Tensor  # [K, L, n, m]: g_{i,l} = W h_{i,l-1} + A x_{i,l}
-    h_layers: Tensor  # [K, L, n, m]: h_{i,l} = relu(g_{i,l})
-    residual_layers: Tensor  # [K, L, n, d]: loss_{i,l} = B h_{i,l} - y*_{i,l}, zero at l = 1
+    g_layers: Tensor  # [L, K, n, m]: g_{i,l} = W h_{i,l-1} + A x_{i,l}
+    h_layers: Tensor  # [L, K, n, m]: h_{i,l} = relu(g_{i,l})
+    residual_members: Tensor  # [K, L, n, d]: loss_{i,l} = B h_{i,l} - y*_{i,l}, zero at l = 1
 
     @property
     def g(self) -> Tensor:
         """Pre-activations ``g_{i,l}``, ``[K, n, L, m]``."""
-        return self.g_layers.transpose(1, 2)
+        return self.g_layers.permute(1, 2, 0, 3)
 
     @property
     def h(self) -> Tensor:
         """Hidden states ``h_{i,l}``, ``[K, n, L, m]``."""
-        return self.h_layers.transpose(1, 2)
+        return self.h_layers.permute(1, 2, 0, 3)
 
     @property
     def pattern(self) -> Tensor:
@@ -46,41 +48,56 @@ class Forward:
     @property
     def residual(self) -> Tensor:
         """``loss_{i,l} = B h_{i,l} - y*_{i,l}`` for l >= 2, zero at l = 1 (§2.2), ``[K, n, L, d]``."""
-        return self.residual_layers.transpose(1, 2)
+        return self.residual_members.transpose(1, 2)
 
     @property
     def sequence_loss(self) -> Tensor:
         """``f_i(W) = ½ Σ_{l=2..L} ||loss_{i,l}||²`` (§2.2), ``[K, n]``."""
-        return 0.5 * self.residual_layers.square().sum(dim=(1, 3))
+        return 0.5 * self.residual_members.square().sum(dim=(1, 3))
 
     @property
     def loss(self) -> Tensor:
         """``f(W) = Σ_i f_i(W)``, the sum over sequences (§2.2), ``[K]``."""
-        return 0.5 * self.residual_layers.square().sum(dim=(1, 2, 3))
+        return 0.5 * self.residual_members.square().sum(dim=(1, 2, 3))
 
 
 def _layer_major(t: Tensor) -> Tensor:
-    """``[K, n, L, ·]`` to a contiguous ``[K, L, n, ·]``."""
-    return t.transpose(1, 2).contiguous()
+    """``[K, n, L, ·]`` to a contiguous ``[L, K, n, ·]``."""
+    return t.permute(2, 0, 1, 3).contiguous()
+
+
+def member_rows(layers: Tensor) -> Tensor:
+    """``[L', K, n, c]`` to a contiguous ``[K, L'·n, c]``: each member's rows, layer by layer."""
+    L, K, n, c = layers.shape
+    return layers.permute(1, 0, 2, 3).reshape(K, L * n, c)
+
+
+def member_columns(layers: Tensor) -> Tensor:
+    """``[L', K, n, c]`` to a contiguous ``[K, c, L'·n]``: the transpose of ``member_rows``, laid out
+    so that products with it take the same kernel path for every K."""
+    L, K, n, c = layers.shape
+    return layers.permute(1, 3, 0, 2).reshape(K, c, L * n)
 
 
 def forward(weights: Weights, problem: Problem) -> Forward:
     """Run the K networks on their sequences (§2.1): ``h_0 = 0``, ``g_l = W h_{l-1} + A x_l``,
     ``h_l = relu(g_l)``; then the residuals ``B h_l - y*_l`` of the loss of §2.2."""
     W, A, B = weights.W, weights.A, weights.B
-    K, n, L, d_x = problem.X.shape
-    x = _layer_major(problem.X).view(K, L * n, d_x)
-    g = torch.bmm(x, A.transpose(1, 2)).view(K, L, n, weights.m)  # A x_{i,l}, then W h_{i,l-1} added
+    L = problem.L
+    x = _layer_major(problem.X)  # [L, K, n, d_x]
+    K, n, m = weights.K, problem.n, weights.m
+    At, Wt, Bt = (M.mT.contiguous() for M in (A, W, B))  # transposed views take K-dependent kernels
+    g = x.new_empty(L, K, n, m)
     h = torch.empty_like(g)
-    torch.clamp_min(g[:, 0], 0, out=h[:, 0])
-    Wt = W.transpose(1, 2).contiguous()  # a transposed view takes another kernel path for K = 1
-    for layer in range(1, L):
-        torch.baddbmm(g[:, layer], h[:, layer - 1], Wt, out=g[:, layer])
-        torch.clamp_min(g[:, layer], 0, out=h[:, layer])
-    y = _layer_major(problem.Y)
-    residual = torch.bmm(h.view(K, L * n, weights.m), B.transpose(1, 2)).view(K, L, n, -1) - y
+    readout = x.new_empty(L, K, n, B.shape[1])
+    for layer in range(L):  # batches of K products, never into out=: rounding that does not depend on K
+        input_part = torch.bmm(x[layer], At)
+        g[layer] = torch.baddbmm(input_part, h[layer - 1], Wt) if layer > 0 else input_part
+        torch.clamp_min(g[layer], 0, out=h[layer])
+        readout[layer] = torch.bmm(h[layer], Bt)
+    residual = readout.permute(1, 0, 2, 3) - problem.Y.transpose(1, 2)  # [K, L, n, d], small
     residual[:, 0] = 0
-    return Forward(g, h, residual)
+    return Forward(g, h, residual.contiguous())
 
 
 def loss(weights: Weights, problem: Problem) -> Tensor:
@@ -109,30 +126,26 @@ def closed_form_gradient(
         raise ValueError(f"cannot train {sorted(unknown)}: trainable weights are {TRAINABLE}")
     fwd = forward(weights, problem) if state is None else state
     W, B = weights.W, weights.B
-    K, L, n, m = fwd.g_layers.shape
+    L, K, n, m = fwd.g_layers.shape
+    residual = fwd.residual_members  # [K, L, n, d]
     out: dict[str, Tensor] = {}
     if "B" in trained:
-        out["B"] = torch.bmm(
-            fwd.residual_layers.view(K, L * n, -1).transpose(1, 2), fwd.h_layers.view(K, L * n, m)
-        )
+        columns = residual.permute(0, 3, 1, 2).reshape(K, -1, L * n)  # [K, d, L·n]
+        out["B"] = torch.bmm(columns, member_rows(fwd.h_layers))
     if not ({"W", "A"} & set(trained)):
         return out
-    back = torch.bmm(fwd.residual_layers.view(K, L * n, -1), B).view(K, L, n, m)  # Bᵀ loss_{i,l}
-    delta = torch.empty_like(back)
-    open_mask = (fwd.g_layers >= 0).to(back.dtype)
-    carry = back[:, L - 1]
+    loss_layers = residual.transpose(0, 1).contiguous()  # [L, K, n, d]
+    delta = fwd.g_layers.new_empty(L, K, n, m)
+    open_mask = (fwd.g_layers >= 0).to(delta.dtype)
+    carry = torch.bmm(loss_layers[L - 1], B)  # Bᵀ loss_{i,L}, as rows
     for layer in range(L - 1, -1, -1):
-        delta_l = torch.mul(carry, open_mask[:, layer], out=delta[:, layer])
+        delta_l = torch.mul(carry, open_mask[layer], out=delta[layer])
         if layer > 0:
-            carry = torch.baddbmm(back[:, layer - 1], delta_l, W)  # Bᵀ loss + Wᵀ δ, as rows
+            carry = torch.baddbmm(torch.bmm(loss_layers[layer - 1], B), delta_l, W)  # Bᵀ loss + Wᵀ δ, as rows
     if "W" in trained:
-        rows = (L - 1) * n
-        out["W"] = torch.bmm(
-            delta[:, 1:].reshape(K, rows, m).transpose(1, 2), fwd.h_layers[:, :-1].reshape(K, rows, m)
-        )
+        out["W"] = torch.bmm(member_columns(delta[1:]), member_rows(fwd.h_layers[:-1]))
     if "A" in trained:
-        x = _layer_major(problem.X).view(K, L * n, -1)
-        out["A"] = torch.bmm(delta.view(K, L * n, m).transpose(1, 2), x)
+        out["A"] = torch.bmm(member_columns(delta), member_rows(_layer_major(problem.X)))
     return out
 
 

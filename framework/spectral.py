@@ -24,11 +24,11 @@ def _orthogonalize(z: Tensor, basis: Tensor) -> tuple[Tensor, Tensor]:
 
     ``z [..., m]``, ``basis [..., m, j]`` with orthonormal columns.
     """
-    basis = basis.contiguous()  # strided views take a K-dependent product kernel
-    transposed = basis.mT.contiguous()
-    coefficients = (transposed @ z.unsqueeze(-1)).squeeze(-1)
-    z = z - (basis @ coefficients.unsqueeze(-1)).squeeze(-1)
-    z = z - (basis @ (transposed @ z.unsqueeze(-1))).squeeze(-1)
+    # products with one vector as sums of elementwise products: a matrix-vector kernel rounds
+    # differently by the alignment of each member's block, and so by its place in the ensemble
+    coefficients = (basis * z.unsqueeze(-1)).sum(dim=-2)
+    z = z - (basis * coefficients.unsqueeze(-2)).sum(dim=-1)
+    z = z - (basis * (basis * z.unsqueeze(-1)).sum(dim=-2).unsqueeze(-2)).sum(dim=-1)
     return z, coefficients
 
 

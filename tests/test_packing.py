@@ -18,7 +18,7 @@ grid:
   seed: 2
   delta: [0.2, 0.3]
 stages:
-  data: {{plugin: separable, params: {{n: 5, L: 5, d_x: 4, d: 3, delta: "${{grid.delta}}"}}}}
+  data: {{plugin: separable, params: {{n: 8, L: 5, d_x: 4, d: 3, delta: "${{grid.delta}}"}}}}
   init: {{plugin: paper, params: {{m: 32}}}}
   train: {{plugin: {optimizer}, params: {{steps: 40, lr: "${{grid.lr}}/sqrt(m)", train: WAB}}, needs: [data, init]}}
   diagnose:
@@ -99,11 +99,11 @@ grid:
   L: [3, 4]
   lr: [0.01, 0.02]
 stages:
-  data: {plugin: separable, params: {n: 4, L: "${grid.L}", d_x: 3, d: 2, delta: 0.2}}
+  data: {plugin: separable, params: {n: 8, L: "${grid.L}", d_x: 3, d: 2, delta: 0.2}}
   init: {plugin: paper, params: {m: "${grid.m}"}}
   train: {plugin: "${grid.optimizer}", params: {steps: 5, lr: "${grid.lr}"}, needs: [data, init]}
 """
-    plan = plan_file(write_pipeline(tmp_path, text.replace("steps: 5, lr:", "steps: 5, lr:")))
+    plan = plan_file(write_pipeline(tmp_path, text))
     packs = pack_jobs(list(plan.jobs), None, "float64")
     for pack in packs:
         first = pack[0].point.values
@@ -111,6 +111,14 @@ stages:
             assert {k: job.point.values[k] for k in ("m", "optimizer", "L")} == {k: first[k] for k in ("m", "optimizer", "L")}
     # 2 widths × 3 optimizers × 2 lengths: the batch axis is unused, so lr and batch vary inside a pack
     assert len(packs) == 12 and all(len(p) == 4 for p in packs)
+
+
+def test_shapes_that_would_misalign_a_members_blocks_run_one_per_task(tmp_path):
+    """BLAS rounds by a block's alignment: n = 5 sequences put member k's blocks at odd offsets."""
+    plan = mixed_plan(tmp_path, "gd", text=MIXED.replace("n: 8,", "n: 5,"))
+    assert [len(p) for p in pack_jobs(list(plan.jobs), None, "float64")] == [1] * 12
+    single = mixed_plan(tmp_path, "gd", "float32")
+    assert [len(p) for p in pack_jobs(list(single.jobs), None, "float32")] == [1] * 12  # float32 needs n % 16
 
 
 def test_pack_sizes_respect_max_ensemble_memory_and_the_number_of_workers(tmp_path):

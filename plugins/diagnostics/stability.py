@@ -100,12 +100,14 @@ class WeightDistance(Diagnostic):
 
     def measure(self, params: SpectralParams, probe: Probe) -> dict[str, Tensor]:
         moved = probe.weights.W - probe.initial.W  # [K, m, m]
-        moved_t = moved.mT.contiguous()  # products with a transposed view round differently for K = 1 and K > 1
         streams = probe.generators(self.name)
         start = normal_per_member(streams, (probe.m,), moved)
 
         def normal_map(v: Tensor) -> Tensor:  # v [K, m] -> (ΔWᵀ ΔW v) [K, m]
-            return ((v.unsqueeze(1) @ moved_t) @ moved).squeeze(1)
+            # sums of elementwise products: a matrix-vector kernel would round by each member's
+            # place in the ensemble
+            moved_v = (moved * v.unsqueeze(1)).sum(dim=-1)  # ΔW v
+            return (moved * moved_v.unsqueeze(-1)).sum(dim=-2)  # ΔWᵀ (ΔW v)
 
         spectral = top_singular_value(normal_map, start, params.iterations, params.tol, streams)
         frobenius = moved.norm(dim=(-2, -1))
