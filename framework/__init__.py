@@ -16,7 +16,7 @@ from framework.components import (
 from framework.contract import check_component
 from framework.diagnostics import Diagnostic, Output, ProblemShape
 from framework.devices import resolve_device, resolve_dtype
-from framework.ensemble import Problem, Weights
+from framework.ensemble import Problem, Weights, aligned_rows
 from framework.expressions import ExpressionError, evaluate
 from framework.hookspecs import hookimpl
 from framework.probe import Probe, normal_per_member
@@ -74,6 +74,7 @@ __all__ = [
     "SparseScheduleParams",
     "Weights",
     "__version__",
+    "aligned_rows",
     "closed_form_gradient",
     "evaluate",
     "forward",

@@ -12,6 +12,18 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+ALIGNMENT_BYTES = 64
+
+
+def aligned_rows(dtype: torch.dtype) -> int:
+    """Rows of one element each that fill a 64-byte line: 8 in float64, 16 in float32.
+
+    BLAS kernels round differently by the alignment of the block they write, and a member's
+    blocks sit at multiples of their size: blocks that are whole lines keep every member's
+    numbers independent of its place in an ensemble (see ``framework.packing``).
+    """
+    return max(1, ALIGNMENT_BYTES // torch.empty((), dtype=dtype).element_size())
+
 
 @dataclass(frozen=True)
 class Weights:
@@ -111,10 +123,20 @@ class Problem:
         """Member k as a K = 1 problem."""
         return Problem(self.X[k : k + 1], self.Y[k : k + 1], self.delta[k : k + 1])
 
-    def sequences(self, index: Tensor) -> Problem:
-        """The sequences ``index [K, b]`` of each member: the sub-problem an SGD step sees."""
+    def sequences(self, index: Tensor, multiple: int = 1) -> Problem:
+        """The sequences ``index [K, b]`` of each member: the sub-problem an SGD step sees.
+
+        With ``multiple`` > 1, all-zero sequences are appended up to a multiple of it: a zero
+        input with a zero target keeps h = 0 at every layer, so it adds exactly nothing to f or
+        to its gradient, and it lets the step's blocks keep their alignment (``aligned_rows``).
+        """
         rows = torch.arange(self.K, device=index.device).unsqueeze(1)
-        return Problem(self.X[rows, index], self.Y[rows, index], self.delta)
+        X, Y = self.X[rows, index], self.Y[rows, index]
+        missing = -index.shape[1] % multiple
+        if missing:
+            X = torch.cat([X, X.new_zeros(self.K, missing, *X.shape[2:])], dim=1)
+            Y = torch.cat([Y, Y.new_zeros(self.K, missing, *Y.shape[2:])], dim=1)
+        return Problem(X, Y, self.delta)
 
     @staticmethod
     def stack(members: Sequence[Problem]) -> Problem:

@@ -19,18 +19,19 @@ import math
 from collections.abc import Sequence
 
 from framework.devices import resolve_dtype
+from framework.ensemble import aligned_rows
 from framework.layout import problem_shape
 from framework.plan import Job
 
 DEFAULT_MAX_ENSEMBLE = 64
 DEFAULT_TASK_BYTES = 2 * 1024**3
-ALIGNMENT_BYTES = 64
 
 
 def packable(job: Job, dtype: str) -> bool:
-    """Whether the job's blocks keep their alignment at every position of an ensemble."""
+    """Whether the job's blocks keep their alignment at every position of an ensemble
+    (mini-batches are padded with zero sequences to keep theirs: ``Problem.sequences``)."""
     s = problem_shape(job)
-    elements = ALIGNMENT_BYTES // resolve_dtype(dtype).itemsize
+    elements = aligned_rows(resolve_dtype(dtype))
     return s.n % elements == 0 and s.m % elements == 0
 
 

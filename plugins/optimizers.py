@@ -17,6 +17,7 @@ from framework import (
     Params,
     Problem,
     Weights,
+    aligned_rows,
     closed_form_gradient,
     hookimpl,
     seeded_generator,
@@ -90,7 +91,7 @@ class MinibatchSGD(Optimizer):
     def step(
         self, params: OptimizerParams, state: SequenceSampler, weights: Weights, problem: Problem, lr: Tensor
     ) -> Weights:
-        batch = problem.sequences(state.next())
+        batch = problem.sequences(state.next(), multiple=aligned_rows(problem.X.dtype))
         gradient = closed_form_gradient(weights, batch, params.trained)
         return descend(weights, gradient, lr, scale=1.0 / state.batch_size)
 
