@@ -118,7 +118,9 @@ def plan(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary (same as --progress quiet).")
 @click.option("--dashboard", is_flag=True, help="Start Dask's dashboard (needs bokeh) and print its address.")
 @click.option("--host", default=LOCALHOST, show_default=True,
-              help="Local cluster: the interface its scheduler and dashboard listen on (0.0.0.0: every interface).")
+              help="Local cluster: the interface its scheduler and dashboard listen on. Dask has no "
+                   "authentication: anyone who reaches a scheduler can run code, so open it (0.0.0.0) only "
+                   "on a trusted network.")
 @click.option("--force", is_flag=True, help="Run even when the memory estimate exceeds what this machine has.")
 @plugin_options
 @click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
