@@ -40,6 +40,8 @@ def check_component(cls: Any) -> list[str]:
     problems = check_identity(cls) + check_methods(cls, bases[0]) + check_params(cls.Params)
     if issubclass(cls, Diagnostic):
         problems += check_outputs(cls)
+    if issubclass(cls, Generator) and not problems:
+        problems += check_generator_shape(cls)
     return [f"{cls.__name__}: {problem}" for problem in problems]
 
 
@@ -70,6 +72,25 @@ def check_methods(cls: type[Component], base: type[Component]) -> list[str]:
     except TypeError:
         problems.append("must be constructible without arguments (parameters go in Params)")
     return problems
+
+
+def check_generator_shape(cls: type[Generator]) -> list[str]:
+    """``shape(params)`` gives the sizes of what ``generate`` makes, for the default parameters
+    (the store is laid out from ``shape`` before anything is generated)."""
+    try:
+        params = cls.Params()
+    except ValidationError:
+        return []  # no defaults to try: the pipeline's values are checked when it is validated
+    try:
+        declared = tuple(cls().shape(params))
+    except Exception as error:  # any failure is the contract's to report
+        return [f"shape(params) fails ({type(error).__name__}: {error}); override it when the parameters are "
+                "not named n, L, d_x, d"]
+    problem = cls().generate(params, seed=0)
+    made = (problem.n, problem.L, problem.d_x, problem.d)
+    if declared != made:
+        return [f"shape(params) says (n, L, d_x, d) = {declared}, but generate() makes {made}"]
+    return []
 
 
 def check_params(schema: Any) -> list[str]:

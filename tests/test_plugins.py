@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import xarray as xr
 from click.testing import CliRunner
 
 from framework import (
@@ -42,6 +44,7 @@ from framework import (
 from framework.cli import main
 from framework.registry import AUTOLOAD_ENV
 from framework.testing import assert_component_contract, assert_discovered
+from scans import overparam, write_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "plugin"
@@ -354,6 +357,49 @@ def test_example_components_train_a_network(with_example: Path) -> None:
     measured = diagnostic.measure(diag_params, WeightsProbe(weights))["w_spectral_norm"]
     assert measured.shape == (1,)
     assert abs(float(measured[0]) - 2 * math.sqrt(2)) < 0.25  # ||W0||_2 -> 2 sqrt(2) for N(0, 2/m)
+
+
+EXAMPLE_PIPELINE = """\
+name: example-plugin
+grid:
+  momentum: [0.0, 0.5]
+stages:
+  data: {plugin: sine_waves, params: {n: 8, L: 6}}
+  init: {plugin: gaussian_gain, params: {m: 64, gain: 1.0}}
+  train: {plugin: heavy_ball, params: {steps: 200, lr: 0.01/m, momentum: "${grid.momentum}"}, needs: [data, init]}
+  diagnose: {plugins: [loss, w_spectral_norm], schedule: {log: 8}, needs: [train]}
+store: example.zarr
+"""
+
+
+def test_the_pip_installed_example_runs_in_a_pipeline_on_dask(example_site: Path, tmp_path: Path) -> None:
+    """Discovered through its entry point by `overparam run` and by the Dask workers it starts."""
+    pipeline = write_pipeline(tmp_path, EXAMPLE_PIPELINE)
+    env = {"PYTHONPATH": os.pathsep.join([str(example_site), os.environ.get("PYTHONPATH", "")])}
+    out = overparam("run", str(pipeline), "--quiet", "--workers", "1", env=env)
+    assert out.returncode == 0, out.stderr
+    ds = xr.open_zarr(str(tmp_path / "example.zarr")).load()
+    assert (ds["status"].values == 1).all()
+    assert ds["w_spectral_norm"].dims == ("momentum", "step")
+    assert ds["w_spectral_norm"].attrs["paper_ref"]
+    loss = ds["loss"].values
+    assert (loss[:, -1] < 0.5 * loss[:, 0]).all()
+
+
+def test_contract_check_compares_a_generators_shape_with_what_it_makes(with_example: Path) -> None:
+    from overparam_example.generator import SineWaves
+
+    class Misdeclared(SineWaves):
+        """Sine waves whose declared input size is wrong."""
+
+        name = "misdeclared"
+
+        def shape(self, params):
+            return (params.n, params.L, 4, 1)
+
+    assert check_component(SineWaves) == []
+    assert check_component(Misdeclared) == [
+        "Misdeclared: shape(params) says (n, L, d_x, d) = (8, 8, 4, 1), but generate() makes (8, 8, 3, 1)"]
 
 
 def test_example_reduces_to_the_builtins_at_their_neutral_settings(with_example: Path) -> None:

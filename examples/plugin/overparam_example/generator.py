@@ -33,6 +33,10 @@ class SineWaves(Generator):
     name: ClassVar[str] = "sine_waves"
     Params: ClassVar[type[Params]] = SineParams
 
+    def shape(self, params: SineParams) -> tuple[int, int, int, int]:
+        """``(n, L, 3, 1)``: one sample padded to three coordinates in, the next sample out."""
+        return (params.n, params.L, 3, 1)
+
     def generate(self, params: SineParams, seed: int) -> Problem:
         """``s_{i,l} = sin(ω_i l + φ_i)``; the input ``x_{i,l}`` is the sample padded as in the
         paper's footnote 5 to unit norm with last coordinate 1/sqrt(2) (d_x = 3); the target
