@@ -41,6 +41,23 @@ stages:
 store: slow.zarr
 """
 
+# a point that runs, one that raises (tests/data/flaky_plugin.py), one that diverges, another that runs
+FAILING = """\
+name: failing
+plugins: [flaky_plugin]
+grid:
+  case: [fine, raises, diverges, fine_too]
+  explode: [false, true, false, false]
+  lr: [0.05, 0.05, 2.0, 0.02]
+  zip: [[case, explode, lr]]
+stages:
+  data: {plugin: flaky, params: {explode: "${grid.explode}"}}
+  init: {plugin: paper, params: {m: 32}}
+  train: {plugin: gd, params: {steps: 200, lr: "${grid.lr}", train: WAB}, needs: [data, init]}
+  diagnose: {plugins: [loss, weight_distance], schedule: {log: 10}, needs: [train]}
+store: failing.zarr
+"""
+
 
 def write_pipeline(directory: Path, text: str, name: str = "pipeline.yaml") -> Path:
     path = directory / name

@@ -21,25 +21,9 @@ from framework.layout import layout_of
 from framework.orchestrator import RunOptions, run_plan
 from framework.plan import plan_file
 from framework.store import STATUS_CODE
-from scans import ROOT, SLOW, TINY, assert_same_results, overparam, results, write_pipeline
+from scans import FAILING, ROOT, SLOW, TINY, assert_same_results, overparam, results, write_pipeline
 
 DATA = Path(__file__).parent / "data"
-
-FAILING = """\
-name: failing
-plugins: [flaky_plugin]
-grid:
-  case: [fine, raises, diverges, fine_too]
-  explode: [false, true, false, false]
-  lr: [0.05, 0.05, 2.0, 0.02]
-  zip: [[case, explode, lr]]
-stages:
-  data: {plugin: flaky, params: {explode: "${grid.explode}"}}
-  init: {plugin: paper, params: {m: 32}}
-  train: {plugin: gd, params: {steps: 200, lr: "${grid.lr}", train: WAB}, needs: [data, init]}
-  diagnose: {plugins: [loss, weight_distance], schedule: {log: 10}, needs: [train]}
-store: failing.zarr
-"""
 
 
 def done_count(store: Path) -> int:

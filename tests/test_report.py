@@ -21,7 +21,7 @@ from framework.report import build_report, default_out, fit_exponential, fit_pow
 from framework.report.fits import LineFit
 from framework.report.verdicts import Verdict, exponent_verdict, range_problem
 from framework.report.view import StoreView
-from scans import write_pipeline
+from scans import FAILING, write_pipeline
 
 DATA = Path(__file__).parent / "data"
 
@@ -50,21 +50,6 @@ store: scan.zarr
 """
 
 # One point done, one raising, one diverging (lr far past the stability edge), one pending-free.
-FAILING = """\
-name: failing
-plugins: [flaky_plugin]
-grid:
-  case: [fine, raises, diverges]
-  explode: [false, true, false]
-  lr: [0.05, 0.05, 2.0]
-  zip: [[case, explode, lr]]
-stages:
-  data: {plugin: flaky, params: {explode: "${grid.explode}"}}
-  init: {plugin: paper, params: {m: 32}}
-  train: {plugin: gd, params: {steps: 200, lr: "${grid.lr}", train: WAB}, needs: [data, init]}
-  diagnose: {plugins: [loss, weight_distance], schedule: {log: 10}, needs: [train]}
-store: failing.zarr
-"""
 
 SCAN_FIGURES = {"loss", "optimizers", "speed_m", "pl_ratio", "distance", "dprime", "perturbation", "layers", "chains",
                 "semi_smoothness"}
@@ -240,10 +225,10 @@ def test_a_store_with_failed_and_diverged_points_still_reports_what_it_left_out(
     pipeline = write_pipeline(tmp_path, FAILING)
     out = CliRunner().invoke(main, ["run", str(pipeline), "--report", "--quiet", "--workers", "2"])
     assert out.exit_code == 1, out.output  # some points failed: the run's status; the report is made all the same
-    assert "left out 2 of 3 grid points" in out.output
+    assert "left out 2 of 4 grid points" in out.output
     folder = tmp_path / "failing.report"
     md = (folder / "report.md").read_text()
-    assert "2 of 3 grid points are not done" in md
+    assert "2 of 4 grid points are not done" in md
     assert "case=raises (explode=True, lr=0.05): failed (" in md and "exploded, as asked" in md
     assert "case=diverges (explode=False, lr=2): diverged (" in md and "non-finite" in md
     assert "GD against SGD against mini-batch: the grid has no `optimizer` axis" in md
