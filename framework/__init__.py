@@ -31,10 +31,11 @@ from framework.registry import (
     Registry,
     UnknownComponentError,
 )
-from framework.rnn import Forward, closed_form_gradient, forward, loss, loss_and_gradient
+from framework.rnn import Forward, closed_form_gradient, forward, loss, loss_and_gradient, residual_tangent
 from framework.sparse_schedule import SparseScheduleParams, measured_steps
 from framework.spectral import top_singular_value
-from framework.training import Trajectory, log_schedule, resolve_learning_rate, train
+from framework.step_size import auto_learning_rate, kernel_top_eigenvalue, resolve_learning_rate
+from framework.training import Trajectory, log_schedule, train
 
 __version__ = "0.1.0"
 
@@ -75,15 +76,18 @@ __all__ = [
     "Weights",
     "__version__",
     "aligned_rows",
+    "auto_learning_rate",
     "closed_form_gradient",
     "evaluate",
     "forward",
+    "kernel_top_eigenvalue",
     "log_schedule",
     "loss",
     "loss_and_gradient",
     "measured_steps",
     "resolve_device",
     "resolve_dtype",
+    "residual_tangent",
     "resolve_learning_rate",
     "seeded_generator",
     "top_singular_value",

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic_core import PydanticCustomError
 from torch import Tensor
 
 from framework.ensemble import Problem, Weights
@@ -80,11 +81,24 @@ class OptimizerParams(Params):
     """What every optimizer takes: the number of steps, the learning rate, the trained weights.
 
     ``lr`` is a positive number; a pipeline file may write it as an expression in the grid
-    axes and the data's and initializer's sizes (``0.05/m``), evaluated before validation.
+    axes and the data's and initializer's sizes (``0.05/m``), evaluated before validation, or
+    as ``auto``: ``lr_fraction · 2/λ_max``, λ_max the top eigenvalue of the tangent kernel at
+    initialization (``framework.step_size``), measured per grid point before training.
     """
 
     steps: int = Field(ge=0, description="number of update steps")
-    lr: float = Field(gt=0, description="learning rate (in a pipeline: a number or an expression such as 0.05/m)")
+    lr: Annotated[float, Field(gt=0)] | Literal["auto"] = Field(
+        description="learning rate: a number, an expression such as 0.05/m, or auto (lr_fraction * 2/λ_max)")
+    lr_fraction: float = Field(0.5, gt=0, le=1, description="with lr: auto, the fraction of 2/λ_max taken")
+
+    @field_validator("lr", mode="wrap")
+    @classmethod
+    def _learning_rate(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> float | str:
+        """One message for a bad learning rate, rather than one per member of its union type."""
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("learning_rate", "should be a number greater than 0, or 'auto'") from None
     train: Literal["W", "WAB"] = Field("W", description="W alone (Theorems 1-2) or W, A and B")
 
     @property

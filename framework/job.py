@@ -24,6 +24,7 @@ from framework.layout import Layout
 from framework.plan import Call, Job
 from framework.probe import Probe
 from framework.seeds import derive_seed
+from framework.step_size import auto_learning_rate
 from framework.training import train
 
 DATA_CACHE_SIZE = 32
@@ -39,6 +40,7 @@ class MemberResult:
     error: str = ""
     wall_time: float = float("nan")
     reached_step: int = -1
+    learning_rate: float = float("nan")
     finished_at: float = float("nan")
     values: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -128,12 +130,27 @@ def run_pack(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
     return results
 
 
+def learning_rates(jobs: Sequence[Job], weights: Weights, problem: Problem) -> Tensor:
+    """Each member's learning rate, ``[K]``: its number, or for ``lr: auto`` a fraction of
+    2/λ_max of the tangent kernel at its initialization, from its own seed."""
+    given = [job.train.params.lr for job in jobs]
+    rates = torch.tensor([0.0 if rate == "auto" else rate for rate in given], dtype=weights.W.dtype,
+                         device=weights.W.device)
+    if "auto" in given:
+        seeds = [derive_seed(job.train.seed, "lr-auto") for job in jobs]
+        fractions = torch.tensor([job.train.params.lr_fraction for job in jobs], dtype=rates.dtype, device=rates.device)
+        measured = auto_learning_rate(weights, problem, jobs[0].train.params.trained, 1.0, seeds) * fractions
+        automatic = torch.tensor([rate == "auto" for rate in given], device=rates.device)
+        rates = torch.where(automatic, measured, rates)
+    return rates
+
+
 def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype) -> list[MemberResult]:
     problem = Problem.stack([generate(job.data) for job in jobs]).to(device, dtype)
     weights = Weights.stack([job.init.component().initialize(job.init.params, problem.d_x, problem.d, job.init.seed)
                              for job in jobs]).to(device, dtype)
     train_call = jobs[0].train
-    lr = torch.tensor([job.train.params.lr for job in jobs], dtype=dtype, device=device)
+    lr = learning_rates(jobs, weights, problem)
     recorder = _Recorder(jobs, layout, weights, problem)
     trajectory = train(train_call.component(), train_call.params, weights, problem, lr,
                        [job.train.seed for job in jobs], jobs[0].steps, on_log=recorder)
@@ -145,7 +162,9 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
             finite = [s for s, f in zip(trajectory.steps, trajectory.loss[:, k].tolist()) if np.isfinite(f)]
             message = f"diverged: f(W) became non-finite at step {at}" + (
                 f" (last finite value at step {finite[-1]})" if finite else "")
-            results.append(MemberResult(job.point.index, "diverged", message, reached_step=at, values=values))
+            results.append(MemberResult(job.point.index, "diverged", message, reached_step=at,
+                                        learning_rate=float(lr[k]), values=values))
         else:
-            results.append(MemberResult(job.point.index, "done", reached_step=train_call.params.steps, values=values))
+            results.append(MemberResult(job.point.index, "done", reached_step=train_call.params.steps,
+                                        learning_rate=float(lr[k]), values=values))
     return results

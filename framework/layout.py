@@ -14,7 +14,7 @@ from framework.diagnostics import ProblemShape
 from framework.plan import Job, Plan
 from framework.source import Finding, PipelineError
 
-RUN_VARIABLES = ("status", "error", "wall_time", "reached_step", "finished_at")
+RUN_VARIABLES = ("status", "error", "wall_time", "reached_step", "learning_rate", "finished_at")
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from framework.components import Component, Params
@@ -51,6 +52,11 @@ def type_name(annotation: Any) -> str:
     if annotation is None or annotation is type(None):
         return "None"
     origin = get_origin(annotation)
+    if origin is Annotated:
+        inner, *metadata = get_args(annotation)
+        flat = [part for item in metadata for part in (item.metadata if isinstance(item, FieldInfo) else [item])]
+        bounds = ", ".join(f"{symbol} {value}" for symbol, value in field_bounds(flat))
+        return f"{type_name(inner)} ({bounds})" if bounds else type_name(inner)
     if origin is Literal:
         return " | ".join(repr(value) for value in get_args(annotation))
     if origin in (Union, types.UnionType):

@@ -14,7 +14,7 @@ import types
 from pathlib import Path
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import ValidationError
 
@@ -120,15 +120,24 @@ class Plan:
 
 
 def _numeric_fields(params: type[Params]) -> dict[str, bool]:
-    """Fields that take numbers (and not text): name -> whether an int is required."""
+    """Fields that take numbers (and not free text): name -> whether an int is required. A
+    field may also take a few words (``float | Literal["auto"]``); those are not expressions."""
     out = {}
     for name, info in params.model_fields.items():
         annotation = info.annotation
-        args = set(get_args(annotation)) if get_origin(annotation) in (Union, types.UnionType) else {annotation}
+        members = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+        args = {get_args(arg)[0] if get_origin(arg) is Annotated else arg for arg in members}
         if str in args or not args & {int, float}:
             continue
         out[name] = float not in args
     return out
+
+
+def _words(params: type[Params], name: str) -> set[str]:
+    """The literal words a field accepts besides numbers (``auto`` for a learning rate)."""
+    annotation = params.model_fields[name].annotation
+    args = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
+    return {word for arg in args if get_origin(arg) is Literal for word in get_args(arg)}
 
 
 def _numbers(values: Mapping[str, Any]) -> dict[str, float]:
@@ -202,7 +211,7 @@ class _Resolver:
             if path + (name,) in self.failed:
                 failed.add(name)
                 continue
-            if not isinstance(text, str):
+            if not isinstance(text, str) or text in _words(component.Params, name):
                 continue
             try:
                 value = evaluate(text, variables)

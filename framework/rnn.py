@@ -149,6 +149,37 @@ def closed_form_gradient(
     return out
 
 
+def residual_tangent(
+    weights: Weights, problem: Problem, direction: Mapping[str, Tensor], state: Forward | None = None
+) -> Tensor:
+    """``J v``: the change of the residuals ``loss_{i,l}`` (l >= 2) along ``direction`` (tensors
+    for some of W, A, B), ``[K, L, n, d]``, member-major as ``Forward.residual_members``.
+
+    Differentiating §2.1 with the ReLU patterns fixed (Definition 2.2): ``dh_0 = 0``,
+    ``dg_l = V_W h_{l-1} + W dh_{l-1} + V_A x_l``, ``dh_l = D_l dg_l``,
+    ``d loss_l = B dh_l + V_B h_l``; layer 1 is excluded from f, so its row is zero.
+    """
+    fwd = forward(weights, problem) if state is None else state
+    L, K, n, m = fwd.g_layers.shape
+    x = _layer_major(problem.X)
+    open_mask = (fwd.g_layers >= 0).to(fwd.g_layers.dtype)
+    transposed = {name: v.mT.contiguous() for name, v in direction.items()}
+    Wt, Bt = weights.W.mT.contiguous(), weights.B.mT.contiguous()
+    tangent = x.new_zeros(L, K, n, weights.d)
+    dh = None
+    for layer in range(L):
+        dg = torch.bmm(x[layer], transposed["A"]) if "A" in transposed else x.new_zeros(K, n, m)
+        if layer > 0:
+            if "W" in transposed:
+                dg = dg + torch.bmm(fwd.h_layers[layer - 1], transposed["W"])
+            dg = torch.baddbmm(dg, dh, Wt)
+        dh = dg * open_mask[layer]
+        if layer > 0:
+            dy = torch.bmm(dh, Bt)
+            tangent[layer] = dy + torch.bmm(fwd.h_layers[layer], transposed["B"]) if "B" in transposed else dy
+    return tangent.permute(1, 0, 2, 3).contiguous()
+
+
 def loss_and_gradient(
     weights: Weights, problem: Problem, trained: Collection[str] = ("W",)
 ) -> tuple[Tensor, Mapping[str, Tensor]]:

@@ -3,7 +3,8 @@
 Layout (DESIGN §5): one dimension per grid dimension (coordinate = the axis values; the other
 axes of a zip group are coordinates along it), ``step`` for the logged steps, each
 diagnostic's own dimensions; one variable per diagnostic output plus ``status`` (CF flags:
-pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``finished_at``.
+pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``learning_rate``,
+``finished_at``.
 Zarr format 2 with consolidated metadata. Every variable has chunk size 1 along every grid dimension, so each grid point is a region of
 its own and no two writes share a chunk (STACK-NOTES: shared chunks lose data).
 
@@ -116,6 +117,8 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
     data_vars["wall_time"] = variable((), np.nan, "float64", {"long_name": "wall time of the task", "units": "s"})
     data_vars["reached_step"] = variable((), -1, "int64", {"long_name": "last step reached (-1: not run)",
                                                             "paper_ref": "none: run bookkeeping"})
+    data_vars["learning_rate"] = variable((), np.nan, "float64", {
+        "long_name": "learning rate used (lr: auto resolved at initialization)", "paper_ref": "Theorems 1-2 (η)"})
     data_vars["finished_at"] = variable((), np.nan, "float64", {
         "long_name": "time the grid point finished", "units": "seconds since 1970-01-01T00:00:00Z",
         "paper_ref": "none: run bookkeeping"})
@@ -274,6 +277,7 @@ class Store:
         self.array("error")[index] = result.error
         self.array("wall_time")[index] = result.wall_time
         self.array("reached_step")[index] = result.reached_step
+        self.array("learning_rate")[index] = result.learning_rate
         self.array("finished_at")[index] = result.finished_at
         self.array("status")[index] = STATUS_CODE[result.status]
 

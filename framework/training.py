@@ -4,14 +4,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from numbers import Real
 
 import torch
 from torch import Tensor
 
 from framework.components import Optimizer, Params
 from framework.ensemble import Problem, Weights
-from framework.expressions import evaluate
 from framework.rnn import loss as loss_of
 
 LogCallback = Callable[[int, Weights, Tensor], None]
@@ -30,14 +28,6 @@ def log_schedule(steps: int, points: int = 40) -> list[int]:
         return [0]
     spaced = {round(math.exp(math.log(steps) * j / (points - 1))) for j in range(points)} if points > 1 else set()
     return sorted({0, steps} | spaced)
-
-
-def resolve_learning_rate(lr: Real | str, m: int) -> float:
-    """A learning rate given as a number or as an expression in the width (``0.05/m``)."""
-    value = float(lr) if isinstance(lr, Real) else evaluate(lr, {"m": m})
-    if not value > 0:
-        raise ValueError(f"learning rate {lr!r} gives {value} at m = {m}; it must be positive")
-    return value
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,72 @@
+"""Choosing learning rates: a number, an expression in m, or ``auto`` from the tangent kernel.
+
+GD on f = ½‖r(W)‖² is stable on the linearized model iff η < 2/λ_max, λ_max the top eigenvalue
+of the tangent kernel J Jᵀ (equally of the Gauss–Newton matrix Jᵀ J), J the Jacobian of the
+residuals loss_{i,l} (l >= 2) in the trained weights. DESIGN §3 records that the edge depends
+on the data (it scales roughly as 1/(n·L³)), not only on m, so a fixed c/m does not carry
+across data, n and L; ``lr: auto`` takes a fraction of 2/λ_max measured at initialization.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Collection, Sequence
+from numbers import Real
+
+import torch
+from torch import Tensor
+
+from framework.ensemble import Problem, Weights
+from framework.expressions import evaluate
+from framework.probe import normal_per_member
+from framework.rnn import Forward, closed_form_gradient, forward, residual_tangent
+
+POWER_ITERATIONS = 40
+
+
+def resolve_learning_rate(lr: Real | str, m: int) -> float:
+    """A learning rate given as a number or as an expression in the width (``0.05/m``)."""
+    value = float(lr) if isinstance(lr, Real) else evaluate(lr, {"m": m})
+    if not value > 0:
+        raise ValueError(f"learning rate {lr!r} gives {value} at m = {m}; it must be positive")
+    return value
+
+
+def kernel_top_eigenvalue(weights: Weights, problem: Problem, trained: Collection[str],
+                          generators: Sequence[torch.Generator], iterations: int = POWER_ITERATIONS) -> Tensor:
+    """λ_max(Jᵀ J) for each member, ``[K]``, by power iteration on Jᵀ J v.
+
+    J v is ``residual_tangent`` and Jᵀ u the closed-form gradient of Fact 2.5 with the residuals
+    replaced by u. Each member starts from its own random direction (``generators``) and takes
+    the same number of steps, so a member's estimate does not depend on its ensemble. The
+    Rayleigh quotient of the last iterate is a lower bound of λ_max that the iteration raises.
+    """
+    fwd = forward(weights, problem)
+    names = [name for name in ("W", "A", "B") if name in trained]
+    shapes = [getattr(weights, name).shape[1:] for name in names]
+    sizes = [math.prod(shape) for shape in shapes]
+    K = weights.K
+
+    def split(v: Tensor) -> dict[str, Tensor]:
+        return {name: part.view(K, *shape) for name, part, shape in zip(names, v.split(sizes, dim=1), shapes)}
+
+    def normal_map(v: Tensor) -> Tensor:
+        u = residual_tangent(weights, problem, split(v), fwd)
+        pulled = closed_form_gradient(weights, problem, names, Forward(fwd.g_layers, fwd.h_layers, u))
+        return torch.cat([pulled[name].reshape(K, -1) for name in names], dim=1)
+
+    v = normal_per_member(generators, (sum(sizes),), weights.W)
+    v = v / v.norm(dim=1, keepdim=True)
+    estimate = v.new_zeros(K)
+    for _ in range(iterations):
+        w = normal_map(v)
+        estimate = (v * w).sum(dim=1)
+        size = w.norm(dim=1, keepdim=True)
+        v = torch.where(size > 0, w / size.clamp_min(torch.finfo(w.dtype).tiny), v)
+    return estimate
+
+
+def auto_learning_rate(weights: Weights, problem: Problem, trained: Collection[str], fraction: float,
+                       seeds: Sequence[int]) -> Tensor:
+    """``fraction · 2/λ_max`` for each member, λ_max measured at these (initial) weights."""
+    generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
+    return fraction * 2 / kernel_top_eigenvalue(weights, problem, trained, generators)
