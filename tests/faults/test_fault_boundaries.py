@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -69,20 +70,29 @@ def test_force_runs_a_scan_the_estimate_refuses(tmp_path: Path, monkeypatch):
     assert "4 done" in forced.stdout
 
 
-def test_the_store_path_is_relative_to_the_pipeline_file_and_nothing_else_is_written(tmp_path: Path):
-    pipelines, cwd, scratch = tmp_path / "pipelines", tmp_path / "cwd", tmp_path / "scratch"
+@pytest.fixture(scope="module")
+def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One run of the tiny pipeline with ``--dashboard``, its file in ``pipelines/`` naming the
+    store ``../results/tiny.zarr``, started from an empty ``cwd/`` with ``TMPDIR=scratch/``."""
+    root = tmp_path_factory.mktemp("scanned")
+    pipelines, cwd, scratch = root / "pipelines", root / "cwd", root / "scratch"
     for folder in (pipelines, cwd, scratch):
         folder.mkdir()
     pipeline = write_pipeline(pipelines, TINY.replace("store: tiny.zarr", "store: ../results/tiny.zarr"))
-    out = subprocess.run([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--workers", "1", "--quiet"],
-                         cwd=cwd, capture_output=True, text=True, timeout=240,
+    out = subprocess.run([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--workers", "1", "--quiet",
+                          "--dashboard"], cwd=cwd, capture_output=True, text=True, timeout=240,
                          env={**os.environ, "TMPDIR": str(scratch), "PYTHONDONTWRITEBYTECODE": "1"})
     assert out.returncode == 0, out.stderr
-    written = files_under(tmp_path) - {"pipelines/pipeline.yaml"}
+    return root, out
+
+
+def test_the_store_path_is_relative_to_the_pipeline_file_and_nothing_else_is_written(scanned):
+    root, _ = scanned
+    written = files_under(root) - {"pipelines/pipeline.yaml"}
     outside = {f for f in written if not f.startswith(("results/tiny.zarr/", "scratch/"))}
     assert outside == set(), outside
     assert any(f.startswith("results/tiny.zarr/") for f in written)
-    assert list(cwd.iterdir()) == []
+    assert list((root / "cwd").iterdir()) == []
     record("paths", files_in_store=sum(f.startswith("results/tiny.zarr/") for f in written),
            files_outside_store_and_temp=len(outside), files_in_cwd=0)
 
@@ -137,9 +147,8 @@ def test_the_local_cluster_listens_on_localhost_only():
         assert all(Path(d).is_relative_to(tempfile.gettempdir()) for d in scratch.values())
 
 
-def test_dashboard_address_is_printed_or_its_absence_explained(tmp_path: Path):
-    out = overparam("run", str(write_pipeline(tmp_path, TINY)), "--dashboard", "--workers", "1", "--quiet")
-    assert out.returncode == 0, out.stderr
+def test_dashboard_address_is_printed_or_its_absence_explained(scanned):
+    _, out = scanned
     if dashboard_available():
         assert re.search(r"^dashboard: http://127\.0\.0\.1:\d+/status", out.stdout, re.M), out.stdout
     else:
@@ -170,12 +179,11 @@ except SystemExit as stop:
 """
 
 
-def test_show_reads_a_store_it_cannot_write(tmp_path: Path):
+def test_show_reads_a_store_it_cannot_write(scanned, tmp_path: Path):
     """``show`` on a store made read-only (chmod -R a-w) works, opens no file of the store for
     writing (seen through Python's audit hooks, since root ignores file modes) and changes none."""
-    out = overparam("run", str(write_pipeline(tmp_path, TINY)), "--workers", "1", "--quiet")
-    assert out.returncode == 0, out.stderr
     store = tmp_path / "tiny.zarr"
+    shutil.copytree(scanned[0] / "results" / "tiny.zarr", store)
     for path in [store, *store.rglob("*")]:
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     try:

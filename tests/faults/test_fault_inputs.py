@@ -23,7 +23,7 @@ from framework.cli import main
 TESTS = Path(__file__).resolve().parents[1]
 BROKEN = sorted((TESTS / "broken_pipelines").glob("*.yaml"))
 VALID = (TESTS / "valid_pipelines" / "tiny.yaml").read_text()
-KEYED_FINDING = re.compile(r"^mutant\.yaml:\d+ \S+: \S")  # names a key path
+KEYED_FINDING = re.compile(r"^mutant\.yaml:\d+ (?:\[[^\]]*\]|[^\s\[\]])+: \S")  # names a key path (odd keys quoted)
 LINE_FINDING = re.compile(r"^mutant\.yaml(:\d+)?: \S")  # a file or a line that no key can name
 FULL_MUTATIONS = 1000
 CI_MUTATIONS = 150

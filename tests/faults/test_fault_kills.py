@@ -113,7 +113,8 @@ def kill_workers(repetitions: int, reference: tuple[Path, Path, float], tmp_path
         store = tmp_path / f"worker{repetition}.zarr"
         run = start_run(str(pipeline), "--store", str(store), *RUN)
         try:
-            wait_for(lambda: done_count(store) >= 1, 120, "a first done grid point")
+            wait_for(lambda: done_count(store) >= 1 or run.poll() is not None, 120, "a first done grid point")
+            assert run.poll() is None, run.communicate()
             workers = worker_processes(run.pid)
             assert workers, "no worker processes found"
             workers[repetition % len(workers)].kill()

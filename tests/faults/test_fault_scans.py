@@ -26,8 +26,9 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 FLAKY_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(DATA), os.environ.get("PYTHONPATH")]))}
 
 # per group of six cases: two diverge (lr 2.0 training W, A and B), one raises, three are fine
-CASES = [("fine_a", False, 0.05), ("diverges_a", False, 2.0), ("fine_b", False, 0.03),
-         ("raises", True, 0.05), ("diverges_b", False, 2.0), ("fine_c", False, 0.02)]
+# (lr at most 0.01 = 0.32/m: lr 0.05 diverged for some seeds)
+CASES = [("fine_a", False, 0.01), ("diverges_a", False, 2.0), ("fine_b", False, 0.005),
+         ("raises", True, 0.01), ("diverges_b", False, 2.0), ("fine_c", False, 0.002)]
 
 
 def mixed_pipeline(cases: list[tuple[str, bool, float]], replicas: int) -> str:
