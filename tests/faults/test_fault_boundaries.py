@@ -172,27 +172,32 @@ def watch(event, args):
 sys.addaudithook(watch)
 from framework.cli import main
 try:
-    main(["show", sys.argv[1]])
+    main(sys.argv[2:])
 except SystemExit as stop:
     print("writes:", len(writes), writes[:3])
     raise
 """
 
 
-def test_show_reads_a_store_it_cannot_write(scanned, tmp_path: Path):
-    """``show`` on a store made read-only (chmod -R a-w) works, opens no file of the store for
-    writing (seen through Python's audit hooks, since root ignores file modes) and changes none."""
+def test_show_and_report_read_a_store_they_cannot_write(scanned, tmp_path: Path):
+    """``show`` and ``report`` on a store made read-only (chmod -R a-w) work, open no file of
+    the store for writing (seen through Python's audit hooks, since root ignores file modes)
+    and change none."""
     store = tmp_path / "tiny.zarr"
     shutil.copytree(scanned[0] / "results" / "tiny.zarr", store)
     for path in [store, *store.rglob("*")]:
         path.chmod(path.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
     try:
         before = {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in store.rglob("*")}
-        shown = subprocess.run([sys.executable, "-c", WATCH_WRITES, str(store)], cwd=tmp_path, capture_output=True,
-                               text=True, timeout=120)
-        assert shown.returncode == 0, shown.stderr
-        assert "4 done of 4" in shown.stdout
-        assert "writes: 0 []" in shown.stdout, shown.stdout
+        outputs = {}
+        for command in (["show", str(store)], ["report", str(store), "--out", str(tmp_path / "report")]):
+            done = subprocess.run([sys.executable, "-c", WATCH_WRITES, str(store), *command], cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            assert "writes: 0 []" in done.stdout, (command, done.stdout)
+            outputs[command[0]] = done.stdout
+        assert "4 done of 4" in outputs["show"]
+        assert (tmp_path / "report" / "report.md").exists()
         assert {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in store.rglob("*")} == before
     finally:
         for path in [store, *store.rglob("*")]:
