@@ -97,7 +97,7 @@ def test_gd_on_the_paper_setup_fits_to_one_percent(paper_problem):
 
 @pytest.mark.parametrize("optimizer", [GradientDescent(), StochasticGradientDescent(), MinibatchSGD()])
 def test_an_ensemble_trains_exactly_as_its_members_alone(optimizer):
-    problems = [make_problem(s, n=6, L=5, d_x=4, d=3, delta=0.2) for s in range(3)]
+    problems = [make_problem(s, n=8, L=5, d_x=4, d=3, delta=0.2) for s in range(3)]
     members = [make_weights(24, 4, 3, seed=10 + s) for s in range(3)]
     lrs = [0.002, 0.004, 0.008]
     seeds = [101, 102, 103]
@@ -114,12 +114,13 @@ def test_an_ensemble_trains_exactly_as_its_members_alone(optimizer):
 
 
 def test_a_diverging_member_is_masked_and_the_others_go_on():
-    problem = Problem.stack([make_problem(0, n=6, L=6, d_x=4, d=3, delta=0.2)] * 2)
+    """n and m multiples of 8: the shapes framework.packing packs (exact members)."""
+    problem = Problem.stack([make_problem(0, n=8, L=6, d_x=4, d=3, delta=0.2)] * 2)
     weights = type(make_weights(32, 4, 3)).stack([make_weights(32, 4, 3, seed=s) for s in (1, 2)])
     optimizer = GradientDescent()
-    params = optimizer.parse_params({"steps": 60, "lr": 1.0})
+    params = optimizer.parse_params({"steps": 60, "lr": 1.0, "train": "WAB"})
     schedule = log_schedule(60, 10)
-    run = train(optimizer, params, weights, problem, torch.tensor([0.001, 0.5]), [0, 1], schedule)
+    run = train(optimizer, params, weights, problem, torch.tensor([0.001, 2.0]), [0, 1], schedule)
     assert run.diverged.tolist() == [False, True]
     assert run.diverged_at[1] > 0
     alone = train(optimizer, params, weights.member(0), problem.member(0), torch.tensor([0.001]), [0], schedule)
