@@ -16,7 +16,7 @@ from framework.components import (
 from framework.contract import check_component
 from framework.diagnostics import Diagnostic, Output, ProblemShape
 from framework.devices import resolve_device, resolve_dtype
-from framework.ensemble import Problem, Weights, aligned_rows
+from framework.ensemble import Problem, Weights, aligned_rows, member_sum
 from framework.expressions import ExpressionError, evaluate
 from framework.hookspecs import hookimpl
 from framework.probe import Probe, normal_per_member
@@ -82,6 +82,7 @@ __all__ = [
     "forward",
     "kernel_top_eigenvalue",
     "log_schedule",
+    "member_sum",
     "loss",
     "loss_and_gradient",
     "measured_steps",

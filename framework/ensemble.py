@@ -25,6 +25,25 @@ def aligned_rows(dtype: torch.dtype) -> int:
     return max(1, ALIGNMENT_BYTES // torch.empty((), dtype=dtype).element_size())
 
 
+SUM_ROW = 4096
+
+
+def member_sum(x: Tensor) -> Tensor:
+    """Σ over every axis but the first (the ensemble axis), ``[K]``, in an order that does not
+    depend on K.
+
+    One reduction of more than about 32k elements is split across threads when it is the only
+    output (K = 1) and not when there are several, so its rounding would depend on the
+    ensemble's size. Summing rows of ``SUM_ROW`` elements first (zero padding adds nothing),
+    then the row sums, fixes every member's order.
+    """
+    flat = x.reshape(x.shape[0], -1)
+    missing = -flat.shape[1] % SUM_ROW
+    if missing:
+        flat = torch.nn.functional.pad(flat, (0, missing))
+    return flat.view(x.shape[0], -1, SUM_ROW).sum(dim=-1).sum(dim=-1)
+
+
 @dataclass(frozen=True)
 class Weights:
     """The weights of §2.1, batched: ``W [K, m, m]``, ``A [K, m, d_x]``, ``B [K, d, m]``."""

@@ -17,7 +17,7 @@ from typing import Collection, Mapping
 import torch
 from torch import Tensor
 
-from framework.ensemble import Problem, Weights
+from framework.ensemble import Problem, Weights, member_sum
 
 TRAINABLE = ("W", "A", "B")
 
@@ -58,7 +58,7 @@ class Forward:
     @property
     def loss(self) -> Tensor:
         """``f(W) = Σ_i f_i(W)``, the sum over sequences (§2.2), ``[K]``."""
-        return 0.5 * self.residual_members.square().sum(dim=(1, 2, 3))
+        return 0.5 * member_sum(self.residual_members.square())
 
 
 def _layer_major(t: Tensor) -> Tensor:

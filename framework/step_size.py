@@ -15,7 +15,7 @@ from numbers import Real
 import torch
 from torch import Tensor
 
-from framework.ensemble import Problem, Weights
+from framework.ensemble import Problem, Weights, member_sum
 from framework.expressions import evaluate
 from framework.probe import normal_per_member
 from framework.rnn import Forward, closed_form_gradient, forward, residual_tangent
@@ -55,12 +55,12 @@ def kernel_top_eigenvalue(weights: Weights, problem: Problem, trained: Collectio
         return torch.cat([pulled[name].reshape(K, -1) for name in names], dim=1)
 
     v = normal_per_member(generators, (sum(sizes),), weights.W)
-    v = v / v.norm(dim=1, keepdim=True)
+    v = v / member_sum(v.square()).sqrt().unsqueeze(1)
     estimate = v.new_zeros(K)
     for _ in range(iterations):
         w = normal_map(v)
-        estimate = (v * w).sum(dim=1)
-        size = w.norm(dim=1, keepdim=True)
+        estimate = member_sum(v * w)
+        size = member_sum(w.square()).sqrt().unsqueeze(1)
         v = torch.where(size > 0, w / size.clamp_min(torch.finfo(w.dtype).tiny), v)
     return estimate
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
+from framework import member_sum
 from framework.job import run_pack
 from framework.layout import layout_of
 from framework.packing import member_bytes, pack_jobs
@@ -131,3 +133,26 @@ def test_pack_sizes_respect_max_ensemble_memory_and_the_number_of_workers(tmp_pa
     assert member_bytes(jobs[0], "float32") * 2 == one
     covered = [job.point.index for pack in pack_jobs(jobs, 5, "float64") for job in pack]
     assert sorted(covered) == sorted(job.point.index for job in jobs)
+
+
+def test_large_members_reduce_in_the_same_order_alone_and_together(tmp_path):
+    """m² = 65,536 gradient entries: a single reduction that large is split across threads when it
+    is the only output (K = 1); ``member_sum`` keeps each member's order fixed."""
+    text = MIXED.replace("m: 32", "m: 256").replace("steps: 40", "steps: 6").replace("lr: [0.01, 0.03, 0.06]", "lr: [0.01]")
+    plan = mixed_plan(tmp_path, "gd", text=text)
+    layout = layout_of(plan)
+    jobs = list(plan.jobs)[:3]
+    together = run_pack(jobs, layout)
+    for job, packed in zip(jobs, together):
+        alone = run_pack([job], layout)[0]
+        for name in ("loss", "pl_ratio", "weight_distance_frobenius", "semi_smoothness_inner"):
+            assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), name
+
+
+def test_member_sum_is_the_sum_and_does_not_depend_on_the_ensemble_size():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 300, 301, generator=g, dtype=torch.float64)
+    together = member_sum(x)
+    for k in range(4):
+        assert torch.equal(member_sum(x[k : k + 1])[0], together[k])
+        assert together[k].item() == pytest.approx(float(np.sum(x[k].numpy(), dtype=np.float64)), rel=1e-12)

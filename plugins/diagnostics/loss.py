@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from torch import Tensor
 
-from framework import Diagnostic, Output, Params, Probe
+from framework import Diagnostic, Output, Params, Probe, member_sum
 
 
 class Loss(Diagnostic):
@@ -40,7 +40,7 @@ class PLRatio(Diagnostic):
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         scale = probe.m * probe.forward.loss
-        full = probe.gradient.square().sum(dim=(-1, -2))
+        full = member_sum(probe.gradient.square())
         return {
             "pl_ratio": full / scale,
             "pl_ratio_sequence_max": probe.sequence_gradient_norms.amax(dim=1) / scale,

@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Diagnostic, Output, Params, Probe, SparseScheduleParams, loss, normal_per_member
+from framework import Diagnostic, Output, Params, Probe, SparseScheduleParams, loss, member_sum, normal_per_member
 
 
 class SemiSmoothnessParams(SparseScheduleParams):
@@ -46,7 +46,7 @@ class SemiSmoothness(Diagnostic):
         shift = self.perturbation(params, probe)
         f = probe.forward.loss
         moved = loss(probe.weights.replace(W=probe.weights.W + shift), probe.problem)
-        inner = (probe.gradient * shift).sum(dim=(-2, -1))
+        inner = member_sum(probe.gradient * shift)
         norm = torch.full_like(f, params.tau / math.sqrt(probe.m))
         return {
             "semi_smoothness_gap": moved - f - inner,

@@ -13,7 +13,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Diagnostic, Output, Params, Probe, ProblemShape, normal_per_member, top_singular_value
+from framework import Diagnostic, Output, Params, Probe, ProblemShape, member_sum, normal_per_member, top_singular_value
 
 
 class DPrimeSparsity(Diagnostic):
@@ -110,7 +110,7 @@ class WeightDistance(Diagnostic):
             return (moved * moved_v.unsqueeze(-1)).sum(dim=-2)  # ΔWᵀ (ΔW v)
 
         spectral = top_singular_value(normal_map, start, params.iterations, params.tol, streams)
-        frobenius = moved.norm(dim=(-2, -1))
+        frobenius = member_sum(moved.square()).sqrt()
         root_m = math.sqrt(probe.m)
         return {
             "weight_distance_spectral": spectral,
