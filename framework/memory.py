@@ -58,7 +58,7 @@ def estimate_memory(plan: Plan, cluster: ClusterOptions, max_ensemble: int | Non
     pipeline = plan.pipeline
     gpus = local_gpus(pipeline.device)
     workers, _ = local_workers(cluster, pipeline.device)
-    packs = pack_jobs(plan.jobs, max_ensemble or pipeline.max_ensemble, pipeline.dtype, workers)
+    packs = pack_jobs(plan.jobs, max_ensemble or pipeline.max_ensemble, pipeline.dtype, workers, gpu=bool(gpus))
     sizes = sorted((sum(member_bytes(job, pipeline.dtype) for job in pack) for pack in packs), reverse=True)
     concurrent = 1 if gpus else min(workers, len(sizes))
     largest = max(plan.jobs, key=lambda job: member_bytes(job, pipeline.dtype))

@@ -102,7 +102,8 @@ def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, opt
         if note:
             print(note, file=progress.stream, flush=True)
         slots = max(1, sum(client.nthreads().values()))
-        packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots)
+        packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
+                          gpu=bool(resources.get("GPU")))
         futures = {}
         for pack in packs:
             future = client.submit(run_pack, list(pack), layout, pipeline.device, pipeline.dtype, pure=False,
