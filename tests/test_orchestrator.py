@@ -157,6 +157,32 @@ def test_raising_and_diverging_points_are_recorded_and_the_rest_completes(tmp_pa
     assert show.returncode == 0 and "2 done, 1 failed, 1 diverged" in show.stdout and "exploded" in show.stdout
 
 
+KILLER = """\
+name: killer
+plugins: [flaky_plugin]
+grid:
+  case: [fine, kills_its_worker]
+  die: [false, true]
+  zip: [[case, die]]
+stages:
+  data: {plugin: flaky, params: {n: 8, die: "${grid.die}"}}
+  init: {plugin: paper, params: {m: 32}}
+  train: {plugin: gd, params: {steps: 50, lr: 0.001}, needs: [data, init]}
+store: killer.zarr
+"""
+
+
+def test_a_job_that_kills_its_worker_every_time_is_recorded_failed_and_the_scan_goes_on(tmp_path):
+    pipeline = write_pipeline(tmp_path, KILLER)
+    env = {"PYTHONPATH": os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH", "")])}
+    out = overparam("run", str(pipeline), "--workers", "2", "--max-ensemble", "1", "--quiet", env=env)
+    assert out.returncode == 1, out.stderr
+    ds = xr.open_zarr(str(tmp_path / "killer.zarr")).load()
+    status = dict(zip(ds["case"].values.tolist(), ds["status"].values.tolist()))
+    assert status == {"fine": STATUS_CODE["done"], "kills_its_worker": STATUS_CODE["failed"]}
+    assert "KilledWorker" in str(ds["error"].sel(case="kills_its_worker").values)
+
+
 def test_fail_fast_stops_at_the_first_failure(tmp_path):
     pipeline = write_pipeline(tmp_path, FAILING)
     env = {"PYTHONPATH": os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH", "")])}

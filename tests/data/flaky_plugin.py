@@ -22,19 +22,22 @@ class FlakyParams(Params):
     d_x: int = Field(4, ge=2, description="input dimension")
     d: int = Field(2, ge=1, description="output dimension")
     explode: bool = Field(False, description="raise instead of generating")
+    die: bool = Field(False, description="end the worker process instead of generating")
 
 
 class Flaky(Generator):
-    """Separable data, or a RuntimeError when explode is true."""
+    """Separable data, or a RuntimeError when explode is true, or a dead worker when die is."""
 
     name: ClassVar[str] = "flaky"
     Params: ClassVar[type[Params]] = FlakyParams
 
     def generate(self, params: FlakyParams, seed: int) -> Problem:
+        if params.die:
+            os._exit(13)
         if params.explode:
             raise RuntimeError("the flaky generator exploded, as asked")
         separable = Separable()
-        return separable.generate(separable.parse_params(params.model_dump(exclude={"explode"})), seed)
+        return separable.generate(separable.parse_params(params.model_dump(exclude={"explode", "die"})), seed)
 
 
 def _log(event: str, **fields: object) -> None:
