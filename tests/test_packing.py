@@ -159,8 +159,8 @@ def test_member_sum_is_the_sum_and_does_not_depend_on_the_ensemble_size():
 
 
 def test_cpu_ensembles_keep_their_recurrent_weights_within_the_cache_budget(tmp_path):
-    """On a CPU, K·m²·itemsize ≤ 16 MiB (m = 1024 in float32: 4 MiB a member, so 4); a GPU takes all."""
-    text = MIXED.replace("m: 32", "m: 1024").replace("n: 8,", "n: 16,")
+    """On a CPU, K·m²·itemsize ≤ 4 MiB (m = 512 in float32: 1 MiB a member, so 4); a GPU takes all."""
+    text = MIXED.replace("m: 32", "m: 512").replace("n: 8,", "n: 16,")
     plan = mixed_plan(tmp_path, "gd", "float32", text=text)
     jobs = list(plan.jobs)
     assert [len(p) for p in pack_jobs(jobs, None, "float32")] == [4, 4, 4]
