@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from framework.cli import main
+from mutations import key_paths, parent_of
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = sorted((ROOT / "pipelines").glob("*.yaml"))
@@ -152,22 +153,6 @@ SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-3, 40), st.floats(all
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=3), st.dictionaries(st.text(max_size=5), SCALARS, max_size=2))
 
 
-def key_paths(data: object, prefix: tuple = ()) -> list[tuple]:
-    """Every key path of nested mappings and lists, each with its container."""
-    out = []
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
-    for key, value in items:
-        out.append(prefix + (key,))
-        out += key_paths(value, prefix + (key,))
-    return out
-
-
-def container(data: object, path: tuple) -> object:
-    for key in path[:-1]:
-        data = data[key]
-    return data
-
-
 @st.composite
 def mutants(draw: st.DrawFn) -> str:
     """The tiny valid pipeline after one to three random edits of its data or its text."""
@@ -182,7 +167,7 @@ def mutants(draw: st.DrawFn) -> str:
         paths = key_paths(data)
         edit = draw(st.sampled_from(["delete", "retype", "rename", "swap", "garbage"]))
         path = draw(st.sampled_from(paths))
-        parent = container(data, path)
+        parent = parent_of(data, path)
         if edit == "delete":
             del parent[path[-1]]
         elif edit == "retype":

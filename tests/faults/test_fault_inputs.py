@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from fault_runs import record
 from framework.cli import main
+from mutations import key_paths, parent_of
 
 TESTS = Path(__file__).resolve().parents[1]
 BROKEN = sorted((TESTS / "broken_pipelines").glob("*.yaml"))
@@ -80,22 +81,6 @@ SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-5, 10**6), st.floats(
 VALUES = st.one_of(SCALARS, st.lists(SCALARS, max_size=4), st.dictionaries(st.text(max_size=6), SCALARS, max_size=3))
 TAGS = ["!!python/object/apply:os.system ['touch pwned']", "!!python/name:os.system", "!!binary aGVsbG8=",
         "&a [*a]", "!!set {a, b}", "!!timestamp 2001-12-14", "? [complex, key]\n: 1"]
-
-
-def key_paths(data: object, prefix: tuple = ()) -> list[tuple]:
-    """Every key path into nested mappings and lists."""
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else []
-    paths = []
-    for key, value in items:
-        paths.append(prefix + (key,))
-        paths += key_paths(value, prefix + (key,))
-    return paths
-
-
-def parent_of(data: object, path: tuple) -> object:
-    for key in path[:-1]:
-        data = data[key]
-    return data
 
 
 @st.composite
