@@ -285,10 +285,3 @@ class Store:
         """Update root attributes, and the consolidated metadata readers open."""
         self.group.attrs.update(attrs)
         zarr.consolidate_metadata(str(self.path))
-
-
-def open_results(path: str | Path) -> xr.Dataset:
-    """A store as a Dataset, read-only, with ``status`` decoded to its names."""
-    ds = xr.open_zarr(str(path))
-    return ds.assign(status_name=xr.apply_ufunc(lambda codes: np.asarray(STATUS, dtype=object)[codes], ds["status"]))
-
