@@ -8,22 +8,96 @@ device and dtype, which is why one seed gives the same numbers on every device.
 """
 from __future__ import annotations
 
+import types
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidatorFunctionWrapHandler, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 from torch import Tensor
 
 from framework.ensemble import Problem, Weights
 
+SEQUENCE_ORIGINS = (list, tuple, set, frozenset, Sequence)
+
+
+def _alternatives(annotation: Any) -> tuple[Any, ...]:
+    """The types a field's annotation admits, with ``Annotated`` metadata stripped."""
+    if get_origin(annotation) is Annotated:
+        return _alternatives(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return tuple(alt for arg in get_args(annotation) for alt in _alternatives(arg))
+    return (annotation,)
+
+
+def _admits_boolean(annotation: Any) -> bool:
+    """Whether a YAML ``true``/``false`` is a meaningful value for this annotation: it names
+    ``bool`` (or ``Any``), a literal ``True``/``False``, or no number at all."""
+    alternatives = _alternatives(annotation)
+    if any(alt is bool or alt is Any for alt in alternatives):
+        return True
+    if any(get_origin(alt) is Literal and any(isinstance(v, bool) for v in get_args(alt)) for alt in alternatives):
+        return True
+    return not any(alt in (int, float) for alt in alternatives)
+
+
+def boolean_in_number(annotation: Any, value: Any) -> str | None:
+    """Where a boolean stands for a number in ``value`` (``""`` for the value itself, ``"[1]"``
+    for an item), or ``None``. YAML's ``true`` is not a number: pydantic's lax mode would take
+    it as 1, so ``n: true`` would make one sequence and ``m: [64, true]`` a network of width 1."""
+    if isinstance(value, bool):
+        return None if _admits_boolean(annotation) else ""
+    if isinstance(value, (list, tuple)):
+        for alternative in _alternatives(annotation):
+            if get_origin(alternative) not in SEQUENCE_ORIGINS:
+                continue
+            args = [a for a in get_args(alternative) if a is not Ellipsis]
+            for index, item in enumerate(value):
+                item_type = args[index] if get_origin(alternative) is tuple and Ellipsis not in get_args(
+                    alternative) and index < len(args) else (args[0] if args else Any)
+                where = boolean_in_number(item_type, item)
+                if where is not None:
+                    return f"[{index}]{where}"
+    return None
+
 
 class Params(BaseModel):
-    """Base of every component's parameter schema: unknown keys are errors, values are frozen."""
+    """Base of every component's parameter schema: unknown keys are errors, values are frozen.
+
+    A boolean is never taken for a number (YAML's ``true`` is not 1): every field whose type
+    is numeric refuses ``true``/``false``, in the component's own fields and inside lists, for
+    built-ins and third-party components alike. A quoted number (``"200"``) is accepted: in a
+    pipeline file it is an expression like ``"0.05/m"`` and evaluates to its value.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_booleans_as_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is not None:
+            refuse_boolean_number(field.annotation, value)
+        return value
+
+
+def refuse_boolean_number(annotation: Any, value: Any) -> None:
+    """Raise pydantic's error ``boolean_not_number`` when a boolean stands for a number in ``value``."""
+    where = boolean_in_number(annotation, value)
+    if where is not None:
+        item = f"item {where} is " if where else ""
+        raise PydanticCustomError("boolean_not_number", "{item}a boolean (true/false), expected a number",
+                                  {"item": item})
 
 
 class Component:
@@ -95,6 +169,7 @@ class OptimizerParams(Params):
     @classmethod
     def _learning_rate(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> float | str:
         """One message for a bad learning rate, rather than one per member of its union type."""
+        refuse_boolean_number(float, value)
         try:
             return handler(value)
         except ValidationError:

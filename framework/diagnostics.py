@@ -26,13 +26,16 @@ class Output:
 
     ``dims`` are the variable's own dimensions (not the grid axes, not ``step``); their sizes
     come from ``Diagnostic.dim_sizes``. ``long_name``, ``paper_ref`` and ``units`` become the
-    store variable's attributes.
+    store variable's attributes. ``dtype`` is how the store keeps it: ``float64``, or ``int64``
+    for counts (kept on disk as integers, with -1 where nothing was measured, declared as the
+    variable's ``_FillValue``, so ``xr.open_zarr`` reads those places as NaN).
     """
 
     long_name: str
     paper_ref: str
     dims: tuple[str, ...] = ()
     units: str | None = None
+    dtype: Literal["float64", "int64"] = "float64"
 
 
 @dataclass(frozen=True)

@@ -96,6 +96,10 @@ def axis_values(name: str, raw: Any, distinct: bool = True) -> list[Scalar]:
     for value in raw:
         if not isinstance(value, (int, float, str, bool)):
             raise ValueError(f"{value!r} is not a number, a string or a boolean")
+    booleans = [i for i, v in enumerate(raw) if isinstance(v, bool)]
+    if booleans and any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+        raise ValueError(f"item [{booleans[0]}] is a boolean (true/false) among numbers, expected a number "
+                         "(true is not 1); give numbers only, or booleans only")
     duplicates = sorted({repr(v) for v in raw if raw.count(v) > 1})
     if duplicates and distinct:
         raise ValueError(f"values repeat ({', '.join(duplicates)}): each value of an axis must be distinct")

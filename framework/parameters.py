@@ -113,6 +113,13 @@ def key_path(where: str, loc: tuple[int | str, ...]) -> str:
     return path
 
 
+def shown(value: Any) -> str:
+    """A value as the pipeline file spells it: YAML's ``true``/``false`` for booleans, else ``repr``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
 def validation_problems(error: ValidationError, where: str) -> list[str]:
     """One line per error: key path, the value given, and what was expected."""
     problems = []
@@ -123,7 +130,7 @@ def validation_problems(error: ValidationError, where: str) -> list[str]:
         elif item["type"] == "extra_forbidden":
             problems.append(f"{path}: unknown parameter")
         else:
-            problems.append(f"{path}: {item['input']!r}: {item['msg']}")
+            problems.append(f"{path}: {shown(item['input'])}: {item['msg']}")
     return problems
 
 

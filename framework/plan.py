@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from framework.components import Component, Params
 from framework.expressions import ExpressionError, evaluate, names_in
 from framework.grid import GridPoint
+from framework.parameters import shown
 from framework.pipeline import MAX_LOGGED_STEPS, Pipeline, PluginRef, StageSpec, did_you_mean, parse_pipeline
 from framework.registry import PluginError, PluginLoadError, Registry
 from framework.seeds import stage_seed
@@ -250,7 +251,7 @@ class _Resolver:
                 elif not item["loc"]:
                     self.add(where, message)
                 else:
-                    self.add(where, f"{item['input']!r}: {message}")
+                    self.add(where, f"{shown(item['input'])}: {message}")
             return None
 
 
