@@ -94,13 +94,15 @@ class _Recorder:
             call = diagnostic.call
             measured = call.component().measure(call.params, probe)
             for name, value in measured.items():
-                self._store(name, step, value.detach().to("cpu", torch.float64).numpy())
+                self._store(name, call.stage, step, value.detach().to("cpu", torch.float64).numpy())
 
-    def _store(self, name: str, step: int, value: np.ndarray) -> None:
+    def _store(self, name: str, stage: str, step: int, value: np.ndarray) -> None:
         variable = self.layout.variables[name]
         value = value.copy()
         value[self.diverged.numpy()] = np.nan
         target = self.values[name]
+        if variable.staged:
+            target = target[:, self.layout.stages.index(stage)]
         if variable.scheduled:
             target = target[:, self.step_index[step]]
         region = (slice(None),) + tuple(slice(0, size) for size in value.shape[1:])

@@ -21,7 +21,7 @@ TOP_LEVEL_KEYS = ("name", "description", "plugins", "seed", "device", "dtype", "
                   "max_ensemble")
 STAGE_KEYS = ("plugin", "plugins", "params", "needs", "schedule", "kind")
 SCHEDULE_KEYS = ("log", "every", "at")
-RESERVED_AXES = ("step", "zip", "member")
+RESERVED_AXES = ("step", "stage", "zip", "member")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")

@@ -46,6 +46,7 @@ STATUS_CODE = {name: code for code, name in enumerate(STATUS)}
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
 LOCK_SUFFIX = ".lock"
 PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
+MISSING_COUNT = -1  # an integer variable's fill value: never a count
 ZARR_FORMAT = 2  # consolidated metadata is part of format 2: plain xr.open_zarr opens it without warnings
 
 
@@ -96,20 +97,36 @@ def grid_coordinates(grid: Grid) -> dict[str, tuple[str, np.ndarray]]:
     return {axis: (dim.name, _coordinate(dim.coordinate(axis))) for dim in grid.dimensions for axis in dim.axes}
 
 
+def missing_value(dtype: str) -> float | int:
+    """What a variable of this dtype holds where nothing was measured: NaN for floats, -1 for
+    counts (declared as their ``_FillValue``, so xarray reads it back as NaN)."""
+    return np.nan if dtype == "float64" else MISSING_COUNT
+
+
+def as_stored(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Measured values (floats, NaN where missing) in a variable's stored dtype."""
+    if dtype == "float64":
+        return values
+    return np.where(np.isnan(values), MISSING_COUNT, np.rint(values)).astype(dtype)
+
+
 def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
     """The empty dataset of a run: every variable NaN/pending, chunked one grid point each."""
     grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
     grid_shape = plan.pipeline.grid.shape
-    own_sizes = {"step": len(layout.steps), **layout.sizes}
+    own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), **layout.sizes}
 
-    def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any]) -> xr.Variable:
+    def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any],
+                 masked: bool = False) -> xr.Variable:
         shape = grid_shape + tuple(own_sizes[d] for d in dims)
         chunks = (1,) * len(grid_shape) + tuple(own_sizes[d] for d in dims)
         # text is small and its dtype must be known: written now; numbers are written lazily
         data = np.full(shape, fill, dtype=dtype) if dtype is object else da.full(shape, fill, dtype=dtype, chunks=chunks)
-        return xr.Variable(grid_dims + dims, data, attrs=dict(attrs), encoding={"chunks": chunks})
+        encoding = {"chunks": chunks, **({"_FillValue": fill} if masked else {})}
+        return xr.Variable(grid_dims + dims, data, attrs=dict(attrs), encoding=encoding)
 
-    data_vars = {name: variable(v.dims, np.nan, "float64", v.attrs) for name, v in layout.variables.items()}
+    data_vars = {name: variable(v.dims, missing_value(v.dtype), v.dtype, v.attrs, masked=v.dtype != "float64")
+                 for name, v in layout.variables.items()}
     data_vars["status"] = variable((), STATUS_CODE["pending"], "int8", {
         "long_name": "state of the grid point", "flag_values": list(STATUS_CODE.values()),
         "flag_meanings": " ".join(STATUS)})
@@ -125,6 +142,9 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
     coords: dict[str, Any] = {axis: xr.Variable((dim,), values) for axis, (dim, values)
                               in grid_coordinates(plan.pipeline.grid).items()}
     coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {"long_name": "training step"})
+    if layout.stages:
+        coords["stage"] = xr.Variable(("stage",), np.asarray(layout.stages, dtype=object), {
+            "long_name": "pipeline stage that measured the value (a diagnostic listed in several stages)"})
     for dim, size in layout.sizes.items():
         coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)"})
     pipeline = plan.pipeline
@@ -269,11 +289,10 @@ class Store:
         """Write one grid point's results, ``status`` last (the commit mark)."""
         index = tuple(result.index)
         for name, values in result.values.items():
-            self.array(name)[index] = values
-        for name in self.layout.variables:
+            self.array(name)[index] = as_stored(values, self.layout.variables[name].dtype)
+        for name, variable in self.layout.variables.items():
             if name not in result.values:
-                variable = self.layout.variables[name]
-                self.array(name)[index] = np.full(self.layout.shape(variable), np.nan)
+                self.array(name)[index] = np.full(self.layout.shape(variable), missing_value(variable.dtype))
         self.array("error")[index] = result.error
         self.array("wall_time")[index] = result.wall_time
         self.array("reached_step")[index] = result.reached_step
