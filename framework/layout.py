@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from framework.diagnostics import ProblemShape
-from framework.plan import Job, Plan
+from framework.plan import Job, Plan, plugin_failure
 from framework.source import Finding, PipelineError
 
 RUN_VARIABLES = ("status", "error", "wall_time", "reached_step", "learning_rate", "finished_at")
@@ -64,9 +64,8 @@ class Layout:
 
 
 def problem_shape(job: Job) -> ProblemShape:
-    """The sizes a job's diagnostics may depend on, from its resolved parameters."""
-    n, L, d_x, d = job.data.component().shape(job.data.params)
-    return ProblemShape(n=n, L=L, m=job.init.params.m, d_x=d_x, d=d)
+    """The sizes a job's diagnostics may depend on, known from planning."""
+    return job.shape
 
 
 def _stages_by_diagnostic(plan: Plan) -> dict[str, list[str]]:
@@ -115,7 +114,16 @@ def layout_of(plan: Plan) -> Layout:
         for diagnostic in job.diagnostics:
             call = diagnostic.call
             component = call.component
-            for dim, size in component().dim_sizes(call.params, shape).items():
+            try:
+                own_sizes = dict(component().dim_sizes(call.params, shape))
+            except Exception as error:  # plugin code: one finding, not a traceback
+                refuse(call.stage, plugin_failure(plan.registry, component, "dim_sizes(params, shape)", error))
+                continue
+            for dim, size in own_sizes.items():
+                if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+                    refuse(call.stage, f"diagnostic '{call.name}': dim_sizes() gave {dim} = {size!r}, expected "
+                                       "an integer >= 0")
+                    continue
                 if dim in axes or dim in (STEP_DIM, STAGE_DIM):
                     what = "a grid axis" if dim in axes else "a dimension of every store"
                     refuse(call.stage, f"diagnostic '{call.name}' declares a dimension '{dim}', which is {what}")

@@ -19,11 +19,12 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import ValidationError
 
 from framework.components import Component, Params
+from framework.diagnostics import ProblemShape
 from framework.expressions import ExpressionError, evaluate, names_in
 from framework.grid import GridPoint
 from framework.parameters import shown
 from framework.pipeline import MAX_LOGGED_STEPS, Pipeline, PluginRef, StageSpec, did_you_mean, parse_pipeline
-from framework.registry import PluginError, PluginLoadError, Registry
+from framework.registry import PluginError, PluginLoadError, Registry, describe_error
 from framework.seeds import stage_seed
 from framework.sparse_schedule import measured_steps
 from framework.source import Finding, KeyPath, PipelineError, Source, read_file
@@ -61,13 +62,15 @@ class DiagnosticCall:
 
 @dataclass(frozen=True)
 class Job:
-    """One grid point, fully resolved."""
+    """One grid point, fully resolved; ``shape`` holds the sizes its tensors will have (from
+    the generator's ``shape()`` and the initializer's m), known before anything is computed."""
 
     point: GridPoint
     data: Call
     init: Call
     train: Call
     diagnostics: tuple[DiagnosticCall, ...]
+    shape: ProblemShape
 
     @property
     def steps(self) -> tuple[int, ...]:
@@ -102,7 +105,7 @@ class Plan:
         keys: dict[str, set] = {"data": set(), "init": set(), "train": set()}
         for job in self.jobs:
             data = job.data.key()
-            init = (job.init.key(), job.data.component().shape(job.data.params)[2:])
+            init = (job.init.key(), (job.shape.d_x, job.shape.d))
             keys["data"].add(data)
             keys["init"].add(init)
             keys["train"].add((job.train.key(), data, init))
@@ -171,10 +174,28 @@ def _suggest_expression(text: str, variables: Mapping[str, float]) -> str:
     return ""
 
 
+SHAPE_HINT = ("; a generator whose sizes are not parameters named n, L, d_x, d must override "
+              "Generator.shape(params) to return them (docs/plugins.md)")
+
+
+def provider_text(registry: Registry, component: type[Component]) -> str:
+    """Who provides a component, as messages name it: ``module my_plugin``, ``built-in (separable)``."""
+    provider = registry.provider_of(component)
+    return str(provider) if provider is not None else f"module {component.__module__}"
+
+
+def plugin_failure(registry: Registry, component: type[Component], what: str, error: Exception) -> str:
+    """One sentence for an exception raised by plugin code during validation or planning."""
+    return (f"{component.kind} '{component.name}' from {provider_text(registry, component)} raised "
+            f"{describe_error(error)} in {what}")
+
+
 class _Resolver:
     """Resolves the stages of one grid point, collecting findings."""
 
-    def __init__(self, plan_findings: list[tuple[Finding, str]], point: GridPoint, refused_axes: frozenset[str]):
+    def __init__(self, plan_findings: list[tuple[Finding, str]], point: GridPoint, refused_axes: frozenset[str],
+                 registry: Registry):
+        self.registry = registry
         self.findings = plan_findings
         self.point = point
         self.refused_axes = refused_axes  # axes already reported as invalid: their references fail quietly
@@ -227,7 +248,13 @@ class _Resolver:
             out[name] = int(value) if integral and float(value).is_integer() else value
         return out, failed
 
-    def validate(self, component: type[Component], params: dict[str, Any], path: KeyPath,
+    def plugin_failed(self, stage: str, component: type[Component], what: str, error: Exception,
+                      hint: str = "") -> None:
+        """Plugin code raised while the pipeline was validated: one finding naming the stage,
+        the component, its provider and the exception, instead of a traceback."""
+        self.add(("stages", stage), plugin_failure(self.registry, component, what, error) + hint)
+
+    def validate(self, stage: str, component: type[Component], params: dict[str, Any], path: KeyPath,
                  already_reported: set[str]) -> Params | None:
         try:
             return component.parse_params(params)
@@ -253,6 +280,31 @@ class _Resolver:
                 else:
                     self.add(where, f"{shown(item['input'])}: {message}")
             return None
+        except Exception as error:  # the schema's own validators are plugin code
+            self.plugin_failed(stage, component, "validating its parameters", error)
+            return None
+
+    def problem_shape(self, data: Call, m: int, cache: dict[tuple, ProblemShape]) -> ProblemShape | None:
+        """The job's sizes from the generator's ``shape()``, checked; ``None`` after a finding."""
+        key = (data.key(), m)
+        if key in cache:
+            return cache[key]
+        try:
+            sizes = tuple(data.component().shape(data.params))
+        except Exception as error:
+            self.plugin_failed(data.stage, data.component, "shape(params)", error, SHAPE_HINT)
+            return None
+        if len(sizes) != 4 or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in sizes):
+            self.add(("stages", data.stage), f"generator '{data.name}' from {self.provider(data.component)}: "
+                                             f"shape(params) returned {sizes!r}, expected four positive integers "
+                                             f"(n, L, d_x, d)")
+            return None
+        n, L, d_x, d = sizes
+        cache[key] = ProblemShape(n=n, L=L, m=m, d_x=d_x, d=d)
+        return cache[key]
+
+    def provider(self, component: type[Component]) -> str:
+        return provider_text(self.registry, component)
 
 
 def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | None, str]:
@@ -403,8 +455,9 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
     kinds: dict[str, str] = {}
     jobs: list[Job] = []
     points = list(pipeline.grid.points()) if pipeline.grid.dimensions else [GridPoint((), {})]
+    shapes: dict[tuple, ProblemShape] = {}
     for point in points:
-        job = _resolve_point(pipeline, registry, point, kinds, resolved)
+        job = _resolve_point(pipeline, registry, point, kinds, resolved, shapes)
         if job is not None:
             jobs.append(job)
     if not findings and not resolved:
@@ -419,8 +472,8 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
 
 
 def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kinds: dict[str, str],
-                   found: list[tuple[Finding, str]]) -> Job | None:
-    resolver = _Resolver(found, point, pipeline.refused_axes)
+                   found: list[tuple[Finding, str]], shapes: dict[tuple, ProblemShape]) -> Job | None:
+    resolver = _Resolver(found, point, pipeline.refused_axes, registry)
     before = len(found)
     replica = point.values.get("seed", 0)
     variables = _numbers(point.values)
@@ -454,7 +507,7 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
                 continue
             params = resolver.substitute(dict(ref.params), ref.path)
             params, failed = resolver.evaluate_numbers(component, params, ref.path, variables)
-            validated = resolver.validate(component, params, ref.path, failed)
+            validated = resolver.validate(stage.name, component, params, ref.path, failed)
             if validated is None:
                 continue
             calls.setdefault(kind, []).append(
@@ -464,6 +517,9 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
     if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS):
         return None
     train = calls["optimizer"][0]
+    shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, shapes)
+    if shape is None:
+        return None
     diagnostics = []
     for call in calls.get("diagnostic", []):
         schedule = pipeline.stages[call.stage].schedule
@@ -478,4 +534,4 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
             return None
         steps = _schedule_steps(schedule, train.params.steps, call.component.when)
         diagnostics.append(DiagnosticCall(call, tuple(measured_steps(call.params, steps))))
-    return Job(point, calls["generator"][0], calls["initializer"][0], train, tuple(diagnostics))
+    return Job(point, calls["generator"][0], calls["initializer"][0], train, tuple(diagnostics), shape)

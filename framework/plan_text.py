@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from framework.diagnostics import ProblemShape
 from framework.grid import Dimension
 from framework.plan import Call, Plan
 from framework.registry import Provider
@@ -119,12 +120,12 @@ def _explicit_params(call: Call) -> list[str]:
             if key in call.params.model_fields_set]
 
 
-def call_text(call: Call) -> str:
-    """A component with the parameters that the file sets: ``gd steps=1500 lr=0.0007812``."""
+def call_text(call: Call, shape: ProblemShape | None = None) -> str:
+    """A component with the parameters that the file sets: ``gd steps=1500 lr=0.0007812``; a
+    generator with the sizes of its problems (``shape``, known from planning)."""
     text = call.name
-    if call.kind == "generator":
-        n, L, d_x, d = call.component().shape(call.params)
-        text += f" [n={n} L={L} d_x={d_x} d={d}]"
+    if shape is not None:
+        text += f" [n={shape.n} L={shape.L} d_x={shape.d_x} d={shape.d}]"
     params = [p for p in _explicit_params(call)
               if call.kind != "generator" or p.split("=")[0] not in ("n", "L", "d_x", "d")]
     return " ".join([text, *params])
@@ -141,7 +142,7 @@ def job_rows(plan: Plan) -> list[list[str]]:
     rows = [header]
     for i, job in enumerate(plan.jobs):
         seeds = "/".join(_short_seed(c.seed) for c in (job.data, job.init, job.train))
-        rows.append([str(i), *(number(job.point.values[a]) for a in axes), call_text(job.data),
+        rows.append([str(i), *(number(job.point.values[a]) for a in axes), call_text(job.data, job.shape),
                      call_text(job.init), call_text(job.train), seeds, str(len(job.steps))])
     return rows
 

@@ -242,6 +242,13 @@ class Registry:
         kinds = [self._check_kind(kind)] if kind is not None else list(KINDS)
         return [entry for k in kinds for name in sorted(self._entries[k]) for entry in self._entries[k][name]]
 
+    def provider_of(self, component: type[Component]) -> Provider | None:
+        """The plugin that registered this component class (``None`` for a class no plugin gave)."""
+        for entry in self._entries.get(component.kind, {}).get(getattr(component, "name", ""), []):
+            if entry.component is component:
+                return entry.provider
+        return None
+
     def names(self, kind: str) -> list[str]:
         """The component names of one kind, sorted."""
         return sorted(self._entries[self._check_kind(kind)])
