@@ -11,6 +11,7 @@ from framework.components import (
     Optimizer,
     OptimizerParams,
     Params,
+    PipelinePath,
     seeded_generator,
 )
 from framework.contract import check_component
@@ -68,6 +69,7 @@ __all__ = [
     "Optimizer",
     "OptimizerParams",
     "Params",
+    "PipelinePath",
     "Probe",
     "normal_per_member",
     "Problem",

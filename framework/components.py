@@ -11,10 +11,12 @@ from __future__ import annotations
 import types
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import torch
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -100,6 +102,25 @@ def refuse_boolean_number(annotation: Any, value: Any) -> None:
                                   {"item": item})
 
 
+PIPELINE_DIRECTORY = "pipeline_directory"  # the validation context's key for the pipeline file's folder
+
+
+def _against_pipeline_file(value: Path, info: ValidationInfo) -> Path:
+    """A relative path taken from the folder of the pipeline file being validated (as ``store:``
+    is), or from the current directory when no pipeline file is involved; always absolute, so
+    a worker with another working directory reads the same file."""
+    directory = (info.context or {}).get(PIPELINE_DIRECTORY)
+    value = value.expanduser()
+    if value.is_absolute():
+        return value
+    return ((Path(directory) if directory is not None else Path.cwd()) / value).resolve()
+
+
+PipelinePath = Annotated[Path, AfterValidator(_against_pipeline_file)]
+"""A parameter that names a file: ``direction: PipelinePath = Field(...)``. A relative path in a
+pipeline file is resolved against that file's folder, like the pipeline's ``store:``."""
+
+
 class Component:
     """A named, documented piece that a pipeline file selects by ``plugin: NAME``."""
 
@@ -113,9 +134,11 @@ class Component:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     @classmethod
-    def parse_params(cls, raw: Mapping[str, Any]) -> Params:
-        """Validate raw parameters against the schema (raises ``pydantic.ValidationError``)."""
-        return cls.Params.model_validate(dict(raw))
+    def parse_params(cls, raw: Mapping[str, Any], directory: Path | None = None) -> Params:
+        """Validate raw parameters against the schema (raises ``pydantic.ValidationError``);
+        ``directory`` is the pipeline file's folder, against which ``PipelinePath`` values resolve."""
+        context = {PIPELINE_DIRECTORY: directory} if directory is not None else None
+        return cls.Params.model_validate(dict(raw), context=context)
 
 
 class Generator(Component, ABC):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -134,9 +135,11 @@ def validation_problems(error: ValidationError, where: str) -> list[str]:
     return problems
 
 
-def validate_params(component: type[Component], raw: Mapping[str, Any], where: str = "params") -> Params:
-    """The component's parameters from raw values, or ``ParameterError`` naming every bad key path."""
+def validate_params(component: type[Component], raw: Mapping[str, Any], where: str = "params",
+                    directory: Path | None = None) -> Params:
+    """The component's parameters from raw values, or ``ParameterError`` naming every bad key path;
+    ``PipelinePath`` values resolve against ``directory`` (a pipeline file's folder)."""
     try:
-        return component.parse_params(raw)
+        return component.parse_params(raw, directory)
     except ValidationError as error:
         raise ParameterError(component, where, validation_problems(error, where)) from None

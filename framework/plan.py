@@ -194,8 +194,9 @@ class _Resolver:
     """Resolves the stages of one grid point, collecting findings."""
 
     def __init__(self, plan_findings: list[tuple[Finding, str]], point: GridPoint, refused_axes: frozenset[str],
-                 registry: Registry):
+                 registry: Registry, directory: Path):
         self.registry = registry
+        self.directory = directory  # the pipeline file's folder: PipelinePath parameters resolve against it
         self.findings = plan_findings
         self.point = point
         self.refused_axes = refused_axes  # axes already reported as invalid: their references fail quietly
@@ -257,7 +258,7 @@ class _Resolver:
     def validate(self, stage: str, component: type[Component], params: dict[str, Any], path: KeyPath,
                  already_reported: set[str]) -> Params | None:
         try:
-            return component.parse_params(params)
+            return component.parse_params(params, self.directory)
         except ValidationError as error:
             items = error.errors()
             known = list(component.Params.model_fields)
@@ -473,7 +474,7 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
 
 def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kinds: dict[str, str],
                    found: list[tuple[Finding, str]], shapes: dict[tuple, ProblemShape]) -> Job | None:
-    resolver = _Resolver(found, point, pipeline.refused_axes, registry)
+    resolver = _Resolver(found, point, pipeline.refused_axes, registry, pipeline.source.directory)
     before = len(found)
     replica = point.values.get("seed", 0)
     variables = _numbers(point.values)

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import Field, ValidationError
 
-from framework import Params, validate_params
+from framework import Generator, Params, validate_params
 from framework.cli import main
 from framework.plan import plan_file
 
@@ -91,12 +91,14 @@ class ThirdPartyParams(Params):
     enabled: bool = Field(False, description="a real boolean")
 
 
-class ThirdParty:
-    kind, name, Params = "generator", "third_party", ThirdPartyParams
+class ThirdParty(Generator):
+    """A third-party generator with that schema."""
 
-    @classmethod
-    def parse_params(cls, raw):
-        return cls.Params.model_validate(dict(raw))
+    name = "third_party"
+    Params = ThirdPartyParams
+
+    def generate(self, params, seed):
+        raise NotImplementedError
 
 
 @pytest.mark.parametrize("raw, key", [
