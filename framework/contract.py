@@ -17,11 +17,18 @@ from pydantic import TypeAdapter, ValidationError
 
 from framework.components import Component, Generator, Initializer, Optimizer, Params
 from framework.diagnostics import WHEN_CHOICES, Diagnostic, Output
+from framework.ensemble_check import (
+    FRAMEWORK_REQUIRED,
+    check_diagnostic_ensemble,
+    check_initializer_ensemble,
+    check_optimizer_ensemble,
+)
 from framework.parameters import field_bounds
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 LOWER_BOUNDS = (">=", ">")
 UPPER_BOUNDS = ("<=", "<")
+FRAMEWORK_REQUIRED_FIELDS = {name for values in FRAMEWORK_REQUIRED.values() for name in values}
 CONTRACT_METHODS: dict[type[Component], tuple[str, tuple[str, ...]]] = {
     Generator: ("generate", ("params", "seed")),
     Initializer: ("initialize", ("params", "d_x", "d", "seed")),
@@ -40,8 +47,8 @@ def check_component(cls: Any) -> list[str]:
     problems = check_identity(cls) + check_methods(cls, bases[0]) + check_params(cls.Params)
     if issubclass(cls, Diagnostic):
         problems += check_outputs(cls)
-    if issubclass(cls, Generator) and not problems:
-        problems += check_generator_shape(cls)
+    if not problems:
+        problems += RUNNING_CHECKS[bases[0]](cls)
     return [f"{cls.__name__}: {problem}" for problem in problems]
 
 
@@ -109,6 +116,9 @@ def check_params(schema: Any) -> list[str]:
         problems += [f"{where}: {p}" for p in bounds_problems(field_bounds(field.metadata))]
         if field.is_required():
             all_defaults = False
+            if name not in FRAMEWORK_REQUIRED_FIELDS:
+                problems.append(f"{where} has no default: give one (Field(DEFAULT, ...)), so that a pipeline "
+                                "may leave it out and the contract can run the component")
             continue
         try:
             constrained = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
@@ -121,6 +131,14 @@ def check_params(schema: Any) -> list[str]:
         except ValidationError as error:
             problems.append(f"the defaults together are invalid: {error.errors()[0]['msg']}")
     return problems
+
+
+RUNNING_CHECKS: dict[type[Component], Callable[[Any], list[str]]] = {
+    Generator: check_generator_shape,
+    Initializer: check_initializer_ensemble,
+    Optimizer: check_optimizer_ensemble,
+    Diagnostic: check_diagnostic_ensemble,
+}
 
 
 def bounds_problems(bounds: tuple[tuple[str, Any], ...]) -> list[str]:

@@ -1,0 +1,153 @@
+"""The contract checker runs what can be run: a required parameter without a default is
+flagged, and an initializer, optimizer or diagnostic that lets one member of an ensemble
+change another's numbers is caught, against the correct components it is modelled on."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from pydantic import Field
+
+from framework import (
+    Diagnostic,
+    Initializer,
+    InitializerParams,
+    Optimizer,
+    Output,
+    Params,
+    Weights,
+    check_component,
+    closed_form_gradient,
+    seeded_generator,
+)
+from framework.registry import Registry
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "plugin"))
+
+
+class SeededInit(Initializer):
+    """N(0, 1/m) weights from the seed's own stream."""
+
+    name = "seeded_init"
+
+    def initialize(self, params, d_x, d, seed):
+        stream = seeded_generator(seed)
+        m = params.m
+        return Weights(torch.randn(1, m, m, generator=stream, dtype=torch.float64) / m ** 0.5,
+                       torch.randn(1, m, d_x, generator=stream, dtype=torch.float64) / m ** 0.5,
+                       torch.randn(1, d, m, generator=stream, dtype=torch.float64))
+
+
+class GlobalStreamInit(SeededInit):
+    """The same distribution drawn from torch's global random stream."""
+
+    name = "global_stream_init"
+
+    def initialize(self, params, d_x, d, seed):
+        m = params.m
+        return Weights(torch.randn(1, m, m, dtype=torch.float64) / m ** 0.5,
+                       torch.randn(1, m, d_x, dtype=torch.float64) / m ** 0.5,
+                       torch.randn(1, d, m, dtype=torch.float64))
+
+
+class PlainStep(Optimizer):
+    """W <- W - lr ∇f(W), each member with its own learning rate."""
+
+    name = "plain_step"
+
+    def step(self, params, state, weights, problem, lr):
+        gradient = closed_form_gradient(weights, problem, params.trained)["W"]
+        return weights.replace(W=weights.W - lr.view(-1, 1, 1) * gradient)
+
+
+class EnsembleNormalizedStep(PlainStep):
+    """Normalizes the step by the gradient norm of the whole ensemble: members see each other."""
+
+    name = "ensemble_normalized_step"
+
+    def step(self, params, state, weights, problem, lr):
+        gradient = closed_form_gradient(weights, problem, params.trained)["W"]
+        return weights.replace(W=weights.W - lr.view(-1, 1, 1) * gradient / gradient.norm())
+
+
+class MemberNorm(Diagnostic):
+    """||W||_F of each member."""
+
+    name = "member_norm"
+    outputs = {"w_norm": Output("||W||_F", "§2")}
+
+    def measure(self, params, probe):
+        return {"w_norm": probe.weights.W.flatten(1).norm(dim=1)}
+
+
+class EnsembleMean(MemberNorm):
+    """||W||_F averaged over the ensemble: every member reads the others."""
+
+    name = "ensemble_mean"
+
+    def measure(self, params, probe):
+        norms = probe.weights.W.flatten(1).norm(dim=1)
+        return {"w_norm": norms.mean().expand_as(norms)}
+
+
+class Undeclared(MemberNorm):
+    """Returns an output it did not declare."""
+
+    name = "undeclared"
+
+    def measure(self, params, probe):
+        return {"other": probe.weights.W.flatten(1).norm(dim=1)}
+
+
+class NoDefaultParams(InitializerParams):
+    gain: float = Field(gt=0, description="a gain without a default")
+
+
+class NoDefault(SeededInit):
+    """An initializer whose own parameter has no default."""
+
+    name = "no_default"
+    Params = NoDefaultParams
+
+
+class WithDefaultParams(Params):
+    every: int = Field(1, ge=1, description="a parameter with a default")
+
+
+@pytest.mark.parametrize("component", [SeededInit, PlainStep, MemberNorm])
+def test_components_that_keep_members_independent_pass(component):
+    assert check_component(component) == []
+
+
+def test_an_initializer_drawing_from_the_global_stream_is_caught():
+    (problem,) = check_component(GlobalStreamInit)
+    assert "other W, A, B for one seed" in problem and "seeded_generator" in problem
+
+
+def test_an_optimizer_normalizing_by_the_ensemble_gradient_is_caught():
+    (problem,) = check_component(EnsembleNormalizedStep)
+    assert "a member's weights differ from its weights trained alone: W (member 0" in problem
+
+
+def test_a_diagnostic_averaging_over_the_ensemble_is_caught():
+    (problem,) = check_component(EnsembleMean)
+    assert "a member's outputs differ from its outputs alone: w_norm (member 0" in problem
+
+
+def test_a_diagnostic_returning_an_undeclared_output_is_caught():
+    (problem,) = check_component(Undeclared)
+    assert "measure() returned ['other'], but outputs declares ['w_norm']" in problem
+
+
+def test_a_required_parameter_without_a_default_is_flagged_but_not_the_framework_ones():
+    (problem,) = check_component(NoDefault)
+    assert "parameter 'gain' has no default" in problem
+    assert "'m'" not in problem  # InitializerParams.m is the framework's: every pipeline gives it
+
+
+def test_every_builtin_and_example_component_keeps_the_contract():
+    registry = Registry(["overparam_example"])
+    assert [entry.name for entry in registry.entries() if check_component(entry.component)] == []
+    assert {"heavy_ball", "paper", "gd", "semi_smoothness"} <= {entry.name for entry in registry.entries()}
