@@ -183,14 +183,21 @@ def test_a_job_that_kills_its_worker_every_time_is_recorded_failed_and_the_scan_
     assert "KilledWorker" in str(ds["error"].sel(case="kills_its_worker").values)
 
 
-def test_fail_fast_stops_at_the_first_failure(tmp_path):
+def test_fail_fast_records_the_first_failure_and_leaves_every_later_point_pending(tmp_path):
+    # FAILING's four points share one ensemble key, so with one point per task they are submitted in
+    # grid order (fine, raises, diverges, fine_too) to one single-threaded worker, which runs them in
+    # that order. "Stop at the first failed or diverged grid point" (run --help) then means: fine done,
+    # raises failed, nothing after it recorded. Exit status 1 (some point failed), not 130: fail-fast
+    # is not an interruption.
     pipeline = write_pipeline(tmp_path, FAILING)
     env = {"PYTHONPATH": os.pathsep.join([str(DATA), os.environ.get("PYTHONPATH", "")])}
     out = overparam("run", str(pipeline), "--fail-fast", "--workers", "1", "--max-ensemble", "1", "--quiet", env=env)
-    assert out.returncode == 1
-    status = xr.open_zarr(str(tmp_path / "failing.zarr"))["status"].values
-    assert (status == STATUS_CODE["pending"]).any()
-    assert not (status == STATUS_CODE["done"]).all()
+    assert out.returncode == 1, out.stderr
+    ds = xr.open_zarr(str(tmp_path / "failing.zarr")).load()
+    status = dict(zip(ds["case"].values.tolist(), ds["status"].values.tolist()))
+    assert status == {"fine": STATUS_CODE["done"], "raises": STATUS_CODE["failed"],
+                      "diverges": STATUS_CODE["pending"], "fine_too": STATUS_CODE["pending"]}
+    assert "exploded, as asked" in str(ds["error"].sel(case="raises").values)
 
 
 def test_an_invalid_pipeline_runs_nothing_and_writes_nothing(tmp_path):
