@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pydantic
 import pytest
 import torch
@@ -219,6 +220,28 @@ def test_fresh_randomness_equals_norm_outside_paper_gram_schmidt_basis():
             assert_agrees(out["fresh_randomness"][k, layer], expected)
 
 
+@pytest.mark.parametrize("case", ["independent", "repeated_sequence", "m_below_nL"])
+def test_basis_rank_equals_matrix_rank_of_the_stacked_hidden_states(case):
+    weights, initial, problem = moved_state()
+    if case == "repeated_sequence":  # sequence 2 repeats sequence 1: its hidden states add nothing
+        X, Y = problem.X.clone(), problem.Y.clone()
+        X[:, 1], Y[:, 1] = X[:, 0], Y[:, 0]
+        problem = Problem(X, Y, problem.delta)
+    if case == "m_below_nL":  # m = 12 < nL = 20: the hidden states fill R^m by layer 3
+        weights = initial = Weights.stack([make_weights(12, D_X, D, seed) for seed in (0, 1)])
+    out = measure(FreshRandomness, Probe(weights, initial, problem))
+    assert out["basis_rank"].dtype == torch.int64
+    for k in range(2):
+        _, h = loop_states(weights.W[k], weights.A[k], problem.X[k])
+        expected = [torch.linalg.matrix_rank(torch.stack(hidden_in_paper_order(h, layer), dim=1))
+                    for layer in range(1, L + 1)]
+        assert out["basis_rank"][k].tolist() == [int(r) for r in expected]
+    if case == "repeated_sequence":
+        assert out["basis_rank"][0].tolist() == [(N - 1) * layer for layer in range(1, L + 1)]
+    if case == "m_below_nL":
+        assert out["basis_rank"][:, -1].tolist() == [12, 12]
+
+
 def test_separability_equals_min_over_ordered_pairs_of_projected_vectors():
     weights, initial, problem = moved_state()
     out = measure(Separability, Probe(weights, initial, problem))
@@ -244,26 +267,93 @@ def test_separability_of_a_single_sequence_is_infinite():
     assert torch.isinf(out["separability"]).all()
 
 
+def explicit_chain_norms(W: Tensor, A: Tensor, B: Tensor, X: Tensor) -> tuple[Tensor, Tensor]:
+    """``||W D_{high} W ⋯ D_{low} W||_2`` and ``||B D_{high} W ⋯ D_{low} W||_2`` of one network,
+    maximized over the sequences, ``[length, start]`` (0-based: length - 1, start layer - 1), NaN
+    where there is no chain; every chain multiplied out of explicit D matrices and measured by
+    ``torch.linalg.matrix_norm(ord=2)``."""
+    n, layers, _ = X.shape
+    g, _ = loop_states(W, A, X)
+    w_norms = torch.full((layers, layers), float("nan"), dtype=torch.float64)
+    b_norms = torch.full((layers, layers), float("nan"), dtype=torch.float64)
+    for i in range(n):
+        for low in range(layers):
+            product = W  # becomes W D_{high} W ⋯ D_{low} W
+            for high in range(low, layers):
+                D_high = torch.diag((g[i][high] >= 0).double())  # Definition 2.2
+                b_chain = B @ D_high @ product
+                product = W @ D_high @ product
+                length = high - low
+                for norms, chain in ((w_norms, product), (b_norms, b_chain)):
+                    norms[length, low] = torch.fmax(norms[length, low], torch.linalg.matrix_norm(chain, ord=2))
+    return w_norms, b_norms
+
+
+def fact_2_5_back(W: Tensor, A: Tensor, B: Tensor, X: Tensor, i: int, l: int, a: int) -> Tensor:
+    """``Back_{i,l→a}`` of Fact 2.5 (layers 1-based): B for a = l, else ``B D_{i,a} W ⋯ D_{i,l+1} W``."""
+    g, _ = loop_states(W, A, X)
+    product = torch.eye(W.shape[0], dtype=torch.float64)
+    for c in range(l + 1, a + 1):  # D_{i,c} W applied after the factors below it
+        product = torch.diag((g[i][c - 1] >= 0).double()) @ W @ product
+    return B @ product
+
+
 def test_chain_norms_equal_spectral_norms_of_explicit_products():
     weights, initial, problem = moved_state()
-    out = measure(ChainNorms, Probe(weights, initial, problem), iterations=M, tol=0.0)
+    for params in ({"iterations": M, "tol": 0.0}, {}):  # exact (the whole Krylov space), and the defaults
+        out = measure(ChainNorms, Probe(weights, initial, problem), **params)
+        for k in range(2):
+            w_norms, b_norms = explicit_chain_norms(weights.W[k], weights.A[k], weights.B[k], problem.X[k])
+            torch.testing.assert_close(out["chain_norm_w_by_layer"][k], w_norms, rtol=RTOL, atol=0, equal_nan=True)
+            torch.testing.assert_close(out["chain_norm_b_by_layer"][k], b_norms, rtol=RTOL, atol=0, equal_nan=True)
+            assert_agrees(out["chain_norm_w"][k], w_norms.nan_to_num(-1).amax(dim=1))
+            assert_agrees(out["chain_norm_b"][k], b_norms.nan_to_num(-1).amax(dim=1))
+        assert (out["chain_norm_w_error"] <= 1e-10).all()
+
+
+def test_chains_of_length_zero_are_the_spectral_norms_of_w_and_b():
+    weights, initial, problem = moved_state()
+    out = measure(ChainNorms, Probe(weights, initial, problem))
+    assert_agrees(out["chain_norm_w_length0"], torch.linalg.matrix_norm(weights.W, ord=2))
+    assert_agrees(out["chain_norm_b_length0"], torch.linalg.matrix_norm(weights.B, ord=2))
+
+
+def test_back_norm_is_the_maximum_over_the_back_matrices_of_fact_2_5():
+    weights, initial, problem = moved_state()
+    out = measure(ChainNorms, Probe(weights, initial, problem))
     for k in range(2):
-        W, B = weights.W[k], weights.B[k]
-        g, _ = loop_states(W, weights.A[k], problem.X[k])
-        w_norms = torch.zeros(L, dtype=torch.float64)
-        b_norms = torch.zeros(L, dtype=torch.float64)
+        W, A, B, X = weights.W[k], weights.A[k], weights.B[k], problem.X[k]
+        by_length = torch.full((L,), float("nan"), dtype=torch.float64)
         for i in range(N):
-            for low in range(L):
-                product = W  # becomes W D_{high} W ⋯ D_{low} W
-                for high in range(low, L):
-                    D_high = torch.diag((g[i][high] >= 0).double())
-                    b_chain = B @ D_high @ product
-                    product = W @ D_high @ product
-                    length = high - low
-                    w_norms[length] = max(w_norms[length], torch.linalg.matrix_norm(product, ord=2))
-                    b_norms[length] = max(b_norms[length], torch.linalg.matrix_norm(b_chain, ord=2))
-        assert_agrees(out["chain_norm_w"][k], w_norms)
-        assert_agrees(out["chain_norm_b"][k], b_norms)
+            for l in range(1, L + 1):
+                for a in range(l + 1, L + 1):
+                    norm = torch.linalg.matrix_norm(fact_2_5_back(W, A, B, X, i, l, a), ord=2)
+                    by_length[a - l - 1] = torch.fmax(by_length[a - l - 1], norm)
+        torch.testing.assert_close(out["back_norm"][k], by_length, rtol=RTOL, atol=0, equal_nan=True)
+        assert torch.isnan(out["back_norm"][k, L - 1])  # a Back of length L would need D_{i,1}
+        every = torch.cat([torch.linalg.matrix_norm(B, ord=2).view(1), by_length[: L - 1]])  # Back_{i,l→l} = B
+        assert_agrees(out["back_norm_max"][k], every.max())
+        assert (out["back_norm"][k, : L - 1] <= out["chain_norm_b"][k, : L - 1]).all()  # Back: the chains from l2 >= 2
+
+
+def test_default_chain_norms_are_accurate_to_1e_10_at_m_256():
+    m, n, layers = 256, 2, 3
+    problem = make_problem(0, n=n, L=layers, d_x=D_X, d=D, delta=0.3)
+    initial = make_weights(m, D_X, D, 0)
+    rng = torch.Generator().manual_seed(7)
+    weights = initial.replace(W=initial.W + 0.5 / math.sqrt(m) * torch.randn(initial.W.shape, generator=rng,
+                                                                              dtype=torch.float64))
+    out = measure(ChainNorms, Probe(weights, initial, problem))
+    w_norms, _ = explicit_chain_norms(weights.W[0], weights.A[0], weights.B[0], problem.X[0])
+    exact = torch.cat([torch.linalg.matrix_norm(weights.W[0], ord=2).view(1), w_norms.flatten()])
+    measured = torch.cat([out["chain_norm_w_length0"], out["chain_norm_w_by_layer"][0].flatten()])
+    present = ~torch.isnan(exact)
+    error = ((measured[present] - exact[present]) / exact[present]).abs().max()
+    assert error <= 1e-10
+    assert out["chain_norm_w_error"][0] <= 1e-10
+    assert error <= out["chain_norm_w_error"][0] + 1e-13  # the recorded bound is honest (up to the SVD's round-off)
+    truncated = measure(ChainNorms, Probe(weights, initial, problem), iterations=3)
+    assert truncated["chain_norm_w_error"][0] > 1e-10  # iterations that ran out first are not passed off as converged
 
 
 def test_chain_norms_max_length_keeps_the_shortest_chains():
@@ -310,6 +400,61 @@ def test_semi_smoothness_perturbation_has_norm_tau_over_sqrt_m_and_repeats_with_
     assert_agrees(torch.linalg.matrix_norm(first, ord=2), torch.full((2,), 0.3 / math.sqrt(M), dtype=torch.float64))
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
+
+
+def autograd_remainder(weights: Weights, problem: Problem, shift: Tensor, k: int) -> Tensor:
+    """f(W + W') - f(W) - <∇f(W), W'> of member k, f by the loop loss and ∇f by autograd."""
+    W, A, B, X, Y = weights.W[k], weights.A[k], weights.B[k], problem.X[k], problem.Y[k]
+    gradient = autograd_gradient(W, A, B, X, Y)["W"]
+    return loop_loss(W + shift, A, B, X, Y) - loop_loss(W, A, B, X, Y) - (gradient * shift).sum()
+
+
+def test_semi_smoothness_along_a_direction_file_equals_the_autograd_remainder(tmp_path):
+    weights, initial, problem = moved_state()
+    direction = torch.randn(M, M, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    path = tmp_path / "direction.npz"
+    np.savez(path, direction=direction.numpy())
+    tau = 0.7
+    diagnostic = SemiSmoothness()
+    params = diagnostic.parse_params({"tau": tau, "direction": "direction.npz"}, tmp_path)  # as in a pipeline file there
+    assert params.direction == path
+    out = diagnostic.measure(params, Probe(weights, initial, problem, seed=[3, 4]))
+    shift = tau / math.sqrt(M) * direction / torch.linalg.matrix_norm(direction, ord=2)  # W' = τ/√m · V/||V||_2
+    for k in range(2):  # the same W' for every member, whatever the probe's seeds
+        gradient = autograd_gradient(weights.W[k], weights.A[k], weights.B[k], problem.X[k], problem.Y[k])["W"]
+        assert_agrees(out["semi_smoothness_gap"][k], autograd_remainder(weights, problem, shift, k))
+        assert_agrees(out["semi_smoothness_inner"][k], (gradient * shift).sum())
+    assert_agrees(out["semi_smoothness_norm"], torch.full((2,), tau / math.sqrt(M), dtype=torch.float64))
+
+
+def test_semi_smoothness_along_a_named_seed_is_fixed_across_members_and_probes():
+    weights, initial, problem = moved_state()
+    diagnostic = SemiSmoothness()
+    params = diagnostic.parse_params({"direction_seed": 5})
+    first = diagnostic.perturbation(params, Probe(weights, initial, problem, seed=[1, 2]))
+    again = diagnostic.perturbation(params, Probe(weights, initial, problem, seed=[8, 9]))
+    gaussian = torch.randn(M, M, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    expected = gaussian / (math.sqrt(M) * torch.linalg.matrix_norm(gaussian, ord=2))
+    for k in range(2):
+        assert torch.equal(first[k], again[k])
+        assert_agrees(first[k], expected)
+    out = diagnostic.measure(params, Probe(weights, initial, problem))
+    for k in range(2):
+        assert_agrees(out["semi_smoothness_gap"][k], autograd_remainder(weights, problem, expected, k))
+
+
+def test_semi_smoothness_direction_files_of_the_wrong_shape_or_key_are_refused(tmp_path):
+    weights, initial, problem = moved_state()
+    probe = Probe(weights, initial, problem)
+    wrong_shape, wrong_key = tmp_path / "shape.npz", tmp_path / "key.npz"
+    np.savez(wrong_shape, direction=np.ones((M - 1, M)))
+    np.savez(wrong_key, W=np.ones((M, M)))
+    with pytest.raises(ValueError, match=rf"shape \({M - 1}, {M}\).*m = {M}.*\({M}, {M}\)"):
+        measure(SemiSmoothness, probe, direction=str(wrong_shape))
+    with pytest.raises(ValueError, match="no array 'direction'.*'W'"):
+        measure(SemiSmoothness, probe, direction=str(wrong_key))
+    with pytest.raises(pydantic.ValidationError, match="not both"):
+        SemiSmoothness.parse_params({"direction": str(wrong_shape), "direction_seed": 1})
 
 
 def test_rate_recovers_the_exponent_of_an_exact_exponential_decay():
@@ -368,6 +513,28 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
     assert all(count == 1 for count in probe.computations.values())
 
 
+@pytest.mark.parametrize("diagnostic_class,params", [
+    (ChainNorms, {}),
+    (FreshRandomness, {}),
+    (DPrimeSparsity, {}),
+    (SemiSmoothness, {"direction_seed": 2}),
+])
+def test_a_member_measures_bit_for_bit_what_it_measures_alone(diagnostic_class, params):
+    """In shapes that ensembles pack (n and m multiples of 8 in float64, ``framework.packing``)."""
+    m, seeds = 32, (3, 4)
+    problems = [make_problem(seed, n=8, L=4, d_x=D_X, d=D, delta=0.3) for seed in (0, 1)]
+    initial = [make_weights(m, D_X, D, seed) for seed in (0, 1)]
+    rng = torch.Generator().manual_seed(7)
+    moved = [w.replace(W=w.W + 0.5 / math.sqrt(m) * torch.randn(w.W.shape, generator=rng, dtype=torch.float64))
+             for w in initial]
+    together = measure(diagnostic_class, Probe(Weights.stack(moved), Weights.stack(initial), Problem.stack(problems),
+                                               seed=list(seeds)), **params)
+    for k in range(2):
+        alone = measure(diagnostic_class, Probe(moved[k], initial[k], problems[k], seed=seeds[k]), **params)
+        for name, value in alone.items():
+            torch.testing.assert_close(together[name][k : k + 1], value, rtol=0, atol=0, equal_nan=True, msg=name)
+
+
 @pytest.mark.parametrize("rank", [0, 1, 3, 9])
 def test_top_singular_value_equals_matrix_norm_for_every_rank(rank):
     rng = torch.Generator().manual_seed(rank)
@@ -403,7 +570,7 @@ def test_every_diagnostic_returns_exactly_its_declared_outputs_and_shapes():
         assert set(out) == set(diagnostic.outputs), diagnostic.name
         for name, declared in diagnostic.outputs.items():
             assert tuple(out[name].shape) == (2, *(sizes[dim] for dim in declared.dims)), name
-            assert out[name].dtype == torch.float64, name
+            assert out[name].dtype == getattr(torch, declared.dtype), name
             assert declared.long_name and declared.paper_ref, name
         assert diagnostic.when in ("init", "schedule", "end")
 

@@ -1,4 +1,4 @@
-"""The paper's diagnostics (DESIGN §4): what overparam measures along a training run.
+"""The paper's diagnostics (docs/diagnostics.md): what overparam measures along a training run.
 
 One module per topic: ``loss`` (f, Theorem 3's ratio), ``geometry`` (§4: (4.1)-(4.3)),
 ``stability`` (§5: (5.1), the radius of Theorems 3-4), ``chains`` ((4.4)-(4.6)),

@@ -49,6 +49,9 @@ class FreshRandomness(Diagnostic):
     ``min_i ||(I - U_{l-1}U_{l-1}ᵀ) h_{i,l}||``: (4.2) says it is at least Ω̃(1/L²), the
     "fresh randomness" that W still has to act on at layer l although it was used at every
     earlier layer. It needs m > n(l-1): once the earlier h span R^m, nothing is fresh.
+    ``basis_rank`` at layer l is the rank of U_l = GS(h_{1,1}, …, h_{n,l}) of §4, the number of
+    the n·l hidden states h_{j,a}, a <= l, that stayed linearly independent (at most min(m, n·l));
+    the U_{l-1} of layer l's fresh randomness has the rank of layer l-1 (0 for l = 1).
     """
 
     name: ClassVar[str] = "fresh_randomness"
@@ -57,13 +60,39 @@ class FreshRandomness(Diagnostic):
         "fresh_randomness": Output(
             long_name="min_i ||(I - U_{l-1}U_{l-1}ᵀ) h_{i,l}||", paper_ref="(4.2)", dims=("layer",)
         ),
+        "basis_rank": Output(
+            long_name="rank of U_l = GS(h_{1,1}, …, h_{n,l}): independent hidden states h_{j,a}, a <= l",
+            paper_ref="(4.2), (4.3)",
+            dims=("layer",),
+            dtype="int64",
+        ),
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
         return {"layer": shape.L}
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
-        return {"fresh_randomness": probe.fresh.norm(dim=-1).amin(dim=1)}
+        return {"fresh_randomness": probe.fresh.norm(dim=-1).amin(dim=1), "basis_rank": basis_ranks(probe)}
+
+
+def basis_ranks(probe: Probe) -> Tensor:
+    """``rank [h_{j,a} : j <= n, a <= l]`` for l = 1..L, ``[K, L]`` int64: the rank of U_l (§4).
+
+    With ``H = QR`` (the probe's basis, columns in the order of U_l) the first n·l columns of H
+    have the singular values of R's first n·l columns, whose rows below n·l are zero: an SVD of
+    an (n·l)×(n·l) triangle instead of m×(n·l). The rank counts the singular values above
+    ``max(m, n·l)·ε·σ_max``, the tolerance of ``torch.linalg.matrix_rank`` for the m×(n·l) H.
+    """
+    _, R = probe.basis  # [K, r, nL]
+    n, L, m = probe.problem.n, probe.problem.L, probe.m
+    eps = torch.finfo(R.dtype).eps
+    ranks = []
+    for layer in range(1, L + 1):
+        columns = n * layer
+        singular = torch.linalg.svdvals(R[:, : min(R.shape[1], columns), :columns])
+        threshold = max(m, columns) * eps * singular[:, :1]  # σ_max (svdvals sorts descending)
+        ranks.append((singular > threshold).sum(dim=1))
+    return torch.stack(ranks, dim=1)
 
 
 def pairwise_separation(vectors: Tensor) -> Tensor:

@@ -2,27 +2,80 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import ClassVar
 
+import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, model_validator
 from torch import Tensor
 
-from framework import Diagnostic, Output, Params, Probe, SparseScheduleParams, loss, member_sum, normal_per_member
+from framework import (
+    Diagnostic,
+    Output,
+    Params,
+    PipelinePath,
+    Probe,
+    SparseScheduleParams,
+    loss,
+    member_sum,
+    normal_per_member,
+)
+
+DIRECTION_KEY = "direction"  # the array of a direction file: np.savez(path, direction=V), V of shape (m, m)
 
 
 class SemiSmoothnessParams(SparseScheduleParams):
+    """The size of W' and where its direction comes from: the probe's seed (default), a file or a seed."""
+
     tau: float = Field(1.0, gt=0, description="the perturbation W' has spectral norm tau/sqrt(m) (Theorem 4's τ0)")
+    direction: PipelinePath | None = Field(
+        None, description=f"an .npz file (relative to the pipeline file) whose array '{DIRECTION_KEY}' (m×m) is "
+                          "the direction of W' (rescaled to spectral norm tau/sqrt(m)), the same for every member and step"
+    )
+    direction_seed: int | None = Field(
+        None, ge=0, description="draw the Gaussian direction of W' from this seed, the same for every member and "
+                                "step, instead of from the probe's seed"
+    )
+
+    @model_validator(mode="after")
+    def _one_direction(self) -> SemiSmoothnessParams:
+        if self.direction is not None and self.direction_seed is not None:
+            raise ValueError("give either direction (a file) or direction_seed, not both")
+        return self
+
+
+def load_direction(path: Path, m: int) -> np.ndarray:
+    """The m×m direction array of an .npz file, float64; ``ValueError`` naming the file when it
+    has no array ``direction``, has another shape, or is not finite and nonzero."""
+    with np.load(path, allow_pickle=False) as archive:
+        if DIRECTION_KEY not in archive.files:
+            raise ValueError(f"semi_smoothness: {path} has no array '{DIRECTION_KEY}' (it holds {sorted(archive.files)}); "
+                             f"write it with numpy.savez(path, {DIRECTION_KEY}=V)")
+        array = archive[DIRECTION_KEY]
+    if array.shape != (m, m):
+        raise ValueError(f"semi_smoothness: the direction in {path} has shape {array.shape}, but W is m×m with "
+                         f"m = {m}: it must have shape ({m}, {m})")
+    if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
+        raise ValueError(f"semi_smoothness: the direction in {path} holds {array.dtype} values, not real numbers")
+    array = array.astype(np.float64)
+    if not np.isfinite(array).all() or not array.any():
+        raise ValueError(f"semi_smoothness: the direction in {path} must be finite and not all zero")
+    return array
 
 
 class SemiSmoothness(Diagnostic):
-    """Second-order remainder of f along a random W' of spectral norm τ/sqrt(m) (Theorem 4).
+    """Second-order remainder of f along a W' of spectral norm τ/sqrt(m), random or given (Theorem 4).
 
     Theorem 4: f(W + W') <= f(W) + <∇f(W), W'> + poly(ϱ) m^{1/3} sqrt(f(W)) ||W'||_2
     + poly(ρ) m ||W'||_2². The diagnostic reports the remainder
     ``f(W + W') - f(W) - <∇f(W), W'>`` beside the two scales it is bounded by,
     ``sqrt(f(W)) ||W'||_2`` and ``m ||W'||_2²``, and the first-order term itself. W' is a
-    Gaussian matrix rescaled to spectral norm exactly τ/sqrt(m), drawn from the probe's seed.
+    direction V rescaled to spectral norm exactly τ/sqrt(m), ``W' = τ/sqrt(m) · V/||V||_2``;
+    V is a Gaussian matrix drawn from the probe's seed (each member and step its own), or,
+    the same for every member and step, the array ``direction`` of the .npz file ``direction``
+    or the Gaussian ``torch.randn(m, m, generator=torch.Generator().manual_seed(direction_seed),
+    dtype=torch.float64)``.
     """
 
     name: ClassVar[str] = "semi_smoothness"
@@ -36,11 +89,20 @@ class SemiSmoothness(Diagnostic):
     }
 
     def perturbation(self, params: SemiSmoothnessParams, probe: Probe) -> Tensor:
-        """The W' of this measurement, ``[K, m, m]``: Gaussian, scaled to ||W'||_2 = τ/sqrt(m)."""
+        """The W' of this measurement, ``[K, m, m]``: the direction scaled to ||W'||_2 = τ/sqrt(m)."""
         W = probe.weights.W
-        gaussian = normal_per_member(probe.generators(self.name), W.shape[1:], W)
-        spectral = torch.linalg.matrix_norm(gaussian, ord=2).view(-1, 1, 1)
-        return gaussian * (params.tau / math.sqrt(probe.m) / spectral)
+        scale = params.tau / math.sqrt(probe.m)
+        if params.direction is None and params.direction_seed is None:
+            gaussian = normal_per_member(probe.generators(self.name), W.shape[1:], W)
+            spectral = torch.linalg.matrix_norm(gaussian, ord=2).view(-1, 1, 1)
+            return gaussian * (scale / spectral)
+        if params.direction is not None:
+            direction = torch.from_numpy(load_direction(params.direction, probe.m))
+        else:
+            stream = torch.Generator(device="cpu").manual_seed(params.direction_seed)
+            direction = torch.randn(probe.m, probe.m, generator=stream, dtype=torch.float64)
+        shift = direction * (scale / torch.linalg.matrix_norm(direction, ord=2))  # float64, once for all members
+        return shift.to(W).expand(probe.K, -1, -1)
 
     def measure(self, params: SemiSmoothnessParams, probe: Probe) -> dict[str, Tensor]:
         shift = self.perturbation(params, probe)

@@ -20,15 +20,15 @@ class DPrimeSparsity(Diagnostic):
     """ReLU patterns changed since initialization, ||D_{i,l} - D0_{i,l}||_0 (5.1).
 
     (5.1): at most O(m^{2/3}) of the m signs flip at any (i, l) within the radius of
-    Theorems 3-4, a vanishing fraction m^{-1/3} as m grows.
+    Theorems 3-4, a vanishing fraction m^{-1/3} as m grows. The counts are int64.
     """
 
     name: ClassVar[str] = "dprime_sparsity"
     outputs: ClassVar[dict[str, Output]] = {
-        "dprime_max": Output(long_name="max_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)"),
+        "dprime_max": Output(long_name="max_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dtype="int64"),
         "dprime_mean": Output(long_name="mean_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)"),
         "dprime_by_layer": Output(
-            long_name="max_i ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dims=("layer",)
+            long_name="max_i ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dims=("layer",), dtype="int64"
         ),
     }
 
@@ -36,11 +36,10 @@ class DPrimeSparsity(Diagnostic):
         return {"layer": shape.L}
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
-        flips = (probe.forward.pattern != probe.forward0.pattern).sum(dim=-1)  # [K, n, L]
-        flips = flips.to(probe.weights.W.dtype)
+        flips = (probe.forward.pattern != probe.forward0.pattern).sum(dim=-1, dtype=torch.int64)  # [K, n, L]
         return {
             "dprime_max": flips.amax(dim=(1, 2)),
-            "dprime_mean": flips.mean(dim=(1, 2)),
+            "dprime_mean": flips.to(probe.weights.W.dtype).mean(dim=(1, 2)),
             "dprime_by_layer": flips.amax(dim=1),
         }
 
@@ -77,7 +76,9 @@ class SpectralParams(Params):
     """Accuracy of a Lanczos estimate of a spectral norm (``framework.top_singular_value``)."""
 
     iterations: int = Field(100, ge=1, description="most Lanczos steps per spectral norm (exact once >= m)")
-    tol: float = Field(1e-10, ge=0, description="stop once the estimate changes by at most this, relative")
+    tol: float = Field(
+        1e-10, ge=0, description="stop once the estimate's step change and a-posteriori error are both at most this, relative"
+    )
 
 
 class WeightDistance(Diagnostic):
