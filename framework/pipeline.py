@@ -1,4 +1,4 @@
-"""A pipeline file's top level: its keys checked, its grid and stages read (DESIGN §3).
+"""A pipeline file's top level: its keys checked, its grid and stages read (docs/pipelines.md).
 
 ``load_pipeline`` reads a file into a ``Pipeline`` or raises ``PipelineError`` listing every
 problem together, each with file, line, key path, the value and what was expected. Component
@@ -337,11 +337,29 @@ def parse_pipeline(source: Source, findings: list[Finding] | None = None) -> Pip
                     refused_axes=refused_axes, refused_stages=frozenset(given_stages - set(stages)))
 
 
+def structural_problems(data: Any) -> int:
+    """How many top-level problems parsed data has as a pipeline: ranks the candidate fixes of a
+    YAML syntax error (the likeliest fix leaves a file that reads as a pipeline)."""
+    if not isinstance(data, dict):
+        return 1_000_000
+    findings: list[Finding] = []
+    try:
+        parse_pipeline(Source(name="", text="", data=data), findings)
+    except Exception:  # a guess that breaks the checks is an unlikely fix
+        return 1_000_000
+    return len(findings)
+
+
+def read_pipeline_file(path: str | Path) -> Source:
+    """A pipeline file read and parsed, its syntax errors explained on their likeliest line."""
+    return read_file(path, plausibility=structural_problems)
+
+
 def load_pipeline(path: str | Path) -> Pipeline:
     """Read, parse and check the top level of a pipeline file."""
-    return parse_pipeline(read_file(path))
+    return parse_pipeline(read_pipeline_file(path))
 
 
 def pipeline_from_text(text: str, name: str = "<pipeline>", directory: Path | None = None) -> Pipeline:
     """The same from text (tests, programmatic use)."""
-    return parse_pipeline(read_source(text, name, directory))
+    return parse_pipeline(read_source(text, name, directory, plausibility=structural_problems))

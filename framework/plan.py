@@ -23,11 +23,19 @@ from framework.diagnostics import ProblemShape
 from framework.expressions import ExpressionError, evaluate, names_in
 from framework.grid import GridPoint
 from framework.parameters import shown
-from framework.pipeline import MAX_LOGGED_STEPS, Pipeline, PluginRef, StageSpec, did_you_mean, parse_pipeline
+from framework.pipeline import (
+    MAX_LOGGED_STEPS,
+    Pipeline,
+    PluginRef,
+    StageSpec,
+    did_you_mean,
+    parse_pipeline,
+    read_pipeline_file,
+)
 from framework.registry import PluginError, PluginLoadError, Registry, describe_error
 from framework.seeds import stage_seed
 from framework.sparse_schedule import measured_steps
-from framework.source import Finding, KeyPath, PipelineError, Source, read_file
+from framework.source import Finding, KeyPath, PipelineError, Source
 from framework.training import log_schedule
 
 GRID_REFERENCE = re.compile(r"\$\{grid\.([^}]*)\}")
@@ -427,7 +435,7 @@ def plan_file(path: str | Path, registry: Registry | None = None, *, autoload: b
     Without a ``registry``, one is built for the file's ``plugins:`` list, with ``autoload``
     and ``blocked`` as ``Registry`` takes them (third-party entry points on or off, plugins
     kept out by name)."""
-    return plan_source(read_file(path), registry, autoload=autoload, blocked=blocked)
+    return plan_source(read_pipeline_file(path), registry, autoload=autoload, blocked=blocked)
 
 
 def plan_source(source: Source, registry: Registry | None = None, *, autoload: bool | None = None,

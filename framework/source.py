@@ -2,7 +2,7 @@
 
 YAML is composed into nodes with ``yaml.SafeLoader`` (no object tags, nothing executed) and
 the line of each mapping key and sequence item is recorded under its key path, so every error
-can say ``quickstart.yaml:14 stages.train.params.lr: ...`` (STYLE "Errors").
+can say ``quickstart.yaml:14 stages.train.params.lr: ...`` (docs/pipelines.md, "Errors").
 """
 from __future__ import annotations
 
@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from framework.yaml_errors import Plausibility, explain
 
 KeyPath = tuple[str | int, ...]
 MAX_DEPTH = 32  # mappings and lists nested deeper than this are not a pipeline
@@ -154,9 +156,12 @@ def _unbuildable_line(root: yaml.Node | None) -> int | None:
     return None
 
 
-def read_source(text: str, name: str = "<pipeline>", directory: Path | None = None) -> Source:
+def read_source(text: str, name: str = "<pipeline>", directory: Path | None = None,
+                plausibility: Plausibility | None = None) -> Source:
     """Parse pipeline text safely; raises ``PipelineError`` for text that is not a YAML mapping,
-    for object tags or anything else the safe loader refuses, and for duplicate keys."""
+    for object tags or anything else the safe loader refuses, and for duplicate keys. A syntax
+    error is explained in the project's words on its likeliest line (``framework.yaml_errors``),
+    ``plausibility`` ranking the candidate fixes."""
     source = Source(name=name, text=text, directory=directory or Path("."))
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -178,9 +183,8 @@ def read_source(text: str, name: str = "<pipeline>", directory: Path | None = No
         what = f"character #x{exc.character:04x}: {exc.reason}" if isinstance(exc.character, int) else str(exc.reason)
         raise PipelineError(source, [Finding((), f"not valid YAML: unacceptable {what}", line)]) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        what = " ".join(filter(None, [exc.context, exc.problem]))
-        raise PipelineError(source, [Finding((), f"not valid YAML: {what}", mark.line + 1 if mark else None)]) from None
+        explained = explain(text, exc, plausibility)
+        raise PipelineError(source, [Finding((), explained.message, explained.line)]) from None
     except yaml.YAMLError as exc:
         raise PipelineError(source, [Finding((), f"not valid YAML: {exc}")]) from None
     except (ValueError, TypeError, AttributeError, OverflowError) as exc:  # a tagged scalar the loader cannot build
@@ -198,11 +202,11 @@ def read_source(text: str, name: str = "<pipeline>", directory: Path | None = No
     return source
 
 
-def read_file(path: str | Path) -> Source:
+def read_file(path: str | Path, plausibility: Plausibility | None = None) -> Source:
     """Read and parse a pipeline file; an unreadable file is a ``PipelineError`` too."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise PipelineError(Source(name=path.name, text=""), [Finding((), f"cannot be read: {exc}")]) from None
-    return read_source(text, name=path.name, directory=path.resolve().parent)
+    return read_source(text, name=path.name, directory=path.resolve().parent, plausibility=plausibility)
