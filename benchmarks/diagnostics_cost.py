@@ -28,7 +28,7 @@ from plugins.separable import Separable
 
 M, N, L, D_X, D = 1024, 32, 16, 8, 4
 WARM_STEPS = 5
-LR = 0.002 / M  # below the GD stability edge at this n and L (it scales as 1/(n L³), DESIGN §3)
+LR = 0.002 / M  # below the GD stability edge at this n and L (it scales as 1/(n L³), docs/architecture.md)
 CHEAP = ("loss", "pl_ratio", "weight_distance", "dprime_sparsity", "perturbation_norms")
 ONCE = ("chain_norms",)
 CHEAP_BUDGET_STEPS = 3.0

@@ -4,7 +4,7 @@ For each width m and ensemble size K, K grid points (different seeds and learnin
 GD steps either as one ensemble (one batched step) or one after the other (K steps of K = 1),
 in this process, alternating the two; the medians give config-steps per second (K / time of
 one step of all K) and their ratio. Small networks leave a GPU mostly idle one at a time; the
-ensemble axis is how overparam fills it (DESIGN §1, §6).
+ensemble axis is how overparam fills it (docs/architecture.md, "Ensembles").
 
     python benchmarks/ensemble.py [--device cuda] [--repeats 5] [--m 256 1024] [--K 1 4 16 64]
 """

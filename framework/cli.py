@@ -1,7 +1,7 @@
 """The ``overparam`` command line: a thin click layer over the library.
 
 ``main`` is the command group; each command parses its options, calls the library and prints.
-Commands for pipelines (run, validate, plan, show, report) are added to ``main`` beside
+Commands for pipelines (run, validate, plan) and stores (show, report, check) are added to ``main`` beside
 ``plugins``.
 """
 from __future__ import annotations
@@ -27,6 +27,7 @@ from framework.source import PipelineError
 from framework.store import StoreError
 
 INVALID_PIPELINE = 2
+NOT_A_STORE = 2
 INTERRUPTED = 130
 
 
@@ -167,6 +168,27 @@ def run(file: str, store: Path | None, scheduler: str | None, workers: int | Non
 def show(store: Path) -> None:
     """A one-screen summary of a run store: grid, statuses, final values of key diagnostics."""
     click.echo(render_store(store))
+
+
+@main.command("check")
+@click.argument("store", type=click.Path(path_type=Path))
+def check(store: Path) -> None:
+    """Whether a run store is complete and consistent, listing every departure from the store
+    contract in plain sentences, each half-written grid point named.
+
+    Reads the store only. Exit status: 0 when it is consistent (complete or not: the last line
+    says which), 1 when it departs from the contract, 2 when the path is not an overparam store.
+    """
+    from framework.store_check import NotAStore, check_store
+
+    try:
+        checked = check_store(store)
+    except NotAStore as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(NOT_A_STORE) from None
+    click.echo(checked.text())
+    if not checked.consistent:
+        raise SystemExit(1)
 
 
 @main.command("report")

@@ -1,8 +1,8 @@
 """Where jobs run: a local Dask cluster sized to the machine, or an existing one by address.
 
-Local default (DESIGN §6): worker processes, one task at a time each; on CPU as many workers
+Local default (docs/architecture.md, "Execution"): worker processes, one task at a time each; on CPU as many workers
 as cores with one torch thread each (workers × threads never exceed the cores: oversubscribed
-OpenMP spin-waits ran 10-110 times slower, STACK-NOTES), on GPU one worker per device with a
+OpenMP spin-waits ran 10-110 times slower, docs/stack-notes.md), on GPU one worker per device with a
 ``GPU`` resource so two tasks never share one by accident. The scheduler, workers and
 dashboard listen on 127.0.0.1 only unless ``host`` says otherwise, and the workers' scratch
 space goes to the temporary directory (never the current one).
@@ -121,5 +121,5 @@ def connect(options: ClusterOptions, device: str) -> Iterator[tuple[Client, dict
         client.close()
         try:
             cluster.close()
-        except AssertionError:  # STACK-NOTES: closing right after a worker restart can raise this
+        except AssertionError:  # docs/stack-notes.md: closing right after a worker restart can raise this
             pass

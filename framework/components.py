@@ -2,7 +2,7 @@
 
 Each component is a class with a ``name``, a one-line description (its docstring's first
 line) and a parameter schema ``Params`` (a pydantic model: types, defaults, bounds), so a
-pipeline can be validated completely before anything is computed (DESIGN §2). Components
+pipeline can be validated completely before anything is computed (docs/plugins.md). Components
 produce float64 tensors on the CPU from integer seeds; the caller moves them to the run's
 device and dtype, which is why one seed gives the same numbers on every device.
 """

@@ -1,6 +1,6 @@
 """The component contract as a check: what a generator, initializer, optimizer or diagnostic
 must declare so that pipelines can select it, validate its parameters before running, list it
-in ``overparam plugins`` and lay out the store (DESIGN §2, §4).
+in ``overparam plugins`` and lay out the store (docs/plugins.md, docs/diagnostics.md).
 
 ``check_component(cls)`` returns the problems in plain sentences (empty: the class satisfies
 the contract). Plugin authors call it from their tests, directly or through

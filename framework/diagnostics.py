@@ -3,7 +3,7 @@
 Like xarray-simlab's processes, a diagnostic says up front what it produces: each output
 variable's name, its own dimensions beyond the grid axes and ``step`` (``layer``, ...), a long
 name and the paper's equation. The store is laid out from these declarations before the first
-job runs (DESIGN §4-5).
+job runs (docs/architecture.md, "The store").
 """
 from __future__ import annotations
 

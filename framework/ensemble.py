@@ -1,6 +1,6 @@
 """The tensors an ensemble of K networks shares out: its weights and its training problem.
 
-Every tensor carries a leading ensemble axis K (DESIGN §1): K independent networks of one
+Every tensor carries a leading ensemble axis K (docs/architecture.md, "Ensembles"): K independent networks of one
 shape advance together in one batched computation; K = 1 is the plain case. Components make
 K = 1 objects; ``stack`` joins members into an ensemble and ``member`` takes one back out.
 """

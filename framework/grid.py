@@ -3,7 +3,7 @@
 Each ``grid`` key is an axis; the jobs are the cartesian product of the axes, except that the
 axes of one ``zip`` group vary together (``zip: [[m, lr]]`` pairs the i-th m with the i-th lr).
 A zip group is one dimension of the result, named after its first axis; the other axes of the
-group become coordinates along it (DESIGN §5).
+group become coordinates along it (docs/architecture.md, "The store").
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The shape of a run's results, known before any job runs (DESIGN §4-5).
+"""The shape of a run's results, known before any job runs (docs/architecture.md, "The store").
 
 From a plan, every diagnostic output becomes one variable: its dimensions are the grid's, then
 ``step`` when it is measured on the logging schedule, then its own (``layer``, ...), sized to

@@ -1,5 +1,5 @@
 """Running a plan: the store prepared, pending jobs packed into tasks, tasks run on Dask, each
-grid point's results written as its task finishes (DESIGN §5-6).
+grid point's results written as its task finishes (docs/architecture.md, "The store", "Execution").
 
 The client is the only writer of the store. A task that raises, or whose members diverge, is
 recorded with its status and message and the scan goes on (unless ``fail_fast``); a worker

@@ -1,4 +1,4 @@
-"""Packing grid points into tasks: jobs of one shape run together as one ensemble (DESIGN §6).
+"""Packing grid points into tasks: jobs of one shape run together as one ensemble (docs/architecture.md, "Ensembles").
 
 Jobs pack together when everything but per-member numbers agrees: the tensor shapes (n, L,
 d_x, d from the data, m from the initializer), the optimizer and its parameters other than the

@@ -2,7 +2,7 @@
 
 ``rich`` draws a live bar on a terminal; elsewhere (a log file, CI) one plain line is printed
 per finished grid point, since rich prints only its final state when stdout is not a terminal
-(STACK-NOTES); ``quiet`` prints nothing.
+(docs/stack-notes.md); ``quiet`` prints nothing.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The plugin registry: one pluggy ``PluginManager`` and the components its plugins provide.
 
-Plugins are loaded in this order (DESIGN §2): the built-ins, then the other installed
+Plugins are loaded in this order (docs/plugins.md): the built-ins, then the other installed
 distributions' entry points of group ``overparam``, then the modules a pipeline names under
 ``plugins:``. The built-ins are not imported by name here: the ``overparam`` distribution
 declares them as entry points of the same group (``pyproject.toml``), like any third party.

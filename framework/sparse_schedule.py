@@ -5,7 +5,7 @@ of the logged steps (``log_schedule``: step 0, logarithmically spaced steps, the
 measured only at every ``every``-th one and always at the first and the last. The job runner
 asks ``measured_steps`` which steps those are and measures the diagnostic there; the store
 keeps the common ``step`` dimension and holds NaN for this diagnostic at the other steps
-(DESIGN §4-5), so a pipeline file sets, e.g., ``chain_norms: {every: 10}`` without changing
+(docs/architecture.md, "The store"), so a pipeline file sets, e.g., ``chain_norms: {every: 10}`` without changing
 the layout of the results.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 GD on f = ½‖r(W)‖² is stable on the linearized model iff η < 2/λ_max, λ_max the top eigenvalue
 of the tangent kernel J Jᵀ (equally of the Gauss–Newton matrix Jᵀ J), J the Jacobian of the
-residuals loss_{i,l} (l >= 2) in the trained weights. DESIGN §3 records that the edge depends
+residuals loss_{i,l} (l >= 2) in the trained weights. docs/architecture.md ("Step sizes") records that the edge depends
 on the data (it scales roughly as 1/(n·L³)), not only on m, so a fixed c/m does not carry
 across data, n and L; ``lr: auto`` takes a fraction of 2/λ_max measured at initialization.
 """

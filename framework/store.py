@@ -1,12 +1,12 @@
 """The zarr store of one pipeline run: its template, region writes per grid point, resume, lock.
 
-Layout (DESIGN §5): one dimension per grid dimension (coordinate = the axis values; the other
+Layout (docs/architecture.md, "The store"): one dimension per grid dimension (coordinate = the axis values; the other
 axes of a zip group are coordinates along it), ``step`` for the logged steps, each
 diagnostic's own dimensions; one variable per diagnostic output plus ``status`` (CF flags:
 pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``learning_rate``,
 ``finished_at``.
 Zarr format 2 with consolidated metadata. Every variable has chunk size 1 along every grid dimension, so each grid point is a region of
-its own and no two writes share a chunk (STACK-NOTES: shared chunks lose data).
+its own and no two writes share a chunk (docs/stack-notes.md: shared chunks lose data).
 
 The template is written once, by xarray, before any job runs, into a folder beside the store
 that is renamed to the store when complete (a run killed meanwhile leaves no half store);

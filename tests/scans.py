@@ -10,7 +10,6 @@ import numpy as np
 import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECK_STORE = ROOT.parent / "shared" / "tools" / "check_store.py"
 BOOKKEEPING = ("wall_time", "finished_at")
 
 TINY = """\

@@ -85,10 +85,14 @@ def test_token_map_is_determined_by_its_seed() -> None:
 
 # --- digits -------------------------------------------------------------------------------
 
-def digits_dataset() -> tuple[torch.Tensor, torch.Tensor]:
-    from sklearn.datasets import load_digits
+SKLEARN_MISSING = "scikit-learn is not installed (an optional dependency: pip install 'overparam[digits]')"
 
-    data = load_digits()
+
+def digits_dataset() -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's own digits and labels, to check the generator against; the test is skipped
+    without scikit-learn, which the digits generator needs and nothing else does."""
+    datasets = pytest.importorskip("sklearn.datasets", reason=SKLEARN_MISSING, exc_type=ImportError)
+    data = datasets.load_digits()
     return torch.as_tensor(data.images, dtype=torch.float64), torch.as_tensor(data.target)
 
 

@@ -1,4 +1,4 @@
-"""Running scans on real Dask clusters (DESIGN §6), with real processes killed along the way."""
+"""Running scans on real Dask clusters (docs/architecture.md, "Execution"), with real processes killed along the way."""
 from __future__ import annotations
 
 import json

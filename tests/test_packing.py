@@ -1,4 +1,4 @@
-"""Ensembles (DESIGN §1, §6): grid points packed into one task give exactly what they give alone."""
+"""Ensembles (docs/architecture.md, "Ensembles"): grid points packed into one task give exactly what they give alone."""
 from __future__ import annotations
 
 import numpy as np

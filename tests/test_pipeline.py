@@ -162,6 +162,7 @@ def test_one_job_rerun_alone_from_a_fresh_plan_is_bit_identical(tmp_path: Path):
 
 # --- generator shapes ------------------------------------------------------------------------
 
+SKLEARN_MISSING = "scikit-learn is not installed (an optional dependency: pip install 'overparam[digits]')"
 GENERATOR_PARAMS = {
     "separable": [{}, {"n": 3, "L": 5, "d_x": 6, "d": 1}],
     "token_map": [{}, {"n": 5, "L": 3, "vocab": 6, "outputs": 2}],
@@ -176,7 +177,7 @@ def test_every_builtin_generator_has_shape_cases():
 @pytest.mark.parametrize("name,params", [(name, p) for name, cases in GENERATOR_PARAMS.items() for p in cases])
 def test_generator_shape_equals_the_generated_problem(name: str, params: dict):
     if name == "digits":
-        pytest.importorskip("sklearn")
+        pytest.importorskip("sklearn.datasets", reason=SKLEARN_MISSING, exc_type=ImportError)
     component = REGISTRY.get("generator", name)
     parsed = component.parse_params(params)
     problem = component().generate(parsed, seed=1)

@@ -1,4 +1,4 @@
-"""The store contract (DESIGN §5): layout, commit mark, resume, lock, pipeline identity."""
+"""The store contract (docs/architecture.md, "The store"): layout, commit mark, resume, lock, pipeline identity."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,8 @@ from framework.job import run_pack
 from framework.layout import layout_of
 from framework.plan import plan_file
 from framework.store import STATUS_CODE, Store, StoreError, StoreLock
-from scans import CHECK_STORE, TINY, write_pipeline
+from framework.store_check import check_store
+from scans import TINY, write_pipeline
 
 
 @pytest.fixture
@@ -26,12 +27,12 @@ def tiny(tmp_path):
 def test_template_keeps_the_store_contract_before_and_after_results(tiny):
     plan, layout, path = tiny
     store = Store.prepare(path, plan, layout)
-    check = [sys.executable, str(CHECK_STORE), str(path), "--grid", "m", "seed"]
-    assert subprocess.run(check, capture_output=True, text=True).returncode == 0
+    empty = check_store(path)
+    assert empty.consistent and empty.counts["pending"] == len(plan.jobs), empty.text()
     for result in run_pack(list(plan.jobs[:2]), layout):
         store.write(result)
-    checked = subprocess.run(check, capture_output=True, text=True)
-    assert checked.returncode == 0, checked.stdout
+    half = check_store(path)
+    assert half.consistent and half.counts["done"] == 2 and not half.complete, half.text()
 
 
 def test_plain_xarray_opens_the_store_without_overparam(tiny):

@@ -85,7 +85,7 @@ class StoreView:
         return all(name in self.ds and bool(np.isfinite(self.ds[name].values).any()) for name in names)
 
     def zipped(self, dim: str) -> list[str]:
-        """Coordinates zipped along a grid axis (DESIGN §3's zip): shown beside its values."""
+        """Coordinates zipped along a grid axis (a pipeline's zip, docs/pipelines.md): shown beside its values."""
         return [name for name, coord in self.ds.coords.items() if coord.dims == (dim,) and name != dim]
 
     def label(self, selection: dict[str, object]) -> str:

@@ -4,8 +4,6 @@ under a bound on the client's memory."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -20,7 +18,8 @@ from framework.layout import layout_of
 from framework.orchestrator import RunOptions, run_plan
 from framework.plan import plan_file
 from framework.store import PARTIAL_SUFFIX, STATUS_CODE, Store
-from scans import CHECK_STORE, TINY, assert_same_results, overparam, results, write_pipeline
+from framework.store_check import check_store
+from scans import TINY, assert_same_results, overparam, results, write_pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 FLAKY_ENV = {"PYTHONPATH": os.pathsep.join(filter(None, [str(DATA), os.environ.get("PYTHONPATH")]))}
@@ -100,9 +99,8 @@ def two_runs_at_once(repetitions: int, tmp_path: Path) -> None:
         assert codes == [0, 2], (codes, outputs)
         refused = next(err for run, (_, err) in zip(runs, outputs) if run.returncode == 2)
         assert "is in use by another overparam run" in refused and "Traceback" not in refused
-        checked = subprocess.run([sys.executable, str(CHECK_STORE), str(store), "--grid", "m", "seed"],
-                                 capture_output=True, text=True)
-        assert checked.returncode == 0, checked.stdout
+        checked = overparam("check", str(store))
+        assert checked.returncode == 0 and "consistent and complete" in checked.stdout, checked.stdout
         assert (xr.open_zarr(str(store))["status"].values == STATUS_CODE["done"]).all()
         assert not store.with_name(store.name + ".lock").exists()
     record("concurrency", repetitions=repetitions, one_ran_one_refused=repetitions, check_store_ok=repetitions)
@@ -142,11 +140,14 @@ def test_a_write_cut_before_its_status_is_not_done_and_is_redone_on_resume(tmp_p
     seen = xr.open_zarr(str(path)).load().isel(m=0, seed=1)
     assert np.array_equal(seen["loss"].values, cut.values["loss"])  # the values landed...
     assert int(seen["status"]) == STATUS_CODE["pending"]  # ...but a reader does not take them as done
+    departures = check_store(path).departures  # ...and the check names it as cut
+    assert len(departures) == 1 and departures[0].startswith("grid point m=24, seed=1: written but not committed")
     summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), progress="quiet"))
     assert summary.skipped == 0 and summary.counts["done"] == 4
     redone = xr.open_zarr(str(path)).load().isel(m=0, seed=1)
     assert int(redone["status"]) == STATUS_CODE["done"] and float(redone["finished_at"]) > cut.finished_at
     assert np.array_equal(redone["loss"].values, cut.values["loss"])
+    assert check_store(path).complete
 
 
 def load_pipeline(jobs: int) -> str:
