@@ -65,6 +65,55 @@ def pipeline_hash(plan: Plan) -> str:
     return sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """Nested mappings as ``{"stages.train.params.lr": 0.05/m}``; lists and scalars are leaves."""
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{path}.{key}" if path else str(key)))
+        return out
+    return {path: value}
+
+
+def changed_keys(stored_text: str, raw: Mapping[str, Any]) -> str:
+    """The keys in which a pipeline differs from the one a store was made from, in words:
+    ``stages.train.params.lr: 0.05/m there, 0.1/m here; grid.seed: only here``."""
+    import yaml
+
+    try:
+        stored = yaml.safe_load(stored_text) or {}
+    except yaml.YAMLError:
+        stored = {}
+    ignored = ("description", "store")
+    before = {k: v for k, v in _flatten(stored).items() if k.split(".")[0] not in ignored}
+    after = {k: v for k, v in _flatten(dict(raw)).items() if k.split(".")[0] not in ignored}
+    parts = []
+    for key in sorted(set(before) | set(after)):
+        if key not in after:
+            parts.append(f"{key}: only in the store's")
+        elif key not in before:
+            parts.append(f"{key}: only in this file")
+        elif before[key] != after[key]:
+            parts.append(f"{key}: {before[key]!r} in the store's, {after[key]!r} here")
+    if not parts:
+        return "the same keys, read differently"
+    shown = "; ".join(parts[:6])
+    return shown + (f"; and {len(parts) - 6} more" if len(parts) > 6 else "")
+
+
+def layout_mismatch(group: zarr.Group, layout: Layout, grid: Grid) -> str:
+    """How a store's arrays differ from the layout this run would write ("" when they agree):
+    a variable missing, or of another shape (a diagnostic gained an output since, say)."""
+    problems = []
+    for name, variable in layout.variables.items():
+        expected = grid.shape + layout.shape(variable)
+        if name not in group:
+            problems.append(f"it has no variable '{name}'")
+        elif tuple(group[name].shape) != expected:
+            problems.append(f"'{name}' has shape {tuple(group[name].shape)}, this run writes {expected}")
+    return "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+
+
 def versions() -> dict[str, str]:
     """Versions of Python, overparam and the libraries a result depends on."""
     out = {"python": platform.python_version()}
@@ -117,11 +166,13 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
     own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), **layout.sizes}
 
     def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any],
-                 masked: bool = False) -> xr.Variable:
+                 masked: bool = False, eager: bool = False) -> xr.Variable:
         shape = grid_shape + tuple(own_sizes[d] for d in dims)
         chunks = (1,) * len(grid_shape) + tuple(own_sizes[d] for d in dims)
-        # text is small and its dtype must be known: written now; numbers are written lazily
-        data = np.full(shape, fill, dtype=dtype) if dtype is object else da.full(shape, fill, dtype=dtype, chunks=chunks)
+        # text and unmasked integers whose fill means something (-1: not run) are written now;
+        # numbers read as NaN where unwritten are written lazily
+        data = np.full(shape, fill, dtype=dtype) if eager or dtype is object else \
+            da.full(shape, fill, dtype=dtype, chunks=chunks)
         encoding = {"chunks": chunks, **({"_FillValue": fill} if masked else {})}
         return xr.Variable(grid_dims + dims, data, attrs=dict(attrs), encoding=encoding)
 
@@ -133,7 +184,7 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
     data_vars["error"] = variable((), "", object, {"long_name": "error or divergence message"})
     data_vars["wall_time"] = variable((), np.nan, "float64", {"long_name": "wall time of the task", "units": "s"})
     data_vars["reached_step"] = variable((), -1, "int64", {"long_name": "last step reached (-1: not run)",
-                                                            "paper_ref": "none: run bookkeeping"})
+                                                            "paper_ref": "none: run bookkeeping"}, eager=True)
     data_vars["learning_rate"] = variable((), np.nan, "float64", {
         "long_name": "learning rate used (lr: auto resolved at initialization)", "paper_ref": "Theorems 1-2 (η)"})
     data_vars["finished_at"] = variable((), np.nan, "float64", {
@@ -263,9 +314,16 @@ class Store:
             except Exception as exc:  # zarr raises several types for "not a group"
                 raise StoreError(f"{path} exists and is not an overparam store ({type(exc).__name__}); "
                                  "choose another store path, or pass --overwrite to replace it") from None
+            group = zarr.open_group(str(path), mode="r")
             if existing != digest:
-                raise StoreError(f"store {path} was made from a different pipeline (hash {existing}, this one "
-                                 f"{digest}); pass --overwrite to replace it, or choose another store path")
+                changed = changed_keys(group.attrs.get("pipeline", ""), plan.pipeline.raw)
+                raise StoreError(f"store {path} was made from a different pipeline: {changed}; to keep both, give "
+                                 "this run another store (store: in the file, or --store); to replace it, pass "
+                                 "--overwrite")
+            missing = layout_mismatch(group, layout, plan.pipeline.grid)
+            if missing:
+                raise StoreError(f"store {path} was laid out by another version of overparam or its plugins: "
+                                 f"{missing}; give this run another store, or pass --overwrite to replace it")
             return cls(path, layout, plan.pipeline.grid)
         partial = path.with_name(path.name + PARTIAL_SUFFIX)
         if partial.exists():  # left by a run killed while writing its template; we hold the lock

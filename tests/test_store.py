@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import xarray as xr
+import zarr
 
 from framework.job import run_pack
 from framework.layout import layout_of
@@ -96,9 +97,14 @@ def test_reopening_the_same_pipeline_resumes_and_a_different_one_is_refused(tmp_
     store.write(run_pack([plan.jobs[1]], layout)[0])
     again = Store.prepare(path, plan_file(write_pipeline(tmp_path, TINY.replace("name: tiny", "name: tiny\n# a comment"))), layout)
     assert again.done() == {tuple(plan.jobs[1].point.index)}
-    other = plan_file(write_pipeline(tmp_path, TINY.replace("steps: 60", "steps: 61"), "other.yaml"))
-    with pytest.raises(StoreError, match="different pipeline"):
+    other = plan_file(write_pipeline(tmp_path, TINY.replace("steps: 60", "steps: 61").replace("seed: 2", "seed: 3"),
+                                     "other.yaml"))
+    with pytest.raises(StoreError) as refused:
         Store.prepare(path, other, layout_of(other))
+    message = str(refused.value)
+    assert "made from a different pipeline: grid.seed: 2 in the store's, 3 here; stages.train.params.steps: 60 " \
+           "in the store's, 61 here;" in message
+    assert "another store" in message and "--overwrite" in message
     replaced = Store.prepare(path, other, layout_of(other), overwrite=True)
     assert replaced.done() == set()
 
@@ -125,3 +131,31 @@ def test_a_second_lock_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path
     with lock:
         assert json.loads(lock.path.read_text())["pid"] == os.getpid()
     assert not lock.path.exists()
+
+
+def test_a_store_laid_out_with_other_variables_is_refused_naming_them(tmp_path, tiny):
+    plan, layout, path = tiny
+    Store.prepare(path, plan, layout)
+    more = plan_file(write_pipeline(tmp_path, TINY.replace("plugins: [loss,", "plugins: [loss, dprime_sparsity,"),
+                                    "more.yaml"))
+    # the same pipeline hash, but a layout with another variable: as after an upgrade that adds an output
+    with pytest.raises(StoreError, match="it has no variable 'dprime_max'"):
+        Store.prepare(path, plan, layout_of(more))
+
+
+def test_counts_are_integers_on_disk_and_unmeasured_places_read_as_nan(tmp_path):
+    text = TINY.replace("plugins: [loss,", "plugins: [loss, dprime_sparsity,")
+    plan = plan_file(write_pipeline(tmp_path, text))
+    layout = layout_of(plan)
+    path = tmp_path / "tiny.zarr"
+    store = Store.prepare(path, plan, layout)
+    result = run_pack([plan.jobs[0]], layout)[0]
+    store.write(result)
+    on_disk = zarr.open_group(str(path), mode="r")["dprime_max"]
+    assert on_disk.dtype == np.int64
+    ds = xr.open_zarr(str(path))
+    read = ds["dprime_max"].values
+    index = tuple(result.index)
+    assert np.array_equal(read[index], result.values["dprime_max"])  # whole counts, as measured
+    assert np.isnan(read[1, 1]).all()  # a pending point holds nothing
+    assert int(ds["reached_step"].values[1, 1]) == -1 and int(ds["reached_step"].values[index]) == 60
