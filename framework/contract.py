@@ -154,7 +154,11 @@ def bounds_problems(bounds: tuple[tuple[str, Any], ...]) -> list[str]:
 
 
 def check_outputs(cls: type[Diagnostic]) -> list[str]:
-    """Diagnostics declare at least one output, each with long_name and paper_ref, and a valid ``when``."""
+    """Diagnostics declare at least one output, each with long_name and paper_ref, and a valid ``when``.
+
+    ``units`` is not required (it defaults to ``"1"``, dimensionless), but one given must be a
+    non-empty string: the store writes it as the variable's CF ``units`` attribute.
+    """
     problems = []
     outputs = getattr(cls, "outputs", None)
     if not isinstance(outputs, Mapping) or not outputs:
@@ -170,6 +174,9 @@ def check_outputs(cls: type[Diagnostic]) -> list[str]:
             problems.append(f"output '{variable}' needs a long_name")
         if not output.paper_ref.strip():
             problems.append(f"output '{variable}' needs a paper_ref (an equation, theorem or section)")
+        if not (isinstance(output.units, str) and output.units.strip()):
+            problems.append(f"output '{variable}' units {output.units!r} must be a CF units string such as '1' "
+                            "(dimensionless, the default) or 's'")
         if not all(isinstance(dim, str) and dim.isidentifier() for dim in output.dims):
             problems.append(f"output '{variable}' dims {output.dims!r} must be a tuple of identifiers")
     if cls.when not in WHEN_CHOICES:

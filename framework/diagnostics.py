@@ -18,6 +18,7 @@ from framework.components import Component, Params
 
 When = Literal["init", "schedule", "end"]
 WHEN_CHOICES: tuple[str, ...] = ("init", "schedule", "end")
+DIMENSIONLESS = "1"  # CF's units of a dimensionless quantity
 
 
 @dataclass(frozen=True)
@@ -26,15 +27,19 @@ class Output:
 
     ``dims`` are the variable's own dimensions (not the grid axes, not ``step``); their sizes
     come from ``Diagnostic.dim_sizes``. ``long_name``, ``paper_ref`` and ``units`` become the
-    store variable's attributes. ``dtype`` is how the store keeps it: ``float64``, or ``int64``
-    for counts (kept on disk as integers, with -1 where nothing was measured, declared as the
-    variable's ``_FillValue``, so ``xr.open_zarr`` reads those places as NaN).
+    store variable's attributes. ``units`` is a CF units string: ``"1"``, the default, for a
+    dimensionless quantity (the paper's norms, ratios and counts are all dimensionless, its
+    data having no physical units), ``"1/step"`` for a rate per training step, ``"s"`` for
+    seconds; an output that leaves it out is stored as dimensionless. ``dtype`` is how the
+    store keeps it: ``float64``, or ``int64`` for counts (kept on disk as integers, with -1
+    where nothing was measured, declared as the variable's ``_FillValue``, so ``xr.open_zarr``
+    reads those places as NaN).
     """
 
     long_name: str
     paper_ref: str
     dims: tuple[str, ...] = ()
-    units: str | None = None
+    units: str = DIMENSIONLESS
     dtype: Literal["float64", "int64"] = "float64"
 
 

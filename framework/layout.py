@@ -6,14 +6,19 @@ the largest any job needs (smaller jobs are padded with NaN). A diagnostic liste
 stages (``semi_smoothness`` at two radii) keeps every stage's values along a ``stage``
 dimension labelled with the stage names. The store's template and each job's result arrays
 are both made from this one description.
+
+Each variable's attributes: the output's ``long_name``, ``paper_ref`` and ``units`` (``"1"``,
+dimensionless, where the diagnostic declares none), the diagnostic and when it is measured;
+a scheduled variable also says in ``step_holes`` at how many steps of the shared ``step`` axis
+it is NaN because only other stages (or jobs) measure there, and how to drop them.
 """
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from framework.diagnostics import ProblemShape
+from framework.diagnostics import DIMENSIONLESS, ProblemShape
 from framework.plan import Job, Plan, plugin_failure
 from framework.source import Finding, PipelineError
 
@@ -88,6 +93,30 @@ def _written_params(plan: Plan, stage: str, diagnostic: str) -> object:
     return {}
 
 
+def step_holes(steps: tuple[int, ...], measured: set[int]) -> str:
+    """The ``step_holes`` attribute of a scheduled variable: at how many of the store's steps
+    it is NaN, and how to keep only those it was measured at.
+
+    The ``step`` axis is shared by every variable, so it is the union of every stage's schedule
+    in every job (and of each diagnostic's own thinning, ``every``): a variable is NaN at the
+    steps only other stages or jobs measure, and a reduction over ``seed`` at such a step warns
+    ``All-NaN slice``.
+    """
+    missing = len([s for s in steps if s not in measured])
+    if not missing:
+        return "none: measured at every step of the step axis"
+    return (f"NaN at {missing} of the {len(steps)} steps, which only other stages or jobs measure (the step "
+            "axis is the union of every stage's schedule); .dropna(\"step\", how=\"all\") keeps the "
+            f"{len(steps) - missing} it was measured at")
+
+
+def _with_step_holes(variable: Variable, steps: tuple[int, ...], measured: set[int]) -> Variable:
+    """A scheduled variable with its ``step_holes`` attribute; any other unchanged."""
+    if not variable.scheduled:
+        return variable
+    return replace(variable, attrs={**variable.attrs, "step_holes": step_holes(steps, measured)})
+
+
 def layout_of(plan: Plan) -> Layout:
     """The layout of a plan's results.
 
@@ -109,10 +138,12 @@ def layout_of(plan: Plan) -> Layout:
     def refuse(stage: str, message: str) -> None:
         findings.append(Finding(("stages", stage), message))
 
+    measured: dict[str, set[int]] = {}  # diagnostic -> the steps any stage of any job measures it at
     for job in plan.jobs:
         shape = problem_shape(job)
         for diagnostic in job.diagnostics:
             call = diagnostic.call
+            measured.setdefault(call.name, set()).update(diagnostic.steps)
             component = call.component
             try:
                 own_sizes = dict(component().dim_sizes(call.params, shape))
@@ -145,15 +176,15 @@ def layout_of(plan: Plan) -> Layout:
                 dims = ((STAGE_DIM,) if call.name in repeated else ()) + (
                     (STEP_DIM,) if component.when == "schedule" else ()) + tuple(output.dims)
                 attrs = {"long_name": output.long_name, "paper_ref": output.paper_ref,
-                         "diagnostic": call.name, "measured": component.when}
-                if output.units:
-                    attrs["units"] = output.units
+                         "units": output.units or DIMENSIONLESS, "diagnostic": call.name, "measured": component.when}
                 if call.name in repeated:
                     attrs["params_by_stage"] = json.dumps(
                         {stage: _written_params(plan, stage, call.name) for stage in by_diagnostic[call.name]},
                         default=str)
                 variables[name] = Variable(name, call.name, dims, attrs, output.dtype)
                 declared_in[name] = call.stage
+    variables = {name: _with_step_holes(variable, plan.steps, measured.get(variable.diagnostic, set()))
+                 for name, variable in variables.items()}
     for dim in sizes:
         if dim in variables:
             refuse(declared_in[dim], f"output '{dim}' of diagnostic '{variables[dim].diagnostic}' is named like "

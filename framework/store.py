@@ -36,6 +36,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from framework.diagnostics import DIMENSIONLESS
 from framework.grid import Grid
 from framework.job import MemberResult
 from framework.layout import Layout
@@ -47,6 +48,20 @@ VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "num
 LOCK_SUFFIX = ".lock"
 PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
 MISSING_COUNT = -1  # an integer variable's fill value: never a count
+# long_name and units of the grid axes the shipped pipelines and docs use; any other axis is
+# "grid axis NAME", dimensionless ("1", CF's units of a number without units, text labels included)
+AXIS_ATTRS: dict[str, tuple[str, str]] = {
+    "m": ("hidden width m", DIMENSIONLESS),
+    "seed": ("replica", DIMENSIONLESS),
+    "L": ("sequence length L", DIMENSIONLESS),
+    "n": ("number of training sequences n", DIMENSIONLESS),
+    "delta": ("separation δ of the data (Assumption 2.1)", DIMENSIONLESS),
+    "d_x": ("input dimension d_x", DIMENSIONLESS),
+    "d": ("output dimension d", DIMENSIONLESS),
+    "lr": ("learning rate η", DIMENSIONLESS),
+    "steps": ("training steps", "step"),
+    "optimizer": ("optimizer", DIMENSIONLESS),
+}
 ZARR_FORMAT = 2  # consolidated metadata is part of format 2: plain xr.open_zarr opens it without warnings
 
 
@@ -141,6 +156,14 @@ def _coordinate(values: list[Any]) -> np.ndarray:
     return array.astype(object) if array.dtype.kind in "USO" else array
 
 
+def axis_attrs(axis: str) -> dict[str, str]:
+    """A grid axis coordinate's ``long_name`` and ``units``: the paper's name of a common axis
+    (``m``: "hidden width m"), else ``grid axis NAME`` (an axis is only a name in the pipeline
+    file until a stage uses it through ``${grid.NAME}``)."""
+    long_name, units = AXIS_ATTRS.get(axis, (f"grid axis {axis}", DIMENSIONLESS))
+    return {"long_name": long_name, "units": units}
+
+
 def grid_coordinates(grid: Grid) -> dict[str, tuple[str, np.ndarray]]:
     """Each grid axis's coordinate: ``{axis: (dimension, values)}``."""
     return {axis: (dim.name, _coordinate(dim.coordinate(axis))) for dim in grid.dimensions for axis in dim.axes}
@@ -179,25 +202,31 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
     data_vars = {name: variable(v.dims, missing_value(v.dtype), v.dtype, v.attrs, masked=v.dtype != "float64")
                  for name, v in layout.variables.items()}
     data_vars["status"] = variable((), STATUS_CODE["pending"], "int8", {
-        "long_name": "state of the grid point", "flag_values": list(STATUS_CODE.values()),
+        "long_name": "state of the grid point", "units": DIMENSIONLESS, "flag_values": list(STATUS_CODE.values()),
         "flag_meanings": " ".join(STATUS)})
-    data_vars["error"] = variable((), "", object, {"long_name": "error or divergence message"})
+    data_vars["error"] = variable((), "", object, {"long_name": "error or divergence message",
+                                                   "units": DIMENSIONLESS})
     data_vars["wall_time"] = variable((), np.nan, "float64", {"long_name": "wall time of the task", "units": "s"})
     data_vars["reached_step"] = variable((), -1, "int64", {"long_name": "last step reached (-1: not run)",
-                                                            "paper_ref": "none: run bookkeeping"}, eager=True)
+                                                            "units": "step", "paper_ref": "none: run bookkeeping"},
+                                         eager=True)
     data_vars["learning_rate"] = variable((), np.nan, "float64", {
-        "long_name": "learning rate used (lr: auto resolved at initialization)", "paper_ref": "Theorems 1-2 (η)"})
+        "long_name": "learning rate used (lr: auto resolved at initialization)", "units": DIMENSIONLESS,
+        "paper_ref": "Theorems 1-2 (η)"})
     data_vars["finished_at"] = variable((), np.nan, "float64", {
         "long_name": "time the grid point finished", "units": "seconds since 1970-01-01T00:00:00Z",
         "paper_ref": "none: run bookkeeping"})
-    coords: dict[str, Any] = {axis: xr.Variable((dim,), values) for axis, (dim, values)
+    coords: dict[str, Any] = {axis: xr.Variable((dim,), values, axis_attrs(axis)) for axis, (dim, values)
                               in grid_coordinates(plan.pipeline.grid).items()}
-    coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {"long_name": "training step"})
+    coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {
+        "long_name": "training step (the union of every stage's schedule)", "units": "step"})
     if layout.stages:
         coords["stage"] = xr.Variable(("stage",), np.asarray(layout.stages, dtype=object), {
-            "long_name": "pipeline stage that measured the value (a diagnostic listed in several stages)"})
+            "long_name": "pipeline stage that measured the value (a diagnostic listed in several stages)",
+            "units": DIMENSIONLESS})
     for dim, size in layout.sizes.items():
-        coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)"})
+        coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)",
+                                                                  "units": DIMENSIONLESS})
     pipeline = plan.pipeline
     attrs = {
         "name": pipeline.name,

@@ -119,7 +119,7 @@ def test_a_point_marked_done_without_its_results_is_named_with_what_it_lacks(thr
     departures = check_store(path).departures
     named = [d for d in departures if d.startswith("grid point m=40, seed=1: done, but")]
     assert len(named) == len(departures) and departures
-    assert "grid point m=40, seed=1: done, but its reached_step is 0, not the 60 training steps" in departures
+    assert "grid point m=40, seed=1: done, but its reached_step is -1, not the 60 training steps" in departures
     assert "grid point m=40, seed=1: done, but its wall_time is not a finite number" in departures
     assert any("holds no value of diagnostic loss (loss)" in d for d in departures)
 

@@ -84,39 +84,46 @@ class ChainNorms(Diagnostic):
             long_name="max_{i,l2} ||W D_{i,l1} W ⋯ D_{i,l2} W||_2, l1 - l2 + 1 = length",
             paper_ref="(4.4)",
             dims=("length",),
+            units="1",
         ),
         "chain_norm_w_by_layer": Output(
             long_name="max_i ||W D_{i,l1} W ⋯ D_{i,l2} W||_2, l1 - l2 + 1 = length, start layer l2 = layer",
             paper_ref="(4.4)",
             dims=("length", "layer"),
+            units="1",
         ),
-        "chain_norm_w_length0": Output(long_name="||W||_2 (the W chain of length 0)", paper_ref="(4.4)"),
+        "chain_norm_w_length0": Output(long_name="||W||_2 (the W chain of length 0)", paper_ref="(4.4)", units="1"),
         "chain_norm_w_error": Output(
             long_name="a-posteriori bound on the relative error of the W-chain norms (Lanczos), max over chains",
             paper_ref="(4.4)",
+            units="1",
         ),
         "chain_norm_b": Output(
             long_name="max_{i,l2} ||B D_{i,l1} W ⋯ D_{i,l2} W||_2, l1 - l2 + 1 = length, l2 >= 1 (not only Back)",
             paper_ref="(4.6)",
             dims=("length",),
+            units="1",
         ),
         "chain_norm_b_by_layer": Output(
             long_name="max_i ||B D_{i,l1} W ⋯ D_{i,l2} W||_2, l1 - l2 + 1 = length, start layer l2 = layer",
             paper_ref="(4.6), Fact 2.5",
             dims=("length", "layer"),
+            units="1",
         ),
         "chain_norm_b_length0": Output(
-            long_name="||B||_2 (the B chain of length 0, Back_{i,l→l})", paper_ref="(4.6), Fact 2.5"
+            long_name="||B||_2 (the B chain of length 0, Back_{i,l→l})", paper_ref="(4.6), Fact 2.5", units="1"
         ),
         "back_norm": Output(
             long_name="max_{i,l} ||Back_{i,l→l+length}||_2 = max_{i,l} ||B D_{i,l+length} W ⋯ D_{i,l+1} W||_2 "
                       "(D indices >= 2)",
             paper_ref="Fact 2.5, (4.6)",
             dims=("length",),
+            units="1",
         ),
         "back_norm_max": Output(
             long_name="max_{i, 1<=l<=a<=L} ||Back_{i,l→a}||_2 (Back_{i,l→l} = B), a - l <= max_length",
             paper_ref="Fact 2.5, (4.6)",
+            units="1",
         ),
     }
 

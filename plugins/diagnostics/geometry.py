@@ -23,10 +23,10 @@ class ForwardNorms(Diagnostic):
 
     name: ClassVar[str] = "forward_norms"
     outputs: ClassVar[dict[str, Output]] = {
-        "h_norm_min": Output(long_name="min_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
-        "h_norm_max": Output(long_name="max_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
-        "g_norm_min": Output(long_name="min_i ||g_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
-        "g_norm_max": Output(long_name="max_i ||g_{i,l}||", paper_ref="(4.1)", dims=("layer",)),
+        "h_norm_min": Output(long_name="min_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",), units="1"),
+        "h_norm_max": Output(long_name="max_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",), units="1"),
+        "g_norm_min": Output(long_name="min_i ||g_{i,l}||", paper_ref="(4.1)", dims=("layer",), units="1"),
+        "g_norm_max": Output(long_name="max_i ||g_{i,l}||", paper_ref="(4.1)", dims=("layer",), units="1"),
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
@@ -58,13 +58,14 @@ class FreshRandomness(Diagnostic):
     Params: ClassVar[type[Params]] = SparseScheduleParams
     outputs: ClassVar[dict[str, Output]] = {
         "fresh_randomness": Output(
-            long_name="min_i ||(I - U_{l-1}U_{l-1}ᵀ) h_{i,l}||", paper_ref="(4.2)", dims=("layer",)
+            long_name="min_i ||(I - U_{l-1}U_{l-1}ᵀ) h_{i,l}||", paper_ref="(4.2)", dims=("layer",), units="1"
         ),
         "basis_rank": Output(
             long_name="rank of U_l = GS(h_{1,1}, …, h_{n,l}): independent hidden states h_{j,a}, a <= l",
             paper_ref="(4.2), (4.3)",
             dims=("layer",),
             dtype="int64",
+            units="1",
         ),
     }
 
@@ -133,9 +134,11 @@ class Separability(Diagnostic):
             long_name="min_{i≠j} ||(I - v_j v_jᵀ/||v_j||²) v_i||, v = (I - U_{l-1}U_{l-1}ᵀ) h_{·,l}",
             paper_ref="(4.3)",
             dims=("layer",),
+            units="1",
         ),
         "separability_ratio": Output(
-            long_name="separability divided by the data's δ", paper_ref="(4.3), Assumption 2.1", dims=("layer",)
+            long_name="separability divided by the data's δ", paper_ref="(4.3), Assumption 2.1", dims=("layer",),
+            units="1",
         ),
     }
 

@@ -13,7 +13,7 @@ class Loss(Diagnostic):
 
     name: ClassVar[str] = "loss"
     outputs: ClassVar[dict[str, Output]] = {
-        "loss": Output(long_name="f(W), summed over sequences", paper_ref="§2.2"),
+        "loss": Output(long_name="f(W), summed over sequences", paper_ref="§2.2", units="1"),
     }
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
@@ -32,9 +32,9 @@ class PLRatio(Diagnostic):
 
     name: ClassVar[str] = "pl_ratio"
     outputs: ClassVar[dict[str, Output]] = {
-        "pl_ratio": Output(long_name="||∇f(W)||_F² / (m f(W))", paper_ref="Theorem 3"),
+        "pl_ratio": Output(long_name="||∇f(W)||_F² / (m f(W))", paper_ref="Theorem 3", units="1"),
         "pl_ratio_sequence_max": Output(
-            long_name="max_i ||∇f_i(W)||_F² / (m f(W))", paper_ref="Theorem 3 (upper bound)"
+            long_name="max_i ||∇f_i(W)||_F² / (m f(W))", paper_ref="Theorem 3 (upper bound)", units="1"
         ),
     }
 

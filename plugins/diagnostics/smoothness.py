@@ -81,11 +81,11 @@ class SemiSmoothness(Diagnostic):
     name: ClassVar[str] = "semi_smoothness"
     Params: ClassVar[type[Params]] = SemiSmoothnessParams
     outputs: ClassVar[dict[str, Output]] = {
-        "semi_smoothness_gap": Output(long_name="f(W + W') - f(W) - <∇f(W), W'>", paper_ref="Theorem 4"),
-        "semi_smoothness_inner": Output(long_name="<∇f(W), W'>", paper_ref="Theorem 4"),
-        "semi_smoothness_norm": Output(long_name="||W'||_2", paper_ref="Theorem 4"),
-        "semi_smoothness_sqrt_f_norm": Output(long_name="sqrt(f(W)) ||W'||_2", paper_ref="Theorem 4"),
-        "semi_smoothness_m_norm2": Output(long_name="m ||W'||_2²", paper_ref="Theorem 4"),
+        "semi_smoothness_gap": Output(long_name="f(W + W') - f(W) - <∇f(W), W'>", paper_ref="Theorem 4", units="1"),
+        "semi_smoothness_inner": Output(long_name="<∇f(W), W'>", paper_ref="Theorem 4", units="1"),
+        "semi_smoothness_norm": Output(long_name="||W'||_2", paper_ref="Theorem 4", units="1"),
+        "semi_smoothness_sqrt_f_norm": Output(long_name="sqrt(f(W)) ||W'||_2", paper_ref="Theorem 4", units="1"),
+        "semi_smoothness_m_norm2": Output(long_name="m ||W'||_2²", paper_ref="Theorem 4", units="1"),
     }
 
     def perturbation(self, params: SemiSmoothnessParams, probe: Probe) -> Tensor:

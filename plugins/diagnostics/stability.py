@@ -25,10 +25,12 @@ class DPrimeSparsity(Diagnostic):
 
     name: ClassVar[str] = "dprime_sparsity"
     outputs: ClassVar[dict[str, Output]] = {
-        "dprime_max": Output(long_name="max_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dtype="int64"),
-        "dprime_mean": Output(long_name="mean_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)"),
+        "dprime_max": Output(
+            long_name="max_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dtype="int64", units="1"
+        ),
+        "dprime_mean": Output(long_name="mean_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", units="1"),
         "dprime_by_layer": Output(
-            long_name="max_i ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dims=("layer",), dtype="int64"
+            long_name="max_i ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dims=("layer",), dtype="int64", units="1"
         ),
     }
 
@@ -54,9 +56,15 @@ class PerturbationNorms(Diagnostic):
 
     name: ClassVar[str] = "perturbation_norms"
     outputs: ClassVar[dict[str, Output]] = {
-        "h_perturbation": Output(long_name="max_i ||h_{i,l} - h0_{i,l}||", paper_ref="(5.1)", dims=("layer",)),
-        "g_perturbation": Output(long_name="max_i ||g_{i,l} - g0_{i,l}||", paper_ref="(5.1)", dims=("layer",)),
-        "dprime_g": Output(long_name="max_i ||(D_{i,l} - D0_{i,l}) g_{i,l}||", paper_ref="(5.1)", dims=("layer",)),
+        "h_perturbation": Output(
+            long_name="max_i ||h_{i,l} - h0_{i,l}||", paper_ref="(5.1)", dims=("layer",), units="1"
+        ),
+        "g_perturbation": Output(
+            long_name="max_i ||g_{i,l} - g0_{i,l}||", paper_ref="(5.1)", dims=("layer",), units="1"
+        ),
+        "dprime_g": Output(
+            long_name="max_i ||(D_{i,l} - D0_{i,l}) g_{i,l}||", paper_ref="(5.1)", dims=("layer",), units="1"
+        ),
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
@@ -93,10 +101,14 @@ class WeightDistance(Diagnostic):
     name: ClassVar[str] = "weight_distance"
     Params: ClassVar[type[Params]] = SpectralParams
     outputs: ClassVar[dict[str, Output]] = {
-        "weight_distance_spectral": Output(long_name="||W - W0||_2", paper_ref="Theorems 3-4"),
-        "weight_distance_frobenius": Output(long_name="||W - W0||_F", paper_ref="Theorems 3-4"),
-        "weight_distance_spectral_sqrt_m": Output(long_name="sqrt(m) ||W - W0||_2", paper_ref="Theorems 3-4"),
-        "weight_distance_frobenius_sqrt_m": Output(long_name="sqrt(m) ||W - W0||_F", paper_ref="Theorems 3-4"),
+        "weight_distance_spectral": Output(long_name="||W - W0||_2", paper_ref="Theorems 3-4", units="1"),
+        "weight_distance_frobenius": Output(long_name="||W - W0||_F", paper_ref="Theorems 3-4", units="1"),
+        "weight_distance_spectral_sqrt_m": Output(
+            long_name="sqrt(m) ||W - W0||_2", paper_ref="Theorems 3-4", units="1"
+        ),
+        "weight_distance_frobenius_sqrt_m": Output(
+            long_name="sqrt(m) ||W - W0||_F", paper_ref="Theorems 3-4", units="1"
+        ),
     }
 
     def measure(self, params: SpectralParams, probe: Probe) -> dict[str, Tensor]:

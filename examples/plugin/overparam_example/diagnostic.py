@@ -17,6 +17,7 @@ class WSpectralNorm(Diagnostic):
         "w_spectral_norm": Output(
             long_name="||W||_2, spectral norm of the recurrent weights",
             paper_ref="Definition 2.3 (W0 ~ N(0, 2/m) has ||W0||_2 -> 2 sqrt(2))",
+            units="1",
         ),
     }
     when = "schedule"
