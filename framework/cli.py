@@ -1,5 +1,8 @@
 """The ``overparam`` command line: a thin click layer over the library.
 
+Each command imports what it uses when it runs, so ``overparam --help`` answers without
+importing torch, Dask or xarray, and ``validate`` and ``plan`` without Dask or xarray.
+
 ``main`` is the command group; each command parses its options, calls the library and prints.
 Commands for pipelines (run, validate, plan) and stores (show, report, check) are added to ``main`` beside
 ``plugins``.
@@ -8,30 +11,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from framework import __version__
-from framework.cluster import LOCALHOST, ClusterOptions
-from framework.layout import layout_of
-from framework.listing import render_plugins, render_problems
-from framework.memory import refuse_if_too_large
-from framework.orchestrator import RunOptions, run_plan
-from framework.plan import Plan, plan_file
-from framework.plan_text import render_plan, render_summary
+from framework.cluster_options import DEFAULT_TIMEOUT, LOCALHOST, ClusterError, ClusterOptions
+from framework.lazy_imports import deferred_torch
 from framework.progress import MODES
-from framework.registry import Registry
-from framework.report import build_report
-from framework.show import render_store
-from framework.source import PipelineError
-from framework.store import StoreError
+
+if TYPE_CHECKING:
+    from framework.plan import Plan
 
 INVALID_PIPELINE = 2
 NOT_A_STORE = 2
 INTERRUPTED = 130
 
 
-@click.group()
+class InterruptibleGroup(click.Group):
+    """A command group whose commands answer Ctrl-C with one line and exit status 130, not
+    click's "Aborted!" and 1 (``run`` says itself what its store keeps)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo(f"interrupted: {ctx.invoked_subcommand or 'overparam'} stopped before it wrote anything",
+                       err=True)
+            ctx.exit(INTERRUPTED)
+
+
+@click.group(cls=InterruptibleGroup)
 @click.version_option(__version__, prog_name="overparam")
 def main() -> None:
     """Test, by experiment, what theory proves about over-parameterized recurrent networks."""
@@ -63,8 +73,12 @@ def plugins(verbose: bool, modules: tuple[str, ...], blocked: tuple[str, ...], n
     Exits with status 1 when a plugin failed to load or two plugins provide one name. Set
     OVERPARAM_DISABLE_PLUGIN_AUTOLOAD=1 to load no third-party entry points.
     """
-    registry = Registry(modules, autoload=autoload_choice(no_autoload), blocked=blocked)
-    click.echo(render_plugins(registry, verbose))
+    with deferred_torch():
+        from framework.listing import render_plugins, render_problems
+        from framework.registry import Registry
+
+        registry = Registry(modules, autoload=autoload_choice(no_autoload), blocked=blocked)
+        click.echo(render_plugins(registry, verbose))
     if registry.problems:
         click.echo(render_problems(registry), err=True)
         raise SystemExit(1)
@@ -73,6 +87,10 @@ def plugins(verbose: bool, modules: tuple[str, ...], blocked: tuple[str, ...], n
 def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = ()) -> Plan:
     """The validated plan of a pipeline file (its result layout checked too); on any problem,
     every problem on stderr, one ``file:line key.path: message`` per line, and exit status 2."""
+    from framework.layout import layout_of
+    from framework.plan import plan_file
+    from framework.source import PipelineError
+
     try:
         plan = plan_file(file, autoload=autoload_choice(no_autoload), blocked=blocked)
         layout_of(plan)
@@ -91,7 +109,10 @@ def validate(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
     Exits with status 2 and every problem (file, line, key path, what was expected) on stderr
     when the file is not a valid pipeline. Nothing is computed or written.
     """
-    click.echo(render_summary(checked_plan(file, no_autoload, blocked), file))
+    with deferred_torch():
+        from framework.plan_text import render_summary
+
+        click.echo(render_summary(checked_plan(file, no_autoload, blocked), file))
 
 
 @main.command("plan")
@@ -102,13 +123,18 @@ def plan(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
 
     Validates the file first, as ``overparam validate`` does (exit status 2 on problems).
     """
-    click.echo(render_plan(checked_plan(file, no_autoload, blocked), file))
+    with deferred_torch():
+        from framework.plan_text import render_plan
+
+        click.echo(render_plan(checked_plan(file, no_autoload, blocked), file))
 
 
 @main.command("run")
 @click.argument("file")
 @click.option("--store", "store", type=click.Path(path_type=Path), help="Store path (default: the file's `store:`).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tcp://host:port).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS", help="With --scheduler: how long to try to reach it and to wait for a worker.")
 @click.option("--workers", type=click.IntRange(min=1), help="Local cluster: worker processes (default: cores, or GPUs).")
 @click.option("--threads", type=click.IntRange(min=1), help="Torch threads per worker (default: cores / workers).")
 @click.option("--max-ensemble", type=click.IntRange(min=1), help="At most this many grid points per task.")
@@ -125,7 +151,7 @@ def plan(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
 @click.option("--force", is_flag=True, help="Run even when the memory estimate exceeds what this machine has.")
 @plugin_options
 @click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
-def run(file: str, store: Path | None, scheduler: str | None, workers: int | None, threads: int | None,
+def run(file: str, store: Path | None, scheduler: str | None, timeout: float, workers: int | None, threads: int | None,
         max_ensemble: int | None, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
         dashboard: bool, report_after: bool, host: str, force: bool, blocked: tuple[str, ...],
         no_autoload: bool) -> None:
@@ -137,8 +163,14 @@ def run(file: str, store: Path | None, scheduler: str | None, workers: int | Non
     whose memory estimate exceeds this machine's available memory is refused (exit status 2)
     unless --force.
     """
+    from framework.memory import refuse_if_too_large
+    from framework.orchestrator import RunOptions, run_plan
+    from framework.progress import ScanProgress
+    from framework.source import PipelineError
+    from framework.store import StoreError
+
     plan = checked_plan(file, no_autoload, blocked)
-    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host)
+    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host, timeout)
     if not force:
         try:
             refuse_if_too_large(plan, cluster, max_ensemble)
@@ -149,13 +181,17 @@ def run(file: str, store: Path | None, scheduler: str | None, workers: int | Non
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
                          max_ensemble=max_ensemble)
+    display = ScanProgress(options.progress)
     try:
-        summary = run_plan(plan, options)
-    except StoreError as error:
+        summary = run_plan(plan, options, display)
+    except (StoreError, ClusterError) as error:
         click.echo(f"{file}: {error}", err=True)
         raise SystemExit(INVALID_PIPELINE) from None
     click.echo(summary.text())
     if report_after and not summary.interrupted:
+        from framework.report import build_report
+
+        display.phase(f"writing the report of {summary.store}")
         click.echo(build_report(summary.store).summary())
     if summary.interrupted and not fail_fast:
         raise SystemExit(INTERRUPTED)
@@ -167,6 +203,8 @@ def run(file: str, store: Path | None, scheduler: str | None, workers: int | Non
 @click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def show(store: Path) -> None:
     """A one-screen summary of a run store: grid, statuses, final values of key diagnostics."""
+    from framework.show import render_store
+
     click.echo(render_store(store))
 
 
@@ -201,6 +239,8 @@ def report(store: Path, out: Path | None) -> None:
     Writes report.md, report.html and the figures (PNG and SVG). The store is only read; points
     not done (failed, diverged, pending) are left out and listed.
     """
+    from framework.report import build_report
+
     click.echo(build_report(store, out).summary())
 
 

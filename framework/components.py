@@ -12,7 +12,7 @@ import types
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
 import torch
 from pydantic import (
@@ -26,9 +26,11 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
-from torch import Tensor
 
 from framework.ensemble import Problem, Weights
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 SEQUENCE_ORIGINS = (list, tuple, set, frozenset, Sequence)
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DTYPES = ("float64", "float32")  # the names a pipeline's dtype: takes
 
 
 def resolve_device(name: str | torch.device = "auto") -> torch.device:
@@ -26,4 +26,4 @@ def resolve_dtype(name: str | torch.dtype = "float64") -> torch.dtype:
         return name
     if name not in DTYPES:
         raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {name!r}")
-    return DTYPES[name]
+    return getattr(torch, name)

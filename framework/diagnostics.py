@@ -10,11 +10,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from torch import Tensor
 
 from framework.components import Component, Params
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 When = Literal["init", "schedule", "end"]
 WHEN_CHOICES: tuple[str, ...] = ("init", "schedule", "end")

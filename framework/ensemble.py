@@ -7,10 +7,12 @@ K = 1 objects; ``stack`` joins members into an ensemble and ``member`` takes one
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import torch
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 ALIGNMENT_BYTES = 64
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import ValidationError
-from torch import Tensor
 
 from framework.components import Component, Initializer, Optimizer, Params, seeded_generator
 from framework.diagnostics import Diagnostic, ProblemShape
@@ -25,6 +24,9 @@ from framework.ensemble import Problem, Weights
 from framework.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.probe import Probe
 from framework.rnn import loss, loss_and_gradient
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 SIZES = ProblemShape(n=8, L=3, m=16, d_x=4, d=2)
 MEMBER_SEEDS = (11, 12)

@@ -6,10 +6,14 @@ padding. Assumption 2.1 asks that the first inputs be δ-separated.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 
 import torch
-from torch import Tensor
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 FIRST_INPUT_LAST_COORDINATE = 1 / math.sqrt(2)
 

@@ -9,6 +9,8 @@ worker, the client, a test) and returns only numpy arrays and strings.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import time
 import traceback
 from collections.abc import Sequence
@@ -16,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from torch import Tensor
 
 from framework.devices import resolve_device, resolve_dtype
 from framework.ensemble import Problem, Weights
@@ -27,7 +28,12 @@ from framework.seeds import derive_seed
 from framework.step_size import auto_learning_rate
 from framework.training import train
 
+if TYPE_CHECKING:
+    from torch import Tensor
+
 DATA_CACHE_SIZE = 32
+PROGRESS_TOPIC = "overparam-progress"  # the Dask event topic a task's training progress is sent on
+PROGRESS_INTERVAL = 0.5  # seconds between two progress events of one task
 _data_cache: dict[tuple, Problem] = {}
 
 
@@ -109,7 +115,32 @@ class _Recorder:
         target[region] = value
 
 
-def run_pack(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: str = "float64") -> list[MemberResult]:
+class StepReporter:
+    """Sends how far a task's training has got to the client as a Dask event, at most every
+    ``PROGRESS_INTERVAL`` seconds; does nothing outside a Dask worker (a test, the client)."""
+
+    def __init__(self, task: str | None, points: int):
+        self.task, self.points = task, points
+        self.last = time.monotonic()
+        self.worker = None
+        if task is not None:
+            try:
+                from distributed import get_worker
+
+                self.worker = get_worker()
+            except (ImportError, ValueError):  # not running on a worker
+                self.worker = None
+
+    def __call__(self, step: int, steps: int) -> None:
+        if self.worker is None or time.monotonic() - self.last < PROGRESS_INTERVAL:
+            return
+        self.last = time.monotonic()
+        self.worker.log_event(PROGRESS_TOPIC, {"task": self.task, "fraction": step / max(1, steps),
+                                               "points": self.points})
+
+
+def run_pack(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: str = "float64",
+             task: str | None = None) -> list[MemberResult]:
     """Train the jobs as one ensemble and return one result per job, in order.
 
     A member whose f becomes NaN or infinite is ``diverged`` (its results stop there, the
@@ -119,7 +150,7 @@ def run_pack(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
     """
     start = time.perf_counter()
     try:
-        results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype))
+        results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype), StepReporter(task, len(jobs)))
     except Exception as exc:  # recorded in the store; the scan goes on
         if len(jobs) > 1:
             return [result for job in jobs for result in run_pack([job], layout, device, dtype)]
@@ -147,7 +178,8 @@ def learning_rates(jobs: Sequence[Job], weights: Weights, problem: Problem) -> T
     return rates
 
 
-def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype) -> list[MemberResult]:
+def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype,
+         on_step: StepReporter | None = None) -> list[MemberResult]:
     problem = Problem.stack([generate(job.data) for job in jobs]).to(device, dtype)
     weights = Weights.stack([job.init.component().initialize(job.init.params, problem.d_x, problem.d, job.init.seed)
                              for job in jobs]).to(device, dtype)
@@ -155,7 +187,7 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
     lr = learning_rates(jobs, weights, problem)
     recorder = _Recorder(jobs, layout, weights, problem)
     trajectory = train(train_call.component(), train_call.params, weights, problem, lr,
-                       [job.train.seed for job in jobs], jobs[0].steps, on_log=recorder)
+                       [job.train.seed for job in jobs], jobs[0].steps, on_log=recorder, on_step=on_step)
     results = []
     for k, job in enumerate(jobs):
         values = {name: array[k] for name, array in recorder.values.items()}

@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from distributed import as_completed
+from distributed import Client, as_completed
 
-from framework.cluster import ClusterOptions, connect, dashboard_note
-from framework.job import MemberResult, run_pack
+from framework.cluster import ClusterOptions, connect, dashboard_note, describe
+from framework.job import PROGRESS_TOPIC, MemberResult, run_pack
 from framework.layout import Layout, layout_of
 from framework.packing import pack_jobs
 from framework.plan import Job, Plan
@@ -48,15 +48,23 @@ class RunSummary:
     counts: Counter = field(default_factory=Counter)
     elapsed: float = 0.0
     interrupted: bool = False
+    stopped_by_failure: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.interrupted and self.counts["failed"] == 0 and self.counts["diverged"] == 0
 
     def text(self) -> str:
-        ran = ", ".join(f"{self.counts[s]} {s}" for s in ("done", "diverged", "failed")) or "nothing run"
-        head = "interrupted" if self.interrupted else "finished"
-        return (f"{head} in {self.elapsed:.1f}s: {ran}; {self.skipped} of {self.total} grid points were already "
+        """One line: what ran, what the store keeps, and how to go on."""
+        ran = ", ".join(f"{self.counts[s]} {s}" for s in ("done", "diverged", "failed"))
+        kept = self.skipped + sum(self.counts.values())
+        if self.stopped_by_failure:
+            return (f"stopped at the first failure (--fail-fast) after {self.elapsed:.1f}s: {ran}; {kept} of "
+                    f"{self.total} grid points are kept in {self.store}; run the same command again to resume")
+        if self.interrupted:
+            return (f"interrupted after {self.elapsed:.1f}s: {kept} of {self.total} grid points are kept in "
+                    f"{self.store} ({ran} in this run); run the same command again to resume")
+        return (f"finished in {self.elapsed:.1f}s: {ran}; {self.skipped} of {self.total} grid points were already "
                 f"done; store: {self.store}")
 
 
@@ -64,74 +72,87 @@ def _killed_result(job: Job, exc: BaseException) -> MemberResult:
     return MemberResult(job.point.index, "failed", f"task lost: {type(exc).__name__}: {exc}", finished_at=time.time())
 
 
-def run_plan(plan: Plan, options: RunOptions = RunOptions()) -> RunSummary:
-    """Run every job of the plan not already done in its store; returns what happened."""
+def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgress | None = None) -> RunSummary:
+    """Run every job of the plan not already done in its store; returns what happened.
+
+    The cluster is reached first, so a scheduler that cannot be reached (``ClusterError``)
+    leaves nothing on disk; then the store is locked and prepared, and the pending jobs run.
+    """
     layout = layout_of(plan)
     path = options.store or plan.pipeline.store
-    start = time.perf_counter()
+    progress = progress if progress is not None else ScanProgress(options.progress)
     hook = plan.registry.hook
-    with StoreLock(path):
-        store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
-        done = store.done()
-        pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
-        summary = RunSummary(path, len(plan.jobs), len(plan.jobs) - len(pending))
-        store.set_attrs(last_run_started_at=now(), finished_at="")
-        progress = ScanProgress(len(pending), summary.skipped, options.progress)
-        if summary.skipped and progress.mode != "quiet":
-            print(f"resuming {path}: skipping {summary.skipped} grid points already done, running {len(pending)}",
-                  file=progress.stream, flush=True)
-        try:
-            if pending:
-                _run_jobs(plan, pending, layout, store, options, summary, progress)
-        except KeyboardInterrupt:
-            summary.interrupted = True
-        finally:
-            progress.close()
-            summary.elapsed = time.perf_counter() - start
-            store.set_attrs(finished_at=now() if not summary.interrupted else "")
+    progress.phase(describe(options.cluster, plan.pipeline.device))
+    start = time.perf_counter()
+    summary = RunSummary(path, len(plan.jobs), 0)
+    try:
+        with connect(options.cluster, plan.pipeline.device) as (client, resources), StoreLock(path):
+            note = dashboard_note(options.cluster, client)
+            if note:
+                progress.message(note)
+            store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
+            done = store.done()
+            pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
+            summary.skipped = len(plan.jobs) - len(pending)
+            store.set_attrs(last_run_started_at=now(), finished_at="")
+            if summary.skipped:
+                progress.message(f"resuming {path}: skipping {summary.skipped} grid points already done, "
+                                 f"running {len(pending)}")
+            progress.start(len(pending), summary.skipped)
+            try:
+                if pending:
+                    _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources)
+            finally:
+                progress.close()
+                summary.elapsed = time.perf_counter() - start
+                store.set_attrs(finished_at=now() if not summary.interrupted else "")
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        summary.elapsed = time.perf_counter() - start
+        progress.close()
     hook.overparam_run_finished(store=str(path), summary=summary)
     return summary
 
 
 def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, options: RunOptions,
-              summary: RunSummary, progress: ScanProgress) -> None:
+              summary: RunSummary, progress: ScanProgress, client: Client, resources: dict) -> None:
     hook = plan.registry.hook
     pipeline = plan.pipeline
-    with connect(options.cluster, pipeline.device) as (client, resources):
-        note = dashboard_note(options.cluster, client)
-        if note:
-            print(note, file=progress.stream, flush=True)
-        slots = max(1, sum(client.nthreads().values()))
-        packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
-                          gpu=bool(resources.get("GPU")))
-        futures = {}
-        for pack in packs:
-            future = client.submit(run_pack, list(pack), layout, pipeline.device, pipeline.dtype, pure=False,
-                                   retries=options.retries, resources=resources or None)
-            futures[future] = pack
-            for job in pack:
-                hook.overparam_job_started(job=job)
-        remaining = len(futures)
+    slots = max(1, sum(client.nthreads().values()))
+    packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
+                      gpu=bool(resources.get("GPU")))
+    client.subscribe_topic(PROGRESS_TOPIC, lambda event: progress.task_progress(
+        event[1]["task"], event[1]["fraction"], event[1]["points"]))
+    futures = {}
+    for number, pack in enumerate(packs):
+        task = f"task-{number}"
+        future = client.submit(run_pack, list(pack), layout, pipeline.device, pipeline.dtype, task, pure=False,
+                               retries=options.retries, resources=resources or None)
+        futures[future] = (task, pack)
+        for job in pack:
+            hook.overparam_job_started(job=job)
+    remaining = len(futures)
+    progress.set_running(min(remaining, slots))
+    for future in as_completed(futures):
+        task, pack = futures.pop(future)  # dropping the future lets the cluster free its result
+        try:
+            results = future.result()
+        except Exception as exc:  # the task itself was lost (a worker died too often)
+            results = [_killed_result(job, exc) for job in pack]
+        progress.task_finished(task)
+        for job, result in zip(pack, results):
+            store.write(result)
+            summary.counts[result.status] += 1
+            if result.status == "done":
+                hook.overparam_job_finished(job=job, result=result)
+            else:
+                hook.overparam_job_failed(job=job, error=result.error)
+            note = result.error if result.status != "done" else ""
+            progress.point_finished(job.point.label() or pipeline.name, result.status, result.wall_time, note)
+        remaining -= 1
         progress.set_running(min(remaining, slots))
-        for future in as_completed(futures):
-            pack = futures.pop(future)  # dropping the future lets the cluster free its result
-            try:
-                results = future.result()
-            except Exception as exc:  # the task itself was lost (a worker died too often)
-                results = [_killed_result(job, exc) for job in pack]
-            for job, result in zip(pack, results):
-                store.write(result)
-                summary.counts[result.status] += 1
-                if result.status == "done":
-                    hook.overparam_job_finished(job=job, result=result)
-                else:
-                    hook.overparam_job_failed(job=job, error=result.error)
-                note = result.error if result.status != "done" else ""
-                progress.point_finished(job.point.label() or pipeline.name, result.status, result.wall_time, note)
-            remaining -= 1
-            progress.set_running(min(remaining, slots))
-            if options.fail_fast and any(r.status != "done" for r in results):
-                for other in futures:  # the ones not yet finished
-                    other.cancel()
-                summary.interrupted = True
-                break
+        if options.fail_fast and any(r.status != "done" for r in results):
+            for other in futures:  # the ones not yet finished
+                other.cancel()
+            summary.interrupted = summary.stopped_by_failure = True
+            break

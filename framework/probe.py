@@ -11,13 +11,15 @@ from __future__ import annotations
 import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
-from torch import Tensor
 
 from framework.ensemble import Problem, Weights
 from framework.rnn import Forward, closed_form_gradient, forward, member_columns
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 T = TypeVar("T")
 

@@ -1,23 +1,34 @@
-"""Showing a scan's progress: jobs done, failed and running, elapsed time and an estimate.
+"""Showing a scan's progress: its phases, grid points done, failed and running, elapsed time and
+an estimate of the time left.
 
 ``rich`` draws a live bar on a terminal; elsewhere (a log file, CI) one plain line is printed
 per finished grid point, since rich prints only its final state when stdout is not a terminal
-(docs/stack-notes.md); ``quiet`` prints nothing.
+(docs/stack-notes.md); ``quiet`` prints nothing. Messages and phases (starting the cluster,
+running, writing the report) always get lines of their own, above a live bar.
+
+The estimate counts the work of the points still running: each task reports how far its
+training has got (``task_progress``, fed by the workers' progress events), so the bar moves
+within a point and the time left is the work left at the rate measured so far.
 """
 from __future__ import annotations
 
+import math
 import sys
+import threading
 import time
 from collections import Counter
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 MODES = ("auto", "rich", "plain", "quiet")
 
 
 def format_seconds(seconds: float) -> str:
+    """``12.3s``, ``4m05s``, ``2h10m``; ``?`` when unknown."""
+    if not math.isfinite(seconds):
+        return "?"
     seconds = max(0.0, seconds)
     if seconds < 60:
         return f"{seconds:.1f}s"
@@ -26,27 +37,51 @@ def format_seconds(seconds: float) -> str:
 
 
 class ScanProgress:
-    """Progress of one scan of ``total`` grid points, fed one finished point at a time."""
+    """Progress of one run: phases first, then a scan of ``total`` grid points (``start``)."""
 
-    def __init__(self, total: int, skipped: int = 0, mode: str = "auto", stream: TextIO | None = None):
+    def __init__(self, mode: str = "auto", stream: TextIO | None = None):
         if mode not in MODES:
             raise ValueError(f"progress mode must be one of {', '.join(MODES)}, got {mode!r}")
         self.stream = stream or sys.stdout
         if mode == "auto":
             mode = "rich" if self.stream.isatty() else "plain"
         self.mode = mode
-        self.total, self.skipped = total, skipped
+        self.total = self.skipped = 0
         self.counts: Counter[str] = Counter()
         self.running = 0
-        self.start = time.perf_counter()
+        self.start_time = time.perf_counter()
+        self._fractions: dict[str, tuple[float, int]] = {}  # task -> (fraction trained, its points)
+        self._lock = threading.Lock()  # progress events arrive on the client's event-loop thread
         self._bar: Progress | None = None
         self._task = None
-        if mode == "rich":
-            self._bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                 TextColumn("{task.fields[counts]}"), TimeElapsedColumn(), TextColumn("eta"),
-                                 TimeRemainingColumn(), console=Console(file=self.stream))
+
+    def phase(self, text: str) -> None:
+        """A phase of the run (``starting a local Dask cluster ...``), on a line of its own."""
+        self.message(f"{text} ...")
+
+    def message(self, text: str) -> None:
+        """A line of its own, never glued to the bar (above it, on a terminal)."""
+        if self.mode == "quiet":
+            return
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            print(text, file=self.stream, flush=True)
+
+    def start(self, total: int, skipped: int = 0) -> None:
+        """The scan begins: ``total`` points to run (``skipped`` already done)."""
+        self.total, self.skipped = total, skipped
+        self.start_time = time.perf_counter()
+        if self.mode == "rich" and total:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self._bar = Progress(TextColumn("[bold]scan"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
+                                 TextColumn("eta {task.fields[eta]}"), console=Console(file=self.stream),
+                                 refresh_per_second=4)
             self._bar.start()
-            self._task = self._bar.add_task("scan", total=total, counts=self._counts_text())
+            self._task = self._bar.add_task("scan", total=total, counts=self._counts_text(), eta="?")
 
     @property
     def finished(self) -> int:
@@ -56,23 +91,46 @@ class ScanProgress:
         parts = [f"{self.counts[s]} {s}" for s in ("done", "failed", "diverged") if self.counts[s]]
         return ", ".join(parts + [f"{self.running} running"])
 
+    def completed(self) -> float:
+        """Grid points' worth of work done: the finished points and the running ones' fractions."""
+        with self._lock:
+            return self.finished + sum(fraction * points for fraction, points in self._fractions.values())
+
     def estimate(self) -> float:
-        """Seconds left, from the mean time per finished point so far."""
-        if not self.finished:
+        """Seconds left: the work left at the rate of the work done so far, running points
+        included (NaN before any work is measured)."""
+        done = self.completed()
+        elapsed = time.perf_counter() - self.start_time
+        if done <= 0 or elapsed <= 0:
             return float("nan")
-        return (time.perf_counter() - self.start) / self.finished * (self.total - self.finished)
+        return elapsed / done * max(0.0, self.total - done)
+
+    def _refresh(self) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, completed=self.completed(), counts=self._counts_text(),
+                             eta=format_seconds(self.estimate()))
 
     def set_running(self, running: int) -> None:
         self.running = running
-        if self._bar is not None:
-            self._bar.update(self._task, counts=self._counts_text())
+        self._refresh()
+
+    def task_progress(self, task: str, fraction: float, points: int) -> None:
+        """A running task has trained ``fraction`` of its steps; it holds ``points`` grid points."""
+        with self._lock:
+            self._fractions[task] = (min(1.0, max(0.0, fraction)), points)
+        self._refresh()
+
+    def task_finished(self, task: str) -> None:
+        """A task's points are finished: they count through ``point_finished`` from now on."""
+        with self._lock:
+            self._fractions.pop(task, None)
 
     def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
         self.counts[status] += 1
         if self._bar is not None:
-            self._bar.update(self._task, advance=1, counts=self._counts_text())
+            self._refresh()
         elif self.mode == "plain":
-            elapsed = time.perf_counter() - self.start
+            elapsed = time.perf_counter() - self.start_time
             extra = f" ({note})" if note else ""
             print(f"[{self.finished}/{self.total}] {label}: {status} in {format_seconds(wall_time)}{extra}; "
                   f"elapsed {format_seconds(elapsed)}, eta {format_seconds(self.estimate())}",
@@ -81,3 +139,4 @@ class ScanProgress:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()
+            self._bar = None

@@ -12,12 +12,14 @@ is, so a member of an ensemble computes bit for bit what it computes alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Collection, Mapping
+from typing import TYPE_CHECKING, Collection, Mapping
 
 import torch
-from torch import Tensor
 
 from framework.ensemble import Problem, Weights, member_sum
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 TRAINABLE = ("W", "A", "B")
 

@@ -22,12 +22,14 @@ random start that happens long before the bound gets small, but while the bound 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple, overload
+from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import torch
-from torch import Tensor
 
 from framework.probe import normal_per_member
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 BREAKDOWN = 1e-10  # a new Krylov vector this small, relative to MᵀM q, has left no new direction
 FIRST_BLOCK = 32  # Krylov vectors allocated at first; the space grows by doubling as steps are taken

@@ -8,17 +8,21 @@ across data, n and L; ``lr: auto`` takes a fraction of 2/λ_max measured at init
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from collections.abc import Collection, Sequence
 from numbers import Real
 
 import torch
-from torch import Tensor
 
 from framework.ensemble import Problem, Weights, member_sum
 from framework.expressions import evaluate
 from framework.probe import normal_per_member
 from framework.rnn import Forward, closed_form_gradient, forward, residual_tangent
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 POWER_ITERATIONS = 40
 

@@ -1,18 +1,22 @@
 """The training loop of one ensemble: update steps, the logging schedule, divergence masking."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor
 
 from framework.components import Optimizer, Params
 from framework.ensemble import Problem, Weights
 from framework.rnn import loss as loss_of
 
-LogCallback = Callable[[int, Weights, Tensor], None]
+if TYPE_CHECKING:
+    from torch import Tensor
+
+LogCallback = Callable[[int, Weights, "Tensor"], None]
 
 
 def log_schedule(steps: int, points: int = 40) -> list[int]:
@@ -55,11 +59,13 @@ def train(
     seeds: Sequence[int],
     schedule: Sequence[int],
     on_log: LogCallback | None = None,
+    on_step: Callable[[int, int], None] | None = None,
 ) -> Trajectory:
     """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble.
 
     At each step of ``schedule`` (before that step's update) f is measured and
-    ``on_log(step, weights, f)`` is called; a member whose f is NaN or infinite is marked diverged there and its learning rate
+    ``on_log(step, weights, f)`` is called (``on_step(step, steps)`` after every update, for
+    progress); a member whose f is NaN or infinite is marked diverged there and its learning rate
     is set to 0, so it stays where it failed while the others go on. Divergence is checked only
     on the schedule: no host synchronization inside the step loop.
     """
@@ -83,4 +89,6 @@ def train(
             next_log += 1
         if t < steps:
             weights = optimizer.step(params, state, weights, problem, lr)
+            if on_step is not None:
+                on_step(t + 1, steps)
     return Trajectory(logged, torch.stack(losses), weights, diverged_at)

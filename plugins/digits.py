@@ -21,13 +21,15 @@ set is inside the package, so nothing is downloaded.
 from __future__ import annotations
 
 import math
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from framework import Generator, Params, Problem, first_input_separation, hookimpl, pad_to_unit_norm, seeded_generator
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 IMAGES = 1797
 CLASSES = 10

@@ -5,11 +5,10 @@ All three use the closed-form gradient of Fact 2.5 and per-member learning rates
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from framework import (
     Optimizer,
@@ -22,6 +21,9 @@ from framework import (
     hookimpl,
     seeded_generator,
 )
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 SAMPLE_BLOCK = 256
 

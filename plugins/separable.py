@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import Field, model_validator
-from torch import Tensor
 
 from framework import Generator, Params, Problem, hookimpl, seeded_generator
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 FIRST_INPUT_LAST_COORDINATE = 1 / math.sqrt(2)
 PLACEMENT_ROUNDS = 2000

@@ -9,11 +9,10 @@ learning each mapping without destroying the others, the question the paper asks
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import Field, model_validator
-from torch import Tensor
 
 from framework import (
     FIRST_INPUT_LAST_COORDINATE,
@@ -24,6 +23,9 @@ from framework import (
     hookimpl,
     seeded_generator,
 )
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class TokenRule(Params):

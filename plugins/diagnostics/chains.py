@@ -13,11 +13,10 @@ start layer, and the maximum over start layers too, since (4.4)-(4.6) hold for e
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from framework import (
     Diagnostic,
@@ -29,6 +28,9 @@ from framework import (
     normal_per_member,
     top_singular_value,
 )
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class ChainParams(SparseScheduleParams):

@@ -6,12 +6,14 @@ is an orthonormal basis of all h_{j,a} with a <= l-1 (U_0 is empty), taken from 
 """
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
-from torch import Tensor
 
 from framework import Diagnostic, Output, Params, Probe, ProblemShape, SparseScheduleParams
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class ForwardNorms(Diagnostic):

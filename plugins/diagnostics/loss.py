@@ -1,11 +1,13 @@
 """The objective and its gradient: f(W) (§2.2) and the Polyak–Łojasiewicz ratio (Theorem 3)."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from torch import Tensor
 
 from framework import Diagnostic, Output, Params, Probe, member_sum
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class Loss(Diagnostic):

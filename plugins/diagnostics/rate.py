@@ -1,13 +1,15 @@
 """The convergence rate of training, from the logged trajectory of f (Theorems 1-2)."""
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from framework import Diagnostic, Output, Params, Probe
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class RateParams(Params):

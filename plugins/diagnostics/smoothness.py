@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
 from pydantic import Field, model_validator
-from torch import Tensor
 
 from framework import (
     Diagnostic,
@@ -21,6 +20,9 @@ from framework import (
     member_sum,
     normal_per_member,
 )
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 DIRECTION_KEY = "direction"  # the array of a direction file: np.savez(path, direction=V), V of shape (m, m)
 

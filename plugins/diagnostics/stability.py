@@ -7,13 +7,15 @@ move by O(m^{-1/2}). These diagnostics measure the distance and the changes.
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import torch
 from pydantic import Field
-from torch import Tensor
 
 from framework import Diagnostic, Output, Params, Probe, ProblemShape, member_sum, normal_per_member, top_singular_value
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 
 class DPrimeSparsity(Diagnostic):
