@@ -48,13 +48,23 @@ def names_in(text: str) -> set[str]:
     return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in called}
 
 
+def _syntax_reason(text: str, error: SyntaxError) -> str:
+    """Why text does not parse, in the project's words rather than Python's."""
+    if "," in text:
+        return "a comma is not part of a number: decimals take a point"
+    if text.count("(") != text.count(")"):
+        return "its parentheses do not pair up"
+    column = f" at character {error.offset}" if error.offset else ""
+    return f"it does not read as arithmetic{column}"
+
+
 def _parse(text: str) -> ast.Expression:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     try:
         return ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ExpressionError(f"{text!r} is not an arithmetic expression ({exc.msg})") from None
+        raise ExpressionError(f"{text!r} is not an arithmetic expression ({_syntax_reason(text, exc)})") from None
     except ValueError as exc:  # null bytes (Python 3.11)
         raise ExpressionError(f"{text!r} is not an arithmetic expression ({exc})") from None
 

@@ -121,6 +121,33 @@ def shown(value: Any) -> str:
     return repr(value)
 
 
+WORDING = {  # pydantic's error types in the project's words
+    "int_parsing": "should be a whole number",
+    "int_type": "should be a whole number",
+    "int_from_float": "should be a whole number, not a fraction",
+    "float_parsing": "should be a number",
+    "float_type": "should be a number",
+    "string_type": "should be text",
+    "bool_parsing": "should be true or false",
+    "bool_type": "should be true or false",
+    "dict_type": "should be a mapping of keys to values",
+    "list_type": "should be a list",
+    "tuple_type": "should be a list",
+    "finite_number": "should be a finite number",
+}
+
+
+def plain_message(item: Mapping[str, Any]) -> str:
+    """One pydantic error in the project's words: ``should be greater than 0``, not
+    ``Input should be greater than 0``; a validator's own message without pydantic's prefix."""
+    if item["type"] in WORDING:
+        return WORDING[item["type"]]
+    message = str(item["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    return "should" + message[len("Input should"):] if message.startswith("Input should") else message
+
+
 def validation_problems(error: ValidationError, where: str) -> list[str]:
     """One line per error: key path, the value given, and what was expected."""
     problems = []
@@ -131,7 +158,7 @@ def validation_problems(error: ValidationError, where: str) -> list[str]:
         elif item["type"] == "extra_forbidden":
             problems.append(f"{path}: unknown parameter")
         else:
-            problems.append(f"{path}: {shown(item['input'])}: {item['msg']}")
+            problems.append(f"{path}: {shown(item['input'])}: {plain_message(item)}")
     return problems
 
 

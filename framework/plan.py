@@ -22,7 +22,7 @@ from framework.components import Component, Params
 from framework.diagnostics import ProblemShape
 from framework.expressions import ExpressionError, evaluate, names_in
 from framework.grid import GridPoint
-from framework.parameters import shown
+from framework.parameters import plain_message, shown
 from framework.pipeline import (
     MAX_LOGGED_STEPS,
     Pipeline,
@@ -277,7 +277,7 @@ class _Resolver:
                 if item["loc"] and item["loc"][0] in already_reported:
                     continue
                 where = path + tuple(item["loc"])
-                message = item["msg"].removeprefix("Value error, ")
+                message = plain_message(item)
                 if item["type"] == "missing":
                     if len(item["loc"]) != 1 or item["loc"][0] not in meant:
                         self.add(where, "required, not given")

@@ -314,11 +314,11 @@ def test_parameters_out_of_bounds_are_refused_with_the_key_path() -> None:
     with pytest.raises(ParameterError) as raised:
         validate_params(registry.get("generator", "separable"), {"delta": 1.5, "nn": 3}, "stages.data.params")
     assert raised.value.problems == [
-        "stages.data.params.delta: 1.5: Input should be less than or equal to 1",
+        "stages.data.params.delta: 1.5: should be less than or equal to 1",
         "stages.data.params.nn: unknown parameter",
     ]
     rule = {"token": 1, "position": 0, "output": 0, "at": 3}
-    with pytest.raises(ParameterError, match=r"stages\.data\.params\.mapping\[0\]\.position: 0: Input should be greater than or equal to 1"):
+    with pytest.raises(ParameterError, match=r"stages\.data\.params\.mapping\[0\]\.position: 0: should be greater than or equal to 1"):
         validate_params(registry.get("generator", "token_map"), {"mapping": [rule]}, "stages.data.params")
     with pytest.raises(ParameterError, match=r"stages\.init\.params\.m: required, not given"):
         validate_params(registry.get("initializer", "orthogonal"), {"scale": 1.0}, "stages.init.params")

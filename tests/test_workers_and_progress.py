@@ -1,0 +1,157 @@
+"""Workers as overparam prepares them, local or started by hand, and the progress they report:
+allocations kept in the heap (Dask's MALLOC_TRIM_THRESHOLD_ otherwise maps every tensor),
+torch threads that share the host's cores, and training progress that moves the estimate."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from framework.cluster import ClusterOptions, WorkerSetup, connect, usable_cores
+from framework.orchestrator import RunOptions, run_plan
+from framework.plan import plan_file
+from framework.progress import ScanProgress
+from scans import SLOW, write_pipeline
+
+FAULTS_SCRIPT = """
+import resource, sys, torch
+if sys.argv[1] == "heap":
+    from framework.cluster import keep_allocations_in_the_heap
+    assert keep_allocations_in_the_heap()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(300):
+    torch.ones(256, 512, dtype=torch.float64)  # 1 MiB, freed at once
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+def page_faults(mode: str) -> int:
+    env = {"MALLOC_TRIM_THRESHOLD_": "65536", "PATH": "/usr/bin:/bin"}  # what Dask's nanny gives a worker
+    done = subprocess.run([sys.executable, "-c", FAULTS_SCRIPT, mode], capture_output=True, text=True, env=env,
+                          cwd=Path(__file__).resolve().parents[1], timeout=120)
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+def test_with_dasks_trim_threshold_each_tensor_is_mapped_anew_unless_kept_in_the_heap():
+    # mapped: each 1 MiB tensor faults in its 256 pages again; in the heap its pages are reused
+    mapped, heap = page_faults("default"), page_faults("heap")
+    assert mapped > 300 * 200, mapped
+    assert heap < 300 * 10, heap
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_hand_started_worker_is_prepared_like_a_local_one(tmp_path):
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        wait_for(scheduler_file.exists, 60, "the scheduler file")
+        time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
+                                   "--nthreads", "1", "--no-dashboard"], cwd=tmp_path,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        # defined here, so that it travels to the worker by value (this module is not importable there)
+        def faults_and_threads() -> tuple[int, int]:
+            import resource
+
+            import torch
+
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+            for _ in range(300):
+                torch.ones(256, 512, dtype=torch.float64)
+            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, torch.get_num_threads()
+
+        with connect(ClusterOptions(scheduler=address, timeout=60), "cpu") as (client, _):
+            client.wait_for_workers(2, timeout=60)
+            measured = client.run(faults_and_threads)
+        assert len(measured) == 2
+        for faults, threads in measured.values():
+            assert faults < 300 * 10, faults  # the same worker without the setup faults about 77,000 times
+            assert threads == max(1, usable_cores() // 2)  # two Dask threads on this host share its cores
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)
+
+
+def test_torch_threads_share_a_hosts_cores_among_its_dask_threads():
+    setup = WorkerSetup(dask_threads_per_host={"10.0.0.5": 4, "10.0.0.6": 1})
+    cores = usable_cores()
+    assert setup.torch_threads("10.0.0.5") == max(1, cores // 4)
+    assert setup.torch_threads("10.0.0.6") == cores
+    assert WorkerSetup(threads=3).torch_threads("10.0.0.5") == 3
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_estimate_counts_the_work_of_the_points_still_running(monkeypatch):
+    clock = FakeClock()
+    monkeypatch.setattr("framework.progress.time.perf_counter", clock)
+    progress = ScanProgress("quiet")
+    progress.start(total=4)
+    clock.now += 10
+    progress.point_finished("a", "done", 10.0)
+    progress.task_progress("task-1", 0.5, points=1)
+    progress.task_progress("task-2", 0.5, points=1)
+    # 1 + 0.5 + 0.5 = 2 points' worth of work in 10 s: 2 points' worth left takes 10 s more
+    # (counting finished points only would say 30 s)
+    assert progress.completed() == pytest.approx(2.0)
+    assert progress.estimate() == pytest.approx(10.0)
+    progress.task_finished("task-1")
+    progress.point_finished("b", "done", 10.0)
+    assert progress.completed() == pytest.approx(2.5)
+
+
+class Recorder(ScanProgress):
+    """Keeps every progress event and message the run sends."""
+
+    def __init__(self) -> None:
+        super().__init__("quiet")
+        self.events: list[tuple[str, float, int]] = []
+        self.phases: list[str] = []
+
+    def task_progress(self, task: str, fraction: float, points: int) -> None:
+        self.events.append((task, fraction, points))
+        super().task_progress(task, fraction, points)
+
+    def phase(self, text: str) -> None:
+        self.phases.append(text)
+
+
+def test_running_tasks_report_their_training_progress_to_the_client(tmp_path):
+    plan = plan_file(write_pipeline(tmp_path, SLOW.replace("seed: 4", "seed: 1")))
+    recorder = Recorder()
+    summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), max_ensemble=1,
+                                        progress="quiet"), recorder)
+    assert summary.ok
+    assert recorder.phases == ["starting a local Dask cluster: 1 worker x 1 torch thread"]
+    by_task: dict[str, list[float]] = {}
+    for task, fraction, points in recorder.events:
+        assert points == 1
+        by_task.setdefault(task, []).append(fraction)
+    assert by_task, "no progress event arrived"  # each task trains 2500 steps, about a second
+    for fractions in by_task.values():
+        assert all(0 < f <= 1 for f in fractions) and fractions == sorted(fractions)
