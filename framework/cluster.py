@@ -229,10 +229,34 @@ def _remote(options: ClusterOptions) -> Client:
     return client
 
 
+def workers_of(client: Client) -> dict[str, dict]:
+    """Every worker the scheduler knows, by address (newer Dask lists only a few unless asked)."""
+    try:
+        return client.scheduler_info(n_workers=-1)["workers"]
+    except TypeError:  # a Dask without the argument lists them all
+        return client.scheduler_info()["workers"]
+
+
+def settle(client: Client, quiet_for: float = 1.0, at_most: float = 3.0) -> None:
+    """Wait until no worker has joined for ``quiet_for`` seconds (at most ``at_most``): the
+    workers of ``dask worker --nworkers N`` arrive one by one, and their hosts' thread counts
+    should include them all."""
+    deadline = time.monotonic() + at_most
+    count, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        now = len(workers_of(client))
+        if now != count:
+            count, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet_for:
+            return
+        time.sleep(0.1)
+
+
 def dask_threads_per_host(client: Client) -> dict[str, int]:
-    """How many tasks the cluster runs at once on each host (the sum of its workers' threads)."""
+    """How many tasks the cluster runs at once on each host (the sum of its workers' threads);
+    a worker joining later on a host not counted here gets its host's cores for itself."""
     counts: Counter[str] = Counter()
-    for address, worker in client.scheduler_info(n_workers=-1)["workers"].items():
+    for address, worker in workers_of(client).items():
         counts[host_of(address)] += int(worker.get("nthreads", 1))
     return dict(counts)
 
@@ -274,7 +298,8 @@ def connect(options: ClusterOptions, device: str) -> Iterator[tuple[Client, dict
     if options.scheduler:
         client = _remote(options)
         try:
-            workers = client.scheduler_info(n_workers=-1)["workers"].values()
+            settle(client)
+            workers = workers_of(client).values()
             has_gpu = any(w.get("resources", {}).get("GPU") for w in workers)
             client.register_plugin(WorkerSetup(options.threads, dask_threads_per_host=dask_threads_per_host(client)))
             yield client, ({"GPU": 1} if has_gpu and device != "cpu" else {})

@@ -89,7 +89,7 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
         with connect(options.cluster, plan.pipeline.device) as (client, resources), StoreLock(path):
             note = dashboard_note(options.cluster, client)
             if note:
-                progress.message(note)
+                progress.message(note, always=True)
             store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
             done = store.done()
             pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
@@ -121,6 +121,8 @@ def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, opt
     slots = max(1, sum(client.nthreads().values()))
     packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
                       gpu=bool(resources.get("GPU")))
+    progress.phase(f"running {len(jobs)} grid point{'s' if len(jobs) > 1 else ''} in {len(packs)} "
+                   f"task{'s' if len(packs) > 1 else ''} on {slots} worker thread{'s' if slots > 1 else ''}")
     client.subscribe_topic(PROGRESS_TOPIC, lambda event: progress.task_progress(
         event[1]["task"], event[1]["fraction"], event[1]["points"]))
     futures = {}

@@ -59,9 +59,10 @@ class ScanProgress:
         """A phase of the run (``starting a local Dask cluster ...``), on a line of its own."""
         self.message(f"{text} ...")
 
-    def message(self, text: str) -> None:
-        """A line of its own, never glued to the bar (above it, on a terminal)."""
-        if self.mode == "quiet":
+    def message(self, text: str, always: bool = False) -> None:
+        """A line of its own, never glued to the bar (above it, on a terminal); ``always``
+        prints it in quiet mode too (an answer to an option the user gave, such as --dashboard)."""
+        if self.mode == "quiet" and not always:
             return
         if self._bar is not None:
             self._bar.console.print(text, markup=False, highlight=False)

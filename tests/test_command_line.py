@@ -65,7 +65,8 @@ def test_ctrl_c_prints_one_line_saying_what_is_kept_and_exits_130_quickly(tmp_pa
     lines += rest.splitlines()
     assert run.returncode == 130
     assert seconds < 10, f"the run took {seconds:.1f} s to stop"
-    progress = [line for line in lines if line.startswith("[") or line.startswith("starting a local Dask cluster")]
+    phases = ("starting a local Dask cluster", "running 8 grid points in 8 tasks")
+    progress = [line for line in lines if line.startswith("[") or line.startswith(phases)]
     others = [line for line in lines if line not in progress]
     assert len(others) == 1, "\n".join(others)
     (last,) = others

@@ -78,7 +78,8 @@ def test_a_hand_started_worker_is_prepared_like_a_local_one(tmp_path):
             return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, torch.get_num_threads()
 
         with connect(ClusterOptions(scheduler=address, timeout=60), "cpu") as (client, _):
-            client.wait_for_workers(2, timeout=60)
+            # the two workers of --nworkers 2 arrive one by one: connect waits until they have
+            assert len(client.scheduler_info()["workers"]) == 2
             measured = client.run(faults_and_threads)
         assert len(measured) == 2
         for faults, threads in measured.values():
@@ -147,7 +148,8 @@ def test_running_tasks_report_their_training_progress_to_the_client(tmp_path):
     summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), max_ensemble=1,
                                         progress="quiet"), recorder)
     assert summary.ok
-    assert recorder.phases == ["starting a local Dask cluster: 1 worker x 1 torch thread"]
+    assert recorder.phases == ["starting a local Dask cluster: 1 worker x 1 torch thread",
+                               "running 2 grid points in 2 tasks on 1 worker thread"]
     by_task: dict[str, list[float]] = {}
     for task, fraction, points in recorder.events:
         assert points == 1
