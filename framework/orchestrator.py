@@ -75,43 +75,51 @@ def _killed_result(job: Job, exc: BaseException) -> MemberResult:
 def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgress | None = None) -> RunSummary:
     """Run every job of the plan not already done in its store; returns what happened.
 
-    The cluster is reached first, so a scheduler that cannot be reached (``ClusterError``)
-    leaves nothing on disk; then the store is locked and prepared, and the pending jobs run.
+    The store is locked first (a busy store is refused before any cluster starts), then the
+    cluster is reached, and only then is the store prepared, so a scheduler that cannot be
+    reached (``ClusterError``) leaves nothing on disk.
     """
     layout = layout_of(plan)
     path = options.store or plan.pipeline.store
     progress = progress if progress is not None else ScanProgress(options.progress)
     hook = plan.registry.hook
-    progress.phase(describe(options.cluster, plan.pipeline.device))
     start = time.perf_counter()
     summary = RunSummary(path, len(plan.jobs), 0)
     try:
-        with connect(options.cluster, plan.pipeline.device) as (client, resources), StoreLock(path):
-            note = dashboard_note(options.cluster, client)
-            if note:
-                progress.message(note, always=True)
-            store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
-            done = store.done()
-            pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
-            summary.skipped = len(plan.jobs) - len(pending)
-            store.set_attrs(last_run_started_at=now(), finished_at="")
-            if summary.skipped:
-                progress.message(f"resuming {path}: skipping {summary.skipped} grid points already done, "
-                                 f"running {len(pending)}")
-            progress.start(len(pending), summary.skipped)
-            try:
-                if pending:
-                    _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources)
-            finally:
-                progress.close()
-                summary.elapsed = time.perf_counter() - start
-                store.set_attrs(finished_at=now() if not summary.interrupted else "")
+        with StoreLock(path):
+            progress.phase(describe(options.cluster, plan.pipeline.device))
+            with connect(options.cluster, plan.pipeline.device) as (client, resources):
+                _run_on(client, resources, plan, layout, path, options, summary, progress, start)
     except KeyboardInterrupt:
         summary.interrupted = True
         summary.elapsed = time.perf_counter() - start
         progress.close()
     hook.overparam_run_finished(store=str(path), summary=summary)
     return summary
+
+
+def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: Path, options: RunOptions,
+            summary: RunSummary, progress: ScanProgress, start: float) -> None:
+    """With the store locked and the cluster reached: prepare the store, run what is pending."""
+    note = dashboard_note(options.cluster, client)
+    if note:
+        progress.message(note, always=True)
+    store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
+    done = store.done()
+    pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
+    summary.skipped = len(plan.jobs) - len(pending)
+    store.set_attrs(last_run_started_at=now(), finished_at="")
+    if summary.skipped:
+        progress.message(f"resuming {path}: skipping {summary.skipped} grid points already done, "
+                         f"running {len(pending)}")
+    progress.start(len(pending), summary.skipped)
+    try:
+        if pending:
+            _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources)
+    finally:
+        progress.close()
+        summary.elapsed = time.perf_counter() - start
+        store.set_attrs(finished_at=now() if not summary.interrupted else "")
 
 
 def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, options: RunOptions,

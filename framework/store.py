@@ -260,12 +260,14 @@ class StoreLock:
 
     store: Path
     _descriptor: int | None = field(default=None, init=False, repr=False)
+    _created: list[Path] = field(default_factory=list, init=False, repr=False)  # folders made for the lock
 
     @property
     def path(self) -> Path:
         return self.store.with_name(self.store.name + LOCK_SUFFIX)
 
     def acquire(self) -> StoreLock:
+        self._created = [folder for folder in (self.path.parent, *self.path.parent.parents) if not folder.exists()]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         for _ in range(100):
             descriptor = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
@@ -294,11 +296,19 @@ class StoreLock:
             return False
 
     def release(self) -> None:
-        """Remove the file, then drop the claim (in this order, so no one locks a removed file)."""
+        """Remove the file, then drop the claim (in this order, so no one locks a removed file);
+        remove the folders made for it if nothing else went into them (a run that could not
+        start leaves nothing on disk)."""
         if self._descriptor is not None:
             self.path.unlink(missing_ok=True)
             os.close(self._descriptor)
             self._descriptor = None
+            for folder in self._created:  # deepest first
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: the run wrote there
+                    break
+            self._created = []
 
     def __enter__(self) -> StoreLock:
         return self.acquire()

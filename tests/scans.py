@@ -1,9 +1,13 @@
 """Small real pipelines for the run and store tests, and helpers to run and read them."""
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -85,3 +89,36 @@ def assert_same_results(a: xr.Dataset, b: xr.Dataset) -> None:
             assert np.array_equal(left, right, equal_nan=True), name
         else:
             assert (left == right).all(), name
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def hand_started_cluster(folder: Path, workers: int = 2) -> Iterator[str]:
+    """A real ``dask scheduler`` and ``dask worker --nworkers N --nthreads 1``, started as a
+    person would on 127.0.0.1; yields the scheduler's address and stops both afterwards."""
+    scheduler_file = folder / "scheduler.json"
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                                 cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        wait_for(scheduler_file.exists, 60, "the scheduler file")
+        time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers",
+                                   str(workers), "--nthreads", "1", "--no-dashboard"], cwd=folder,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        yield address
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=30)

@@ -6,12 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import psutil
-import pytest
 import xarray as xr
 import zarr
 
@@ -21,7 +19,18 @@ from framework.layout import layout_of
 from framework.orchestrator import RunOptions, run_plan
 from framework.plan import plan_file
 from framework.store import STATUS_CODE
-from scans import FAILING, ROOT, SLOW, TINY, assert_same_results, overparam, results, write_pipeline
+from scans import (
+    FAILING,
+    ROOT,
+    SLOW,
+    TINY,
+    assert_same_results,
+    hand_started_cluster,
+    overparam,
+    results,
+    wait_for,
+    write_pipeline,
+)
 
 DATA = Path(__file__).parent / "data"
 
@@ -31,14 +40,6 @@ def done_count(store: Path) -> int:
         return int((zarr.open_group(str(store), mode="r")["status"][...] == STATUS_CODE["done"]).sum())
     except Exception:  # not created yet
         return 0
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_scan_on_a_local_cluster_equals_each_job_run_alone_in_this_process(tmp_path):
@@ -57,19 +58,7 @@ def test_scan_on_a_local_cluster_equals_each_job_run_alone_in_this_process(tmp_p
 
 
 def test_scan_through_a_separately_started_scheduler_and_worker(tmp_path):
-    scheduler_file = tmp_path / "scheduler.json"
-    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-    scheduler = subprocess.Popen([*dask, "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                  "--scheduler-file", str(scheduler_file)], cwd=tmp_path,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = None
-    try:
-        wait_for(scheduler_file.exists, 60, "the scheduler file")
-        time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
-        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
-                                   "--nthreads", "1", "--no-dashboard"], cwd=tmp_path,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with hand_started_cluster(tmp_path) as address:
         pipeline = write_pipeline(tmp_path, TINY)
         out = overparam("run", str(pipeline), "--scheduler", address, "--progress", "plain")
         assert out.returncode == 0, out.stderr
@@ -77,11 +66,6 @@ def test_scan_through_a_separately_started_scheduler_and_worker(tmp_path):
         local = overparam("run", str(pipeline), "--store", str(tmp_path / "local.zarr"), "--quiet")
         assert local.returncode == 0, local.stderr
         assert_same_results(results(tmp_path / "tiny.zarr"), results(tmp_path / "local.zarr"))
-    finally:
-        for process in (worker, scheduler):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
 
 
 def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_path):

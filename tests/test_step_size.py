@@ -1,12 +1,11 @@
 """Learning rates from the tangent kernel (``lr: auto``), against autograd's Jacobian."""
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
 from conftest import make_problem, make_weights
-from framework import Weights, kernel_top_eigenvalue, log_schedule, residual_tangent, train
+from framework import kernel_top_eigenvalue, log_schedule, residual_tangent, train
 from framework.job import run_pack
 from framework.layout import layout_of
 from framework.plan import plan_file

@@ -3,10 +3,8 @@ allocations kept in the heap (Dask's MALLOC_TRIM_THRESHOLD_ otherwise maps every
 torch threads that share the host's cores, and training progress that moves the estimate."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from framework.cluster import ClusterOptions, WorkerSetup, connect, usable_cores
 from framework.orchestrator import RunOptions, run_plan
 from framework.plan import plan_file
 from framework.progress import ScanProgress
-from scans import SLOW, write_pipeline
+from scans import SLOW, hand_started_cluster, write_pipeline
 
 FAULTS_SCRIPT = """
 import resource, sys, torch
@@ -44,52 +42,27 @@ def test_with_dasks_trim_threshold_each_tensor_is_mapped_anew_unless_kept_in_the
     assert heap < 300 * 10, heap
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
-
-
 def test_a_hand_started_worker_is_prepared_like_a_local_one(tmp_path):
-    scheduler_file = tmp_path / "scheduler.json"
-    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
-                                 cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = None
-    try:
-        wait_for(scheduler_file.exists, 60, "the scheduler file")
-        time.sleep(0.2)
-        address = json.loads(scheduler_file.read_text())["address"]
-        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2",
-                                   "--nthreads", "1", "--no-dashboard"], cwd=tmp_path,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # defined here, so that it travels to the worker by value (this module is not importable there)
+    def faults_and_threads() -> tuple[int, int]:
+        import resource
 
-        # defined here, so that it travels to the worker by value (this module is not importable there)
-        def faults_and_threads() -> tuple[int, int]:
-            import resource
+        import torch
 
-            import torch
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        for _ in range(300):
+            torch.ones(256, 512, dtype=torch.float64)
+        return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, torch.get_num_threads()
 
-            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-            for _ in range(300):
-                torch.ones(256, 512, dtype=torch.float64)
-            return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before, torch.get_num_threads()
-
+    with hand_started_cluster(tmp_path) as address:
         with connect(ClusterOptions(scheduler=address, timeout=60), "cpu") as (client, _):
             # the two workers of --nworkers 2 arrive one by one: connect waits until they have
             assert len(client.scheduler_info()["workers"]) == 2
             measured = client.run(faults_and_threads)
-        assert len(measured) == 2
-        for faults, threads in measured.values():
-            assert faults < 300 * 10, faults  # the same worker without the setup faults about 77,000 times
-            assert threads == max(1, usable_cores() // 2)  # two Dask threads on this host share its cores
-    finally:
-        for process in (worker, scheduler):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+    assert len(measured) == 2
+    for faults, threads in measured.values():
+        assert faults < 300 * 10, faults  # the same worker without the setup faults about 77,000 times
+        assert threads == max(1, usable_cores() // 2)  # two Dask threads on this host share its cores
 
 
 def test_torch_threads_share_a_hosts_cores_among_its_dask_threads():
