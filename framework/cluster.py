@@ -309,7 +309,9 @@ def connect(options: ClusterOptions, device: str) -> Iterator[tuple[Client, dict
         return
     gpus = local_gpus(device)
     workers, threads = local_workers(options, device)
-    dashboard = f"{options.host}:0" if options.dashboard and dashboard_available() else None
+    # the scheduler's HTTP server starts in any case (on 8787 for None, with a warning when a
+    # second cluster has it): a free port keeps two runs on one machine quiet
+    dashboard = f"{options.host}:0"
     scratch = dask.config.get("temporary-directory", None) or tempfile.gettempdir()
     environ = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _interrupts_ignored():

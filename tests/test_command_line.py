@@ -15,7 +15,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from framework.cli import main
-from scans import ROOT, SLOW, overparam, write_pipeline
+from scans import ROOT, SLOW, TINY, overparam, write_pipeline
 
 QUICKSTART = ROOT / "pipelines" / "quickstart.yaml"  # started by the tests of start-up time
 
@@ -167,3 +167,19 @@ def test_a_decimal_comma_and_a_bound_are_told_in_the_projects_words(tmp_path):
     assert comma.startswith("broken.yaml:9 stages.train.params.lr: '0,05/m'")
     assert "a comma is not part of a number: decimals take a point" in comma and comma.endswith("did you mean 0.05/m?")
     assert "leading zeros" not in comma and "Input should" not in " ".join(output)
+
+
+def test_a_run_beside_another_cluster_prints_no_port_warning(tmp_path):
+    # another cluster (or anything) on Dask's default dashboard port 8787: a run used to warn
+    # "Port 8787 is already in use. Perhaps you already have a cluster running?"
+    with socket.socket() as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            other.bind(("127.0.0.1", 8787))
+        except OSError:
+            pass  # already taken, which is the situation to test
+        else:
+            other.listen()
+        done = overparam("run", str(write_pipeline(tmp_path, TINY)), "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
