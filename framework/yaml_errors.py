@@ -41,7 +41,7 @@ def _content_lines(lines: list[str]) -> list[int]:
 def _parses(lines: list[str]) -> tuple[bool, Any]:
     try:
         return True, yaml.safe_load("\n".join(lines))
-    except yaml.YAMLError:
+    except Exception:  # the loader's own failure, whatever its type (a tagged scalar it cannot build)
         return False, None
 
 

@@ -183,3 +183,12 @@ def test_a_run_beside_another_cluster_prints_no_port_warning(tmp_path):
         done = overparam("run", str(write_pipeline(tmp_path, TINY)), "--quiet")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
+
+
+def test_a_syntax_error_near_a_tagged_value_the_loader_cannot_build_is_still_explained(tmp_path):
+    # found by the fault suite's mutations: a candidate fix re-indented `!!timestamp 2001-12-14`
+    # into a place where the safe loader fails with an AttributeError, not a YAML error
+    text = INDENTED.replace("    needs: [train]\n  summary", "    needs:\nx: !!timestamp 2001-12-14\n"
+                                                            "    - train\n    - data\n  summary")
+    output = invoke_validate(tmp_path, text)
+    assert len(output) == 1 and output[0].startswith("broken.yaml:")
