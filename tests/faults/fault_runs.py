@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,14 +69,6 @@ def statuses(store: Path) -> np.ndarray | None:
 def done_count(store: Path) -> int:
     codes = statuses(store)
     return 0 if codes is None else int((codes == STATUS_CODE["done"]).sum())
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.05)
 
 
 def load_store(store: Path) -> xr.Dataset | None:

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import zarr
 
-from fault_runs import done_count, kill_group, load_store, record, start_run, wait_for, worker_processes
+from fault_runs import done_count, kill_group, load_store, record, start_run, worker_processes
+from scans import wait_for
 from framework.store import STATUS_CODE
 from scans import assert_same_results, overparam, results, write_pipeline
 
