@@ -17,8 +17,8 @@ import pytest
 import zarr
 
 from fault_runs import done_count, kill_group, load_store, record, start_run, worker_processes
-from scans import wait_for
 from framework.store import STATUS_CODE
+from scans import wait_for
 from scans import assert_same_results, overparam, results, write_pipeline
 
 # eight jobs of a few tenths of a second each on one core
