@@ -20,9 +20,9 @@ from dataclasses import dataclass, replace
 
 from framework.diagnostics import DIMENSIONLESS, ProblemShape
 from framework.plan import Job, Plan, plugin_failure
+from framework.store_schema import RUN_VARIABLES
 from framework.source import Finding, PipelineError
 
-RUN_VARIABLES = ("status", "error", "wall_time", "reached_step", "learning_rate", "finished_at")
 STAGE_DIM = "stage"  # labels the values of a diagnostic listed in several stages
 STEP_DIM = "step"
 

@@ -22,7 +22,9 @@ from framework.layout import Layout, layout_of
 from framework.packing import pack_jobs
 from framework.plan import Job, Plan
 from framework.progress import ScanProgress
-from framework.store import Store, StoreLock, now
+from framework.store import Store
+from framework.store_lock import StoreLock
+from framework.store_schema import now
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The zarr store of one pipeline run: its template, region writes per grid point, resume, lock.
+"""The zarr store of one pipeline run: its template, region writes per grid point, resume
+(the run's claim on it is ``framework.store_lock``; its names and codes ``framework.store_schema``).
 
 Layout (docs/architecture.md, "The store"): one dimension per grid dimension (coordinate = the axis values; the other
 axes of a zip group are coordinates along it), ``step`` for the logged steps, each
@@ -16,17 +17,11 @@ half-written point for done. ``xr.open_zarr(path)`` needs nothing from overparam
 """
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 import platform
 import shutil
-import socket
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from hashlib import sha256
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -41,13 +36,11 @@ from framework.grid import Grid
 from framework.job import MemberResult
 from framework.layout import Layout
 from framework.plan import Plan
+from framework.store_lock import StoreError
+from framework.store_schema import MISSING_COUNT, STATUS, STATUS_CODE, changed_keys, now, pipeline_digest
 
-STATUS = ("pending", "done", "failed", "diverged")
-STATUS_CODE = {name: code for code, name in enumerate(STATUS)}
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
-LOCK_SUFFIX = ".lock"
 PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
-MISSING_COUNT = -1  # an integer variable's fill value: never a count
 # long_name and units of the grid axes the shipped pipelines and docs use; any other axis is
 # "grid axis NAME", dimensionless ("1", CF's units of a number without units, text labels included)
 AXIS_ATTRS: dict[str, tuple[str, str]] = {
@@ -65,55 +58,9 @@ AXIS_ATTRS: dict[str, tuple[str, str]] = {
 ZARR_FORMAT = 2  # consolidated metadata is part of format 2: plain xr.open_zarr opens it without warnings
 
 
-class StoreError(Exception):
-    """A store that cannot be used as asked; the message says why and what to do."""
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def pipeline_hash(plan: Plan) -> str:
-    """The hash of what a pipeline computes: its parsed content without ``description`` and
-    ``store``, so comments, layout and wording may change and a store still resumes."""
-    content = {k: v for k, v in plan.pipeline.raw.items() if k not in ("description", "store")}
-    return sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-def _flatten(value: Any, path: str = "") -> dict[str, Any]:
-    """Nested mappings as ``{"stages.train.params.lr": 0.05/m}``; lists and scalars are leaves."""
-    if isinstance(value, Mapping) and value:
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{path}.{key}" if path else str(key)))
-        return out
-    return {path: value}
-
-
-def changed_keys(stored_text: str, raw: Mapping[str, Any]) -> str:
-    """The keys in which a pipeline differs from the one a store was made from, in words:
-    ``stages.train.params.lr: 0.05/m there, 0.1/m here; grid.seed: only here``."""
-    import yaml
-
-    try:
-        stored = yaml.safe_load(stored_text) or {}
-    except yaml.YAMLError:
-        stored = {}
-    ignored = ("description", "store")
-    before = {k: v for k, v in _flatten(stored).items() if k.split(".")[0] not in ignored}
-    after = {k: v for k, v in _flatten(dict(raw)).items() if k.split(".")[0] not in ignored}
-    parts = []
-    for key in sorted(set(before) | set(after)):
-        if key not in after:
-            parts.append(f"{key}: only in the store's")
-        elif key not in before:
-            parts.append(f"{key}: only in this file")
-        elif before[key] != after[key]:
-            parts.append(f"{key}: {before[key]!r} in the store's, {after[key]!r} here")
-    if not parts:
-        return "the same keys, read differently"
-    shown = "; ".join(parts[:6])
-    return shown + (f"; and {len(parts) - 6} more" if len(parts) > 6 else "")
+    """The hash a store records of the pipeline that made it (``store_schema.pipeline_digest``)."""
+    return pipeline_digest(plan.pipeline.raw)
 
 
 def layout_mismatch(group: zarr.Group, layout: Layout, grid: Grid) -> str:
@@ -182,7 +129,7 @@ def as_stored(values: np.ndarray, dtype: str) -> np.ndarray:
     return np.where(np.isnan(values), MISSING_COUNT, np.rint(values)).astype(dtype)
 
 
-def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
+def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
     """The empty dataset of a run: every variable NaN/pending, chunked one grid point each."""
     grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
     grid_shape = plan.pipeline.grid.shape
@@ -233,7 +180,7 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
         "description": pipeline.description,
         "pipeline": pipeline.source.text,
         "pipeline_file": pipeline.source.name,
-        "pipeline_hash": pipeline_digest,
+        "pipeline_hash": digest,
         "resolved_config": json.dumps({
             "seed": pipeline.seed, "device": pipeline.device, "dtype": pipeline.dtype,
             "grid": {axis: list(map(str, values)) for axis, (_, values) in grid_coordinates(pipeline.grid).items()},
@@ -246,81 +193,6 @@ def template(plan: Plan, layout: Layout, pipeline_digest: str) -> xr.Dataset:
         "finished_at": "",
     }
     return xr.Dataset(data_vars, coords, attrs)
-
-
-@dataclass
-class StoreLock:
-    """An exclusive claim on a store for one run: an OS lock (``flock``) on a file beside it.
-
-    The kernel holds the claim for exactly as long as the run's process lives, so a run killed
-    by SIGKILL leaves no claim behind (its file is reused by the next run), and two runs
-    started at the same instant cannot both get it. The file records the holder's pid, host
-    and start time, which a refused run prints; it is removed when the run ends.
-    """
-
-    store: Path
-    _descriptor: int | None = field(default=None, init=False, repr=False)
-    _created: list[Path] = field(default_factory=list, init=False, repr=False)  # folders made for the lock
-
-    @property
-    def path(self) -> Path:
-        return self.store.with_name(self.store.name + LOCK_SUFFIX)
-
-    def acquire(self) -> StoreLock:
-        self._created = [folder for folder in (self.path.parent, *self.path.parent.parents) if not folder.exists()]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        for _ in range(100):
-            descriptor = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
-            try:
-                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(descriptor)
-                holder = self._holder()
-                raise StoreError(
-                    f"store {self.store} is in use by another overparam run (pid {holder.get('pid', '?')} on "
-                    f"{holder.get('host', '?')} since {holder.get('since', '?')}); wait for it to finish") from None
-            if self._still_at_path(descriptor):
-                claim = json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": now()}).encode()
-                os.ftruncate(descriptor, 0)
-                os.pwrite(descriptor, claim, 0)
-                self._descriptor = descriptor
-                return self
-            os.close(descriptor)  # the holder removed this file as we opened it: lock the new one
-        raise StoreError(f"could not lock store {self.store}: {self.path} keeps being replaced")
-
-    def _still_at_path(self, descriptor: int) -> bool:
-        """Whether the locked file is still the one at ``path`` (not unlinked by a finishing run)."""
-        try:
-            return os.stat(self.path).st_ino == os.fstat(descriptor).st_ino
-        except FileNotFoundError:
-            return False
-
-    def release(self) -> None:
-        """Remove the file, then drop the claim (in this order, so no one locks a removed file);
-        remove the folders made for it if nothing else went into them (a run that could not
-        start leaves nothing on disk)."""
-        if self._descriptor is not None:
-            self.path.unlink(missing_ok=True)
-            os.close(self._descriptor)
-            self._descriptor = None
-            for folder in self._created:  # deepest first
-                try:
-                    folder.rmdir()
-                except OSError:  # not empty: the run wrote there
-                    break
-            self._created = []
-
-    def __enter__(self) -> StoreLock:
-        return self.acquire()
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-    def _holder(self) -> dict[str, Any]:
-        try:
-            return json.loads(self.path.read_text() or "{}")
-        except (OSError, ValueError):
-            return {}
 
 
 class Store:

@@ -24,7 +24,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +32,9 @@ import xarray as xr
 import zarr
 
 from framework.source import PipelineError, read_source
+from framework.store_point_check import PointChecks
+from framework.store_schema import RUN_VARIABLES, STATUS, pipeline_digest
 
-STATUS = ("pending", "done", "failed", "diverged")
-PENDING, DONE, FAILED, DIVERGED = range(len(STATUS))
-INVALID = -1  # a status value that is none of the four states
 MARKS = ("pipeline_hash", "pipeline", "resolved_config")  # any one makes a store overparam's
 ROOT_ATTRS = {
     "pipeline": "the pipeline file's text",
@@ -46,10 +44,7 @@ ROOT_ATTRS = {
     "started_at": "the time the store was made, in ISO 8601",
 }
 TIMES = ("started_at", "finished_at", "last_run_started_at")
-RUN_VARIABLES = ("status", "error", "wall_time", "reached_step", "learning_rate", "finished_at")
 NO_PAPER_REF = ("status", "error", "wall_time")  # bookkeeping the paper says nothing about
-NOT_RUN = -1  # reached_step of a point never run
-MAX_NAMED = 5  # grid points named per departure; the rest are counted
 EXPECTED = "expected an overparam store (the .zarr folder `overparam run` writes)"
 
 
@@ -100,13 +95,6 @@ class StoreCheck:
         return "\n".join(lines)
 
 
-def pipeline_digest(data: Mapping[str, Any]) -> str:
-    """The pipeline hash a store records: its parsed content without ``description`` and
-    ``store``, as ``framework.store.pipeline_hash`` computes it when the store is made."""
-    content = {k: v for k, v in data.items() if k not in ("description", "store")}
-    return sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def check_store(path: str | Path) -> StoreCheck:
     """Check one store against the store contract; raises ``NotAStore`` for a path that is not one."""
     path = Path(path)
@@ -142,20 +130,7 @@ def _open_group(path: Path) -> zarr.Group:
 
 
 @dataclass
-class _PointArrays:
-    """The per-point values the point rules compare, each shaped like the grid."""
-
-    state: np.ndarray
-    error: np.ndarray
-    reached: np.ndarray
-    unwritten_reached: tuple[int, ...]
-    times: dict[str, np.ndarray]  # wall_time, finished_at, learning_rate
-    has: dict[str, np.ndarray]  # per data variable: whether the point holds any value
-    last_step: dict[str, np.ndarray]  # per scheduled variable: the last step with a value, -inf if none
-
-
-@dataclass
-class _Checker:
+class _Checker(PointChecks):
     """Collects the departures of one opened store, store-wide and per grid point."""
 
     path: Path
@@ -362,157 +337,6 @@ class _Checker:
                 fixed.extend(self.config["stages"][stage].get("components", []))
         return fixed
 
-    # --- grid points -------------------------------------------------------------------------
-
-    def point_arrays(self) -> _PointArrays:
-        ds, grid = self.ds, self.grid_dims
-        state = self.states()
-        error = _as_text(np.asarray(ds["error"].values))
-        reached = np.asarray(ds["reached_step"].values)
-        fill = self.group["reached_step"].fill_value if "reached_step" in self.group else None
-        unwritten = (NOT_RUN, int(fill) if fill is not None else 0)  # an unwritten chunk reads as the fill value
-        times = {name: np.asarray(ds[name].values, dtype=float)
-                 for name in ("wall_time", "finished_at", "learning_rate")}
-        has: dict[str, np.ndarray] = {}
-        last_step: dict[str, np.ndarray] = {}
-        steps = ds["step"].values.astype(float) if "step" in ds.coords and ds["step"].dtype.kind in "iu" else None
-        for name, variable in ds.data_vars.items():
-            if name in RUN_VARIABLES or variable.dims[:len(grid)] != grid:
-                continue
-            present = _present(variable)
-            own = [d for d in present.dims if d not in grid and d != "step"]
-            if own:
-                present = present.any(own)
-            if "step" in present.dims:
-                position = xr.DataArray(np.arange(present.sizes["step"]), dims="step")
-                last = np.asarray(position.where(present).max("step").values, dtype=float)
-                has[name] = np.isfinite(last)
-                if steps is not None:
-                    last_step[name] = np.where(has[name], steps[np.nan_to_num(last).astype(int)], -np.inf)
-            else:
-                has[name] = np.asarray(present.values, dtype=bool)
-        return _PointArrays(state, error, reached, unwritten, times, has, last_step)
-
-    def states(self) -> np.ndarray:
-        """Each point's state as an index into ``STATUS`` (``INVALID`` for any other value),
-        every invalid value reported at its points."""
-        status = self.ds["status"]
-        values = np.asarray(status.values)
-        state = np.full(values.shape, INVALID, dtype=int)
-        if values.dtype.kind in "USOT":  # states as words
-            words = _as_text(values)
-            for code, name in enumerate(STATUS):
-                state[words == name] = code
-            for word in sorted(set(words[state == INVALID].tolist())):
-                self.add_points(words == word, f"status {word!r} is not one of {', '.join(STATUS)}")
-            return state
-        meaning = self.flag_meanings(status.attrs)
-        for value, name in meaning.items():
-            state[values == value] = STATUS.index(name)
-        for value in sorted(set(values[state == INVALID].tolist())):
-            self.add_points(values == value, f"status code {value} is not one of the flag_values "
-                                             f"({', '.join(map(str, meaning))})")
-        return state
-
-    def flag_meanings(self, attrs: Mapping[str, Any]) -> dict[int, str]:
-        """``status``'s integer codes and the state each means, from its CF flags; the codes in
-        the order of ``STATUS`` where the flags are missing or wrong (reported)."""
-        default = dict(enumerate(STATUS))
-        if "flag_values" not in attrs or "flag_meanings" not in attrs:
-            self.add("status holds integer codes but lacks flag_values and flag_meanings (CF flags), so a reader "
-                     "cannot tell which code means which state")
-            return default
-        values = list(np.atleast_1d(attrs["flag_values"]).tolist())
-        meanings = str(attrs["flag_meanings"]).split()
-        if len(values) != len(meanings) or sorted(meanings) != sorted(STATUS) or len(set(values)) != len(values):
-            self.add(f"status's CF flags do not name the four states once each: flag_values {values}, flag_meanings "
-                     f"{attrs['flag_meanings']!r} (expected {' '.join(STATUS)})")
-            return default
-        return dict(zip(values, meanings))
-
-    def check_points(self, p: _PointArrays) -> None:
-        self.counts = {name: int((p.state == code).sum()) for code, name in enumerate(STATUS)}
-        if (p.state == INVALID).any():
-            self.counts["invalid"] = int((p.state == INVALID).sum())
-        pending, done = p.state == PENDING, p.state == DONE
-        failed, diverged = p.state == FAILED, p.state == DIVERGED
-        has_error = p.error != ""
-        self.check_pending(pending, p, has_error)
-        self.check_done(done, p, has_error)
-        self.add_points(failed & ~has_error, "failed, but its error is empty: nothing says why")
-        self.add_points(diverged & ~has_error, "diverged, but its error is empty: nothing says where")
-        for value in sorted(set(p.reached[diverged & (p.reached < 0)].tolist())):
-            self.add_points(diverged & (p.reached == value), f"diverged, but its reached_step is {value}: the step "
-                                                             "it diverged at is missing")
-        self.check_values_after_reached(done | diverged, p)
-
-    def check_pending(self, pending: np.ndarray, p: _PointArrays, has_error: np.ndarray) -> None:
-        """A pending point holds nothing: anything there is a write cut before its status."""
-        written = {"error": has_error, "reached_step": ~np.isin(p.reached, p.unwritten_reached),
-                   **{name: np.isfinite(values) for name, values in p.times.items()}, **p.has}
-        cut = pending & np.logical_or.reduce(list(written.values()))
-        for index in np.argwhere(cut):
-            index = tuple(int(i) for i in index)
-            names = [name for name, mask in written.items() if mask[index]]
-            self.at_points.setdefault(
-                f"written but not committed: it holds {_some(names)} while its status is still pending, so its "
-                "write was cut before the status (the commit mark); a resumed run recomputes it", []).append(index)
-
-    def check_done(self, done: np.ndarray, p: _PointArrays, has_error: np.ndarray) -> None:
-        """A done point holds everything: no error, all its steps, its times, its diagnostics' values."""
-        self.add_points(done & has_error, "done, but its error holds a message")
-        expected = self.train_steps()
-        wrong = done & ((p.reached != expected) if expected is not None else (p.reached < 0))
-        for value in sorted(set(p.reached[wrong].tolist())):
-            should = f"not the {expected} training steps" if expected is not None else "so it never ran"
-            self.add_points(wrong & (p.reached == value), f"done, but its reached_step is {value}, {should}")
-        for name, values in p.times.items():
-            self.add_points(done & ~np.isfinite(values), f"done, but its {name} is not a finite number")
-        diagnostics = self.fixed_diagnostics()
-        scheduled = [name for name in p.last_step]
-        if diagnostics is None or not any(self.ds[name].attrs.get("diagnostic") for name in p.has):
-            if scheduled:
-                none = done & ~np.logical_or.reduce([p.has[name] for name in scheduled])
-                self.add_points(none, "done, but it holds no logged value of any diagnostic")
-            return
-        for diagnostic in diagnostics:
-            names = [name for name in scheduled if self.ds[name].attrs.get("diagnostic") == diagnostic]
-            if names:
-                none = done & ~np.logical_or.reduce([p.has[name] for name in names])
-                self.add_points(none, f"done, but it holds no value of diagnostic {diagnostic} ({_some(names)}), "
-                                      "which every grid point runs")
-
-    def check_values_after_reached(self, ran: np.ndarray, p: _PointArrays) -> None:
-        for name, last in p.last_step.items():
-            after = ran & (last > p.reached)
-            self.add_points(after, f"has values of {name} logged after its reached_step")
-
-    def point_label(self, index: tuple[int, ...]) -> str:
-        """``m=24, seed=1``: a grid point named by the coordinates along each grid dimension."""
-        parts = []
-        for dim, i in zip(self.grid_dims, index):
-            names = [dim] if dim in self.ds.coords else []
-            names += [str(c) for c, v in self.ds.coords.items() if v.dims == (dim,) and c != dim]
-            parts += [f"{c}={self.ds[c].values.tolist()[i]}" for c in names] or [f"{dim}[{i}]"]
-        return ", ".join(parts)
-
-    def describe_points(self, indices: Sequence[tuple[int, ...]], message: str) -> str:
-        labels = "; ".join(self.point_label(index) for index in indices[:MAX_NAMED])
-        more = f" (and {len(indices) - MAX_NAMED} more)" if len(indices) > MAX_NAMED else ""
-        noun = "grid point" if len(indices) == 1 else f"{len(indices)} grid points"
-        return f"{noun} {labels}{more}: {message}"
-
-
-def _present(variable: xr.DataArray) -> xr.DataArray:
-    """Where a variable holds a value: not NaN, and not its ``_FillValue`` (the -1 of counts),
-    which is what an unwritten chunk reads as."""
-    present = variable.notnull()
-    fill = variable.attrs.get("_FillValue", variable.encoding.get("_FillValue"))
-    if fill is not None and not (isinstance(fill, float) and np.isnan(fill)):
-        present = present & (variable != fill)
-    return present
-
-
 def _json_mapping(text: Any) -> dict[str, Any] | None:
     """A JSON text (or an already decoded mapping) as a dict; None when it is neither."""
     if isinstance(text, dict):
@@ -522,13 +346,6 @@ def _json_mapping(text: Any) -> dict[str, Any] | None:
     except ValueError:
         return None
     return value if isinstance(value, dict) else None
-
-
-def _as_text(values: np.ndarray) -> np.ndarray:
-    """Text values of any numpy string dtype (fixed, variable, object, bytes) as Python strings."""
-    texts = [v.decode(errors="replace") if isinstance(v, bytes) else "" if v is None else str(v)
-             for v in values.ravel().tolist()]
-    return np.array(texts, dtype=object).reshape(values.shape)
 
 
 def _is_time(text: Any) -> bool:
@@ -542,8 +359,3 @@ def _is_time(text: Any) -> bool:
 def _listed(values: Sequence[Any], limit: int = 12) -> str:
     shown = ", ".join(map(str, values[:limit]))
     return shown + (f", ... ({len(values)} in all)" if len(values) > limit else "")
-
-
-def _some(names: Sequence[str], limit: int = 4) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")

@@ -14,7 +14,8 @@ import zarr
 from framework.job import run_pack
 from framework.layout import layout_of
 from framework.plan import plan_file
-from framework.store import STATUS_CODE, Store, StoreError, StoreLock
+from framework.store import STATUS_CODE, Store
+from framework.store_lock import StoreError, StoreLock
 from framework.store_check import check_store
 from scans import TINY, write_pipeline
 

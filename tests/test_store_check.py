@@ -16,7 +16,8 @@ from framework.job import MemberResult, run_pack
 from framework.layout import Layout, layout_of
 from framework.plan import plan_file
 from framework.store import STATUS_CODE, Store, pipeline_hash
-from framework.store_check import StoreCheck, check_store, pipeline_digest
+from framework.store_check import StoreCheck, check_store
+from framework.store_schema import pipeline_digest
 from scans import FAILING, TINY, overparam, write_pipeline
 
 DATA = Path(__file__).resolve().parent / "data"
