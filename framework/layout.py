@@ -19,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from framework.diagnostics import DIMENSIONLESS, ProblemShape
-from framework.plan import Job, Plan, plugin_failure
+from framework.plan import Job, Plan
+from framework.point_resolver import plugin_failure
 from framework.store_schema import RUN_VARIABLES
 from framework.source import Finding, PipelineError
 
