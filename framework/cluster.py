@@ -85,7 +85,6 @@ class WorkerSetup(WorkerPlugin):
 
         threads = self.torch_threads(host_of(worker.address))
         torch.set_num_threads(threads)
-        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
         if self.gpus and torch.cuda.is_available():
             digits = "".join(c for c in str(worker.name) if c.isdigit()) or "0"
             torch.cuda.set_device(int(digits) % torch.cuda.device_count())

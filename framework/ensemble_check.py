@@ -72,15 +72,20 @@ def example_params(cls: type[Component]) -> Params | None:
         return None
 
 
+def _identical(a: Tensor, b: Tensor) -> bool:
+    """The same shape and the same numbers bit for bit, NaN where NaN."""
+    return a.shape == b.shape and bool(((a == b) | (a.isnan() & b.isnan())).all())
+
+
 def _differences(together: Mapping[str, Tensor], alone: list[Mapping[str, Tensor]]) -> list[str]:
     """The names whose member k differs from what member k computed alone."""
     differing = []
     for name, stacked in together.items():
         for k, own in enumerate(alone):
-            if name not in own or not torch.equal(torch.nan_to_num(stacked[k : k + 1], nan=1.5e300),
-                                                  torch.nan_to_num(own[name], nan=1.5e300)):
-                gap = (stacked[k : k + 1] - own[name]).abs().max().item() if name in own and \
-                    own[name].shape == stacked[k : k + 1].shape else float("nan")
+            mine, theirs = stacked[k : k + 1], own.get(name)
+            if theirs is None or not _identical(mine, theirs):
+                comparable = theirs is not None and theirs.shape == mine.shape
+                gap = (mine - theirs).abs().nan_to_num(nan=0.0).max().item() if comparable else float("nan")
                 differing.append(f"{name} (member {k}, largest difference {gap:.3g})")
                 break
     return differing
