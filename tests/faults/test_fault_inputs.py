@@ -24,7 +24,8 @@ from mutations import key_paths, parent_of
 TESTS = Path(__file__).resolve().parents[1]
 BROKEN = sorted((TESTS / "broken_pipelines").glob("*.yaml"))
 VALID = (TESTS / "valid_pipelines" / "tiny.yaml").read_text()
-KEYED_FINDING = re.compile(r"^mutant\.yaml:\d+ (?:\[[^\]]*\]|[^\s\[\]])+: \S")  # names a key path (odd keys quoted)
+# names a key path: plain keys, [N] items, and odd keys quoted as format_path quotes them (['a b'], [']'])
+KEYED_FINDING = re.compile(r"""^mutant\.yaml:\d+ (?:\[(?:\d+|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\]|[^\s\[\]])+: \S""")
 LINE_FINDING = re.compile(r"^mutant\.yaml(:\d+)?: \S")  # a file or a line that no key can name
 FULL_MUTATIONS = 1000
 CI_MUTATIONS = 150
