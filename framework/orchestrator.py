@@ -8,15 +8,20 @@ recorded as failed. Interrupting the client leaves a store that the next run res
 """
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from distributed import Client, as_completed
 
-from framework.cluster import ClusterOptions, connect, dashboard_note, describe
+from framework.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
 from framework.job import PROGRESS_TOPIC, MemberResult, run_pack
 from framework.layout import Layout, layout_of
 from framework.packing import pack_jobs
@@ -88,10 +93,10 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
     start = time.perf_counter()
     summary = RunSummary(path, len(plan.jobs), 0)
     try:
-        with StoreLock(path):
+        with StoreLock(path), _interrupt_remembered() as interrupt:
             progress.phase(describe(options.cluster, plan.pipeline.device))
             with connect(options.cluster, plan.pipeline.device) as (client, resources):
-                _run_on(client, resources, plan, layout, path, options, summary, progress, start)
+                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt)
     except KeyboardInterrupt:
         summary.interrupted = True
         summary.elapsed = time.perf_counter() - start
@@ -100,8 +105,31 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
     return summary
 
 
+@contextmanager
+def _interrupt_remembered() -> Iterator[threading.Event]:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that the scan stops
+    at the next finished task even where a library waiting on its own threads swallowed the
+    exception (seen under load), and Dask's logging is silenced from that moment."""
+    seen = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def remember(signum: int, frame: Any) -> None:
+        seen.set()
+        for name in QUIET_LOGGERS:  # what Dask logs while it is being stopped says nothing useful
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, remember)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: Path, options: RunOptions,
-            summary: RunSummary, progress: ScanProgress, start: float) -> None:
+            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event) -> None:
     """With the store locked and the cluster reached: prepare the store, run what is pending."""
     note = dashboard_note(options.cluster, client)
     if note:
@@ -117,7 +145,7 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
     progress.start(len(pending), summary.skipped)
     try:
         if pending:
-            _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources)
+            _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources, interrupt)
     finally:
         progress.close()
         summary.elapsed = time.perf_counter() - start
@@ -125,7 +153,8 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
 
 
 def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, options: RunOptions,
-              summary: RunSummary, progress: ScanProgress, client: Client, resources: dict) -> None:
+              summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
+              interrupt: threading.Event) -> None:
     hook = plan.registry.hook
     pipeline = plan.pipeline
     slots = max(1, sum(client.nthreads().values()))
@@ -163,6 +192,8 @@ def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, opt
             progress.point_finished(job.point.label() or pipeline.name, result.status, result.wall_time, note)
         remaining -= 1
         progress.set_running(min(remaining, slots))
+        if interrupt.is_set():
+            raise KeyboardInterrupt
         if options.fail_fast and any(r.status != "done" for r in results):
             for other in futures:  # the ones not yet finished
                 other.cancel()
