@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.plan import plan_file
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.planning.plan import plan_file
 
 PIPELINE = """\
 name: exactness

@@ -21,4 +21,4 @@ python3 benchmarks/step_vs_pytorch.py --device cuda --repeats 20
 echo "== ensembles vs one by one"
 python3 benchmarks/ensemble.py --device cuda --repeats 5
 echo "== quickstart on a GPU worker"
-( time python3 -m framework.cli run pipelines/quickstart.yaml --store /tmp/quickstart.zarr --progress plain ) 2>&1 | tail -4
+( time python3 -m framework.cli.commands run pipelines/quickstart.yaml --store /tmp/quickstart.zarr --progress plain ) 2>&1 | tail -4

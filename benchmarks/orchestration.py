@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from framework.cluster import ClusterOptions
-from framework.orchestrator import RunOptions, run_plan
-from framework.plan import plan_file
+from framework.execution.cluster import ClusterOptions
+from framework.execution.orchestrator import RunOptions, run_plan
+from framework.planning.plan import plan_file
 
 TINY = """\
 name: tiny-jobs
@@ -64,7 +64,7 @@ def scan(text: str, folder: Path, workers: int) -> tuple[float, np.ndarray]:
 
 def cluster_start(workers: int) -> float:
     """Seconds to start and close the local cluster and run one trivial task on each worker."""
-    from framework.cluster import connect
+    from framework.execution.cluster import connect
 
     start = time.perf_counter()
     with connect(ClusterOptions(workers=workers, threads=1), "cpu") as (client, _):

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from framework.contract import check_component
-from framework.registry import Registry
+from framework.plugin_system.contract_check import check_component
+from framework.plugin_system.registry import Registry
 
 
 def assert_component_contract(cls: Any) -> None:

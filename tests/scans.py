@@ -71,7 +71,7 @@ def write_pipeline(directory: Path, text: str, name: str = "pipeline.yaml") -> P
 def overparam(*args: str, env: dict[str, str] | None = None, timeout: float = 240,
               **kwargs) -> subprocess.CompletedProcess:
     """Run the installed command line in a child process, as a user would."""
-    return subprocess.run([sys.executable, "-m", "framework.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "framework.cli.commands", *args], capture_output=True, text=True,
                           timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT, **kwargs)
 
 

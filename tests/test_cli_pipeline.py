@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from framework.cli import main
+from framework.cli.commands import main
 from mutations import key_paths, parent_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,7 +131,7 @@ def test_installed_command_prints_no_traceback(name: str, tmp_path: Path):
     """The real console script, in a process of its own: stderr is the findings, nothing else."""
     source = Path(__file__).parent / "broken_pipelines" / f"{name}.yaml"
     (tmp_path / source.name).write_bytes(source.read_bytes())
-    command = [sys.executable, "-c", "from framework.cli import main; main()", "validate", source.name]
+    command = [sys.executable, "-c", "from framework.cli.commands import main; main()", "validate", source.name]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "Traceback" not in done.stderr

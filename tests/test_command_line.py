@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from framework.cli import main
+from framework.cli.commands import main
 from scans import ROOT, SLOW, TINY, overparam, write_pipeline
 
 QUICKSTART = ROOT / "pipelines" / "quickstart.yaml"  # started by the tests of start-up time
@@ -35,7 +35,7 @@ def test_help_validate_and_plan_start_without_the_heavy_libraries_and_quickly(ar
 
 
 def test_validate_never_imports_torch_dask_or_xarray():
-    script = ("import sys\nfrom framework.cli import main\n"
+    script = ("import sys\nfrom framework.cli.commands import main\n"
               f"main(['validate', {str(QUICKSTART)!r}], standalone_mode=False)\n"
               "torch = sys.modules.get('torch')\n"
               "print(type(torch).__name__ if torch is not None else 'absent', "
@@ -49,7 +49,7 @@ def test_validate_never_imports_torch_dask_or_xarray():
 def test_ctrl_c_prints_one_line_saying_what_is_kept_and_exits_130_quickly(tmp_path):
     pipeline = write_pipeline(tmp_path, SLOW)
     store = tmp_path / "slow.zarr"
-    run = subprocess.Popen([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--max-ensemble", "1",
+    run = subprocess.Popen([sys.executable, "-m", "framework.cli.commands", "run", str(pipeline), "--max-ensemble", "1",
                             "--progress", "plain"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []

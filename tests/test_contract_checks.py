@@ -19,7 +19,7 @@ from framework import (
     closed_form_gradient,
     seeded_generator,
 )
-from framework.registry import Registry
+from framework.plugin_system.registry import Registry
 
 
 class SeededInit(Initializer):

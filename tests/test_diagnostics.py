@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import Tensor
 
-import framework.probe
+import framework.engine.probe
 from framework import Probe, Problem, ProblemShape, Weights, measured_steps, top_singular_value
 from plugins.diagnostics import (
     DIAGNOSTICS,
@@ -501,7 +501,7 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
         return wrapper
 
     for name in calls:
-        monkeypatch.setattr(framework.probe, name, counted(name, getattr(framework.probe, name)))
+        monkeypatch.setattr(framework.engine.probe, name, counted(name, getattr(framework.engine.probe, name)))
     weights, initial, problem = moved_state()
     steps = [0, 1, 2]
     probe = Probe(weights, initial, problem, history_steps=steps, history_loss=torch.ones(3, 2, dtype=torch.float64))
@@ -520,7 +520,7 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
     (SemiSmoothness, {"direction_seed": 2}),
 ])
 def test_a_member_measures_bit_for_bit_what_it_measures_alone(diagnostic_class, params):
-    """In shapes that ensembles pack (n and m multiples of 8 in float64, ``framework.packing``)."""
+    """In shapes that ensembles pack (n and m multiples of 8 in float64, ``framework.planning.packing``)."""
     m, seeds = 32, (3, 4)
     problems = [make_problem(seed, n=8, L=4, d_x=D_X, d=D, delta=0.3) for seed in (0, 1)]
     initial = [make_weights(m, D_X, D, seed) for seed in (0, 1)]

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from pydantic import Field, ValidationError
 
 from framework import Generator, Params, validate_params
-from framework.cli import main
-from framework.plan import plan_file
+from framework.cli.commands import main
+from framework.planning.plan import plan_file
 
 PIPELINE = """\
 name: booleans

@@ -13,12 +13,12 @@ import psutil
 import xarray as xr
 import zarr
 
-from framework.cluster import ClusterOptions
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.orchestrator import RunOptions, run_plan
-from framework.plan import plan_file
-from framework.store import STATUS_CODE
+from framework.execution.cluster import ClusterOptions
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.execution.orchestrator import RunOptions, run_plan
+from framework.planning.plan import plan_file
+from framework.storage.store import STATUS_CODE
 from scans import (
     FAILING,
     ROOT,
@@ -71,7 +71,7 @@ def test_scan_through_a_separately_started_scheduler_and_worker(tmp_path):
 def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_path):
     pipeline = write_pipeline(tmp_path, SLOW)
     store = tmp_path / "slow.zarr"
-    first = subprocess.Popen([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--quiet",
+    first = subprocess.Popen([sys.executable, "-m", "framework.cli.commands", "run", str(pipeline), "--quiet",
                               "--max-ensemble", "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
@@ -100,7 +100,7 @@ def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_p
 def test_a_worker_killed_mid_job_is_replaced_and_the_scan_completes(tmp_path):
     pipeline = write_pipeline(tmp_path, SLOW)
     store = tmp_path / "slow.zarr"
-    run = subprocess.Popen([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--quiet", "--workers", "2",
+    run = subprocess.Popen([sys.executable, "-m", "framework.cli.commands", "run", str(pipeline), "--quiet", "--workers", "2",
                             "--threads", "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:

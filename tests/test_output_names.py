@@ -11,13 +11,13 @@ import pytest
 import xarray as xr
 from click.testing import CliRunner
 
-from framework.cli import main
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.plan import plan_file
-from framework.registry import Registry
-from framework.source import PipelineError
-from framework.store import Store
+from framework.cli.commands import main
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.planning.plan import plan_file
+from framework.plugin_system.registry import Registry
+from framework.configuration.source import PipelineError
+from framework.storage.store import Store
 
 HEAD = """\
 name: radii

@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from framework import member_sum
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.packing import member_bytes, pack_jobs
-from framework.plan import plan_file
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.planning.packing import member_bytes, pack_jobs
+from framework.planning.plan import plan_file
 from scans import write_pipeline
 
 MIXED = """\

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import torch
 
-from framework.job import generate, run_pack
-from framework.layout import layout_of
-from framework.plan import Plan, plan_file, plan_source
-from framework.registry import Registry
-from framework.source import read_source
+from framework.execution.task import generate, run_pack
+from framework.storage.layout import layout_of
+from framework.planning.plan import Plan, plan_file, plan_source
+from framework.plugin_system.registry import Registry
+from framework.configuration.source import read_source
 
 REGISTRY = Registry(autoload=False)
 

@@ -10,9 +10,9 @@ import torch
 from pydantic import Field
 
 from framework import Params, PipelinePath, validate_params
-from framework.components import Generator
-from framework.job import generate
-from framework.plan import plan_file
+from framework.contract.components import Generator
+from framework.execution.task import generate
+from framework.planning.plan import plan_file
 
 PIPELINE = """\
 name: from-a-file

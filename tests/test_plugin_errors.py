@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from framework.cli import main
+from framework.cli.commands import main
 
 TEMPLATE = """\
 name: broken-plugin

@@ -41,8 +41,8 @@ from framework import (
     train,
     validate_params,
 )
-from framework.cli import main
-from framework.registry import AUTOLOAD_ENV
+from framework.cli.commands import main
+from framework.plugin_system.registry import AUTOLOAD_ENV
 from framework.testing import assert_component_contract, assert_discovered
 from scans import overparam, write_pipeline
 

@@ -13,15 +13,15 @@ from matplotlib.image import imread
 
 from click.testing import CliRunner
 
-from framework.cli import main
-from framework.cluster import ClusterOptions
-from framework.orchestrator import RunOptions, run_plan
-from framework.plan import plan_file
+from framework.cli.commands import main
+from framework.execution.cluster import ClusterOptions
+from framework.execution.orchestrator import RunOptions, run_plan
+from framework.planning.plan import plan_file
 from framework.report import build_report, default_out, fit_exponential, fit_power_law, geometry, width
 from framework.report.fits import LineFit
 from framework.report.verdicts import Verdict, exponent_verdict, range_problem
 from framework.report.view import StoreView
-from framework.store import STATUS_CODE, ZARR_FORMAT
+from framework.storage.store import STATUS_CODE, ZARR_FORMAT
 from scans import FAILING, write_pipeline
 
 DATA = Path(__file__).parent / "data"

@@ -6,10 +6,10 @@ import torch
 
 from conftest import make_problem, make_weights
 from framework import kernel_top_eigenvalue, log_schedule, residual_tangent, train
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.plan import plan_file
-from framework.source import PipelineError
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.planning.plan import plan_file
+from framework.configuration.source import PipelineError
 from plugins.optimizers import GradientDescent
 from scans import write_pipeline
 

@@ -11,12 +11,12 @@ import pytest
 import xarray as xr
 import zarr
 
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.plan import plan_file
-from framework.store import STATUS_CODE, Store
-from framework.store_lock import StoreError, StoreLock
-from framework.store_check import check_store
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.planning.plan import plan_file
+from framework.storage.store import STATUS_CODE, Store
+from framework.storage.lock import StoreError, StoreLock
+from framework.storage.check import check_store
 from scans import TINY, write_pipeline
 
 

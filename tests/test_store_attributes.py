@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.plan import plan_file
-from framework.store import Store
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.planning.plan import plan_file
+from framework.storage.store import Store
 from scans import ROOT, write_pipeline
 
 README_STORE = "pipelines/results/quickstart.zarr"

@@ -12,12 +12,13 @@ import xarray as xr
 import yaml
 import zarr
 
-from framework.job import MemberResult, run_pack
-from framework.layout import Layout, layout_of
-from framework.plan import plan_file
-from framework.store import STATUS_CODE, Store, pipeline_hash
-from framework.store_check import StoreCheck, check_store
-from framework.store_schema import pipeline_digest
+from framework.execution.task import run_pack
+from framework.storage.layout import MemberResult
+from framework.storage.layout import Layout, layout_of
+from framework.planning.plan import plan_file
+from framework.storage.store import STATUS_CODE, Store, pipeline_hash
+from framework.storage.check import StoreCheck, check_store
+from framework.storage.schema import pipeline_digest
 from scans import FAILING, TINY, overparam, write_pipeline
 
 DATA = Path(__file__).resolve().parent / "data"

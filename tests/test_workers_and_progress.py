@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from framework.cluster import ClusterOptions, WorkerSetup, connect, usable_cores
-from framework.orchestrator import RunOptions, run_plan
-from framework.plan import plan_file
-from framework.progress import ScanProgress
+from framework.execution.cluster import ClusterOptions, WorkerSetup, connect, usable_cores
+from framework.execution.orchestrator import RunOptions, run_plan
+from framework.planning.plan import plan_file
+from framework.execution.progress import ScanProgress
 from scans import SLOW, hand_started_cluster, write_pipeline
 
 FAULTS_SCRIPT = """
 import resource, sys, torch
 if sys.argv[1] == "heap":
-    from framework.cluster import keep_allocations_in_the_heap
+    from framework.execution.cluster import keep_allocations_in_the_heap
     assert keep_allocations_in_the_heap()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(300):
@@ -83,7 +83,7 @@ class FakeClock:
 
 def test_the_estimate_counts_the_work_of_the_points_still_running(monkeypatch):
     clock = FakeClock()
-    monkeypatch.setattr("framework.progress.time.perf_counter", clock)
+    monkeypatch.setattr("framework.execution.progress.time.perf_counter", clock)
     progress = ScanProgress("quiet")
     progress.start(total=4)
     clock.now += 10

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from framework.show import final
-from framework.store import STATUS, STATUS_CODE
+from framework.report.show import final
+from framework.storage.store import STATUS, STATUS_CODE
 
 REPLICA_AXIS = "seed"
 WIDTH_AXIS = "m"
@@ -109,7 +109,7 @@ class StoreView:
         return values.transpose(x_dim).values[:, None]
 
     def final(self, name: str) -> xr.DataArray:
-        """A variable's last logged value per grid point (framework.show.final), done points only."""
+        """A variable's last logged value per grid point (framework.report.show.final), done points only."""
         return final(self.ds, name)
 
     def done_at(self, selection: dict[str, object]) -> int:

@@ -1,7 +1,7 @@
 """Shared by the fault suite: scans started as real processes, killed, sampled and compared,
 and the figures each test measured, collected for docs/faults.md.
 
-Every scan here runs as a user runs it, ``python -m framework.cli run ...`` in a process
+Every scan here runs as a user runs it, ``python -m framework.cli.commands run ...`` in a process
 group of its own, so that SIGKILL reaches the client and its Dask workers together.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ import psutil
 import xarray as xr
 import zarr
 
-from framework.store import STATUS_CODE
+from framework.storage.store import STATUS_CODE
 from scans import ROOT
 
 FIGURES_ENV = "OVERPARAM_FAULT_FIGURES"
@@ -44,7 +44,7 @@ def record(test: str, **figures: object) -> None:
 
 def start_run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.Popen:
     """``overparam run ARGS`` in a new process group, its output captured."""
-    return subprocess.Popen([sys.executable, "-m", "framework.cli", "run", *args], cwd=cwd, start_new_session=True,
+    return subprocess.Popen([sys.executable, "-m", "framework.cli.commands", "run", *args], cwd=cwd, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
 

@@ -19,12 +19,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import framework.memory
+import framework.execution.memory
 from fault_runs import record
-from framework.cli import main
-from framework.cluster import ClusterOptions, connect, dashboard_available
-from framework.plan import plan_file
-from framework.memory import estimate_memory
+from framework.cli.commands import main
+from framework.execution.cluster import ClusterOptions, connect, dashboard_available
+from framework.planning.plan import plan_file
+from framework.execution.memory import estimate_memory
 from scans import ROOT, TINY, overparam, write_pipeline
 
 HUGE = TINY.replace("m: [24, 40]", "m: [24, 400000]")
@@ -60,7 +60,7 @@ def test_a_scan_larger_than_memory_is_refused_before_it_starts_with_the_estimate
 
 def test_force_runs_a_scan_the_estimate_refuses(tmp_path: Path, monkeypatch):
     """With the machine's memory made to look tiny, the small scan is refused, then forced."""
-    monkeypatch.setattr(framework.memory, "available_memory", lambda gpus: (1024, "RAM"))
+    monkeypatch.setattr(framework.execution.memory, "available_memory", lambda gpus: (1024, "RAM"))
     pipeline = write_pipeline(tmp_path, TINY)
     refused = CliRunner().invoke(main, ["run", str(pipeline), "--workers", "1", "--quiet"])
     assert refused.exit_code == 2 and "the scan would need about" in refused.stderr
@@ -79,7 +79,7 @@ def scanned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.
     for folder in (pipelines, cwd, scratch):
         folder.mkdir()
     pipeline = write_pipeline(pipelines, TINY.replace("store: tiny.zarr", "store: ../results/tiny.zarr"))
-    out = subprocess.run([sys.executable, "-m", "framework.cli", "run", str(pipeline), "--workers", "1", "--quiet",
+    out = subprocess.run([sys.executable, "-m", "framework.cli.commands", "run", str(pipeline), "--workers", "1", "--quiet",
                           "--dashboard"], cwd=cwd, capture_output=True, text=True, timeout=240,
                          env={**os.environ, "TMPDIR": str(scratch), "PYTHONDONTWRITEBYTECODE": "1"})
     assert out.returncode == 0, out.stderr
@@ -170,7 +170,7 @@ def watch(event, args):
     elif event in ("os.rename", "os.replace", "os.remove", "os.mkdir", "os.rmdir", "os.truncate", "os.chmod"):
         writes.append((event, path))
 sys.addaudithook(watch)
-from framework.cli import main
+from framework.cli.commands import main
 try:
     main(sys.argv[2:])
 except SystemExit as stop:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fault_runs import record
-from framework.cli import main
+from framework.cli.commands import main
 from mutations import key_paths, parent_of
 
 TESTS = Path(__file__).resolve().parents[1]

@@ -17,7 +17,7 @@ import pytest
 import zarr
 
 from fault_runs import done_count, kill_group, load_store, record, start_run, worker_processes
-from framework.store import STATUS_CODE
+from framework.storage.store import STATUS_CODE
 from scans import wait_for
 from scans import assert_same_results, overparam, results, write_pipeline
 

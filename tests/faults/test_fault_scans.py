@@ -12,13 +12,13 @@ import pytest
 import xarray as xr
 
 from fault_runs import RssSampler, done_count, full_size, kill_group, record, start_run
-from framework.cluster import ClusterOptions
-from framework.job import run_pack
-from framework.layout import layout_of
-from framework.orchestrator import RunOptions, run_plan
-from framework.plan import plan_file
-from framework.store import PARTIAL_SUFFIX, STATUS_CODE, Store
-from framework.store_check import check_store
+from framework.execution.cluster import ClusterOptions
+from framework.execution.task import run_pack
+from framework.storage.layout import layout_of
+from framework.execution.orchestrator import RunOptions, run_plan
+from framework.planning.plan import plan_file
+from framework.storage.store import PARTIAL_SUFFIX, STATUS_CODE, Store
+from framework.storage.check import check_store
 from scans import TINY, assert_same_results, overparam, results, write_pipeline
 
 DATA = Path(__file__).resolve().parents[1] / "data"

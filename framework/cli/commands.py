@@ -1,0 +1,248 @@
+"""The ``overparam`` command line: a thin click layer over the library.
+
+Each command imports what it uses when it runs, so ``overparam --help`` answers without
+importing torch, Dask or xarray, and ``validate`` and ``plan`` without Dask or xarray.
+
+``main`` is the command group; each command parses its options, calls the library and prints.
+Commands for pipelines (run, validate, plan) and stores (show, report, check) are added to ``main`` beside
+``plugins``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from framework import __version__
+from framework.execution.cluster_options import DEFAULT_TIMEOUT, LOCALHOST, ClusterError, ClusterOptions
+from framework.cli.deferred import deferred_torch
+from framework.execution.progress import MODES
+
+if TYPE_CHECKING:
+    from framework.planning.plan import Plan
+
+INVALID_PIPELINE = 2
+NOT_A_STORE = 2
+INTERRUPTED = 130
+
+
+class InterruptibleGroup(click.Group):
+    """A command group whose commands answer Ctrl-C with one line and exit status 130, not
+    click's "Aborted!" and 1 (``run`` says itself what its store keeps)."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            click.echo(f"interrupted: {ctx.invoked_subcommand or 'overparam'} stopped before it wrote anything",
+                       err=True)
+            ctx.exit(INTERRUPTED)
+
+
+@click.group(cls=InterruptibleGroup)
+@click.version_option(__version__, prog_name="overparam")
+def main() -> None:
+    """Test, by experiment, what theory proves about over-parameterized recurrent networks."""
+
+
+def plugin_options(command: Callable) -> Callable:
+    """``--no-autoload`` and ``--block NAME``, for every command that loads plugins."""
+    command = click.option("--block", "blocked", multiple=True, metavar="NAME",
+                           help="Do not load the plugin of this entry-point or module name (repeatable).")(command)
+    return click.option("--no-autoload", is_flag=True,
+                        help="Load no third-party entry points, only the built-ins and named modules "
+                             "(as OVERPARAM_DISABLE_PLUGIN_AUTOLOAD=1 does).")(command)
+
+
+def autoload_choice(no_autoload: bool) -> bool | None:
+    """``--no-autoload`` as ``Registry``'s ``autoload``: off, or left to the environment variable."""
+    return False if no_autoload else None
+
+
+@main.command("plugins")
+@click.option("--verbose", "-v", is_flag=True, help="Show each component's file and parameters (type, default, bounds).")
+@click.option("--plugin", "-p", "modules", multiple=True, metavar="MODULE",
+              help="Also load this plugin module, as a pipeline's plugins: list does (repeatable).")
+@plugin_options
+def plugins(verbose: bool, modules: tuple[str, ...], blocked: tuple[str, ...], no_autoload: bool) -> None:
+    """List every component by kind with its provider: built-in, distribution and version, or
+    module and file.
+
+    Exits with status 1 when a plugin failed to load or two plugins provide one name. Set
+    OVERPARAM_DISABLE_PLUGIN_AUTOLOAD=1 to load no third-party entry points.
+    """
+    with deferred_torch():
+        from framework.plugin_system.listing import render_plugins, render_problems
+        from framework.plugin_system.registry import Registry
+
+        registry = Registry(modules, autoload=autoload_choice(no_autoload), blocked=blocked)
+        click.echo(render_plugins(registry, verbose))
+    if registry.problems:
+        click.echo(render_problems(registry), err=True)
+        raise SystemExit(1)
+
+
+def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = ()) -> Plan:
+    """The validated plan of a pipeline file (its result layout checked too); on any problem,
+    every problem on stderr, one ``file:line key.path: message`` per line, and exit status 2."""
+    from framework.storage.layout import layout_of
+    from framework.planning.plan import plan_file
+    from framework.configuration.source import PipelineError
+
+    try:
+        plan = plan_file(file, autoload=autoload_choice(no_autoload), blocked=blocked)
+        layout_of(plan)
+    except PipelineError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(INVALID_PIPELINE) from None
+    return plan
+
+
+@main.command("validate")
+@click.argument("file")
+@plugin_options
+def validate(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
+    """Check a pipeline file completely without running it, and summarize it.
+
+    Exits with status 2 and every problem (file, line, key path, what was expected) on stderr
+    when the file is not a valid pipeline. Nothing is computed or written.
+    """
+    with deferred_torch():
+        from framework.planning.plan_text import render_summary
+
+        click.echo(render_summary(checked_plan(file, no_autoload, blocked), file))
+
+
+@main.command("plan")
+@click.argument("file")
+@plugin_options
+def plan(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
+    """Show the jobs a pipeline file expands to, one row per grid point, and its stage DAG.
+
+    Validates the file first, as ``overparam validate`` does (exit status 2 on problems).
+    """
+    with deferred_torch():
+        from framework.planning.plan_text import render_plan
+
+        click.echo(render_plan(checked_plan(file, no_autoload, blocked), file))
+
+
+@main.command("run")
+@click.argument("file")
+@click.option("--store", "store", type=click.Path(path_type=Path), help="Store path (default: the file's `store:`).")
+@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tcp://host:port).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT, show_default=True,
+              metavar="SECONDS", help="With --scheduler: how long to try to reach it and to wait for a worker.")
+@click.option("--workers", type=click.IntRange(min=1), help="Local cluster: worker processes (default: cores, or GPUs).")
+@click.option("--threads", type=click.IntRange(min=1), help="Torch threads per worker (default: cores / workers).")
+@click.option("--max-ensemble", type=click.IntRange(min=1), help="At most this many grid points per task.")
+@click.option("--overwrite", is_flag=True, help="Replace a store made from a different pipeline.")
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed or diverged grid point.")
+@click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
+              help="Progress display: a live bar on a terminal, one line per point otherwise.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the final summary (same as --progress quiet).")
+@click.option("--dashboard", is_flag=True, help="Start Dask's dashboard (needs bokeh) and print its address.")
+@click.option("--host", default=LOCALHOST, show_default=True,
+              help="Local cluster: the interface its scheduler and dashboard listen on. Dask has no "
+                   "authentication: anyone who reaches a scheduler can run code, so open it (0.0.0.0) only "
+                   "on a trusted network.")
+@click.option("--force", is_flag=True, help="Run even when the memory estimate exceeds what this machine has.")
+@plugin_options
+@click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
+def run(file: str, store: Path | None, scheduler: str | None, timeout: float, workers: int | None, threads: int | None,
+        max_ensemble: int | None, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
+        dashboard: bool, report_after: bool, host: str, force: bool, blocked: tuple[str, ...],
+        no_autoload: bool) -> None:
+    """Run a pipeline file's scan and write its results to a zarr store.
+
+    Re-running on the same store resumes it: grid points already done are skipped. Exit
+    status: 0 when every point is done, 1 when some failed or diverged, 2 for an invalid
+    pipeline or a store that cannot be used, 130 when interrupted (the store resumes). A scan
+    whose memory estimate exceeds this machine's available memory is refused (exit status 2)
+    unless --force.
+    """
+    from framework.execution.memory import refuse_if_too_large
+    from framework.execution.orchestrator import RunOptions, run_plan
+    from framework.execution.progress import ScanProgress
+    from framework.configuration.source import PipelineError
+    from framework.storage.store import StoreError
+
+    plan = checked_plan(file, no_autoload, blocked)
+    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host, timeout)
+    if not force:
+        try:
+            refuse_if_too_large(plan, cluster, max_ensemble)
+        except PipelineError as error:
+            click.echo(str(error), err=True)
+            raise SystemExit(INVALID_PIPELINE) from None
+    plan.registry.hook.overparam_pipeline_loaded(pipeline=plan)
+    options = RunOptions(cluster=cluster, store=store,
+                         overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
+                         max_ensemble=max_ensemble)
+    display = ScanProgress(options.progress)
+    try:
+        summary = run_plan(plan, options, display)
+    except (StoreError, ClusterError) as error:
+        click.echo(f"{file}: {error}", err=True)
+        raise SystemExit(INVALID_PIPELINE) from None
+    click.echo(summary.text())
+    if report_after and not summary.interrupted:
+        from framework.report import build_report
+
+        display.phase(f"writing the report of {summary.store}")
+        click.echo(build_report(summary.store).summary())
+    if summary.interrupted and not fail_fast:
+        raise SystemExit(INTERRUPTED)
+    if not summary.ok:
+        raise SystemExit(1)
+
+
+@main.command("show")
+@click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def show(store: Path) -> None:
+    """A one-screen summary of a run store: grid, statuses, final values of key diagnostics."""
+    from framework.report.show import render_store
+
+    click.echo(render_store(store))
+
+
+@main.command("check")
+@click.argument("store", type=click.Path(path_type=Path))
+def check(store: Path) -> None:
+    """Whether a run store is complete and consistent, listing every departure from the store
+    contract in plain sentences, each half-written grid point named.
+
+    Reads the store only. Exit status: 0 when it is consistent (complete or not: the last line
+    says which), 1 when it departs from the contract, 2 when the path is not an overparam store.
+    """
+    from framework.storage.check import NotAStore, check_store
+
+    try:
+        checked = check_store(store)
+    except NotAStore as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(NOT_A_STORE) from None
+    click.echo(checked.text())
+    if not checked.consistent:
+        raise SystemExit(1)
+
+
+@main.command("report")
+@click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Report folder (default: beside the store, results/NAME.zarr -> results/NAME.report).")
+def report(store: Path, out: Path | None) -> None:
+    """Figures, fitted scaling laws and a verdict for each of the paper's claims the store can test.
+
+    Writes report.md, report.html and the figures (PNG and SVG). The store is only read; points
+    not done (failed, diverged, pending) are left out and listed.
+    """
+    from framework.report import build_report
+
+    click.echo(build_report(store, out).summary())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,195 @@
+"""One measurement of an ensemble's state, with the work that diagnostics share done once.
+
+Every diagnostic of §3-5 reads a few expensive quantities: the forward pass at W and at the
+initialization W0 (for D - D0, h - h0 of (5.1)), the gradient of Fact 2.5 (Theorems 3-4), the
+orthonormal bases U_l of §4 ((4.2), (4.3)). A ``Probe`` computes each of them the first time
+a diagnostic asks and hands the same tensors to every later one; ``computations`` counts how
+often each was computed, so "computed once per measurement" is checkable.
+"""
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import torch
+
+from framework.engine.tensors import Problem, Weights
+from framework.engine.rnn import Forward, closed_form_gradient, forward, member_columns
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+T = TypeVar("T")
+
+
+class Probe:
+    """The state of K networks at one step, and the shared quantities computed from it lazily.
+
+    ``weights`` are those at ``step``, ``initial`` those at step 0 (W0, and A, B as
+    initialized); ``trained`` names the weights the optimizer moves (the paper's quantities
+    are those of W: Theorems 1-4 train W alone, and so do these diagnostics). For diagnostics
+    that look at the run so far (``rate``), ``history_steps`` are the logged steps up to now
+    and ``history_loss [T, K]`` the f measured at them. ``seed`` (one per member, or one for
+    all) seeds the draws of
+    diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
+    """
+
+    def __init__(
+        self,
+        weights: Weights,
+        initial: Weights,
+        problem: Problem,
+        *,
+        trained: Collection[str] = ("W",),
+        step: int = 0,
+        history_steps: Sequence[int] = (),
+        history_loss: Tensor | None = None,
+        seed: int | Sequence[int] = 0,
+    ) -> None:
+        if history_loss is not None and history_loss.shape[0] != len(history_steps):
+            raise ValueError(
+                f"history_loss has {history_loss.shape[0]} rows but there are {len(history_steps)} history_steps"
+            )
+        self.weights = weights
+        self.initial = initial
+        self.problem = problem
+        self.trained = tuple(trained)
+        self.step = step
+        self.history_steps = list(history_steps)
+        self.history_loss = history_loss
+        self.seeds = [int(seed)] * weights.K if isinstance(seed, int) else [int(s) for s in seed]
+        if len(self.seeds) != weights.K:
+            raise ValueError(f"{len(self.seeds)} seeds for an ensemble of K = {weights.K}")
+        self.computations: Counter[str] = Counter()
+        self._cache: dict[str, Any] = {}
+
+    def _once(self, key: str, compute: Callable[[], T]) -> T:
+        """The cached value of ``key``, computed (and counted) on first use."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+            self.computations[key] += 1
+        return self._cache[key]
+
+    @property
+    def K(self) -> int:
+        return self.weights.K
+
+    @property
+    def m(self) -> int:
+        return self.weights.m
+
+    @property
+    def forward(self) -> Forward:
+        """The forward pass at the current weights (§2.1)."""
+        return self._once("forward", lambda: forward(self.weights, self.problem))
+
+    @property
+    def forward0(self) -> Forward:
+        """The forward pass at initialization: the g̃, h̃, D̃ of §5."""
+        return self._once("forward0", lambda: forward(self.initial, self.problem))
+
+    @property
+    def gradient(self) -> Tensor:
+        """``∇_W f`` (Fact 2.5), ``[K, m, m]``."""
+        return self._backward()[0]
+
+    @property
+    def backward(self) -> Tensor:
+        """The back-propagated vectors ``δ_{i,l} = D_{i,l} Σ_{a>=l} Back_{i,l→a}ᵀ loss_{i,a}``,
+        ``[K, n, L, m]``; ``∇f_i(W) = Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ`` (Fact 2.5 regrouped)."""
+        return self._backward()[1]
+
+    def _backward(self) -> tuple[Tensor, Tensor]:
+        return self._once("gradient", self._gradient_and_backward)
+
+    def _gradient_and_backward(self) -> tuple[Tensor, Tensor]:
+        """``∇_W f`` and every ``δ_{i,l}`` from one call of the closed form.
+
+        The closed form gives ``∇_A f = Σ_{i,l} δ_{i,l} x_{i,l}ᵀ``. Appending to each input
+        ``x_{i,l}`` a one-hot channel for its (i, l), read by zero columns of A, leaves the
+        forward pass unchanged and makes the gradient for those columns exactly the matrix of
+        all δ_{i,l}: the per-sequence gradients of Theorem 3 without n separate passes.
+        """
+        K, n, L, _ = self.problem.X.shape
+        channels = torch.eye(n * L, dtype=self.problem.X.dtype, device=self.problem.X.device)
+        one_hot = channels.view(1, n, L, n * L).expand(K, n, L, n * L)
+        tagged = Problem(torch.cat([self.problem.X, one_hot], dim=-1), self.problem.Y, self.problem.delta)
+        zero_columns = self.weights.A.new_zeros(K, self.m, n * L)
+        augmented = self.weights.replace(A=torch.cat([self.weights.A, zero_columns], dim=-1))
+        grads = closed_form_gradient(augmented, tagged, ("W", "A"), state=self.forward)
+        delta = grads["A"][..., self.problem.d_x :].reshape(K, self.m, n, L).permute(0, 2, 3, 1)
+        return grads["W"], delta
+
+    @property
+    def sequence_gradient_norms(self) -> Tensor:
+        """``||∇f_i(W)||_F²`` for each sequence (Theorem 3's upper bound), ``[K, n]``.
+
+        With ``∇f_i = Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ``, the squared norm is
+        ``Σ_{l,l'} (δ_{i,l}·δ_{i,l'}) (h_{i,l-1}·h_{i,l'-1})``: two L×L Gram matrices per
+        sequence instead of n gradients of m×m.
+        """
+        def compute() -> Tensor:
+            delta = self.backward[:, :, 1:].contiguous()  # a strided view takes a K-dependent kernel path
+            h = self.forward.h[:, :, :-1].contiguous()
+            return ((delta @ delta.mT) * (h @ h.mT)).sum(dim=(-1, -2))
+
+        return self._once("sequence_gradient_norms", compute)
+
+    @property
+    def basis(self) -> tuple[Tensor, Tensor]:
+        """``Q [K, m, r]``, ``R [K, r, nL]`` with ``H = QR``, r = min(m, nL), where the columns of
+        H are ``h_{1,1}, …, h_{n,1}, h_{1,2}, …, h_{n,L}`` in the order of §4's U_l.
+
+        The first ``n·l`` columns of Q are ``U_l = GS(h_{1,1}, …, h_{n,l})`` up to the sign of
+        each column (QR is Gram–Schmidt done stably); where GS meets a vector already in the
+        span, Q, like the paper's GS, continues with some orthonormal direction.
+        """
+        def compute() -> tuple[Tensor, Tensor]:
+            stacked = member_columns(self.forward.h_layers)  # [K, m, L·n]
+            return torch.linalg.qr(stacked, mode="reduced")
+
+        return self._once("basis", compute)
+
+    def U(self, layer: int) -> Tensor:
+        """``U_layer``: an orthonormal basis of all h_{j,a} with a <= layer, ``[K, m, min(n·layer, m)]``
+        (U_0 is empty)."""
+        Q, _ = self.basis
+        return Q[..., : self.problem.n * layer]
+
+    @property
+    def fresh(self) -> Tensor:
+        """``(I - U_{l-1}U_{l-1}ᵀ) h_{i,l}`` in the coordinates of Q, ``[K, n, L, r]`` ((4.2)).
+
+        Since ``h_{i,l} = Σ_c Q_c R_{c,(i,l)}`` and U_{l-1} is the first n(l-1) columns of Q,
+        the projection keeps the rows c >= n(l-1) of R's column (i, l); Q being orthonormal,
+        norms and inner products of these coordinates are those of the projected vectors.
+        """
+        def compute() -> Tensor:
+            _, R = self.basis
+            K, r, _ = R.shape
+            n, L = self.problem.n, self.problem.L
+            rows = torch.arange(r, device=R.device).view(r, 1)
+            first_fresh_row = n * torch.arange(L, device=R.device).view(1, L)
+            kept = (rows >= first_fresh_row).to(R.dtype)  # [r, L]
+            coordinates = R.view(K, r, L, n) * kept.view(1, r, L, 1)
+            return coordinates.permute(0, 3, 2, 1)
+
+        return self._once("fresh", compute)
+
+    def generators(self, purpose: str) -> list[torch.Generator]:
+        """One CPU random stream per member for one diagnostic's draws, from that member's seed and
+        the name ``purpose``: a member draws the same numbers whichever ensemble it is part of."""
+        salt = zlib.crc32(purpose.encode())
+        return [torch.Generator(device="cpu").manual_seed((seed * 1_000_003 + salt) % 2**63) for seed in self.seeds]
+
+
+def normal_per_member(generators: Sequence[torch.Generator], shape: Sequence[int], like: Tensor,
+                      members: Sequence[int] | None = None) -> Tensor:
+    """Standard normal draws ``[len(members), *shape]``, member k's slice from ``generators[k]``
+    (all members by default), with ``like``'s dtype and device; drawn on the CPU, so the same
+    seed gives the same numbers on every device."""
+    chosen = range(len(generators)) if members is None else members
+    draws = [torch.randn(*shape, generator=generators[k], dtype=like.dtype) for k in chosen]
+    return torch.stack(draws).to(like.device)

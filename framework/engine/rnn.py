@@ -1,0 +1,190 @@
+"""The ReLU Elman network of §2.1, batched over the ensemble axis: forward pass, the loss of
+§2.2 and its gradient in the closed form of Fact 2.5.
+
+Shapes: ``X [K, n, L, d_x]``, ``Y [K, n, L, d]``, ``W [K, m, m]``, ``A [K, m, d_x]``,
+``B [K, d, m]``. Internally the layer axis comes first (``[L, K, n, m]``), so that each layer
+is one contiguous batch of K matrices for any K (a strided batch made the per-layer products
+ten times slower); the results are handed out as ``[K, n, L, ·]`` views. No autograd graph is
+built: the gradient is back-propagation through time written out, one batched matrix product
+per layer. Every product and reduction a member's numbers go through is the same whatever K
+is, so a member of an ensemble computes bit for bit what it computes alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Collection, Mapping
+
+import torch
+
+from framework.engine.tensors import Problem, Weights, member_sum
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+TRAINABLE = ("W", "A", "B")
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One forward pass, layer-major storage; properties give the paper's ``[K, n, L, ·]`` views."""
+
+    g_layers: Tensor  # [L, K, n, m]: g_{i,l} = W h_{i,l-1} + A x_{i,l}
+    h_layers: Tensor  # [L, K, n, m]: h_{i,l} = relu(g_{i,l})
+    residual_members: Tensor  # [K, L, n, d]: loss_{i,l} = B h_{i,l} - y*_{i,l}, zero at l = 1
+
+    @property
+    def g(self) -> Tensor:
+        """Pre-activations ``g_{i,l}``, ``[K, n, L, m]``."""
+        return self.g_layers.permute(1, 2, 0, 3)
+
+    @property
+    def h(self) -> Tensor:
+        """Hidden states ``h_{i,l}``, ``[K, n, L, m]``."""
+        return self.h_layers.permute(1, 2, 0, 3)
+
+    @property
+    def pattern(self) -> Tensor:
+        """The diagonals of ``D_{i,l}`` (Definition 2.2): ``1[g_{i,l} >= 0]``, bool ``[K, n, L, m]``."""
+        return self.g >= 0
+
+    @property
+    def residual(self) -> Tensor:
+        """``loss_{i,l} = B h_{i,l} - y*_{i,l}`` for l >= 2, zero at l = 1 (§2.2), ``[K, n, L, d]``."""
+        return self.residual_members.transpose(1, 2)
+
+    @property
+    def sequence_loss(self) -> Tensor:
+        """``f_i(W) = ½ Σ_{l=2..L} ||loss_{i,l}||²`` (§2.2), ``[K, n]``."""
+        return 0.5 * self.residual_members.square().sum(dim=(1, 3))
+
+    @property
+    def loss(self) -> Tensor:
+        """``f(W) = Σ_i f_i(W)``, the sum over sequences (§2.2), ``[K]``."""
+        return 0.5 * member_sum(self.residual_members.square())
+
+
+def _layer_major(t: Tensor) -> Tensor:
+    """``[K, n, L, ·]`` to a contiguous ``[L, K, n, ·]``."""
+    return t.permute(2, 0, 1, 3).contiguous()
+
+
+def member_rows(layers: Tensor) -> Tensor:
+    """``[L', K, n, c]`` to a contiguous ``[K, L'·n, c]``: each member's rows, layer by layer."""
+    L, K, n, c = layers.shape
+    return layers.permute(1, 0, 2, 3).reshape(K, L * n, c)
+
+
+def member_columns(layers: Tensor) -> Tensor:
+    """``[L', K, n, c]`` to a contiguous ``[K, c, L'·n]``: the transpose of ``member_rows``, laid out
+    so that products with it take the same kernel path for every K."""
+    L, K, n, c = layers.shape
+    return layers.permute(1, 3, 0, 2).reshape(K, c, L * n)
+
+
+def forward(weights: Weights, problem: Problem) -> Forward:
+    """Run the K networks on their sequences (§2.1): ``h_0 = 0``, ``g_l = W h_{l-1} + A x_l``,
+    ``h_l = relu(g_l)``; then the residuals ``B h_l - y*_l`` of the loss of §2.2."""
+    W, A, B = weights.W, weights.A, weights.B
+    L = problem.L
+    x = _layer_major(problem.X)  # [L, K, n, d_x]
+    K, n, m = weights.K, problem.n, weights.m
+    At, Wt, Bt = (M.mT.contiguous() for M in (A, W, B))  # transposed views take K-dependent kernels
+    g = x.new_empty(L, K, n, m)
+    h = torch.empty_like(g)
+    readout = x.new_empty(L, K, n, B.shape[1])
+    for layer in range(L):  # batches of K products, never into out=: rounding that does not depend on K
+        input_part = torch.bmm(x[layer], At)
+        g[layer] = torch.baddbmm(input_part, h[layer - 1], Wt) if layer > 0 else input_part
+        torch.clamp_min(g[layer], 0, out=h[layer])
+        readout[layer] = torch.bmm(h[layer], Bt)
+    residual = readout.permute(1, 0, 2, 3) - problem.Y.transpose(1, 2)  # [K, L, n, d], small
+    residual[:, 0] = 0
+    return Forward(g, h, residual.contiguous())
+
+
+def loss(weights: Weights, problem: Problem) -> Tensor:
+    """``f(W) = Σ_i ½ Σ_{l=2..L} ||B h_{i,l} - y*_{i,l}||²`` (§2.2), ``[K]``."""
+    return forward(weights, problem).loss
+
+
+def closed_form_gradient(
+    weights: Weights,
+    problem: Problem,
+    trained: Collection[str] = ("W",),
+    state: Forward | None = None,
+) -> dict[str, Tensor]:
+    """The gradient of f by Fact 2.5, for each name in ``trained`` (a subset of W, A, B).
+
+    Fact 2.5 writes ``∇f(W) = Σ_i Σ_{a=2..L} Σ_{l=1..a-1} D_{i,l+1} Back_{i,l+1→a}ᵀ loss_{i,a} h_{i,l}ᵀ``
+    with ``Back_{i,l→a} = B D_{i,a} W ⋯ D_{i,l+1} W``. Grouping by l, the vector
+    ``δ_{i,l} = D_{i,l} Σ_{a>=l} Back_{i,l→a}ᵀ loss_{i,a}`` obeys the backward recursion
+    ``δ_{i,L} = D_{i,L} Bᵀ loss_{i,L}``, ``δ_{i,l} = D_{i,l} (Bᵀ loss_{i,l} + Wᵀ δ_{i,l+1})``, so
+    ``∇_W f = Σ_i Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ`` (h_0 = 0 drops l = 1). The same δ give
+    ``∇_A f = Σ_{i,l} δ_{i,l} x_{i,l}ᵀ`` and ``∇_B f = Σ_i Σ_{l>=2} loss_{i,l} h_{i,l}ᵀ``.
+    D uses ``1[g >= 0]`` (Definition 2.2), the paper's choice of sub-gradient at 0.
+    """
+    unknown = set(trained) - set(TRAINABLE)
+    if unknown:
+        raise ValueError(f"cannot train {sorted(unknown)}: trainable weights are {TRAINABLE}")
+    fwd = forward(weights, problem) if state is None else state
+    W, B = weights.W, weights.B
+    L, K, n, m = fwd.g_layers.shape
+    residual = fwd.residual_members  # [K, L, n, d]
+    out: dict[str, Tensor] = {}
+    if "B" in trained:
+        columns = residual.permute(0, 3, 1, 2).reshape(K, -1, L * n)  # [K, d, L·n]
+        out["B"] = torch.bmm(columns, member_rows(fwd.h_layers))
+    if not ({"W", "A"} & set(trained)):
+        return out
+    loss_layers = residual.transpose(0, 1).contiguous()  # [L, K, n, d]
+    delta = fwd.g_layers.new_empty(L, K, n, m)
+    open_mask = (fwd.g_layers >= 0).to(delta.dtype)
+    carry = torch.bmm(loss_layers[L - 1], B)  # Bᵀ loss_{i,L}, as rows
+    for layer in range(L - 1, -1, -1):
+        delta_l = torch.mul(carry, open_mask[layer], out=delta[layer])
+        if layer > 0:
+            carry = torch.baddbmm(torch.bmm(loss_layers[layer - 1], B), delta_l, W)  # Bᵀ loss + Wᵀ δ, as rows
+    if "W" in trained:
+        out["W"] = torch.bmm(member_columns(delta[1:]), member_rows(fwd.h_layers[:-1]))
+    if "A" in trained:
+        out["A"] = torch.bmm(member_columns(delta), member_rows(_layer_major(problem.X)))
+    return out
+
+
+def residual_tangent(
+    weights: Weights, problem: Problem, direction: Mapping[str, Tensor], state: Forward | None = None
+) -> Tensor:
+    """``J v``: the change of the residuals ``loss_{i,l}`` (l >= 2) along ``direction`` (tensors
+    for some of W, A, B), ``[K, L, n, d]``, member-major as ``Forward.residual_members``.
+
+    Differentiating §2.1 with the ReLU patterns fixed (Definition 2.2): ``dh_0 = 0``,
+    ``dg_l = V_W h_{l-1} + W dh_{l-1} + V_A x_l``, ``dh_l = D_l dg_l``,
+    ``d loss_l = B dh_l + V_B h_l``; layer 1 is excluded from f, so its row is zero.
+    """
+    fwd = forward(weights, problem) if state is None else state
+    L, K, n, m = fwd.g_layers.shape
+    x = _layer_major(problem.X)
+    open_mask = (fwd.g_layers >= 0).to(fwd.g_layers.dtype)
+    transposed = {name: v.mT.contiguous() for name, v in direction.items()}
+    Wt, Bt = weights.W.mT.contiguous(), weights.B.mT.contiguous()
+    tangent = x.new_zeros(L, K, n, weights.d)
+    dh = None
+    for layer in range(L):
+        dg = torch.bmm(x[layer], transposed["A"]) if "A" in transposed else x.new_zeros(K, n, m)
+        if layer > 0:
+            if "W" in transposed:
+                dg = dg + torch.bmm(fwd.h_layers[layer - 1], transposed["W"])
+            dg = torch.baddbmm(dg, dh, Wt)
+        dh = dg * open_mask[layer]
+        if layer > 0:
+            dy = torch.bmm(dh, Bt)
+            tangent[layer] = dy + torch.bmm(fwd.h_layers[layer], transposed["B"]) if "B" in transposed else dy
+    return tangent.permute(1, 0, 2, 3).contiguous()
+
+
+def loss_and_gradient(
+    weights: Weights, problem: Problem, trained: Collection[str] = ("W",)
+) -> tuple[Tensor, Mapping[str, Tensor]]:
+    """``f`` ``[K]`` and its gradient (Fact 2.5) from one forward pass."""
+    fwd = forward(weights, problem)
+    return fwd.loss, closed_form_gradient(weights, problem, trained, state=fwd)

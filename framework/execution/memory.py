@@ -1,0 +1,90 @@
+"""Refusing a scan that cannot fit: the memory its tasks would hold at once, estimated from
+the shapes before anything starts, against the memory this machine has available.
+
+A scan's tasks are packed as the run will pack them (``packing.pack_jobs``), each member
+costed by ``packing.member_bytes``; on a CPU cluster of W workers (one task each) the W
+largest tasks may run at once and share the machine's available RAM; on GPUs each worker
+runs one task on its own device, so the largest task must fit one device's free memory. A
+remote cluster's memory is not this machine's, so nothing is estimated for one.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psutil
+import torch
+
+from framework.execution.cluster import ClusterOptions, local_gpus, local_workers
+from framework.planning.packing import member_bytes, pack_jobs
+from framework.planning.plan import Job, Plan
+from framework.configuration.source import Finding, KeyPath, PipelineError
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """What a scan would hold at once, and what there is."""
+
+    peak_bytes: int
+    available_bytes: int
+    concurrent: int
+    largest: Job
+    largest_bytes: int
+    dtype: str
+    memory: str  # "RAM" or "GPU memory"
+
+    @property
+    def fits(self) -> bool:
+        return self.peak_bytes <= self.available_bytes
+
+
+def gib(size: int) -> str:
+    """A size in GiB, as the refusal prints it."""
+    return f"{size / 1024**3:,.1f} GiB"
+
+
+def available_memory(gpus: int) -> tuple[int, str]:
+    """The bytes a scan may use: the smallest device's free memory on GPUs, else available RAM."""
+    if gpus:
+        return min(torch.cuda.mem_get_info(i)[0] for i in range(gpus)), "GPU memory"
+    return psutil.virtual_memory().available, "RAM"
+
+
+def estimate_memory(plan: Plan, cluster: ClusterOptions, max_ensemble: int | None = None) -> MemoryEstimate | None:
+    """The estimate for a run of ``plan`` on the local cluster that ``cluster`` describes, or
+    None for a remote scheduler (its workers' memory is not this machine's)."""
+    if cluster.scheduler or not plan.jobs:
+        return None
+    pipeline = plan.pipeline
+    gpus = local_gpus(pipeline.device)
+    workers, _ = local_workers(cluster, pipeline.device)
+    packs = pack_jobs(plan.jobs, max_ensemble or pipeline.max_ensemble, pipeline.dtype, workers, gpu=bool(gpus))
+    sizes = sorted((sum(member_bytes(job, pipeline.dtype) for job in pack) for pack in packs), reverse=True)
+    concurrent = 1 if gpus else min(workers, len(sizes))
+    largest = max(plan.jobs, key=lambda job: member_bytes(job, pipeline.dtype))
+    available, memory = available_memory(gpus)
+    return MemoryEstimate(sum(sizes[:concurrent]), available, concurrent, largest,
+                          member_bytes(largest, pipeline.dtype), pipeline.dtype, memory)
+
+
+def _blamed_key(job: Job) -> KeyPath:
+    """The parameter that makes a member large: the width m when the m×m terms dominate, else
+    the data (n sequences of length L)."""
+    s = job.shape
+    rows = s.n * s.L
+    if 6 * s.m * s.m + 14 * rows * s.m >= 4 * rows * rows:
+        return ("stages", job.init.stage, "params", "m")
+    return ("stages", job.data.stage, "params")
+
+
+def refuse_if_too_large(plan: Plan, cluster: ClusterOptions, max_ensemble: int | None = None) -> MemoryEstimate | None:
+    """Raise ``PipelineError`` with the estimate when the scan would not fit; else the estimate."""
+    estimate = estimate_memory(plan, cluster, max_ensemble)
+    if estimate is None or estimate.fits:
+        return estimate
+    s = estimate.largest.shape
+    message = (f"the scan would need about {gib(estimate.peak_bytes)} of {estimate.memory} at once "
+               f"({estimate.concurrent} task{'s' if estimate.concurrent > 1 else ''} running together; the largest "
+               f"member, m={s.m} with n·L={s.n * s.L}, needs {gib(estimate.largest_bytes)} in {estimate.dtype}), "
+               f"more than the {gib(estimate.available_bytes)} available; use smaller shapes or fewer workers, "
+               f"or pass --force to run anyway")
+    raise PipelineError(plan.pipeline.source, [Finding(_blamed_key(estimate.largest), message)])

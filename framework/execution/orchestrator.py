@@ -1,0 +1,202 @@
+"""Running a plan: the store prepared, pending jobs packed into tasks, tasks run on Dask, each
+grid point's results written as its task finishes (docs/architecture.md, "The store", "Execution").
+
+The client is the only writer of the store. A task that raises, or whose members diverge, is
+recorded with its status and message and the scan goes on (unless ``fail_fast``); a worker
+that dies is replaced and its task retried by Dask, and a task that keeps killing workers is
+recorded as failed. Interrupting the client leaves a store that the next run resumes.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, as_completed
+
+from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
+from framework.execution.task import PROGRESS_TOPIC, run_pack
+from framework.storage.layout import MemberResult
+from framework.storage.layout import Layout, layout_of
+from framework.planning.packing import pack_jobs
+from framework.planning.plan import Job, Plan
+from framework.execution.progress import ScanProgress
+from framework.storage.store import Store
+from framework.storage.lock import StoreLock
+from framework.storage.schema import now
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a plan (the command line's options)."""
+
+    cluster: ClusterOptions = field(default_factory=ClusterOptions)
+    store: Path | None = None
+    overwrite: bool = False
+    fail_fast: bool = False
+    progress: str = "auto"
+    retries: int = 2
+    max_ensemble: int | None = None
+
+
+@dataclass
+class RunSummary:
+    """What a run did."""
+
+    store: Path
+    total: int
+    skipped: int
+    counts: Counter = field(default_factory=Counter)
+    elapsed: float = 0.0
+    interrupted: bool = False
+    stopped_by_failure: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.interrupted and self.counts["failed"] == 0 and self.counts["diverged"] == 0
+
+    def text(self) -> str:
+        """One line: what ran, what the store keeps, and how to go on."""
+        ran = ", ".join(f"{self.counts[s]} {s}" for s in ("done", "diverged", "failed"))
+        kept = self.skipped + sum(self.counts.values())
+        if self.stopped_by_failure:
+            return (f"stopped at the first failure (--fail-fast) after {self.elapsed:.1f}s: {ran}; {kept} of "
+                    f"{self.total} grid points are kept in {self.store}; run the same command again to resume")
+        if self.interrupted:
+            return (f"interrupted after {self.elapsed:.1f}s: {kept} of {self.total} grid points are kept in "
+                    f"{self.store} ({ran} in this run); run the same command again to resume")
+        return (f"finished in {self.elapsed:.1f}s: {ran}; {self.skipped} of {self.total} grid points were already "
+                f"done; store: {self.store}")
+
+
+def _killed_result(job: Job, exc: BaseException) -> MemberResult:
+    return MemberResult(job.point.index, "failed", f"task lost: {type(exc).__name__}: {exc}", finished_at=time.time())
+
+
+def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgress | None = None) -> RunSummary:
+    """Run every job of the plan not already done in its store; returns what happened.
+
+    The store is locked first (a busy store is refused before any cluster starts), then the
+    cluster is reached, and only then is the store prepared, so a scheduler that cannot be
+    reached (``ClusterError``) leaves nothing on disk.
+    """
+    layout = layout_of(plan)
+    path = options.store or plan.pipeline.store
+    progress = progress if progress is not None else ScanProgress(options.progress)
+    hook = plan.registry.hook
+    start = time.perf_counter()
+    summary = RunSummary(path, len(plan.jobs), 0)
+    try:
+        with StoreLock(path), _interrupt_remembered() as interrupt:
+            progress.phase(describe(options.cluster, plan.pipeline.device))
+            with connect(options.cluster, plan.pipeline.device) as (client, resources):
+                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        summary.elapsed = time.perf_counter() - start
+        progress.close()
+    hook.overparam_run_finished(store=str(path), summary=summary)
+    return summary
+
+
+@contextmanager
+def _interrupt_remembered() -> Iterator[threading.Event]:
+    """Ctrl-C raises KeyboardInterrupt as usual and is also remembered, so that the scan stops
+    at the next finished task even where a library waiting on its own threads swallowed the
+    exception (seen under load), and Dask's logging is silenced from that moment."""
+    seen = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def remember(signum: int, frame: Any) -> None:
+        seen.set()
+        for name in QUIET_LOGGERS:  # what Dask logs while it is being stopped says nothing useful
+            logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+        signal.default_int_handler(signum, frame)
+
+    previous = signal.signal(signal.SIGINT, remember)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: Path, options: RunOptions,
+            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event) -> None:
+    """With the store locked and the cluster reached: prepare the store, run what is pending."""
+    note = dashboard_note(options.cluster, client)
+    if note:
+        progress.message(note, always=True)
+    store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
+    done = store.done()
+    pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
+    summary.skipped = len(plan.jobs) - len(pending)
+    store.set_attrs(last_run_started_at=now(), finished_at="")
+    if summary.skipped:
+        progress.message(f"resuming {path}: skipping {summary.skipped} grid points already done, "
+                         f"running {len(pending)}")
+    progress.start(len(pending), summary.skipped)
+    try:
+        if pending:
+            _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources, interrupt)
+    finally:
+        progress.close()
+        summary.elapsed = time.perf_counter() - start
+        store.set_attrs(finished_at=now() if not summary.interrupted else "")
+
+
+def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, options: RunOptions,
+              summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
+              interrupt: threading.Event) -> None:
+    hook = plan.registry.hook
+    pipeline = plan.pipeline
+    slots = max(1, sum(client.nthreads().values()))
+    packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
+                      gpu=bool(resources.get("GPU")))
+    progress.phase(f"running {len(jobs)} grid point{'s' if len(jobs) > 1 else ''} in {len(packs)} "
+                   f"task{'s' if len(packs) > 1 else ''} on {slots} worker thread{'s' if slots > 1 else ''}")
+    client.subscribe_topic(PROGRESS_TOPIC, lambda event: progress.task_progress(
+        event[1]["task"], event[1]["fraction"], event[1]["points"]))
+    futures = {}
+    for number, pack in enumerate(packs):
+        task = f"task-{number}"
+        future = client.submit(run_pack, list(pack), layout, pipeline.device, pipeline.dtype, task, pure=False,
+                               retries=options.retries, resources=resources or None)
+        futures[future] = (task, pack)
+        for job in pack:
+            hook.overparam_job_started(job=job)
+    remaining = len(futures)
+    progress.set_running(min(remaining, slots))
+    for future in as_completed(futures):
+        task, pack = futures.pop(future)  # dropping the future lets the cluster free its result
+        try:
+            results = future.result()
+        except Exception as exc:  # the task itself was lost (a worker died too often)
+            results = [_killed_result(job, exc) for job in pack]
+        progress.task_finished(task)
+        for job, result in zip(pack, results):
+            store.write(result)
+            summary.counts[result.status] += 1
+            if result.status == "done":
+                hook.overparam_job_finished(job=job, result=result)
+            else:
+                hook.overparam_job_failed(job=job, error=result.error)
+            note = result.error if result.status != "done" else ""
+            progress.point_finished(job.point.label() or pipeline.name, result.status, result.wall_time, note)
+        remaining -= 1
+        progress.set_running(min(remaining, slots))
+        if interrupt.is_set():
+            raise KeyboardInterrupt
+        if options.fail_fast and any(r.status != "done" for r in results):
+            for other in futures:  # the ones not yet finished
+                other.cancel()
+            summary.interrupted = summary.stopped_by_failure = True
+            break

@@ -1,0 +1,78 @@
+"""The training loop of one ensemble: update steps, f logged on the schedule, divergence masking."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from framework.contract.components import Optimizer, Params
+from framework.engine.tensors import Problem, Weights
+from framework.engine.rnn import loss as loss_of
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+LogCallback = Callable[[int, Weights, "Tensor"], None]
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """What a training run leaves: the logged steps, f at each ``[steps, K]``, final weights,
+    and for each member the first logged step whose loss was not finite (-1: never)."""
+
+    steps: list[int]
+    loss: Tensor
+    weights: Weights
+    diverged_at: Tensor
+
+    @property
+    def diverged(self) -> Tensor:
+        """Which members diverged, ``[K]`` bool."""
+        return self.diverged_at >= 0
+
+
+def train(
+    optimizer: Optimizer,
+    params: Params,
+    weights: Weights,
+    problem: Problem,
+    lr: Tensor,
+    seeds: Sequence[int],
+    schedule: Sequence[int],
+    on_log: LogCallback | None = None,
+    on_step: Callable[[int, int], None] | None = None,
+) -> Trajectory:
+    """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble.
+
+    At each step of ``schedule`` (before that step's update) f is measured and
+    ``on_log(step, weights, f)`` is called (``on_step(step, steps)`` after every update, for
+    progress); a member whose f is NaN or infinite is marked diverged there and its learning rate
+    is set to 0, so it stays where it failed while the others go on. Divergence is checked only
+    on the schedule: no host synchronization inside the step loop.
+    """
+    steps = max(schedule)
+    logged = sorted(set(schedule))
+    state = optimizer.start(params, problem, seeds)
+    lr = lr.to(device=weights.W.device, dtype=weights.W.dtype)
+    diverged_at = torch.full((weights.K,), -1, dtype=torch.long)
+    losses = []
+    next_log = 0
+    for t in range(steps + 1):
+        if t == logged[next_log]:
+            f = loss_of(weights, problem)
+            losses.append(f)
+            newly = ~torch.isfinite(f).cpu() & (diverged_at < 0)
+            diverged_at[newly] = t
+            if newly.any():
+                lr = torch.where(newly.to(lr.device), torch.zeros_like(lr), lr)
+            if on_log is not None:
+                on_log(t, weights, f)
+            next_log += 1
+        if t < steps:
+            weights = optimizer.step(params, state, weights, problem, lr)
+            if on_step is not None:
+                on_step(t + 1, steps)
+    return Trajectory(logged, torch.stack(losses), weights, diverged_at)

@@ -1,0 +1,338 @@
+"""From a pipeline to a validated plan of jobs: the stage DAG, and every grid point resolved.
+
+For each grid point, ``framework.planning.point_resolver`` substitutes ``${grid.NAME}``, evaluates
+numeric parameters given as text (``0.05/m``) and checks each component's parameter schema. Every problem, at every grid point, is collected before anything is
+computed; a problem shared by several points is reported once, with how many it affects.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from framework.contract.components import Component, Params
+from framework.contract.diagnostic import ProblemShape
+from framework.configuration.grid import GridPoint
+from framework.configuration.pipeline import (
+    MAX_LOGGED_STEPS,
+    Pipeline,
+    PluginRef,
+    StageSpec,
+    did_you_mean,
+    parse_pipeline,
+    read_pipeline_file,
+)
+from framework.planning.point_resolver import PointResolver, numbers_of
+from framework.plugin_system.registry import PluginError, PluginLoadError, Registry
+from framework.engine.seeds import stage_seed
+from framework.contract.sparse_schedule import measured_steps
+from framework.configuration.source import Finding, KeyPath, PipelineError, Source
+from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule, schedule_steps
+
+KIND_ORDER = ("generator", "initializer", "optimizer", "diagnostic")
+SINGLE_KINDS = ("generator", "initializer", "optimizer")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One component run by one job: which, with what parameters, from which seed."""
+
+    stage: str
+    kind: str
+    name: str
+    component: type[Component]
+    params: Params
+    seed: int
+
+    def key(self) -> tuple[str, str, str, int]:
+        """Identical keys compute identical results: the stage is computed once and shared."""
+        return (self.kind, self.name, self.params.model_dump_json(), self.seed)
+
+
+@dataclass(frozen=True)
+class DiagnosticCall:
+    """A diagnostic with the steps at which it is measured."""
+
+    call: Call
+    steps: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One grid point, fully resolved; ``shape`` holds the sizes its tensors will have (from
+    the generator's ``shape()`` and the initializer's m), known before anything is computed."""
+
+    point: GridPoint
+    data: Call
+    init: Call
+    train: Call
+    diagnostics: tuple[DiagnosticCall, ...]
+    shape: ProblemShape
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """Every step at which something is measured (f is logged at all of them)."""
+        logged = {s for d in self.diagnostics for s in d.steps}
+        return tuple(sorted(logged or set(log_schedule(self.train.params.steps, DEFAULT_SCHEDULE["log"]))))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated pipeline: its stages in dependency order, their kinds, and the jobs."""
+
+    pipeline: Pipeline
+    registry: Registry
+    order: tuple[str, ...]
+    kinds: Mapping[str, str]
+    jobs: tuple[Job, ...]
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """The store's ``step`` coordinate: every logged step of every job."""
+        return tuple(sorted({s for job in self.jobs for s in job.steps}))
+
+    def sharing(self) -> dict[str, tuple[int, int]]:
+        """For each single-component stage: (distinct computations, jobs using it).
+
+        A computation is identified by its call and by what it consumes: the weights also
+        depend on the data's d_x and d, the training on the data and the weights.
+        """
+        if not self.jobs:
+            return {}
+        keys: dict[str, set] = {"data": set(), "init": set(), "train": set()}
+        for job in self.jobs:
+            data = job.data.key()
+            init = (job.init.key(), (job.shape.d_x, job.shape.d))
+            keys["data"].add(data)
+            keys["init"].add(init)
+            keys["train"].add((job.train.key(), data, init))
+        first = self.jobs[0]
+        return {getattr(first, attribute).stage: (len(found), len(self.jobs)) for attribute, found in keys.items()}
+
+    def components(self) -> dict[str, list[str]]:
+        """The component names each stage uses across the grid."""
+        used: dict[str, list[str]] = {}
+        for job in self.jobs:
+            for call in (job.data, job.init, job.train, *(d.call for d in job.diagnostics)):
+                names = used.setdefault(call.stage, [])
+                if call.name not in names:
+                    names.append(call.name)
+        return used
+
+
+def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | None, str]:
+    """The kind of component a stage runs, from ``kind:`` or from where its name is registered."""
+    if stage.kind is not None:
+        if stage.kind not in KIND_ORDER:
+            return None, f"kind '{stage.kind}' is not one of {', '.join(KIND_ORDER)}{did_you_mean(stage.kind, KIND_ORDER)}"
+        return stage.kind, ""
+    kinds = [kind for kind in KIND_ORDER if name in registry.names(kind)]
+    if len(kinds) == 1:
+        return kinds[0], ""
+    if len(kinds) > 1:
+        return None, f"'{name}' is a {' and a '.join(kinds)}; say which with `kind:`"
+    every = [n for kind in KIND_ORDER for n in registry.names(kind)]
+    failed = f"; plugins that failed to load: {'; '.join(str(p) for p in registry.problems)}" if registry.problems else ""
+    return None, f"unknown component '{name}'{did_you_mean(name, every)}{failed}"
+
+
+def _dependency_order(pipeline: Pipeline, findings: list[Finding]) -> tuple[str, ...]:
+    stages = pipeline.stages
+    for stage in stages.values():
+        for i, need in enumerate(stage.needs):
+            if need in pipeline.refused_stages:
+                continue
+            if need not in stages:
+                findings.append(Finding(("stages", stage.name, "needs", i),
+                                        f"'{need}' is not a stage{did_you_mean(need, list(stages))}; stages: "
+                                        f"{', '.join(stages)}"))
+            elif need == stage.name:
+                findings.append(Finding(("stages", stage.name, "needs", i), "a stage cannot need itself"))
+    order: list[str] = []
+    state: dict[str, str] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        if state.get(name) == "done":
+            return
+        if state.get(name) == "open":
+            cycle = trail[trail.index(name):] + [name]
+            findings.append(Finding(("stages", name, "needs"), "the stages form a cycle: " + " -> ".join(cycle)))
+            return
+        state[name] = "open"
+        for need in stages[name].needs:
+            if need in stages and need != name:
+                visit(need, trail + [name])
+        state[name] = "done"
+        order.append(name)
+
+    for name in stages:
+        visit(name, [])
+    return tuple(order)
+
+
+def _ancestors(pipeline: Pipeline, name: str) -> set[str]:
+    seen: set[str] = set()
+    todo = list(pipeline.stages[name].needs)
+    while todo:
+        need = todo.pop()
+        if need in pipeline.stages and need not in seen:
+            seen.add(need)
+            todo.extend(pipeline.stages[need].needs)
+    return seen
+
+
+def _check_structure(pipeline: Pipeline, kinds: Mapping[str, str], findings: list[Finding]) -> None:
+    by_kind: dict[str, list[str]] = {}
+    for stage, kind in kinds.items():
+        by_kind.setdefault(kind, []).append(stage)
+    for kind in SINGLE_KINDS:
+        found = by_kind.get(kind, [])
+        if len(found) != 1:
+            what = "none" if not found else ", ".join(found)
+            findings.append(Finding(("stages",), f"a pipeline needs exactly one {kind} stage; found {what}"))
+    for stage in by_kind.get("optimizer", []):
+        for kind in ("generator", "initializer"):
+            for other in by_kind.get(kind, []):
+                if other not in _ancestors(pipeline, stage):
+                    findings.append(Finding(("stages", stage, "needs"),
+                                            f"the {kind} stage '{other}' must be among this stage's needs"))
+    for stage in by_kind.get("diagnostic", []):
+        for train in by_kind.get("optimizer", []):
+            if train not in _ancestors(pipeline, stage):
+                findings.append(Finding(("stages", stage, "needs"),
+                                        f"a diagnostic stage must need the optimizer stage '{train}'"))
+
+
+def _render_findings(found: list[tuple[Finding, str]], total: int) -> list[Finding]:
+    """One finding per (path, message), saying at which grid points it occurs."""
+    where: dict[tuple[KeyPath, str], list[str]] = {}
+    for finding, label in found:
+        where.setdefault((finding.path, finding.message), []).append(label)
+    out = []
+    for (path, message), labels in where.items():
+        if total > 1 and labels[0]:
+            extent = "every grid point" if len(labels) == total else f"at {labels[0]}" + (
+                f" and {len(labels) - 1} more grid points" if len(labels) > 1 else "")
+            message = f"{message} ({extent})"
+        out.append(Finding(path, message))
+    return out
+
+
+def plan_file(path: str | Path, registry: Registry | None = None, *, autoload: bool | None = None,
+              blocked: Iterable[str] = ()) -> Plan:
+    """Read a pipeline file and validate it completely; raises ``PipelineError`` listing every
+    problem of the file together (top level, stages, every grid point).
+
+    Without a ``registry``, one is built for the file's ``plugins:`` list, with ``autoload``
+    and ``blocked`` as ``Registry`` takes them (third-party entry points on or off, plugins
+    kept out by name)."""
+    return plan_source(read_pipeline_file(path), registry, autoload=autoload, blocked=blocked)
+
+
+def plan_source(source: Source, registry: Registry | None = None, *, autoload: bool | None = None,
+                blocked: Iterable[str] = ()) -> Plan:
+    """The same for an already read source."""
+    findings: list[Finding] = []
+    pipeline = parse_pipeline(source, findings)
+    return build_plan(pipeline, registry, findings, autoload=autoload, blocked=blocked)
+
+
+def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: list[Finding] | None = None, *,
+               autoload: bool | None = None, blocked: Iterable[str] = ()) -> Plan:
+    """Validate every stage at every grid point; raises ``PipelineError`` with all problems
+    (appended to ``findings``, the problems already found in the file's top level)."""
+    findings = [] if findings is None else findings
+    if registry is None:
+        try:
+            registry = Registry(modules=pipeline.plugins, autoload=autoload, blocked=blocked)
+        except PluginError as exc:
+            raise PipelineError(pipeline.source, [*findings, Finding(("plugins",), str(exc))]) from None
+    for problem in registry.problems:
+        if isinstance(problem, PluginLoadError) and problem.provider.plugin in pipeline.plugins:
+            findings.append(Finding(("plugins", pipeline.plugins.index(problem.provider.plugin)), problem.reason))
+    order = _dependency_order(pipeline, findings)
+    resolved: list[tuple[Finding, str]] = []
+    kinds: dict[str, str] = {}
+    jobs: list[Job] = []
+    points = list(pipeline.grid.points()) if pipeline.grid.dimensions else [GridPoint((), {})]
+    shapes: dict[tuple, ProblemShape] = {}
+    for point in points:
+        job = _resolve_point(pipeline, registry, point, kinds, resolved, shapes)
+        if job is not None:
+            jobs.append(job)
+    if not findings and not resolved:
+        _check_structure(pipeline, kinds, findings)
+        if not jobs and not findings:
+            findings.append(Finding(("stages",), "no grid point resolves to a job with one generator, one "
+                                                 "initializer and one optimizer"))
+    findings.extend(_render_findings(resolved, len(points)))
+    if findings:
+        raise PipelineError(pipeline.source, findings)
+    return Plan(pipeline, registry, order, kinds, tuple(jobs))
+
+
+def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kinds: dict[str, str],
+                   found: list[tuple[Finding, str]], shapes: dict[tuple, ProblemShape]) -> Job | None:
+    resolver = PointResolver(found, point, pipeline.refused_axes, registry, pipeline.source.directory)
+    before = len(found)
+    replica = point.values.get("seed", 0)
+    variables = numbers_of(point.values)
+    refs_by_kind: dict[str, list[tuple[StageSpec, PluginRef, str]]] = {}
+    for stage in pipeline.stages.values():
+        for ref in stage.refs:
+            name_path = ref.path[:-1] + ("plugin",) if not stage.many else ref.path
+            name = resolver.substitute(ref.name, name_path)
+            if name_path in resolver.failed:
+                continue
+            if not isinstance(name, str):
+                resolver.add(ref.path, f"{name!r} is not a component name")
+                continue
+            kind, problem = _stage_kind(stage, name, registry)
+            if kind is None:
+                where = ref.path if stage.many else ("stages", stage.name, "plugin")
+                resolver.add(("stages", stage.name, "kind") if stage.kind is not None else where, problem)
+                continue
+            if kinds.setdefault(stage.name, kind) != kind:
+                resolver.add(("stages", stage.name), f"'{name}' is a {kind}, but this stage runs "
+                                                      f"{kinds[stage.name]}s at other grid points")
+                continue
+            refs_by_kind.setdefault(kind, []).append((stage, ref, name))
+    calls: dict[str, list[Call]] = {}
+    for kind in KIND_ORDER:
+        for stage, ref, name in refs_by_kind.get(kind, []):
+            try:
+                component = registry.get(kind, name)
+            except (PluginError, ValueError) as exc:
+                resolver.add(("stages", stage.name), str(exc))
+                continue
+            params = resolver.substitute(dict(ref.params), ref.path)
+            params, failed = resolver.evaluate_numbers(component, params, ref.path, variables)
+            validated = resolver.validate(stage.name, component, params, ref.path, failed)
+            if validated is None:
+                continue
+            calls.setdefault(kind, []).append(
+                Call(stage.name, kind, name, component, validated, stage_seed(pipeline.seed, stage.name, replica)))
+            if kind in ("generator", "initializer"):
+                variables = {**numbers_of(validated.model_dump()), **variables}
+    if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS):
+        return None
+    train = calls["optimizer"][0]
+    shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, shapes)
+    if shape is None:
+        return None
+    diagnostics = []
+    for call in calls.get("diagnostic", []):
+        schedule = pipeline.stages[call.stage].schedule
+        if schedule and "at" in schedule and max(schedule["at"]) > train.params.steps:
+            resolver.add(("stages", call.stage, "schedule", "at"),
+                         f"step {max(schedule['at'])} is beyond the last step {train.params.steps}")
+            return None
+        if schedule and "every" in schedule and train.params.steps // schedule["every"] + 1 > MAX_LOGGED_STEPS:
+            resolver.add(("stages", call.stage, "schedule", "every"),
+                         f"every {schedule['every']} of {train.params.steps} steps logs more than "
+                         f"{MAX_LOGGED_STEPS} steps; log fewer (or use log: POINTS)")
+            return None
+        steps = schedule_steps(schedule, train.params.steps, call.component.when)
+        diagnostics.append(DiagnosticCall(call, tuple(measured_steps(call.params, steps))))
+    return Job(point, calls["generator"][0], calls["initializer"][0], train, tuple(diagnostics), shape)

@@ -1,0 +1,285 @@
+"""The plugin registry: one pluggy ``PluginManager`` and the components its plugins provide.
+
+Plugins are loaded in this order (docs/plugins.md): the built-ins, then the other installed
+distributions' entry points of group ``overparam``, then the modules a pipeline names under
+``plugins:``. The built-ins are not imported by name here: the ``overparam`` distribution
+declares them as entry points of the same group (``pyproject.toml``), like any third party.
+
+Loading never stops at a broken plugin: a plugin that fails to import or register, or that
+implements a hook that does not exist (``check_pending``), is unregistered and recorded in
+``Registry.problems`` with its provider and the error, and the others still load. Two
+components of one kind with one name are recorded too, and looking that name up raises an
+error naming both providers.
+
+The entry points are walked here rather than by pluggy's ``load_setuptools_entrypoints``:
+pluggy's loop stops at the first import error without saying which distribution failed, and
+keeps whichever of two same-named entry points it meets first. The walk is the same
+(``importlib.metadata``, one plugin per entry point, named by the entry point).
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from framework.plugin_system import hookspecs
+from framework.contract.components import Component, Generator, Initializer, Optimizer
+from framework.contract.diagnostic import Diagnostic
+
+GROUP = "overparam"
+BUILTIN_DISTRIBUTION = "overparam"
+AUTOLOAD_ENV = "OVERPARAM_DISABLE_PLUGIN_AUTOLOAD"
+KINDS: dict[str, tuple[str, type[Component]]] = {
+    "generator": ("overparam_register_generators", Generator),
+    "initializer": ("overparam_register_initializers", Initializer),
+    "optimizer": ("overparam_register_optimizers", Optimizer),
+    "diagnostic": ("overparam_register_diagnostics", Diagnostic),
+}
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Who supplies a plugin: ``plugin`` is its name in the plugin manager (the entry-point or
+    module name), ``source`` is ``built-in``, ``DISTRIBUTION VERSION`` or ``module NAME``."""
+
+    plugin: str
+    source: str
+
+    def __str__(self) -> str:
+        return self.source if self.source.startswith("module ") else f"{self.source} ({self.plugin})"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registered component and the plugin that provides it."""
+
+    kind: str
+    name: str
+    component: type[Component]
+    provider: Provider
+
+
+class PluginError(Exception):
+    """A problem with the plugins: one failed to load, or two provide one name."""
+
+
+class PluginLoadError(PluginError):
+    """A plugin that failed to import, register or answer a registration hook."""
+
+    def __init__(self, provider: Provider, reason: str):
+        self.provider = provider
+        self.reason = reason
+        super().__init__(f"plugin '{provider.plugin}' from {provider.source} failed to load: {reason}")
+
+
+class DuplicateComponentError(PluginError):
+    """Two plugins provide a component of one kind under one name."""
+
+    def __init__(self, kind: str, name: str, providers: Sequence[Provider]):
+        self.kind, self.name, self.providers = kind, name, tuple(providers)
+        names = " and ".join(str(p) for p in providers)
+        super().__init__(f"{kind} '{name}' is provided by both {names}; uninstall or block one of them")
+
+
+class UnknownComponentError(PluginError, LookupError):
+    """A component name that no loaded plugin provides."""
+
+
+def describe_error(error: BaseException) -> str:
+    """``ExceptionType: message``, the form the problems are reported in."""
+    return f"{type(error).__name__}: {error}"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest choice, or nothing."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def autoload_enabled(autoload: bool | None) -> bool:
+    """Whether third-party entry points are loaded: the argument if given, else not when the
+    environment variable ``OVERPARAM_DISABLE_PLUGIN_AUTOLOAD`` is set (as pytest's)."""
+    return autoload if autoload is not None else not os.environ.get(AUTOLOAD_ENV)
+
+
+def entry_points_in_load_order() -> list[tuple[importlib.metadata.Distribution, importlib.metadata.EntryPoint]]:
+    """Every ``overparam`` entry point with its distribution, the built-in distribution's first."""
+    found = [
+        (dist, ep)
+        for dist in importlib.metadata.distributions()
+        for ep in dist.entry_points
+        if ep.group == GROUP
+    ]
+    return sorted(found, key=lambda pair: pair[0].metadata["Name"] != BUILTIN_DISTRIBUTION)
+
+
+def distribution_source(dist: importlib.metadata.Distribution) -> str:
+    """``built-in`` for overparam's own distribution, else ``NAME VERSION``."""
+    name = dist.metadata["Name"]
+    return "built-in" if name == BUILTIN_DISTRIBUTION else f"{name} {dist.version}"
+
+
+class Registry:
+    """The loaded plugins and their components, looked up by kind and name.
+
+    ``modules`` are the extra plugin modules of a pipeline's ``plugins:`` list; ``blocked``
+    names plugins (entry-point or module names) to keep out; ``autoload=False`` (or the
+    environment variable ``OVERPARAM_DISABLE_PLUGIN_AUTOLOAD``) loads no third-party entry
+    points, only the built-ins and ``modules``.
+    """
+
+    def __init__(self, modules: Sequence[str] = (), *, autoload: bool | None = None, blocked: Iterable[str] = ()):
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.providers: dict[str, Provider] = {}
+        self.problems: list[PluginError] = []
+        for name in blocked:
+            self.pm.set_blocked(name)
+        self._load_entry_points(autoload_enabled(autoload))
+        self._load_modules(modules)
+        self._reject_unknown_hooks()
+        self._entries = self._collect()
+
+    @property
+    def hook(self) -> Any:
+        """The hook relay, for calling lifecycle hooks (``registry.hook.overparam_job_started(job=...)``)."""
+        return self.pm.hook
+
+    def _register(self, plugin: object, provider: Provider) -> None:
+        try:
+            self.pm.register(plugin, name=provider.plugin)
+        except Exception as error:
+            self.problems.append(PluginLoadError(provider, describe_error(error)))
+            return
+        self.providers[provider.plugin] = provider
+
+    def _load_entry_points(self, autoload: bool) -> None:
+        seen: dict[str, Provider] = {}
+        for dist, ep in entry_points_in_load_order():
+            provider = Provider(ep.name, distribution_source(dist))
+            if self.pm.is_blocked(ep.name) or (not autoload and provider.source != "built-in"):
+                continue
+            if ep.name in seen and seen[ep.name].source == provider.source:
+                continue  # one distribution found twice on sys.path
+            if ep.name in seen:
+                self.problems.append(PluginLoadError(
+                    provider, f"entry point name '{ep.name}' is already taken by {seen[ep.name].source}"))
+                continue
+            seen[ep.name] = provider
+            try:
+                plugin = ep.load()
+            except Exception as error:
+                self.problems.append(PluginLoadError(provider, f"importing {ep.value}: {describe_error(error)}"))
+                continue
+            self._register(plugin, provider)
+
+    def _load_modules(self, modules: Sequence[str]) -> None:
+        for name in modules:
+            provider = Provider(name, f"module {name}")
+            if self.pm.is_blocked(name):
+                continue
+            try:
+                module: ModuleType = importlib.import_module(name)
+            except Exception as error:
+                self.problems.append(PluginLoadError(provider, f"importing {name}: {describe_error(error)}"))
+                continue
+            if not self.pm.is_registered(module):
+                self._register(module, provider)
+
+    def _reject_unknown_hooks(self) -> None:
+        """``check_pending``, plugin by plugin: a plugin implementing a hook with no specification
+        (a misspelling, say) is recorded and unregistered, so it cannot half-work."""
+        while True:
+            try:
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as error:
+                plugin_name = self.pm.get_name(error.plugin)
+                unknown = [
+                    name for name, caller in vars(self.pm.hook).items()
+                    if not name.startswith("_") and not caller.has_spec()
+                    and any(impl.plugin is error.plugin for impl in caller.get_hookimpls())
+                ]
+                specs = [name for name in dir(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
+                reasons = [f"unknown hook '{name}'{did_you_mean(name, specs)}" for name in unknown]
+                self.problems.append(PluginLoadError(self.providers[plugin_name], ", ".join(reasons)))
+                self.pm.unregister(error.plugin)
+                del self.providers[plugin_name]
+
+    def _collect(self) -> dict[str, dict[str, list[Entry]]]:
+        entries: dict[str, dict[str, list[Entry]]] = {kind: {} for kind in KINDS}
+        for kind, (hook_name, base) in KINDS.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                provider = self.providers[impl.plugin_name]
+                try:
+                    classes = list(impl.function() or [])
+                except Exception as error:
+                    self.problems.append(PluginLoadError(provider, f"{hook_name}() raised {describe_error(error)}"))
+                    continue
+                for cls in classes:
+                    if not (isinstance(cls, type) and issubclass(cls, base) and isinstance(getattr(cls, "name", None), str)):
+                        self.problems.append(PluginLoadError(
+                            provider, f"{hook_name}() returned {cls!r}, not a named {base.__name__} subclass"))
+                        continue
+                    same_name = entries[kind].setdefault(cls.name, [])
+                    if all(entry.component is not cls for entry in same_name):
+                        same_name.append(Entry(kind, cls.name, cls, provider))
+        for kind, by_name in entries.items():
+            for name, found in by_name.items():
+                if len(found) > 1:
+                    self.problems.append(DuplicateComponentError(kind, name, [e.provider for e in found]))
+        return entries
+
+    def entries(self, kind: str | None = None) -> list[Entry]:
+        """Every registered component (of one kind, or all), by kind then name; duplicates included."""
+        kinds = [self._check_kind(kind)] if kind is not None else list(KINDS)
+        return [entry for k in kinds for name in sorted(self._entries[k]) for entry in self._entries[k][name]]
+
+    def provider_of(self, component: type[Component]) -> Provider | None:
+        """The plugin that registered this component class (``None`` for a class no plugin gave)."""
+        for entry in self._entries.get(component.kind, {}).get(getattr(component, "name", ""), []):
+            if entry.component is component:
+                return entry.provider
+        return None
+
+    def names(self, kind: str) -> list[str]:
+        """The component names of one kind, sorted."""
+        return sorted(self._entries[self._check_kind(kind)])
+
+    def get(self, kind: str, name: str) -> type[Component]:
+        """The component class of this kind and name.
+
+        Raises ``UnknownComponentError`` listing the known names (and the plugins that failed
+        to load, which may be where it lives), or ``DuplicateComponentError`` naming both
+        providers.
+        """
+        found = self._entries[self._check_kind(kind)].get(name)
+        if not found:
+            known = self.names(kind)
+            message = (f"unknown {kind} '{name}'{did_you_mean(name, known)}; "
+                       f"known {kind}s: {', '.join(known) or 'none'}")
+            failed = [p for p in self.problems if isinstance(p, PluginLoadError)]
+            if failed:
+                message += "; plugins that failed to load: " + "; ".join(str(p) for p in failed)
+            raise UnknownComponentError(message)
+        if len(found) > 1:
+            raise DuplicateComponentError(kind, name, [entry.provider for entry in found])
+        return found[0].component
+
+    def check(self) -> None:
+        """Raise ``PluginError`` listing every problem found while loading, if there was any."""
+        if self.problems:
+            raise PluginError("\n".join(str(problem) for problem in self.problems))
+
+    @staticmethod
+    def _check_kind(kind: str) -> str:
+        if kind not in KINDS:
+            raise ValueError(f"unknown component kind '{kind}'{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
+        return kind

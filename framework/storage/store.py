@@ -1,0 +1,274 @@
+"""The zarr store of one pipeline run: its template, region writes per grid point, resume
+(the run's claim on it is ``framework.storage.lock``; its names and codes ``framework.storage.schema``).
+
+Layout (docs/architecture.md, "The store"): one dimension per grid dimension (coordinate = the axis values; the other
+axes of a zip group are coordinates along it), ``step`` for the logged steps, each
+diagnostic's own dimensions; one variable per diagnostic output plus ``status`` (CF flags:
+pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``learning_rate``,
+``finished_at``.
+Zarr format 2 with consolidated metadata. Every variable has chunk size 1 along every grid dimension, so each grid point is a region of
+its own and no two writes share a chunk (docs/stack-notes.md: shared chunks lose data).
+
+The template is written once, by xarray, before any job runs, into a folder beside the store
+that is renamed to the store when complete (a run killed meanwhile leaves no half store);
+unwritten chunks read back as the fill value. Results are then written by the client alone, point by point as jobs finish,
+with ``status`` written last as the commit mark: a reader, or a resumed run, never takes a
+half-written point for done. ``xr.open_zarr(path)`` needs nothing from overparam.
+"""
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import subprocess
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from framework.contract.diagnostic import DIMENSIONLESS
+from framework.configuration.grid import Grid
+from framework.storage.layout import Layout, MemberResult
+from framework.planning.plan import Plan
+from framework.storage.lock import StoreError
+from framework.storage.schema import MISSING_COUNT, STATUS, STATUS_CODE, changed_keys, now, pipeline_digest
+
+VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
+PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
+# long_name and units of the grid axes the shipped pipelines and docs use; any other axis is
+# "grid axis NAME", dimensionless ("1", CF's units of a number without units, text labels included)
+AXIS_ATTRS: dict[str, tuple[str, str]] = {
+    "m": ("hidden width m", DIMENSIONLESS),
+    "seed": ("replica", DIMENSIONLESS),
+    "L": ("sequence length L", DIMENSIONLESS),
+    "n": ("number of training sequences n", DIMENSIONLESS),
+    "delta": ("separation δ of the data (Assumption 2.1)", DIMENSIONLESS),
+    "d_x": ("input dimension d_x", DIMENSIONLESS),
+    "d": ("output dimension d", DIMENSIONLESS),
+    "lr": ("learning rate η", DIMENSIONLESS),
+    "steps": ("training steps", "step"),
+    "optimizer": ("optimizer", DIMENSIONLESS),
+}
+ZARR_FORMAT = 2  # consolidated metadata is part of format 2: plain xr.open_zarr opens it without warnings
+
+
+def pipeline_hash(plan: Plan) -> str:
+    """The hash a store records of the pipeline that made it (``store_schema.pipeline_digest``)."""
+    return pipeline_digest(plan.pipeline.raw)
+
+
+def layout_mismatch(group: zarr.Group, layout: Layout, grid: Grid) -> str:
+    """How a store's arrays differ from the layout this run would write ("" when they agree):
+    a variable missing, or of another shape (a diagnostic gained an output since, say)."""
+    problems = []
+    for name, variable in layout.variables.items():
+        expected = grid.shape + layout.shape(variable)
+        if name not in group:
+            problems.append(f"it has no variable '{name}'")
+        elif tuple(group[name].shape) != expected:
+            problems.append(f"'{name}' has shape {tuple(group[name].shape)}, this run writes {expected}")
+    return "; ".join(problems[:4]) + (f"; and {len(problems) - 4} more" if len(problems) > 4 else "")
+
+
+def versions() -> dict[str, str]:
+    """Versions of Python, overparam and the libraries a result depends on."""
+    out = {"python": platform.python_version()}
+    for name in VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def git_revision(directory: Path) -> str:
+    """The git commit of the directory holding the pipeline file, when it is in a repository."""
+    try:
+        found = subprocess.run(["git", "-C", str(directory), "rev-parse", "HEAD"], capture_output=True, text=True,
+                               timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return found.stdout.strip() if found.returncode == 0 else ""
+
+
+def _coordinate(values: list[Any]) -> np.ndarray:
+    """Axis values as an array: numbers stay numbers; text is stored as variable-length strings."""
+    array = np.asarray(values)
+    return array.astype(object) if array.dtype.kind in "USO" else array
+
+
+def axis_attrs(axis: str) -> dict[str, str]:
+    """A grid axis coordinate's ``long_name`` and ``units``: the paper's name of a common axis
+    (``m``: "hidden width m"), else ``grid axis NAME`` (an axis is only a name in the pipeline
+    file until a stage uses it through ``${grid.NAME}``)."""
+    long_name, units = AXIS_ATTRS.get(axis, (f"grid axis {axis}", DIMENSIONLESS))
+    return {"long_name": long_name, "units": units}
+
+
+def grid_coordinates(grid: Grid) -> dict[str, tuple[str, np.ndarray]]:
+    """Each grid axis's coordinate: ``{axis: (dimension, values)}``."""
+    return {axis: (dim.name, _coordinate(dim.coordinate(axis))) for dim in grid.dimensions for axis in dim.axes}
+
+
+def missing_value(dtype: str) -> float | int:
+    """What a variable of this dtype holds where nothing was measured: NaN for floats, -1 for
+    counts (declared as their ``_FillValue``, so xarray reads it back as NaN)."""
+    return np.nan if dtype == "float64" else MISSING_COUNT
+
+
+def as_stored(values: np.ndarray, dtype: str) -> np.ndarray:
+    """Measured values (floats, NaN where missing) in a variable's stored dtype."""
+    if dtype == "float64":
+        return values
+    return np.where(np.isnan(values), MISSING_COUNT, np.rint(values)).astype(dtype)
+
+
+def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
+    """The empty dataset of a run: every variable NaN/pending, chunked one grid point each."""
+    grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
+    grid_shape = plan.pipeline.grid.shape
+    own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), **layout.sizes}
+
+    def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any],
+                 masked: bool = False, eager: bool = False) -> xr.Variable:
+        shape = grid_shape + tuple(own_sizes[d] for d in dims)
+        chunks = (1,) * len(grid_shape) + tuple(own_sizes[d] for d in dims)
+        # text and unmasked integers whose fill means something (-1: not run) are written now;
+        # numbers read as NaN where unwritten are written lazily
+        data = np.full(shape, fill, dtype=dtype) if eager or dtype is object else \
+            da.full(shape, fill, dtype=dtype, chunks=chunks)
+        encoding = {"chunks": chunks, **({"_FillValue": fill} if masked else {})}
+        return xr.Variable(grid_dims + dims, data, attrs=dict(attrs), encoding=encoding)
+
+    data_vars = {name: variable(v.dims, missing_value(v.dtype), v.dtype, v.attrs, masked=v.dtype != "float64")
+                 for name, v in layout.variables.items()}
+    data_vars["status"] = variable((), STATUS_CODE["pending"], "int8", {
+        "long_name": "state of the grid point", "units": DIMENSIONLESS, "flag_values": list(STATUS_CODE.values()),
+        "flag_meanings": " ".join(STATUS)})
+    data_vars["error"] = variable((), "", object, {"long_name": "error or divergence message",
+                                                   "units": DIMENSIONLESS})
+    data_vars["wall_time"] = variable((), np.nan, "float64", {"long_name": "wall time of the task", "units": "s"})
+    data_vars["reached_step"] = variable((), -1, "int64", {"long_name": "last step reached (-1: not run)",
+                                                            "units": "step", "paper_ref": "none: run bookkeeping"},
+                                         eager=True)
+    data_vars["learning_rate"] = variable((), np.nan, "float64", {
+        "long_name": "learning rate used (lr: auto resolved at initialization)", "units": DIMENSIONLESS,
+        "paper_ref": "Theorems 1-2 (η)"})
+    data_vars["finished_at"] = variable((), np.nan, "float64", {
+        "long_name": "time the grid point finished", "units": "seconds since 1970-01-01T00:00:00Z",
+        "paper_ref": "none: run bookkeeping"})
+    coords: dict[str, Any] = {axis: xr.Variable((dim,), values, axis_attrs(axis)) for axis, (dim, values)
+                              in grid_coordinates(plan.pipeline.grid).items()}
+    coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {
+        "long_name": "training step (the union of every stage's schedule)", "units": "step"})
+    if layout.stages:
+        coords["stage"] = xr.Variable(("stage",), np.asarray(layout.stages, dtype=object), {
+            "long_name": "pipeline stage that measured the value (a diagnostic listed in several stages)",
+            "units": DIMENSIONLESS})
+    for dim, size in layout.sizes.items():
+        coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)",
+                                                                  "units": DIMENSIONLESS})
+    pipeline = plan.pipeline
+    attrs = {
+        "name": pipeline.name,
+        "description": pipeline.description,
+        "pipeline": pipeline.source.text,
+        "pipeline_file": pipeline.source.name,
+        "pipeline_hash": digest,
+        "resolved_config": json.dumps({
+            "seed": pipeline.seed, "device": pipeline.device, "dtype": pipeline.dtype,
+            "grid": {axis: list(map(str, values)) for axis, (_, values) in grid_coordinates(pipeline.grid).items()},
+            "stages": {stage: {"kind": plan.kinds.get(stage), "components": names}
+                       for stage, names in plan.components().items()},
+            "jobs": len(plan.jobs), "steps": list(layout.steps)}, default=str),
+        "versions": json.dumps(versions()),
+        "git_revision": git_revision(pipeline.source.directory),
+        "started_at": now(),
+        "finished_at": "",
+    }
+    return xr.Dataset(data_vars, coords, attrs)
+
+
+class Store:
+    """An open run store: which points are done, and writing one point's results."""
+
+    def __init__(self, path: Path, layout: Layout, grid: Grid):
+        self.path = path
+        self.layout = layout
+        self.grid_ndim = len(grid.dimensions)
+        self.group = zarr.open_group(str(path), mode="r+")
+        self._arrays: dict[str, zarr.Array] = {}
+
+    def array(self, name: str) -> zarr.Array:
+        """A variable's zarr array, opened once (each lookup through the group reads metadata)."""
+        if name not in self._arrays:
+            self._arrays[name] = self.group[name]
+        return self._arrays[name]
+
+    @classmethod
+    def prepare(cls, path: Path, plan: Plan, layout: Layout, overwrite: bool = False) -> Store:
+        """Create the store's template, or reopen a store of the same pipeline to resume it.
+
+        A store made from a different pipeline is refused unless ``overwrite``; so is a path
+        that exists but is not a store.
+        """
+        digest = pipeline_hash(plan)
+        if path.exists() and not overwrite:
+            try:
+                existing = zarr.open_group(str(path), mode="r").attrs.get("pipeline_hash")
+            except Exception as exc:  # zarr raises several types for "not a group"
+                raise StoreError(f"{path} exists and is not an overparam store ({type(exc).__name__}); "
+                                 "choose another store path, or pass --overwrite to replace it") from None
+            group = zarr.open_group(str(path), mode="r")
+            if existing != digest:
+                changed = changed_keys(group.attrs.get("pipeline", ""), plan.pipeline.raw)
+                raise StoreError(f"store {path} was made from a different pipeline: {changed}; to keep both, give "
+                                 "this run another store (store: in the file, or --store); to replace it, pass "
+                                 "--overwrite")
+            missing = layout_mismatch(group, layout, plan.pipeline.grid)
+            if missing:
+                raise StoreError(f"store {path} was laid out by another version of overparam or its plugins: "
+                                 f"{missing}; give this run another store, or pass --overwrite to replace it")
+            return cls(path, layout, plan.pipeline.grid)
+        partial = path.with_name(path.name + PARTIAL_SUFFIX)
+        if partial.exists():  # left by a run killed while writing its template; we hold the lock
+            shutil.rmtree(partial)
+        template(plan, layout, digest).to_zarr(str(partial), mode="w", compute=False, consolidated=True,
+                                               zarr_format=ZARR_FORMAT)
+        if path.exists():
+            shutil.rmtree(path)
+        partial.rename(path)  # the store appears complete or not at all
+        return cls(path, layout, plan.pipeline.grid)
+
+    def status(self) -> np.ndarray:
+        """The status code of every grid point."""
+        return np.asarray(self.array("status")[...])
+
+    def done(self) -> set[tuple[int, ...]]:
+        """Grid indices whose status is done."""
+        return {tuple(int(i) for i in index) for index in np.argwhere(self.status() == STATUS_CODE["done"])}
+
+    def write(self, result: MemberResult) -> None:
+        """Write one grid point's results, ``status`` last (the commit mark)."""
+        index = tuple(result.index)
+        for name, values in result.values.items():
+            self.array(name)[index] = as_stored(values, self.layout.variables[name].dtype)
+        for name, variable in self.layout.variables.items():
+            if name not in result.values:
+                self.array(name)[index] = np.full(self.layout.shape(variable), missing_value(variable.dtype))
+        self.array("error")[index] = result.error
+        self.array("wall_time")[index] = result.wall_time
+        self.array("reached_step")[index] = result.reached_step
+        self.array("learning_rate")[index] = result.learning_rate
+        self.array("finished_at")[index] = result.finished_at
+        self.array("status")[index] = STATUS_CODE[result.status]
+
+    def set_attrs(self, **attrs: Any) -> None:
+        """Update root attributes, and the consolidated metadata readers open."""
+        self.group.attrs.update(attrs)
+        zarr.consolidate_metadata(str(self.path))

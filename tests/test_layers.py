@@ -1,0 +1,99 @@
+"""The core's layers import only downward, and plugins only the public API (docs/architecture.md).
+
+Every ``import`` and ``from ... import`` statement of framework/ and plugins/ is parsed, those
+inside functions and ``if TYPE_CHECKING:`` blocks included, and checked against the order of
+the layers: a module may import its own layer and the layers below it, never one above.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ("engine", "contract", "plugin_system", "configuration", "planning", "storage", "execution", "report",
+          "cli")
+PUBLIC = ("framework", "framework.testing")  # what plugins may import
+MAX_LINES = 400
+
+
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import statement of a file, absolute names only."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+    return found
+
+
+def layer_of(module: str) -> str | None:
+    """The layer of a ``framework.X...`` module name (None for the facade and framework.testing)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def framework_files() -> list[Path]:
+    return sorted((ROOT / "framework").rglob("*.py"))
+
+
+def test_every_module_of_framework_is_in_a_layer() -> None:
+    top_level = {p.name for p in (ROOT / "framework").glob("*.py")}
+    assert top_level == {"__init__.py", "testing.py"}, "a module outside the layers: " + ", ".join(
+        sorted(top_level - {"__init__.py", "testing.py"}))
+    packages = {p.name for p in (ROOT / "framework").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert packages == set(LAYERS)
+    for layer in LAYERS:
+        doc = ast.get_docstring(ast.parse((ROOT / "framework" / layer / "__init__.py").read_text()))
+        assert doc and "Imports:" in doc or layer == "cli" and doc, f"framework/{layer} needs a docstring saying what it may import"
+
+
+def test_imports_go_only_downward() -> None:
+    upward = []
+    for path in framework_files():
+        relative = path.relative_to(ROOT)
+        here = relative.parts[1] if len(relative.parts) > 2 else None
+        for line, module in imported_modules(path):
+            if not (module == "framework" or module.startswith("framework.")):
+                continue
+            target = layer_of(module)
+            if here is None:  # the facade and framework.testing: the public API, above every layer
+                continue
+            if module == "framework":
+                if here != "cli":
+                    upward.append(f"{relative}:{line} imports the public facade `framework` (a layer imports modules)")
+                continue
+            if target is None:
+                upward.append(f"{relative}:{line} imports {module}, which is in no layer")
+            elif LAYERS.index(target) > LAYERS.index(here):
+                upward.append(f"{relative}:{line} ({here}) imports {module} ({target}), a layer above")
+    assert not upward, "\n".join(upward)
+
+
+def test_plugins_import_only_the_public_api() -> None:
+    private = []
+    for path in sorted((ROOT / "plugins").rglob("*.py")):
+        for line, module in imported_modules(path):
+            if module.startswith("framework") and module not in PUBLIC:
+                private.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not private, "\n".join(private)
+
+
+@pytest.mark.parametrize("folder", ["framework", "plugins"])
+def test_no_module_is_over_400_lines(folder: str) -> None:
+    long = [f"{p.relative_to(ROOT)}: {n} lines" for p in sorted((ROOT / folder).rglob("*.py"))
+            if (n := len(p.read_text().splitlines())) > MAX_LINES]
+    assert not long, "\n".join(long)
+
+
+def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
+    """The parser finds imports inside functions and TYPE_CHECKING blocks (how the core hides
+    heavy imports), so an upward import there is not missed."""
+    module = tmp_path / "m.py"
+    module.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from framework.cli.commands import main\n"
+                      "def f():\n    import framework.storage.store\n")
+    assert [m for _, m in imported_modules(module) if m.startswith("framework")] == [
+        "framework.cli.commands", "framework.storage.store"]
+    assert layer_of("framework.cli.commands") == "cli" and layer_of("framework.testing") is None
