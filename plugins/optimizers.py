@@ -61,7 +61,11 @@ class SequenceSampler:
         self.position = 0
 
     def _draw_block(self) -> None:
-        draws = [torch.rand(SAMPLE_BLOCK, self.n, generator=g).argsort(dim=1)[:, : self.batch_size] for g in self.streams]
+        """The next ``SAMPLE_BLOCK`` steps' samples of every member: a random order of the n
+        sequences per step, from uniform draws in float32 whatever the process's default dtype
+        (a default changed by other code must not change which sequences SGD samples)."""
+        draws = [torch.rand(SAMPLE_BLOCK, self.n, generator=g, dtype=torch.float32).argsort(dim=1)[:, : self.batch_size]
+                 for g in self.streams]
         self.block = torch.stack(draws).to(self.device)
         self.position = 0
 

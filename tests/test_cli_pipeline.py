@@ -87,7 +87,7 @@ def test_plan_draws_each_stage_with_its_needs_in_dependency_order():
         for need in stages[name].get("needs", []):
             assert names.index(need) < names.index(name)
             assert need in line.split("<-")[1]
-    assert "computed 3x, shared by 12 jobs" in dag[names.index("data")]
+    assert "3 distinct for 12 jobs, each made once per worker" in dag[names.index("data")]
 
 
 def expectation(path: Path) -> str:

@@ -520,7 +520,7 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
     (SemiSmoothness, {"direction_seed": 2}),
 ])
 def test_a_member_measures_bit_for_bit_what_it_measures_alone(diagnostic_class, params):
-    """In shapes that ensembles pack (n and m multiples of 8 in float64, ``framework.planning.packing``)."""
+    """In shapes that ensembles pack (n and m multiples of 8 in float64, ``framework.planning.tasks``)."""
     m, seeds = 32, (3, 4)
     problems = [make_problem(seed, n=8, L=4, d_x=D_X, d=D, delta=0.3) for seed in (0, 1)]
     initial = [make_weights(m, D_X, D, seed) for seed in (0, 1)]

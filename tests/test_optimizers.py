@@ -114,7 +114,7 @@ def test_an_ensemble_trains_exactly_as_its_members_alone(optimizer):
 
 
 def test_a_diverging_member_is_masked_and_the_others_go_on():
-    """n and m multiples of 8: the shapes framework.planning.packing packs (exact members)."""
+    """n and m multiples of 8: the shapes framework.planning.tasks packs (exact members)."""
     problem = Problem.stack([make_problem(0, n=8, L=6, d_x=4, d=3, delta=0.2)] * 2)
     weights = type(make_weights(32, 4, 3)).stack([make_weights(32, 4, 3, seed=s) for s in (1, 2)])
     optimizer = GradientDescent()
@@ -134,3 +134,23 @@ def test_log_schedule_starts_at_zero_ends_at_the_last_step_and_is_logarithmic():
     ratios = [b / a for a, b in zip(schedule[15:], schedule[16:])]
     assert max(ratios) / min(ratios) < 1.2  # equal spacing in log t, up to rounding
     assert log_schedule(0, 10) == [0]
+
+
+@pytest.mark.parametrize("default", [torch.float32, torch.float64])
+def test_sgd_samples_the_same_sequences_whatever_the_default_dtype(default):
+    """Which sequences SGD draws depends on its seeds only: not on the process's default dtype,
+    which other code (a test module, a user's script) may have changed. A brute-force reference:
+    the samples drawn in a process left at float32."""
+    from plugins.optimizers import SequenceSampler
+
+    previous = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float32)
+        sampler = SequenceSampler([3, 4], 8, 2, torch.device("cpu"))
+        reference = [sampler.next() for _ in range(5)]
+        torch.set_default_dtype(default)
+        sampler = SequenceSampler([3, 4], 8, 2, torch.device("cpu"))
+        drawn = [sampler.next() for _ in range(5)]
+    finally:
+        torch.set_default_dtype(previous)
+    assert all(torch.equal(a, b) for a, b in zip(reference, drawn))

@@ -14,7 +14,7 @@ import xarray as xr
 import zarr
 
 from framework.execution.cluster import ClusterOptions
-from framework.execution.task import run_pack
+from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file
@@ -50,7 +50,7 @@ def test_scan_on_a_local_cluster_equals_each_job_run_alone_in_this_process(tmp_p
     stored = xr.open_zarr(str(tmp_path / "tiny.zarr")).load()
     layout = layout_of(plan)
     for job in plan.jobs:
-        alone = run_pack([job], layout)[0]
+        alone = run_task([job], layout)[0]
         point = stored.isel(m=job.point.index[0], seed=job.point.index[1])
         assert int(point["status"]) == STATUS_CODE["done"]
         for name, values in alone.values.items():

@@ -12,7 +12,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from framework.cli.commands import main
-from framework.execution.task import run_pack
+from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.planning.plan import plan_file
 from framework.plugin_system.registry import Registry
@@ -35,10 +35,10 @@ store: radii.zarr
 """
 
 
-def one_radius(tau: float) -> str:
-    # named like the first diagnostic stage of TWO_RADII: the probe's random direction W' is
-    # drawn from the job's first diagnostic stage's seed, shared by every stage
-    return HEAD + f"  near: {{plugins: [{{semi_smoothness: {{tau: {tau}}}}}], schedule: {{at: [0, 6, 12]}}, " \
+def one_radius(tau: float, stage: str) -> str:
+    # named like the stage of TWO_RADII it is compared with: the probe's random direction W' is
+    # drawn from the seed of the measuring stage (and grid point and step), nothing else
+    return HEAD + f"  {stage}: {{plugins: [{{semi_smoothness: {{tau: {tau}}}}}], schedule: {{at: [0, 6, 12]}}, " \
                   "needs: [train]}\nstore: one.zarr\n"
 
 
@@ -52,14 +52,14 @@ def stored(tmp_path, text: str, name: str) -> xr.Dataset:
     layout = layout_of(plan)
     store = Store.prepare(folder / "store.zarr", plan, layout)
     for job in plan.jobs:
-        store.write(run_pack([job], layout)[0])
+        store.write(run_task([job], layout)[0])
     return xr.open_zarr(str(folder / "store.zarr")).load()
 
 
 def test_one_diagnostic_at_two_radii_keeps_both_labelled_by_stage(tmp_path):
     both = stored(tmp_path, TWO_RADII, "both")
-    near = stored(tmp_path, one_radius(0.01), "near")
-    far = stored(tmp_path, one_radius(0.1), "far")
+    near = stored(tmp_path, one_radius(0.01, "near"), "near")
+    far = stored(tmp_path, one_radius(0.1, "far"), "far")
     gap = both["semi_smoothness_gap"]
     assert gap.dims == ("m", "stage", "step")
     assert both["stage"].values.tolist() == ["near", "far"]

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from framework import member_sum
-from framework.execution.task import run_pack
+from framework.execution.task import run_task
 from framework.storage.layout import layout_of
-from framework.planning.packing import member_bytes, pack_jobs
+from framework.planning.tasks import member_bytes, group_tasks
 from framework.planning.plan import plan_file
 from scans import write_pipeline
 
@@ -41,11 +41,11 @@ def test_a_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone_in_float6
     plan = mixed_plan(tmp_path, optimizer)
     layout = layout_of(plan)
     jobs = list(plan.jobs)
-    assert len(pack_jobs(jobs, None, "float64")) == 1  # lr, seed and δ differ: one ensemble of 12
-    together = run_pack(jobs, layout)
+    assert len(group_tasks(jobs, None, "float64")) == 1  # lr, seed and δ differ: one ensemble of 12
+    together = run_task(jobs, layout)
     assert all(r.status == "done" for r in together)
     for job, packed in zip(jobs, together):
-        alone = run_pack([job], layout)[0]
+        alone = run_task([job], layout)[0]
         assert packed.values.keys() == alone.values.keys()
         for name in alone.values:
             assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), (job.point.label(), name)
@@ -55,8 +55,8 @@ def test_a_member_does_not_depend_on_which_others_share_its_task(tmp_path):
     plan = mixed_plan(tmp_path, "sgd")
     layout = layout_of(plan)
     jobs = list(plan.jobs)
-    first = run_pack(jobs[:3], layout)
-    second = run_pack([jobs[7], jobs[1], jobs[11]], layout)
+    first = run_task(jobs[:3], layout)
+    second = run_task([jobs[7], jobs[1], jobs[11]], layout)
     for name in first[1].values:
         assert np.array_equal(first[1].values[name], second[1].values[name], equal_nan=True), name
 
@@ -65,9 +65,9 @@ def test_float32_members_agree_with_themselves_alone_to_1e6(tmp_path):
     plan = mixed_plan(tmp_path, "gd", "float32")
     layout = layout_of(plan)
     jobs = list(plan.jobs)[:6]
-    together = run_pack(jobs, layout, dtype="float32")
+    together = run_task(jobs, layout, dtype="float32")
     for job, packed in zip(jobs, together):
-        alone = run_pack([job], layout, dtype="float32")[0]
+        alone = run_task([job], layout, dtype="float32")[0]
         for name in ("loss", "pl_ratio", "h_norm_max", "rate"):
             np.testing.assert_allclose(packed.values[name], alone.values[name], rtol=1e-6, atol=0)
 
@@ -77,16 +77,16 @@ def test_a_diverging_member_is_masked_while_the_others_finish(tmp_path):
     plan = mixed_plan(tmp_path, "gd", text=text)
     layout = layout_of(plan)
     jobs = list(plan.jobs)
-    together = run_pack(jobs, layout)
+    together = run_task(jobs, layout)
     statuses = {job.point.values["lr"]: set() for job in jobs}
     for job, result in zip(jobs, together):
         statuses[job.point.values["lr"]].add(result.status)
         if result.status == "done":
-            alone = run_pack([job], layout)[0]
+            alone = run_task([job], layout)[0]
             assert np.array_equal(result.values["loss"], alone.values["loss"], equal_nan=True)
         else:
-            assert 0 < result.reached_step < 40 and "non-finite" in result.error
-            after = np.asarray(layout.steps) > result.reached_step
+            assert 0 < result.reached_step[0] < 40 and "non-finite" in result.error
+            after = np.asarray(layout.steps) > result.reached_step[0]
             assert np.isnan(result.values["loss"][after]).all()
     assert statuses == {0.01: {"done"}, 12.0: {"diverged"}, 0.06: {"done"}}
 
@@ -106,7 +106,7 @@ stages:
   train: {plugin: "${grid.optimizer}", params: {steps: 5, lr: "${grid.lr}"}, needs: [data, init]}
 """
     plan = plan_file(write_pipeline(tmp_path, text))
-    packs = pack_jobs(list(plan.jobs), None, "float64")
+    packs = group_tasks(list(plan.jobs), None, "float64")
     for pack in packs:
         first = pack[0].point.values
         for job in pack:
@@ -118,20 +118,20 @@ stages:
 def test_shapes_that_would_misalign_a_members_blocks_run_one_per_task(tmp_path):
     """BLAS rounds by a block's alignment: n = 5 sequences put member k's blocks at odd offsets."""
     plan = mixed_plan(tmp_path, "gd", text=MIXED.replace("n: 8,", "n: 5,"))
-    assert [len(p) for p in pack_jobs(list(plan.jobs), None, "float64")] == [1] * 12
+    assert [len(p) for p in group_tasks(list(plan.jobs), None, "float64")] == [1] * 12
     single = mixed_plan(tmp_path, "gd", "float32")
-    assert [len(p) for p in pack_jobs(list(single.jobs), None, "float32")] == [1] * 12  # float32 needs n % 16
+    assert [len(p) for p in group_tasks(list(single.jobs), None, "float32")] == [1] * 12  # float32 needs n % 16
 
 
 def test_pack_sizes_respect_max_ensemble_memory_and_the_number_of_workers(tmp_path):
     plan = mixed_plan(tmp_path, "gd")
     jobs = list(plan.jobs)  # 12 compatible jobs
-    assert [len(p) for p in pack_jobs(jobs, 5, "float64")] == [5, 5, 2]
+    assert [len(p) for p in group_tasks(jobs, 5, "float64")] == [5, 5, 2]
     one = member_bytes(jobs[0], "float64")
-    assert [len(p) for p in pack_jobs(jobs, None, "float64", task_bytes=3 * one)] == [3, 3, 3, 3]
-    assert [len(p) for p in pack_jobs(jobs, None, "float64", slots=2)] == [6, 6]
+    assert [len(p) for p in group_tasks(jobs, None, "float64", task_bytes=3 * one)] == [3, 3, 3, 3]
+    assert [len(p) for p in group_tasks(jobs, None, "float64", slots=2)] == [6, 6]
     assert member_bytes(jobs[0], "float32") * 2 == one
-    covered = [job.point.index for pack in pack_jobs(jobs, 5, "float64") for job in pack]
+    covered = [job.point.index for pack in group_tasks(jobs, 5, "float64") for job in pack]
     assert sorted(covered) == sorted(job.point.index for job in jobs)
 
 
@@ -142,9 +142,9 @@ def test_large_members_reduce_in_the_same_order_alone_and_together(tmp_path):
     plan = mixed_plan(tmp_path, "gd", text=text)
     layout = layout_of(plan)
     jobs = list(plan.jobs)[:3]
-    together = run_pack(jobs, layout)
+    together = run_task(jobs, layout)
     for job, packed in zip(jobs, together):
-        alone = run_pack([job], layout)[0]
+        alone = run_task([job], layout)[0]
         for name in ("loss", "pl_ratio", "weight_distance_frobenius", "semi_smoothness_inner"):
             assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), name
 
@@ -163,6 +163,6 @@ def test_cpu_ensembles_keep_their_recurrent_weights_within_the_cache_budget(tmp_
     text = MIXED.replace("m: 32", "m: 512").replace("n: 8,", "n: 16,")
     plan = mixed_plan(tmp_path, "gd", "float32", text=text)
     jobs = list(plan.jobs)
-    assert [len(p) for p in pack_jobs(jobs, None, "float32")] == [4, 4, 4]
-    assert [len(p) for p in pack_jobs(jobs, None, "float32", gpu=True)] == [12]
-    assert [len(p) for p in pack_jobs(jobs, None, "float64")] == [2] * 6
+    assert [len(p) for p in group_tasks(jobs, None, "float32")] == [4, 4, 4]
+    assert [len(p) for p in group_tasks(jobs, None, "float32", gpu=True)] == [12]
+    assert [len(p) for p in group_tasks(jobs, None, "float64")] == [2] * 6

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from framework.execution.task import generate, run_pack
+from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.planning.plan import Plan, plan_file, plan_source
 from framework.plugin_system.registry import Registry
@@ -36,7 +36,7 @@ def test_jobs_are_the_cartesian_product_in_file_order():
                      train='{plugin: "${grid.optimizer}", params: {steps: 10, lr: 0.05/m}, needs: [data, init]}')
     expected = [dict(zip(axes, values)) for values in itertools.product(*axes.values())]
     assert [dict(job.point.values) for job in plan.jobs] == expected
-    assert [job.train.name for job in plan.jobs] == [point["optimizer"] for point in expected]
+    assert [job.trainings[0].call.name for job in plan.jobs] == [point["optimizer"] for point in expected]
     assert [job.init.params.m for job in plan.jobs] == [point["m"] for point in expected]
     assert [job.point.index for job in plan.jobs] == list(itertools.product(range(3), range(2), range(2)))
 
@@ -47,7 +47,7 @@ def test_zip_pairs_axes_instead_of_crossing_them():
                      train="{plugin: gd, params: {steps: 10, lr: c/m}, needs: [data, init]}")
     expected = [(m, c, s) for (m, c), s in itertools.product(zip(widths, coefficients), range(2))]
     assert [(j.point.values["m"], j.point.values["c"], j.point.values["seed"]) for j in plan.jobs] == expected
-    assert [j.train.params.lr for j in plan.jobs] == [c / m for m, c, _ in expected]
+    assert [j.trainings[0].call.params.lr for j in plan.jobs] == [c / m for m, c, _ in expected]
     assert [dim.name for dim in plan.pipeline.grid.dimensions] == ["m", "seed"]
 
 
@@ -74,7 +74,7 @@ def test_grid_reference_substitutes_in_nested_parameters():
 
 def test_grid_reference_inside_an_expression_is_substituted_then_evaluated():
     plan = make_plan("  m: [16, 32]", train='{plugin: gd, params: {steps: 10, lr: "0.5/${grid.m}"}, needs: [data, init]}')
-    assert [j.train.params.lr for j in plan.jobs] == [0.5 / 16, 0.5 / 32]
+    assert [j.trainings[0].call.params.lr for j in plan.jobs] == [0.5 / 16, 0.5 / 32]
 
 
 def test_expressions_in_axes_and_data_sizes():
@@ -84,11 +84,16 @@ def test_expressions_in_axes_and_data_sizes():
     for job in plan.jobs:
         m, k = job.point.values["m"], job.point.values["k"]
         assert job.data.params.L == 2 * k and isinstance(job.data.params.L, int)
-        assert job.train.params.steps == 3 * (2 * k) + 1
-        assert job.train.params.lr == 0.05 / m
+        assert job.trainings[0].call.params.steps == 3 * (2 * k) + 1
+        assert job.trainings[0].call.params.lr == 0.05 / m
 
 
 # --- seeds and sharing -----------------------------------------------------------------------
+
+def generate(call):
+    """A generator call computed afresh (no cache between two calls)."""
+    return call.component().generate(call.params, call.seed)
+
 
 def test_changing_the_width_axis_leaves_each_replicas_data_unchanged():
     narrow = make_plan("  m: [16, 32]\n  seed: 2")
@@ -149,7 +154,7 @@ def test_one_job_rerun_alone_from_a_fresh_plan_is_bit_identical(tmp_path: Path):
     for _ in range(2):
         plan = plan_file(path)
         job = next(j for j in plan.jobs if j.point.values == {"m": 12, "seed": 1, "optimizer": "sgd"})
-        (result,) = run_pack([job], layout_of(plan))
+        (result,) = run_task([job], layout_of(plan))
         results.append(result)
     first, again = results
     assert first.status == again.status == "done"
@@ -192,9 +197,9 @@ def test_one_job_rerun_alone_matches_its_numbers_from_a_pack(optimizer: str):
     plan = plan_source(read_source(REPRODUCE, "reproduce.yaml"))
     layout = layout_of(plan)
     pack = [j for j in plan.jobs if j.point.values["optimizer"] == optimizer and j.point.values["m"] == 12]
-    packed = run_pack(pack, layout)
+    packed = run_task(pack, layout)
     for job, in_pack in zip(pack, packed):
-        (alone,) = run_pack([job], layout)
+        (alone,) = run_task([job], layout)
         assert alone.status == in_pack.status == "done"
         for name, array in alone.values.items():
             assert np.array_equal(array, in_pack.values[name], equal_nan=True), name

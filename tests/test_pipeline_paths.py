@@ -9,9 +9,8 @@ import pytest
 import torch
 from pydantic import Field
 
-from framework import Params, PipelinePath, validate_params
+from framework import Params, PipelinePath
 from framework.contract.components import Generator
-from framework.execution.task import generate
 from framework.planning.plan import plan_file
 
 PIPELINE = """\
@@ -46,7 +45,7 @@ def test_a_relative_path_parameter_resolves_against_the_pipeline_file_not_the_cw
     job = plan_file(folder / "pipeline.yaml").jobs[0]
     assert job.data.params.path == (folder / "inputs" / "data.npz").resolve()
     assert (job.shape.n, job.shape.L, job.shape.d_x, job.shape.d) == (3, 4, 5, 2)
-    assert torch.equal(generate(job.data).X[0], torch.from_numpy(X))
+    assert torch.equal(job.data.component().generate(job.data.params, job.data.seed).X[0], torch.from_numpy(X))
 
 
 def test_the_store_and_path_parameters_resolve_against_the_same_folder(experiment):
@@ -71,6 +70,6 @@ class FileUser(Generator):
 
 def test_without_a_pipeline_file_a_relative_path_resolves_against_the_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert validate_params(FileUser, {"path": "a/b.npz"}).path == tmp_path.resolve() / "a" / "b.npz"
-    assert validate_params(FileUser, {"path": "a/b.npz"}, directory=Path("/data")).path == Path("/data/a/b.npz")
-    assert validate_params(FileUser, {"path": "/abs/c.npz"}, directory=Path("/data")).path == Path("/abs/c.npz")
+    assert FileUser.parse_params({"path": "a/b.npz"}).path == tmp_path.resolve() / "a" / "b.npz"
+    assert FileUser.parse_params({"path": "a/b.npz"}, Path("/data")).path == Path("/data/a/b.npz")
+    assert FileUser.parse_params({"path": "/abs/c.npz"}, Path("/data")).path == Path("/abs/c.npz")

@@ -30,7 +30,6 @@ from framework import (
     Generator,
     Output,
     Params,
-    ParameterError,
     PluginLoadError,
     Problem,
     Registry,
@@ -39,9 +38,10 @@ from framework import (
     check_component,
     closed_form_gradient,
     train,
-    validate_params,
 )
 from framework.cli.commands import main
+from framework.configuration.source import PipelineError, read_source
+from framework.planning.plan import plan_source
 from framework.plugin_system.registry import AUTOLOAD_ENV
 from framework.testing import assert_component_contract, assert_discovered
 from scans import overparam, write_pipeline
@@ -247,8 +247,8 @@ def test_misspelled_hook_is_refused_with_a_suggestion(plugin_module) -> None:
     registry = Registry([name], autoload=False)
     failures = [p for p in registry.problems if isinstance(p, PluginLoadError) and p.provider.plugin == name]
     assert len(failures) == 1
-    assert "unknown hook 'overparam_register_generator'" in str(failures[0])
-    assert "did you mean 'overparam_register_generators'" in str(failures[0])
+    assert "unknown hook 'overparam_register_generator'; did you mean 'overparam_register_generators'?" in str(
+        failures[0])
     assert not registry.pm.has_plugin(name)
 
 
@@ -257,7 +257,7 @@ def test_unknown_name_lists_the_known_ones_and_suggests() -> None:
     with pytest.raises(UnknownComponentError) as raised:
         registry.get("generator", "seperable")
     message = str(raised.value)
-    assert "did you mean 'separable'" in message
+    assert message.startswith("unknown generator 'seperable'; did you mean 'separable'?; known generators: ")
     assert all(name in message for name in BUILTINS["generator"])
 
 
@@ -309,19 +309,26 @@ def test_contract_check_finds_each_violation() -> None:
     assert "when 'sometimes' must be one of init, schedule, end" in problems
 
 
+def refusals(data: str, init: str = "{plugin: paper, params: {m: 8}}") -> list[str]:
+    """What validating a pipeline with these data and init stages reports, one line a problem."""
+    text = (f"name: t\nstages:\n  data: {data}\n  init: {init}\n"
+            "  train: {plugin: gd, params: {steps: 2, lr: 0.01}, needs: [data, init]}\n")
+    with pytest.raises(PipelineError) as raised:
+        plan_source(read_source(text, "t.yaml"), Registry(autoload=False))
+    return str(raised.value).splitlines()
+
+
 def test_parameters_out_of_bounds_are_refused_with_the_key_path() -> None:
-    registry = Registry(autoload=False)
-    with pytest.raises(ParameterError) as raised:
-        validate_params(registry.get("generator", "separable"), {"delta": 1.5, "nn": 3}, "stages.data.params")
-    assert raised.value.problems == [
-        "stages.data.params.delta: 1.5: should be less than or equal to 1",
-        "stages.data.params.nn: unknown parameter",
+    assert refusals("{plugin: separable, params: {delta: 1.5, nn: 3}}") == [
+        "t.yaml:3 stages.data.params.delta: 1.5: should be less than or equal to 1",
+        "t.yaml:3 stages.data.params.nn: unknown parameter of generator 'separable'; did you mean 'n'?; "
+        "it takes n, L, d_x, d, delta, input_norm_min, input_norm_max, target_scale",
     ]
-    rule = {"token": 1, "position": 0, "output": 0, "at": 3}
-    with pytest.raises(ParameterError, match=r"stages\.data\.params\.mapping\[0\]\.position: 0: should be greater than or equal to 1"):
-        validate_params(registry.get("generator", "token_map"), {"mapping": [rule]}, "stages.data.params")
-    with pytest.raises(ParameterError, match=r"stages\.init\.params\.m: required, not given"):
-        validate_params(registry.get("initializer", "orthogonal"), {"scale": 1.0}, "stages.init.params")
+    data = "{plugin: token_map, params: {mapping: [{token: 1, position: 0, output: 0, at: 3}]}}"
+    assert refusals(data, init="{plugin: orthogonal, params: {scale: 1.0}}") == [
+        "t.yaml:3 stages.data.params.mapping[0].position: 0: should be greater than or equal to 1",
+        "t.yaml:4 stages.init.params.m: required, not given",
+    ]
 
 
 # --- the example components, run with the engine -------------------------------------------
@@ -431,13 +438,13 @@ def test_plugins_command_with_nothing_broken_lists_components_by_kind_with_provi
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     headers = {line.rstrip(":"): i for i, line in enumerate(lines) if not line.startswith(" ")}
-    assert list(headers) == ["generators", "initializers", "optimizers", "diagnostics"]
+    assert list(headers) == ["generators", "initializers", "optimizers", "diagnostics", "claims"]
     bounds = [*headers.values(), len(lines)]
     for (kind, start), end in zip(headers.items(), bounds[1:]):
         section = lines[start + 1 : end]
         for name in BUILTINS.get(kind[:-1], set()):
             assert any(line.split()[:2] == [name, "built-in"] for line in section), (kind, name)
-        example = EXAMPLE_COMPONENTS[kind[:-1]]
+        example = {**EXAMPLE_COMPONENTS, "claim": "w_norm_settles"}[kind[:-1]]
         assert any(line.split()[0] == example and EXAMPLE_SOURCE in line for line in section), (kind, example)
 
 

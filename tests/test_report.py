@@ -17,11 +17,13 @@ from framework.cli.commands import main
 from framework.execution.cluster import ClusterOptions
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file
-from framework.report import build_report, default_out, fit_exponential, fit_power_law, geometry, width
+from framework.report import assess_claims, build_report, default_out, fit_exponential, fit_power_law
 from framework.report.fits import LineFit
 from framework.report.verdicts import Verdict, exponent_verdict, range_problem
 from framework.report.view import StoreView
 from framework.storage.store import STATUS_CODE, ZARR_FORMAT
+from plugins.diagnostics.geometry_claims import ForwardNormsBounded
+from plugins.diagnostics.stability_claims import ReluSignFlips
 from scans import FAILING, write_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -235,7 +237,7 @@ def test_dprime_verdict_is_where_a_known_exponent_lies_against_two_thirds(tmp_pa
     flips = np.array([[1.0, 1.5, 2.0]]) * m ** np.array([exponents])  # [m, seed], the max over steps
     steps = np.stack([0.5 * flips, flips], axis=-1)
     view = done_store(tmp_path / "flips.zarr", widths, 3, dprime_max=(("m", "seed", "step"), steps))
-    [finding] = width.dprime(view, tmp_path / "out")
+    [finding] = assess_claims(view, [ReluSignFlips()], tmp_path / "out").findings
     assert finding.paper_ref == "(5.1)"
     assert finding.assessment.verdict is verdict, finding.assessment.reason
 
@@ -258,7 +260,8 @@ def test_forward_norm_verdict_counts_h_and_g_below_one_half_at_the_largest_width
         (h if seed % 2 == 0 else g)[1, seed, seed + 1, 4 - seed] = value
     dims = ("m", "seed", "step", "layer")
     view = done_store(tmp_path / "norms.zarr", [16, 64], 3, h_norm_min=(dims, h), g_norm_min=(dims, g))
-    [finding] = [f for f in geometry.forward_geometry(view, tmp_path / "out") if f.paper_ref == "(4.1)"]
+    [finding] = assess_claims(view, [ForwardNormsBounded()], tmp_path / "out").findings
+    assert finding.paper_ref == "(4.1)"
     assert finding.assessment.verdict is verdict, finding.assessment.reason
     assert f"lowest {min(lowest):.3g}, median {sorted(lowest)[1]:.3g}" in finding.assessment.reason
 
@@ -280,8 +283,8 @@ def test_a_store_with_failed_and_diverged_points_still_reports_what_it_left_out(
     assert "2 of 4 grid points are not done" in md
     assert "case=raises (explode=True, lr=0.05): failed (" in md and "exploded, as asked" in md
     assert "case=diverges (explode=False, lr=2): diverged (" in md and "non-finite" in md
-    assert "GD against SGD against mini-batch: the grid has no `optimizer` axis" in md
-    assert "PL condition against width: " in md  # skipped, with its reason
+    assert "GD, SGD and mini-batch all converge linearly: the grid has no `optimizer` axis" in md
+    assert "Polyak–Łojasiewicz condition along training: the grid has no `m` axis" in md  # skipped, with its reason
     assert (folder / "loss.png").exists() and not (folder / "distance.png").exists()
     view = StoreView(tmp_path / "failing.zarr")
     assert np.isfinite(view.ds["loss"].sel(case="fine").values).all()

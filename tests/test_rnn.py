@@ -139,7 +139,7 @@ def test_float32_gradient_is_close_to_float64():
 
 
 def test_ensemble_members_equal_separate_networks_bit_for_bit():
-    """n and m multiples of 8: every member's blocks start on a 64-byte line (framework.planning.packing)."""
+    """n and m multiples of 8: every member's blocks start on a 64-byte line (framework.planning.tasks)."""
     weights, problem = random_ensemble(5, 8, 7, 4, 3, 24, seed=21)
     together = closed_form_gradient(weights, problem, ("W", "A", "B"))
     f_together = loss(weights, problem)

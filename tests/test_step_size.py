@@ -6,7 +6,7 @@ import torch
 
 from conftest import make_problem, make_weights
 from framework import kernel_top_eigenvalue, log_schedule, residual_tangent, train
-from framework.execution.task import run_pack
+from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.planning.plan import plan_file
 from framework.configuration.source import PipelineError
@@ -88,11 +88,11 @@ def test_lr_auto_in_a_pipeline_takes_its_fraction_of_two_over_lambda_max(tmp_pat
     plan = plan_file(write_pipeline(tmp_path, AUTO))
     layout = layout_of(plan)
     jobs = list(plan.jobs)
-    results = run_pack(jobs, layout)
+    results = run_task(jobs, layout)
     assert all(r.status == "done" for r in results)
     by_point = {job.point.values["seed"]: {} for job in jobs}
     for job, result in zip(jobs, results):
-        by_point[job.point.values["seed"]][job.point.values["fraction"]] = result.learning_rate
+        by_point[job.point.values["seed"]][job.point.values["fraction"]] = result.learning_rate[0]
         assert result.values["loss"][-1] < result.values["loss"][0]
     for rates in by_point.values():  # same data and weights: the rate is proportional to the fraction
         assert rates[0.5] == pytest.approx(2 * rates[0.25], rel=1e-12)
@@ -100,7 +100,7 @@ def test_lr_auto_in_a_pipeline_takes_its_fraction_of_two_over_lambda_max(tmp_pat
     problem = job.data.component().generate(job.data.params, job.data.seed)
     weights = job.init.component().initialize(job.init.params, problem.d_x, problem.d, job.init.seed)
     lam = kernel_top_eigenvalue(weights, problem, ("W",), [torch.Generator().manual_seed(9)], iterations=400)
-    assert results[0].learning_rate == pytest.approx(job.point.values["fraction"] * 2 / lam.item(), rel=1e-3)
+    assert results[0].learning_rate[0] == pytest.approx(job.point.values["fraction"] * 2 / lam.item(), rel=1e-3)
 
 
 def test_a_misspelt_auto_is_refused_naming_the_key(tmp_path):

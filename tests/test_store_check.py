@@ -12,7 +12,7 @@ import xarray as xr
 import yaml
 import zarr
 
-from framework.execution.task import run_pack
+from framework.execution.task import run_task
 from framework.storage.layout import MemberResult
 from framework.storage.layout import Layout, layout_of
 from framework.planning.plan import plan_file
@@ -47,7 +47,7 @@ def three_of_four(tmp_path: Path) -> tuple[Path, Layout, MemberResult, list[str]
     plan = plan_file(write_pipeline(tmp_path, TINY))
     layout = layout_of(plan)
     store = Store.prepare(tmp_path / "tiny.zarr", plan, layout)
-    results = run_pack(list(plan.jobs), layout)
+    results = run_task(list(plan.jobs), layout)
     for result in results[:3]:
         store.write(result)
     return store.path, layout, results[3], [job.point.label() for job in plan.jobs[:3]]
@@ -60,8 +60,8 @@ def write_without_status(path: Path, layout: Layout, result: MemberResult, until
     writes = list(result.values.items())
     writes += [(name, np.full(layout.shape(variable), np.nan)) for name, variable in layout.variables.items()
                if name not in result.values]
-    writes += [("error", result.error), ("wall_time", result.wall_time), ("reached_step", result.reached_step),
-               ("learning_rate", result.learning_rate), ("finished_at", result.finished_at)]
+    writes += [("error", result.error), ("wall_time", result.wall_time), ("reached_step", result.reached_step[0]),
+               ("learning_rate", result.learning_rate[0]), ("finished_at", result.finished_at)]
     for name, value in writes:
         group[name][result.index] = value
         if name == until:

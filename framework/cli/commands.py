@@ -22,6 +22,7 @@ from framework.execution.progress import MODES
 
 if TYPE_CHECKING:
     from framework.planning.plan import Plan
+    from framework.storage.layout import Layout
 
 INVALID_PIPELINE = 2
 NOT_A_STORE = 2
@@ -84,8 +85,8 @@ def plugins(verbose: bool, modules: tuple[str, ...], blocked: tuple[str, ...], n
         raise SystemExit(1)
 
 
-def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = ()) -> Plan:
-    """The validated plan of a pipeline file (its result layout checked too); on any problem,
+def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = ()) -> tuple[Plan, Layout]:
+    """The validated plan of a pipeline file and its result layout; on any problem,
     every problem on stderr, one ``file:line key.path: message`` per line, and exit status 2."""
     from framework.storage.layout import layout_of
     from framework.planning.plan import plan_file
@@ -93,11 +94,11 @@ def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] 
 
     try:
         plan = plan_file(file, autoload=autoload_choice(no_autoload), blocked=blocked)
-        layout_of(plan)
+        layout = layout_of(plan)
     except PipelineError as error:
         click.echo(str(error), err=True)
         raise SystemExit(INVALID_PIPELINE) from None
-    return plan
+    return plan, layout
 
 
 @main.command("validate")
@@ -112,7 +113,7 @@ def validate(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
     with deferred_torch():
         from framework.planning.plan_text import render_summary
 
-        click.echo(render_summary(checked_plan(file, no_autoload, blocked), file))
+        click.echo(render_summary(checked_plan(file, no_autoload, blocked)[0], file))
 
 
 @main.command("plan")
@@ -126,7 +127,7 @@ def plan(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
     with deferred_torch():
         from framework.planning.plan_text import render_plan
 
-        click.echo(render_plan(checked_plan(file, no_autoload, blocked), file))
+        click.echo(render_plan(checked_plan(file, no_autoload, blocked)[0], file))
 
 
 @main.command("run")
@@ -163,27 +164,22 @@ def run(file: str, store: Path | None, scheduler: str | None, timeout: float, wo
     whose memory estimate exceeds this machine's available memory is refused (exit status 2)
     unless --force.
     """
-    from framework.execution.memory import refuse_if_too_large
     from framework.execution.orchestrator import RunOptions, run_plan
     from framework.execution.progress import ScanProgress
     from framework.configuration.source import PipelineError
     from framework.storage.store import StoreError
 
-    plan = checked_plan(file, no_autoload, blocked)
+    plan, layout = checked_plan(file, no_autoload, blocked)
     cluster = ClusterOptions(scheduler, workers, threads, dashboard, host, timeout)
-    if not force:
-        try:
-            refuse_if_too_large(plan, cluster, max_ensemble)
-        except PipelineError as error:
-            click.echo(str(error), err=True)
-            raise SystemExit(INVALID_PIPELINE) from None
-    plan.registry.hook.overparam_pipeline_loaded(pipeline=plan)
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
-                         max_ensemble=max_ensemble)
+                         max_ensemble=max_ensemble, check_memory=not force)
     display = ScanProgress(options.progress)
     try:
-        summary = run_plan(plan, options, display)
+        summary = run_plan(plan, options, display, layout)
+    except PipelineError as error:
+        click.echo(str(error), err=True)
+        raise SystemExit(INVALID_PIPELINE) from None
     except (StoreError, ClusterError) as error:
         click.echo(f"{file}: {error}", err=True)
         raise SystemExit(INVALID_PIPELINE) from None

@@ -6,13 +6,13 @@ names and parameters are checked per grid point by ``framework.planning.plan``.
 """
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from framework.contract.messages import did_you_mean
 from framework.engine.devices import DTYPES
 from framework.configuration.grid import Dimension, Grid, axis_values
 from framework.configuration.source import Finding, KeyPath, PipelineError, Source, read_file, read_source
@@ -27,12 +27,6 @@ MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
 MAX_JOBS = 100_000  # more grid points than this is a typo (seed: 1000000), not a scan
 MAX_LOGGED_STEPS = 100_000  # per schedule: the store keeps one slot per logged step
-
-
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str:
-    """`` (did you mean 'x'?)`` for a close choice, else empty."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 @dataclass(frozen=True)

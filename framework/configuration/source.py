@@ -6,7 +6,6 @@ can say ``quickstart.yaml:14 stages.train.params.lr: ...`` (docs/pipelines.md, "
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,27 +14,10 @@ from typing import Any
 import yaml
 
 from framework.configuration.yaml_errors import Plausibility, explain
+from framework.contract.messages import KeyPath, format_path
 
-KeyPath = tuple[str | int, ...]
 MAX_DEPTH = 32  # mappings and lists nested deeper than this are not a pipeline
 MAX_VALUES = 100_000  # values in the file once aliases are expanded ("billion laughs")
-
-
-PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
-
-
-def format_path(path: KeyPath) -> str:
-    """``("stages", "train", "params", "lr")`` as ``stages.train.params.lr``; items as ``[0]``;
-    a key that is not a plain word (spaces, dots, control characters) quoted, as ``['a b']``."""
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text = f"{text}[{part}]"
-        elif not PLAIN_KEY.match(str(part)):
-            text = f"{text}[{str(part)!r}]"
-        else:
-            text = f"{text}.{part}" if text else str(part)
-    return text
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 Each component is a class with a ``name``, a one-line description (its docstring's first
 line) and a parameter schema ``Params`` (a pydantic model: types, defaults, bounds), so a
 pipeline can be validated completely before anything is computed (docs/plugins.md). Components
-produce float64 tensors on the CPU from integer seeds; the caller moves them to the run's
-device and dtype, which is why one seed gives the same numbers on every device.
+produce float64 tensors on the CPU from integer seeds (drawing from
+``framework.seeded_generator(seed)``); the caller moves them to the run's device and dtype,
+which is why one seed gives the same numbers on every device.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
 
-import torch
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -225,8 +225,3 @@ class Optimizer(Component, ABC):
     @abstractmethod
     def step(self, params: Params, state: Any, weights: Weights, problem: Problem, lr: Tensor) -> Weights:
         """The weights after one update."""
-
-
-def seeded_generator(seed: int) -> torch.Generator:
-    """A CPU random stream for one seed: draws on the CPU make results device-independent."""
-    return torch.Generator(device="cpu").manual_seed(int(seed))

@@ -1,17 +1,18 @@
-"""Parameter schemas of components: describing them (type, default, bounds) and validating raw
-values with errors that name the key path.
+"""Parameter schemas of components: describing them (type, default, bounds) and saying what is
+wrong with raw values, key by key.
 
 A component's ``Params`` is a pydantic model (``framework.contract.components.Params``); this module
 reads its fields for ``overparam plugins --verbose`` and the contract check, and turns a
-pydantic ``ValidationError`` into one message per bad key, each prefixed with where the values
-came from (``stages.data.params.delta: ...``), so a pipeline is refused before anything runs.
+pydantic ``ValidationError`` into one message per bad key with the key's path inside the
+parameters (``parameter_problems``), which the pipeline's validation prefixes with where the
+values came from (``stages.data.params.delta: 1.5: ...``), so a pipeline is refused before
+anything runs.
 """
 from __future__ import annotations
 
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import annotated_types
@@ -19,7 +20,8 @@ from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from framework.contract.components import Component, Params
+from framework.contract.components import Params
+from framework.contract.messages import KeyPath, closest, did_you_mean
 
 BOUND_SYMBOLS: tuple[tuple[type, str, str], ...] = (
     (annotated_types.Ge, "ge", ">="),
@@ -94,26 +96,6 @@ def describe_params(schema: type[Params]) -> list[ParamSpec]:
     return specs
 
 
-class ParameterError(ValueError):
-    """Raw parameters a component's schema refuses; one line per bad key, each with its path."""
-
-    def __init__(self, component: type[Component], where: str, problems: list[str]):
-        self.component = component
-        self.where = where
-        self.problems = problems
-        header = f"invalid parameters for {component.kind} '{component.name}':"
-        super().__init__("\n".join([header, *(f"  {line}" for line in problems)]))
-
-
-def key_path(where: str, loc: tuple[int | str, ...]) -> str:
-    """``where`` joined with pydantic's ``loc``: ``stages.data.params`` + ``("rules", 0, "at")``
-    gives ``stages.data.params.rules[0].at``."""
-    path = where
-    for part in loc:
-        path = f"{path}[{part}]" if isinstance(part, int) else (f"{path}.{part}" if path else str(part))
-    return path
-
-
 def shown(value: Any) -> str:
     """A value as the pipeline file spells it: YAML's ``true``/``false`` for booleans, else ``repr``."""
     if isinstance(value, bool):
@@ -148,25 +130,34 @@ def plain_message(item: Mapping[str, Any]) -> str:
     return "should" + message[len("Input should"):] if message.startswith("Input should") else message
 
 
-def validation_problems(error: ValidationError, where: str) -> list[str]:
-    """One line per error: key path, the value given, and what was expected."""
-    problems = []
-    for item in error.errors():
-        path = key_path(where, item["loc"]) or where or "params"
+def parameter_problems(error: ValidationError, schema: type[Params], owner: str = "") -> list[tuple[KeyPath, str]]:
+    """What pydantic found wrong with raw parameters, in the project's words: one ``(loc, message)``
+    per problem, ``loc`` its key path inside the parameters (empty: the parameters as a whole).
+
+    A missing key reads ``required, not given``; an unknown one ``unknown parameter of OWNER; did
+    you mean 'steps'?; it takes steps, lr, train``; a bad value ``1.5: should be less than or
+    equal to 1``, the value as a pipeline file spells it. A misspelt key is reported once, as
+    unknown with its suggestion, not also as the required key it was meant to be. One wording,
+    so that a bad value reads the same wherever parameters are checked.
+    """
+    items = error.errors()
+    known = list(schema.model_fields)
+    meant = {closest(str(item["loc"][0]), known) for item in items
+             if item["type"] == "extra_forbidden" and len(item["loc"]) == 1}
+    problems: list[tuple[KeyPath, str]] = []
+    for item in items:
+        loc = tuple(item["loc"])
         if item["type"] == "missing":
-            problems.append(f"{path}: required, not given")
+            if len(loc) != 1 or loc[0] not in meant:
+                problems.append((loc, "required, not given"))
+        elif item["type"] == "extra_forbidden" and len(loc) == 1:
+            of = f" of {owner}" if owner else ""
+            problems.append((loc, f"unknown parameter{of}{did_you_mean(str(loc[0]), known)}; "
+                                  f"it takes {', '.join(known)}"))
         elif item["type"] == "extra_forbidden":
-            problems.append(f"{path}: unknown parameter")
+            problems.append((loc, "unknown key"))
+        elif not loc:
+            problems.append((loc, plain_message(item)))
         else:
-            problems.append(f"{path}: {shown(item['input'])}: {plain_message(item)}")
+            problems.append((loc, f"{shown(item['input'])}: {plain_message(item)}"))
     return problems
-
-
-def validate_params(component: type[Component], raw: Mapping[str, Any], where: str = "params",
-                    directory: Path | None = None) -> Params:
-    """The component's parameters from raw values, or ``ParameterError`` naming every bad key path;
-    ``PipelinePath`` values resolve against ``directory`` (a pipeline file's folder)."""
-    try:
-        return component.parse_params(raw, directory)
-    except ValidationError as error:
-        raise ParameterError(component, where, validation_problems(error, where)) from None

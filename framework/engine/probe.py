@@ -8,7 +8,7 @@ often each was computed, so "computed once per measurement" is checkable.
 """
 from __future__ import annotations
 
-import zlib
+import copy
 from collections import Counter
 from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,6 +17,7 @@ import torch
 
 from framework.engine.tensors import Problem, Weights
 from framework.engine.rnn import Forward, closed_form_gradient, forward, member_columns
+from framework.engine.seeds import purpose_seed, seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -64,6 +65,15 @@ class Probe:
             raise ValueError(f"{len(self.seeds)} seeds for an ensemble of K = {weights.K}")
         self.computations: Counter[str] = Counter()
         self._cache: dict[str, Any] = {}
+
+    def reseeded(self, seed: Sequence[int]) -> Probe:
+        """The same measurement with other seeds for the draws (one per member): it shares
+        every quantity computed so far and later, and their counts, with this probe."""
+        other = copy.copy(self)
+        other.seeds = [int(s) for s in seed]
+        if len(other.seeds) != self.K:
+            raise ValueError(f"{len(other.seeds)} seeds for an ensemble of K = {self.K}")
+        return other
 
     def _once(self, key: str, compute: Callable[[], T]) -> T:
         """The cached value of ``key``, computed (and counted) on first use."""
@@ -181,8 +191,7 @@ class Probe:
     def generators(self, purpose: str) -> list[torch.Generator]:
         """One CPU random stream per member for one diagnostic's draws, from that member's seed and
         the name ``purpose``: a member draws the same numbers whichever ensemble it is part of."""
-        salt = zlib.crc32(purpose.encode())
-        return [torch.Generator(device="cpu").manual_seed((seed * 1_000_003 + salt) % 2**63) for seed in self.seeds]
+        return [seeded_generator(purpose_seed(seed, purpose)) for seed in self.seeds]
 
 
 def normal_per_member(generators: Sequence[torch.Generator], shape: Sequence[int], like: Tensor,

@@ -180,11 +180,3 @@ def residual_tangent(
             dy = torch.bmm(dh, Bt)
             tangent[layer] = dy + torch.bmm(fwd.h_layers[layer], transposed["B"]) if "B" in transposed else dy
     return tangent.permute(1, 0, 2, 3).contiguous()
-
-
-def loss_and_gradient(
-    weights: Weights, problem: Problem, trained: Collection[str] = ("W",)
-) -> tuple[Tensor, Mapping[str, Tensor]]:
-    """``f`` ``[K]`` and its gradient (Fact 2.5) from one forward pass."""
-    fwd = forward(weights, problem)
-    return fwd.loss, closed_form_gradient(weights, problem, trained, state=fwd)

@@ -18,6 +18,7 @@ import torch
 from framework.engine.tensors import Problem, Weights, member_sum
 from framework.engine.probe import normal_per_member
 from framework.engine.rnn import Forward, closed_form_gradient, forward, residual_tangent
+from framework.engine.seeds import seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -62,5 +63,5 @@ def kernel_top_eigenvalue(weights: Weights, problem: Problem, trained: Collectio
 def auto_learning_rate(weights: Weights, problem: Problem, trained: Collection[str], fraction: float,
                        seeds: Sequence[int]) -> Tensor:
     """``fraction · 2/λ_max`` for each member, λ_max measured at these (initial) weights."""
-    generators = [torch.Generator(device="cpu").manual_seed(int(seed)) for seed in seeds]
+    generators = [seeded_generator(seed) for seed in seeds]
     return fraction * 2 / kernel_top_eigenvalue(weights, problem, trained, generators)

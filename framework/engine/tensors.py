@@ -22,7 +22,7 @@ def aligned_rows(dtype: torch.dtype) -> int:
 
     BLAS kernels round differently by the alignment of the block they write, and a member's
     blocks sit at multiples of their size: blocks that are whole lines keep every member's
-    numbers independent of its place in an ensemble (see ``framework.planning.packing``).
+    numbers independent of its place in an ensemble (see ``framework.planning.tasks``).
     """
     return max(1, ALIGNMENT_BYTES // torch.empty((), dtype=dtype).element_size())
 

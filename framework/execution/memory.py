@@ -1,8 +1,9 @@
 """Refusing a scan that cannot fit: the memory its tasks would hold at once, estimated from
 the shapes before anything starts, against the memory this machine has available.
 
-A scan's tasks are packed as the run will pack them (``packing.pack_jobs``), each member
-costed by ``packing.member_bytes``; on a CPU cluster of W workers (one task each) the W
+A scan's tasks are grouped as the run will group them (``tasks.group_tasks``; the run reuses
+this grouping when its cluster has the workers assumed here), each member costed by
+``tasks.member_bytes``; on a CPU cluster of W workers (one task each) the W
 largest tasks may run at once and share the machine's available RAM; on GPUs each worker
 runs one task on its own device, so the largest task must fit one device's free memory. A
 remote cluster's memory is not this machine's, so nothing is estimated for one.
@@ -15,7 +16,7 @@ import psutil
 import torch
 
 from framework.execution.cluster import ClusterOptions, local_gpus, local_workers
-from framework.planning.packing import member_bytes, pack_jobs
+from framework.planning.tasks import member_bytes, group_tasks
 from framework.planning.plan import Job, Plan
 from framework.configuration.source import Finding, KeyPath, PipelineError
 
@@ -31,6 +32,8 @@ class MemoryEstimate:
     largest_bytes: int
     dtype: str
     memory: str  # "RAM" or "GPU memory"
+    tasks: list[list[Job]]  # the grouping the estimate is of, which the run reuses on ``slots`` workers
+    slots: int
 
     @property
     def fits(self) -> bool:
@@ -57,13 +60,13 @@ def estimate_memory(plan: Plan, cluster: ClusterOptions, max_ensemble: int | Non
     pipeline = plan.pipeline
     gpus = local_gpus(pipeline.device)
     workers, _ = local_workers(cluster, pipeline.device)
-    packs = pack_jobs(plan.jobs, max_ensemble or pipeline.max_ensemble, pipeline.dtype, workers, gpu=bool(gpus))
-    sizes = sorted((sum(member_bytes(job, pipeline.dtype) for job in pack) for pack in packs), reverse=True)
+    grouped = group_tasks(plan.jobs, max_ensemble or pipeline.max_ensemble, pipeline.dtype, workers, gpu=bool(gpus))
+    sizes = sorted((sum(member_bytes(job, pipeline.dtype) for job in members) for members in grouped), reverse=True)
     concurrent = 1 if gpus else min(workers, len(sizes))
     largest = max(plan.jobs, key=lambda job: member_bytes(job, pipeline.dtype))
     available, memory = available_memory(gpus)
     return MemoryEstimate(sum(sizes[:concurrent]), available, concurrent, largest,
-                          member_bytes(largest, pipeline.dtype), pipeline.dtype, memory)
+                          member_bytes(largest, pipeline.dtype), pipeline.dtype, memory, grouped, workers)
 
 
 def _blamed_key(job: Job) -> KeyPath:

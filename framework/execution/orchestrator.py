@@ -1,4 +1,4 @@
-"""Running a plan: the store prepared, pending jobs packed into tasks, tasks run on Dask, each
+"""Running a plan: the store prepared, pending jobs grouped into tasks, tasks run on Dask, each
 grid point's results written as its task finishes (docs/architecture.md, "The store", "Execution").
 
 The client is the only writer of the store. A task that raises, or whose members diverge, is
@@ -22,10 +22,11 @@ from typing import Any
 from distributed import Client, as_completed
 
 from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
-from framework.execution.task import PROGRESS_TOPIC, run_pack
+from framework.execution.memory import refuse_if_too_large
+from framework.execution.task import PROGRESS_TOPIC, run_task
 from framework.storage.layout import MemberResult
 from framework.storage.layout import Layout, layout_of
-from framework.planning.packing import pack_jobs
+from framework.planning.tasks import group_tasks
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
 from framework.storage.store import Store
@@ -44,6 +45,7 @@ class RunOptions:
     progress: str = "auto"
     retries: int = 2
     max_ensemble: int | None = None
+    check_memory: bool = True  # refuse a local scan whose memory estimate exceeds what there is
 
 
 @dataclass
@@ -80,24 +82,34 @@ def _killed_result(job: Job, exc: BaseException) -> MemberResult:
     return MemberResult(job.point.index, "failed", f"task lost: {type(exc).__name__}: {exc}", finished_at=time.time())
 
 
-def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgress | None = None) -> RunSummary:
+def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgress | None = None,
+             layout: Layout | None = None) -> RunSummary:
     """Run every job of the plan not already done in its store; returns what happened.
 
-    The store is locked first (a busy store is refused before any cluster starts), then the
-    cluster is reached, and only then is the store prepared, so a scheduler that cannot be
-    reached (``ClusterError``) leaves nothing on disk.
+    The lifecycle hooks fire here, whoever calls: ``overparam_pipeline_loaded`` first (a plugin
+    may veto the run by raising), then per grid point ``overparam_job_started`` when its task
+    starts on a worker and ``overparam_job_finished`` or ``overparam_job_failed`` once its
+    results are written, and ``overparam_run_finished`` at the end. A local scan whose memory
+    estimate exceeds what this machine has is refused (``PipelineError``) before anything
+    starts, unless ``options.check_memory`` is off. The store is locked next (a busy store is
+    refused before any cluster starts), then the cluster is reached, and only then is the store
+    prepared, so a scheduler that cannot be reached (``ClusterError``) leaves nothing on disk.
+    ``layout`` is the plan's ``layout_of``, when the caller has it already.
     """
-    layout = layout_of(plan)
+    layout = layout if layout is not None else layout_of(plan)
     path = options.store or plan.pipeline.store
     progress = progress if progress is not None else ScanProgress(options.progress)
     hook = plan.registry.hook
+    hook.overparam_pipeline_loaded(pipeline=plan.pipeline, plan=plan)
+    estimate = refuse_if_too_large(plan, options.cluster, options.max_ensemble) if options.check_memory else None
     start = time.perf_counter()
     summary = RunSummary(path, len(plan.jobs), 0)
     try:
         with StoreLock(path), _interrupt_remembered() as interrupt:
             progress.phase(describe(options.cluster, plan.pipeline.device))
             with connect(options.cluster, plan.pipeline.device) as (client, resources):
-                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt)
+                tasks = estimate.tasks if estimate is not None and estimate.slots == _slots(client) else None
+                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt, tasks)
     except KeyboardInterrupt:
         summary.interrupted = True
         summary.elapsed = time.perf_counter() - start
@@ -129,8 +141,14 @@ def _interrupt_remembered() -> Iterator[threading.Event]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _slots(client: Client) -> int:
+    """The tasks a cluster runs at once: its workers' threads."""
+    return max(1, sum(client.nthreads().values()))
+
+
 def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: Path, options: RunOptions,
-            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event) -> None:
+            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event,
+            tasks: list[list[Job]] | None) -> None:
     """With the store locked and the cluster reached: prepare the store, run what is pending."""
     note = dashboard_note(options.cluster, client)
     if note:
@@ -146,43 +164,73 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
     progress.start(len(pending), summary.skipped)
     try:
         if pending:
-            _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources, interrupt)
+            if tasks is not None and len(pending) < len(plan.jobs):  # resuming: group only what is left
+                tasks = None
+            _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources, interrupt, tasks)
     finally:
         progress.close()
         summary.elapsed = time.perf_counter() - start
         store.set_attrs(finished_at=now() if not summary.interrupted else "")
 
 
+class _StartedJobs:
+    """Fires ``overparam_job_started`` once per grid point: when its task reports that it started
+    on a worker (a Dask event, handled on the client's event thread), or, should that report
+    come late, just before the point's result is recorded."""
+
+    def __init__(self, hook: Any, tasks: dict[str, list[Job]]):
+        self.hook, self.tasks = hook, tasks
+        self.fired: set[str] = set()
+        self.lock = threading.Lock()
+
+    def __call__(self, task: str) -> None:
+        with self.lock:
+            if task in self.fired or task not in self.tasks:
+                return
+            self.fired.add(task)
+        for job in self.tasks[task]:
+            self.hook.overparam_job_started(job=job)
+
+
+def _on_event(progress: ScanProgress, started: _StartedJobs) -> Any:
+    def handle(event: tuple[float, dict]) -> None:
+        message = event[1]
+        if message.get("started"):
+            started(message["task"])
+        else:
+            progress.task_progress(message["task"], message["fraction"], message["points"])
+    return handle
+
+
 def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, options: RunOptions,
               summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
-              interrupt: threading.Event) -> None:
+              interrupt: threading.Event, tasks: list[list[Job]] | None = None) -> None:
     hook = plan.registry.hook
     pipeline = plan.pipeline
-    slots = max(1, sum(client.nthreads().values()))
-    packs = pack_jobs(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
-                      gpu=bool(resources.get("GPU")))
-    progress.phase(f"running {len(jobs)} grid point{'s' if len(jobs) > 1 else ''} in {len(packs)} "
-                   f"task{'s' if len(packs) > 1 else ''} on {slots} worker thread{'s' if slots > 1 else ''}")
-    client.subscribe_topic(PROGRESS_TOPIC, lambda event: progress.task_progress(
-        event[1]["task"], event[1]["fraction"], event[1]["points"]))
+    slots = _slots(client)
+    grouped = tasks if tasks is not None else group_tasks(jobs, options.max_ensemble or pipeline.max_ensemble,
+                                                        pipeline.dtype, slots, gpu=bool(resources.get("GPU")))
+    progress.phase(f"running {len(jobs)} grid point{'s' if len(jobs) > 1 else ''} in {len(grouped)} "
+                   f"task{'s' if len(grouped) > 1 else ''} on {slots} worker thread{'s' if slots > 1 else ''}")
+    named = {f"task-{number}": list(members) for number, members in enumerate(grouped)}
+    started = _StartedJobs(hook, named)
+    client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started))
     futures = {}
-    for number, pack in enumerate(packs):
-        task = f"task-{number}"
-        future = client.submit(run_pack, list(pack), layout, pipeline.device, pipeline.dtype, task, pure=False,
+    for task, members in named.items():
+        future = client.submit(run_task, members, layout, pipeline.device, pipeline.dtype, task, pure=False,
                                retries=options.retries, resources=resources or None)
-        futures[future] = (task, pack)
-        for job in pack:
-            hook.overparam_job_started(job=job)
+        futures[future] = (task, members)
     remaining = len(futures)
     progress.set_running(min(remaining, slots))
     for future in as_completed(futures):
-        task, pack = futures.pop(future)  # dropping the future lets the cluster free its result
+        task, members = futures.pop(future)  # dropping the future lets the cluster free its result
         try:
             results = future.result()
         except Exception as exc:  # the task itself was lost (a worker died too often)
-            results = [_killed_result(job, exc) for job in pack]
+            results = [_killed_result(job, exc) for job in members]
         progress.task_finished(task)
-        for job, result in zip(pack, results):
+        started(task)
+        for job, result in zip(members, results):
             store.write(result)
             summary.counts[result.status] += 1
             if result.status == "done":

@@ -15,7 +15,7 @@ from framework.engine.rnn import loss as loss_of
 if TYPE_CHECKING:
     from torch import Tensor
 
-LogCallback = Callable[[int, Weights, "Tensor"], None]
+LogCallback = Callable[[int, Weights, "Tensor", "Tensor"], None]  # step, weights, f [K], diverged [K]
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,12 @@ def train(
     """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble.
 
     At each step of ``schedule`` (before that step's update) f is measured and
-    ``on_log(step, weights, f)`` is called (``on_step(step, steps)`` after every update, for
-    progress); a member whose f is NaN or infinite is marked diverged there and its learning rate
-    is set to 0, so it stays where it failed while the others go on. Divergence is checked only
-    on the schedule: no host synchronization inside the step loop.
+    ``on_log(step, weights, f, diverged)`` is called (``on_step(step, steps)`` after every
+    update, for progress); a member whose f is NaN or infinite is marked diverged there and its
+    learning rate is set to 0, so it stays where it failed while the others go on. This loop is
+    the one place divergence is tracked: ``diverged`` ``[K]`` (bool, CPU) tells the callback
+    which members have diverged so far, and the trajectory's ``diverged_at`` where. It is
+    checked only on the schedule: no host synchronization inside the step loop.
     """
     steps = max(schedule)
     logged = sorted(set(schedule))
@@ -69,7 +71,7 @@ def train(
             if newly.any():
                 lr = torch.where(newly.to(lr.device), torch.zeros_like(lr), lr)
             if on_log is not None:
-                on_log(t, weights, f)
+                on_log(t, weights, f, diverged_at >= 0)
             next_log += 1
         if t < steps:
             weights = optimizer.step(params, state, weights, problem, lr)

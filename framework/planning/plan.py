@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from framework.contract.components import Component, Params
 from framework.contract.diagnostic import ProblemShape
@@ -19,10 +18,11 @@ from framework.configuration.pipeline import (
     Pipeline,
     PluginRef,
     StageSpec,
-    did_you_mean,
     parse_pipeline,
     read_pipeline_file,
 )
+from framework.contract.messages import did_you_mean
+from framework.planning.dag import KIND_ORDER, SINGLE_KINDS, check_structure, dependency_order, trained_by
 from framework.planning.point_resolver import PointResolver, numbers_of
 from framework.plugin_system.registry import PluginError, PluginLoadError, Registry
 from framework.engine.seeds import stage_seed
@@ -30,8 +30,6 @@ from framework.contract.sparse_schedule import measured_steps
 from framework.configuration.source import Finding, KeyPath, PipelineError, Source
 from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule, schedule_steps
 
-KIND_ORDER = ("generator", "initializer", "optimizer", "diagnostic")
-SINGLE_KINDS = ("generator", "initializer", "optimizer")
 
 
 @dataclass(frozen=True)
@@ -59,22 +57,45 @@ class DiagnosticCall:
 
 
 @dataclass(frozen=True)
-class Job:
-    """One grid point, fully resolved; ``shape`` holds the sizes its tensors will have (from
-    the generator's ``shape()`` and the initializer's m), known before anything is computed."""
+class Training:
+    """One optimizer stage of a job with the diagnostic stages that measure it."""
 
-    point: GridPoint
-    data: Call
-    init: Call
-    train: Call
+    call: Call
     diagnostics: tuple[DiagnosticCall, ...]
-    shape: ProblemShape
 
     @property
     def steps(self) -> tuple[int, ...]:
         """Every step at which something is measured (f is logged at all of them)."""
         logged = {s for d in self.diagnostics for s in d.steps}
-        return tuple(sorted(logged or set(log_schedule(self.train.params.steps, DEFAULT_SCHEDULE["log"]))))
+        return tuple(sorted(logged or set(log_schedule(self.call.params.steps, DEFAULT_SCHEDULE["log"]))))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One grid point, fully resolved: its data, its initialization and each training of its
+    stage DAG; ``shape`` holds the sizes its tensors will have (from the generator's ``shape()``
+    and the initializer's m), known before anything is computed."""
+
+    point: GridPoint
+    data: Call
+    init: Call
+    trainings: tuple[Training, ...]
+    shape: ProblemShape
+
+    @property
+    def diagnostics(self) -> tuple[DiagnosticCall, ...]:
+        """The diagnostic stages of every training."""
+        return tuple(d for training in self.trainings for d in training.diagnostics)
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """Every component the job runs."""
+        return (self.data, self.init, *(t.call for t in self.trainings), *(d.call for d in self.diagnostics))
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """Every step at which some training logs f."""
+        return tuple(sorted({s for training in self.trainings for s in training.steps}))
 
 
 @dataclass(frozen=True)
@@ -93,28 +114,26 @@ class Plan:
         return tuple(sorted({s for job in self.jobs for s in job.steps}))
 
     def sharing(self) -> dict[str, tuple[int, int]]:
-        """For each single-component stage: (distinct computations, jobs using it).
+        """For each data, initialization and training stage: (distinct computations, jobs using it).
 
         A computation is identified by its call and by what it consumes: the weights also
-        depend on the data's d_x and d, the training on the data and the weights.
+        depend on the data's d_x and d, a training on the data and the weights.
         """
-        if not self.jobs:
-            return {}
-        keys: dict[str, set] = {"data": set(), "init": set(), "train": set()}
+        keys: dict[str, set] = {}
         for job in self.jobs:
             data = job.data.key()
             init = (job.init.key(), (job.shape.d_x, job.shape.d))
-            keys["data"].add(data)
-            keys["init"].add(init)
-            keys["train"].add((job.train.key(), data, init))
-        first = self.jobs[0]
-        return {getattr(first, attribute).stage: (len(found), len(self.jobs)) for attribute, found in keys.items()}
+            keys.setdefault(job.data.stage, set()).add(data)
+            keys.setdefault(job.init.stage, set()).add(init)
+            for training in job.trainings:
+                keys.setdefault(training.call.stage, set()).add((training.call.key(), data, init))
+        return {stage: (len(found), len(self.jobs)) for stage, found in keys.items()}
 
     def components(self) -> dict[str, list[str]]:
         """The component names each stage uses across the grid."""
         used: dict[str, list[str]] = {}
         for job in self.jobs:
-            for call in (job.data, job.init, job.train, *(d.call for d in job.diagnostics)):
+            for call in job.calls:
                 names = used.setdefault(call.stage, [])
                 if call.name not in names:
                     names.append(call.name)
@@ -135,73 +154,6 @@ def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | 
     every = [n for kind in KIND_ORDER for n in registry.names(kind)]
     failed = f"; plugins that failed to load: {'; '.join(str(p) for p in registry.problems)}" if registry.problems else ""
     return None, f"unknown component '{name}'{did_you_mean(name, every)}{failed}"
-
-
-def _dependency_order(pipeline: Pipeline, findings: list[Finding]) -> tuple[str, ...]:
-    stages = pipeline.stages
-    for stage in stages.values():
-        for i, need in enumerate(stage.needs):
-            if need in pipeline.refused_stages:
-                continue
-            if need not in stages:
-                findings.append(Finding(("stages", stage.name, "needs", i),
-                                        f"'{need}' is not a stage{did_you_mean(need, list(stages))}; stages: "
-                                        f"{', '.join(stages)}"))
-            elif need == stage.name:
-                findings.append(Finding(("stages", stage.name, "needs", i), "a stage cannot need itself"))
-    order: list[str] = []
-    state: dict[str, str] = {}
-
-    def visit(name: str, trail: list[str]) -> None:
-        if state.get(name) == "done":
-            return
-        if state.get(name) == "open":
-            cycle = trail[trail.index(name):] + [name]
-            findings.append(Finding(("stages", name, "needs"), "the stages form a cycle: " + " -> ".join(cycle)))
-            return
-        state[name] = "open"
-        for need in stages[name].needs:
-            if need in stages and need != name:
-                visit(need, trail + [name])
-        state[name] = "done"
-        order.append(name)
-
-    for name in stages:
-        visit(name, [])
-    return tuple(order)
-
-
-def _ancestors(pipeline: Pipeline, name: str) -> set[str]:
-    seen: set[str] = set()
-    todo = list(pipeline.stages[name].needs)
-    while todo:
-        need = todo.pop()
-        if need in pipeline.stages and need not in seen:
-            seen.add(need)
-            todo.extend(pipeline.stages[need].needs)
-    return seen
-
-
-def _check_structure(pipeline: Pipeline, kinds: Mapping[str, str], findings: list[Finding]) -> None:
-    by_kind: dict[str, list[str]] = {}
-    for stage, kind in kinds.items():
-        by_kind.setdefault(kind, []).append(stage)
-    for kind in SINGLE_KINDS:
-        found = by_kind.get(kind, [])
-        if len(found) != 1:
-            what = "none" if not found else ", ".join(found)
-            findings.append(Finding(("stages",), f"a pipeline needs exactly one {kind} stage; found {what}"))
-    for stage in by_kind.get("optimizer", []):
-        for kind in ("generator", "initializer"):
-            for other in by_kind.get(kind, []):
-                if other not in _ancestors(pipeline, stage):
-                    findings.append(Finding(("stages", stage, "needs"),
-                                            f"the {kind} stage '{other}' must be among this stage's needs"))
-    for stage in by_kind.get("diagnostic", []):
-        for train in by_kind.get("optimizer", []):
-            if train not in _ancestors(pipeline, stage):
-                findings.append(Finding(("stages", stage, "needs"),
-                                        f"a diagnostic stage must need the optimizer stage '{train}'"))
 
 
 def _render_findings(found: list[tuple[Finding, str]], total: int) -> list[Finding]:
@@ -251,7 +203,7 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
     for problem in registry.problems:
         if isinstance(problem, PluginLoadError) and problem.provider.plugin in pipeline.plugins:
             findings.append(Finding(("plugins", pipeline.plugins.index(problem.provider.plugin)), problem.reason))
-    order = _dependency_order(pipeline, findings)
+    order = dependency_order(pipeline, findings)
     resolved: list[tuple[Finding, str]] = []
     kinds: dict[str, str] = {}
     jobs: list[Job] = []
@@ -262,10 +214,10 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
         if job is not None:
             jobs.append(job)
     if not findings and not resolved:
-        _check_structure(pipeline, kinds, findings)
+        check_structure(pipeline, kinds, findings)
         if not jobs and not findings:
             findings.append(Finding(("stages",), "no grid point resolves to a job with one generator, one "
-                                                 "initializer and one optimizer"))
+                                                 "initializer and an optimizer"))
     findings.extend(_render_findings(resolved, len(points)))
     if findings:
         raise PipelineError(pipeline.source, findings)
@@ -315,24 +267,38 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
                 Call(stage.name, kind, name, component, validated, stage_seed(pipeline.seed, stage.name, replica)))
             if kind in ("generator", "initializer"):
                 variables = {**numbers_of(validated.model_dump()), **variables}
-    if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS):
+    if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS) \
+            or not calls.get("optimizer"):
         return None
-    train = calls["optimizer"][0]
     shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, shapes)
     if shape is None:
         return None
-    diagnostics = []
+    measured_by: dict[str, list[DiagnosticCall]] = {train.stage: [] for train in calls["optimizer"]}
+    train_params = {train.stage: train.params for train in calls["optimizer"]}
     for call in calls.get("diagnostic", []):
-        schedule = pipeline.stages[call.stage].schedule
-        if schedule and "at" in schedule and max(schedule["at"]) > train.params.steps:
-            resolver.add(("stages", call.stage, "schedule", "at"),
-                         f"step {max(schedule['at'])} is beyond the last step {train.params.steps}")
+        trains = trained_by(pipeline, kinds, call.stage)
+        if len(trains) != 1 or trains[0] not in measured_by:
+            continue  # the stage structure is refused as a whole (dag.check_structure)
+        steps = _diagnostic_steps(resolver, pipeline, call, train_params[trains[0]].steps)
+        if steps is None:
             return None
-        if schedule and "every" in schedule and train.params.steps // schedule["every"] + 1 > MAX_LOGGED_STEPS:
-            resolver.add(("stages", call.stage, "schedule", "every"),
-                         f"every {schedule['every']} of {train.params.steps} steps logs more than "
-                         f"{MAX_LOGGED_STEPS} steps; log fewer (or use log: POINTS)")
-            return None
-        steps = schedule_steps(schedule, train.params.steps, call.component.when)
-        diagnostics.append(DiagnosticCall(call, tuple(measured_steps(call.params, steps))))
-    return Job(point, calls["generator"][0], calls["initializer"][0], train, tuple(diagnostics), shape)
+        measured_by[trains[0]].append(DiagnosticCall(call, steps))
+    trainings = tuple(Training(train, tuple(measured_by[train.stage])) for train in calls["optimizer"])
+    return Job(point, calls["generator"][0], calls["initializer"][0], trainings, shape)
+
+
+def _diagnostic_steps(resolver: PointResolver, pipeline: Pipeline, call: Call, train_steps: int) -> tuple[int, ...] | None:
+    """The steps a diagnostic stage measures at in a training of ``train_steps`` steps (None,
+    with a finding, when its schedule does not fit the training)."""
+    schedule = pipeline.stages[call.stage].schedule
+    if schedule and "at" in schedule and max(schedule["at"]) > train_steps:
+        resolver.add(("stages", call.stage, "schedule", "at"),
+                     f"step {max(schedule['at'])} is beyond the last step {train_steps}")
+        return None
+    if schedule and "every" in schedule and train_steps // schedule["every"] + 1 > MAX_LOGGED_STEPS:
+        resolver.add(("stages", call.stage, "schedule", "every"),
+                     f"every {schedule['every']} of {train_steps} steps logs more than "
+                     f"{MAX_LOGGED_STEPS} steps; log fewer (or use log: POINTS)")
+        return None
+    steps = schedule_steps(schedule, train_steps, call.component.when)
+    return tuple(measured_steps(call.params, steps))

@@ -106,7 +106,7 @@ def render_summary(plan: Plan, path: str | Path) -> str:
                      _schedule_text(plan, stage), ", ".join(components.get(stage, []))])
     lines += table(rows)
     lines.append("plugins: " + ", ".join(f"{p.plugin} ({p.source})" for p in providers(plan)))
-    steps = sorted({job.train.params.steps for job in plan.jobs})
+    steps = sorted({training.call.params.steps for job in plan.jobs for training in job.trainings})
     lines.append(f"training: {_elide([str(s) for s in steps])} steps; {len(plan.steps)} logged steps in all")
     lines.append(f"run: seed {pipeline.seed}, device {pipeline.device}, dtype {pipeline.dtype}"
                  + (f", at most {pipeline.max_ensemble} jobs per ensemble" if pipeline.max_ensemble else ""))
@@ -136,14 +136,17 @@ def _short_seed(seed: int) -> str:
 
 
 def job_rows(plan: Plan) -> list[list[str]]:
-    """One row per job: index, grid values, data, init and train calls, seeds, logged steps."""
+    """One row per job: index, grid values, data, init and train calls (each optimizer stage's,
+    ``; `` between them), seeds, logged steps."""
     axes = [axis for dim in plan.pipeline.grid.dimensions for axis in dim.axes]
     header = ["job", *axes, "data", "init", "train", "seeds data/init/train", "logged"]
     rows = [header]
     for i, job in enumerate(plan.jobs):
-        seeds = "/".join(_short_seed(c.seed) for c in (job.data, job.init, job.train))
+        trains = [training.call for training in job.trainings]
+        seeds = "/".join(_short_seed(c.seed) for c in (job.data, job.init, *trains))
+        train_text = "; ".join((f"{c.stage}: " if len(trains) > 1 else "") + call_text(c) for c in trains)
         rows.append([str(i), *(number(job.point.values[a]) for a in axes), call_text(job.data, job.shape),
-                     call_text(job.init), call_text(job.train), seeds, str(len(job.steps))])
+                     call_text(job.init), train_text, seeds, str(len(job.steps))])
     return rows
 
 
@@ -156,13 +159,20 @@ def _levels(plan: Plan) -> dict[str, int]:
 
 
 def _sharing_text(plan: Plan, stage: str) -> str:
+    """How often a stage is computed, as the run computes it (``framework.execution.task``):
+    each distinct data set once per worker process that needs it, each distinct initialization
+    once per task, each training once per job (the jobs of a task together), each diagnostic
+    per job at its steps."""
     sharing = plan.sharing()
-    if stage in sharing:
-        distinct, jobs = sharing[stage]
-        if distinct < jobs:
-            return f"computed {distinct}x, shared by {jobs} jobs"
-        return f"computed {distinct}x, once per job"
-    return f"per job ({len(plan.jobs)}x)"
+    kind = plan.kinds.get(stage)
+    if stage not in sharing:
+        return f"per job ({len(plan.jobs)}x), at its steps"
+    distinct, jobs = sharing[stage]
+    if kind == "generator":
+        return f"{distinct} distinct for {jobs} jobs, each made once per worker"
+    if kind == "initializer":
+        return f"{distinct} distinct for {jobs} jobs, each made once per task"
+    return f"computed {distinct}x, once per job" if distinct == jobs else f"computed {jobs}x ({distinct} distinct)"
 
 
 def dag_lines(plan: Plan) -> list[str]:

@@ -6,7 +6,6 @@ plugin code that raises becomes one finding naming the stage, component and prov
 """
 from __future__ import annotations
 
-import difflib
 import re
 import types
 from collections.abc import Mapping
@@ -19,8 +18,8 @@ from framework.contract.components import Component, Params
 from framework.contract.diagnostic import ProblemShape
 from framework.configuration.expressions import ExpressionError, evaluate, names_in
 from framework.configuration.grid import GridPoint
-from framework.contract.parameters import plain_message, shown
-from framework.configuration.pipeline import did_you_mean
+from framework.contract.messages import did_you_mean
+from framework.contract.parameters import parameter_problems
 from framework.plugin_system.registry import Registry, describe_error
 from framework.configuration.source import Finding, KeyPath
 
@@ -167,26 +166,9 @@ class PointResolver:
         try:
             return component.parse_params(params, self.directory)
         except ValidationError as error:
-            items = error.errors()
-            known = list(component.Params.model_fields)
-            # a misspelt key is reported once, as unknown with its suggestion, not also as missing
-            meant = {close for item in items if item["type"] == "extra_forbidden" and len(item["loc"]) == 1
-                     for close in difflib.get_close_matches(str(item["loc"][0]), known, n=1, cutoff=0.6)}
-            for item in items:
-                if item["loc"] and item["loc"][0] in already_reported:
-                    continue
-                where = path + tuple(item["loc"])
-                message = plain_message(item)
-                if item["type"] == "missing":
-                    if len(item["loc"]) != 1 or item["loc"][0] not in meant:
-                        self.add(where, "required, not given")
-                elif item["type"] == "extra_forbidden":
-                    self.add(where, f"unknown parameter of {component.kind} '{component.name}'"
-                                    f"{did_you_mean(str(item['loc'][-1]), known)}; it takes {', '.join(known)}")
-                elif not item["loc"]:
-                    self.add(where, message)
-                else:
-                    self.add(where, f"{shown(item['input'])}: {message}")
+            for loc, message in parameter_problems(error, component.Params, f"{component.kind} '{component.name}'"):
+                if not (loc and loc[0] in already_reported):
+                    self.add(path + loc, message)
             return None
         except Exception as error:  # the schema's own validators are plugin code
             self.plugin_failed(stage, component, "validating its parameters", error)

@@ -23,7 +23,8 @@ from framework.plugin_system.ensemble_check import (
     check_initializer_ensemble,
     check_optimizer_ensemble,
 )
-from framework.contract.parameters import field_bounds
+from framework.contract.messages import format_path
+from framework.contract.parameters import field_bounds, parameter_problems
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 LOWER_BOUNDS = (">=", ">")
@@ -124,13 +125,19 @@ def check_params(schema: Any) -> list[str]:
             constrained = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
             TypeAdapter(constrained).validate_python(field.default)
         except ValidationError as error:
-            problems.append(f"{where}: default {field.default!r} is invalid: {error.errors()[0]['msg']}")
+            problems.append(f"{where}: default {field.default!r} is invalid: {in_words(error, schema)}")
     if all_defaults and not problems:
         try:
             schema()
         except ValidationError as error:
-            problems.append(f"the defaults together are invalid: {error.errors()[0]['msg']}")
+            problems.append(f"the defaults together are invalid: {in_words(error, schema)}")
     return problems
+
+
+def in_words(error: ValidationError, schema: type[Params]) -> str:
+    """Every problem pydantic found with default values, worded as a pipeline's are reported."""
+    return "; ".join(f"{format_path(loc)}: {message}" if loc else message
+                     for loc, message in parameter_problems(error, schema))
 
 
 RUNNING_CHECKS: dict[type[Component], Callable[[Any], list[str]]] = {

@@ -12,18 +12,19 @@ multiples of 8 in float64), for which the built-in arithmetic keeps the guarante
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 from pydantic import ValidationError
 
-from framework.contract.components import Component, Initializer, Optimizer, Params, seeded_generator
+from framework.contract.components import Component, Initializer, Optimizer, Params
 from framework.contract.diagnostic import Diagnostic, ProblemShape
 from framework.engine.tensors import Problem, Weights
 from framework.engine.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.engine.probe import Probe
-from framework.engine.rnn import loss, loss_and_gradient
+from framework.engine.rnn import closed_form_gradient, forward
+from framework.engine.seeds import seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -60,6 +61,15 @@ def example_weights(seed: int, shape: ProblemShape = SIZES) -> Weights:
     A = torch.randn(1, shape.m, shape.d_x, generator=stream, dtype=torch.float64) * scale
     B = torch.randn(1, shape.d, shape.m, generator=stream, dtype=torch.float64) / math.sqrt(shape.d)
     return Weights(W, A, B)
+
+
+def example_ensemble(members: Sequence[int]) -> tuple[Problem, Weights, Tensor]:
+    """The example problems, initial weights and learning rates ``[K]`` of these members (indices
+    into ``MEMBER_SEEDS``), stacked as one ensemble: what each member has, together or alone."""
+    problem = Problem.stack([example_problem(MEMBER_SEEDS[k]) for k in members])
+    weights = Weights.stack([example_weights(MEMBER_SEEDS[k] + 100) for k in members])
+    lr = torch.tensor([LEARNING_RATES[k] for k in members], dtype=torch.float64)
+    return problem, weights, lr
 
 
 def example_params(cls: type[Component]) -> Params | None:
@@ -136,14 +146,10 @@ def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
     params = example_params(cls)
     if params is None:
         return []
-    problems = [example_problem(seed) for seed in MEMBER_SEEDS]
-    initial = [example_weights(seed + 100) for seed in MEMBER_SEEDS]
 
     def trained(members: list[int]) -> Weights:
         component = cls()
-        problem = Problem.stack([problems[k] for k in members])
-        weights = Weights.stack([initial[k] for k in members])
-        lr = torch.tensor([LEARNING_RATES[k] for k in members], dtype=torch.float64)
+        problem, weights, lr = example_ensemble(members)
         state = component.start(params, problem, [MEMBER_SEEDS[k] for k in members])
         for _ in range(STEPS):
             weights = component.step(params, state, weights, problem, lr)
@@ -165,18 +171,16 @@ def check_diagnostic_ensemble(cls: type[Diagnostic]) -> list[str]:
     params = example_params(cls)
     if params is None:
         return []
-    problems = [example_problem(seed) for seed in MEMBER_SEEDS]
-    initial = [example_weights(seed + 100) for seed in MEMBER_SEEDS]
 
     def measured(members: list[int]) -> dict[str, Tensor]:
-        problem = Problem.stack([problems[k] for k in members])
-        weights0 = Weights.stack([initial[k] for k in members])
-        weights, history = weights0, [loss(weights0, problem)]
-        lr = torch.tensor([LEARNING_RATES[k] for k in members], dtype=torch.float64).view(-1, 1, 1)
+        problem, weights0, lr = example_ensemble(members)
+        weights, state = weights0, forward(weights0, problem)
+        history = [state.loss]
         for _ in range(STEPS):
-            _, gradient = loss_and_gradient(weights, problem)
-            weights = weights.replace(W=weights.W - lr * gradient["W"])
-            history.append(loss(weights, problem))
+            gradient = closed_form_gradient(weights, problem, ("W",), state)
+            weights = weights.replace(W=weights.W - lr.view(-1, 1, 1) * gradient["W"])
+            state = forward(weights, problem)
+            history.append(state.loss)
         probe = Probe(weights, weights0, problem, step=STEPS, history_steps=list(range(STEPS + 1)),
                       history_loss=torch.stack(history), seed=[MEMBER_SEEDS[k] for k in members])
         return dict(cls().measure(params, probe))

@@ -1,5 +1,6 @@
-"""The text of ``overparam plugins``: every component by kind, with its provider, description
-and (verbose) the file its code is in, its parameters and declared outputs.
+"""The text of ``overparam plugins``: every component by kind, then the report claims, with its
+provider, description and (verbose) the file its code is in, its parameters and declared
+outputs (a claim: the variables and axes it needs, its figure and ``show`` columns).
 
 So that a user can see what code a pipeline will run, a component from a module named by a
 ``plugins:`` list or ``--plugin`` shows that module's file beside its name; a distribution's
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import inspect
 
+from framework.contract.claim import Claim
 from framework.contract.diagnostic import Diagnostic
 from framework.contract.parameters import ParamSpec, describe_params
-from framework.plugin_system.registry import KINDS, Entry, Registry
+from framework.plugin_system.registry import CLAIM_KIND, KINDS, Entry, Registry
 
 INDENT = "  "
 
@@ -37,10 +39,23 @@ def provider_text(entry: Entry) -> str:
     return f"{source} ({component_file(entry)})" if source.startswith("module ") else source
 
 
+def claim_lines(claim: type[Claim]) -> list[str]:
+    """What a claim reads and makes: variables, axes, figure, ``overparam show`` columns."""
+    lines = [f"statement: {claim.statement}"]
+    named = (("needs", claim.needs), ("needs one of", claim.needs_one_of), ("uses if present", claim.uses),
+             ("grid axes", claim.axes))
+    lines += [f"{label}: {', '.join(names)}" for label, names in named if names]
+    lines.append(f"figure: {claim.figure}.png")
+    lines += [f"show column {column.header!r}: {column.reduce} of {column.variable}" for column in claim.columns]
+    return lines
+
+
 def detail_lines(entry: Entry) -> list[str]:
     """The file of a component, its parameters and, for a diagnostic, its outputs and when it
-    is measured."""
+    is measured; for a claim, what it reads and makes."""
     lines = [f"file: {component_file(entry)}"]
+    if issubclass(entry.component, Claim):
+        return lines + claim_lines(entry.component)
     lines += [param_line(spec) for spec in describe_params(entry.component.Params)] or ["(no parameters)"]
     component = entry.component
     if issubclass(component, Diagnostic):
@@ -53,13 +68,14 @@ def detail_lines(entry: Entry) -> list[str]:
 
 
 def render_plugins(registry: Registry, verbose: bool = False) -> str:
-    """Every component, grouped by kind, in aligned columns: name, provider, description."""
-    entries = registry.entries()
+    """Every component, grouped by kind, then the claims, in aligned columns: name, provider,
+    description."""
+    entries = registry.entries() + registry.entries(CLAIM_KIND)
     name_width = max((len(e.name) for e in entries), default=0)
     providers = {id(e): provider_text(e) for e in entries}
     provider_width = max(map(len, providers.values()), default=0)
     lines: list[str] = []
-    for kind in KINDS:
+    for kind in [*KINDS, CLAIM_KIND]:
         of_kind = [e for e in entries if e.kind == kind]
         lines.append(f"{kind}s:")
         if not of_kind:

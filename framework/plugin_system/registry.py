@@ -9,7 +9,8 @@ Loading never stops at a broken plugin: a plugin that fails to import or registe
 implements a hook that does not exist (``check_pending``), is unregistered and recorded in
 ``Registry.problems`` with its provider and the error, and the others still load. Two
 components of one kind with one name are recorded too, and looking that name up raises an
-error naming both providers.
+error naming both providers. Report claims (kind ``claim``, ``framework.Claim``) are registered
+and refused the same way, but collected only when first asked for.
 
 The entry points are walked here rather than by pluggy's ``load_setuptools_entrypoints``:
 pluggy's loop stops at the first import error without saying which distribution failed, and
@@ -18,7 +19,6 @@ keeps whichever of two same-named entry points it meets first. The walk is the s
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.metadata
 import os
@@ -30,8 +30,10 @@ from typing import Any
 import pluggy
 
 from framework.plugin_system import hookspecs
+from framework.contract.claim import Claim
 from framework.contract.components import Component, Generator, Initializer, Optimizer
 from framework.contract.diagnostic import Diagnostic
+from framework.contract.messages import did_you_mean
 
 GROUP = "overparam"
 BUILTIN_DISTRIBUTION = "overparam"
@@ -42,6 +44,12 @@ KINDS: dict[str, tuple[str, type[Component]]] = {
     "optimizer": ("overparam_register_optimizers", Optimizer),
     "diagnostic": ("overparam_register_diagnostics", Diagnostic),
 }
+# Report claims are no components (a pipeline never selects one): ``entries()`` leaves them out
+# and ``entries("claim")`` lists them. They are collected the first time they are asked for (by
+# the report, ``overparam show`` or ``overparam plugins``), so that planning a run neither
+# imports the report's plotting nor stops at a broken claim.
+CLAIM_KIND = "claim"
+LAZY_KINDS: dict[str, tuple[str, type[Claim]]] = {CLAIM_KIND: ("overparam_register_claims", Claim)}
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,7 @@ class Entry:
 
     kind: str
     name: str
-    component: type[Component]
+    component: type[Component] | type[Claim]
     provider: Provider
 
 
@@ -95,12 +103,6 @@ class UnknownComponentError(PluginError, LookupError):
 def describe_error(error: BaseException) -> str:
     """``ExceptionType: message``, the form the problems are reported in."""
     return f"{type(error).__name__}: {error}"
-
-
-def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`` (did you mean 'x'?)`` for the closest choice, or nothing."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def autoload_enabled(autoload: bool | None) -> bool:
@@ -209,58 +211,75 @@ class Registry:
                 ]
                 specs = [name for name in dir(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
                 reasons = [f"unknown hook '{name}'{did_you_mean(name, specs)}" for name in unknown]
-                self.problems.append(PluginLoadError(self.providers[plugin_name], ", ".join(reasons)))
+                self.problems.append(PluginLoadError(self.providers[plugin_name], "; ".join(reasons)))
                 self.pm.unregister(error.plugin)
                 del self.providers[plugin_name]
 
     def _collect(self) -> dict[str, dict[str, list[Entry]]]:
-        entries: dict[str, dict[str, list[Entry]]] = {kind: {} for kind in KINDS}
-        for kind, (hook_name, base) in KINDS.items():
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                provider = self.providers[impl.plugin_name]
-                try:
-                    classes = list(impl.function() or [])
-                except Exception as error:
-                    self.problems.append(PluginLoadError(provider, f"{hook_name}() raised {describe_error(error)}"))
+        return {kind: self._collect_kind(kind, hook_name, base) for kind, (hook_name, base) in KINDS.items()}
+
+    def _collect_kind(self, kind: str, hook_name: str, base: type) -> dict[str, list[Entry]]:
+        """Every class the plugins return for one kind, by name; the problems recorded."""
+        by_name: dict[str, list[Entry]] = {}
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            provider = self.providers[impl.plugin_name]
+            try:
+                classes = list(impl.function() or [])
+            except Exception as error:
+                self.problems.append(PluginLoadError(provider, f"{hook_name}() raised {describe_error(error)}"))
+                continue
+            for cls in classes:
+                if not (isinstance(cls, type) and issubclass(cls, base) and isinstance(getattr(cls, "name", None), str)):
+                    self.problems.append(PluginLoadError(
+                        provider, f"{hook_name}() returned {cls!r}, not a named {base.__name__} subclass"))
                     continue
-                for cls in classes:
-                    if not (isinstance(cls, type) and issubclass(cls, base) and isinstance(getattr(cls, "name", None), str)):
-                        self.problems.append(PluginLoadError(
-                            provider, f"{hook_name}() returned {cls!r}, not a named {base.__name__} subclass"))
-                        continue
-                    same_name = entries[kind].setdefault(cls.name, [])
-                    if all(entry.component is not cls for entry in same_name):
-                        same_name.append(Entry(kind, cls.name, cls, provider))
-        for kind, by_name in entries.items():
-            for name, found in by_name.items():
-                if len(found) > 1:
-                    self.problems.append(DuplicateComponentError(kind, name, [e.provider for e in found]))
-        return entries
+                declared = cls.declaration_problems() if issubclass(cls, Claim) else []
+                if declared:
+                    self.problems.append(PluginLoadError(
+                        provider, f"{hook_name}() returned {kind} {cls.__name__}, which {'; '.join(declared)}"))
+                    continue
+                same_name = by_name.setdefault(cls.name, [])
+                if all(entry.component is not cls for entry in same_name):
+                    same_name.append(Entry(kind, cls.name, cls, provider))
+        for name, found in by_name.items():
+            if len(found) > 1:
+                self.problems.append(DuplicateComponentError(kind, name, [e.provider for e in found]))
+        return by_name
+
+    def _of_kind(self, kind: str) -> dict[str, list[Entry]]:
+        """The entries of one kind by name, collecting a lazy kind (claims) on first use."""
+        if kind not in self._entries:
+            hook_name, base = LAZY_KINDS[kind]
+            self._entries[kind] = self._collect_kind(kind, hook_name, base)
+        return self._entries[kind]
 
     def entries(self, kind: str | None = None) -> list[Entry]:
-        """Every registered component (of one kind, or all), by kind then name; duplicates included."""
+        """Every registered component (of one kind, or of every component kind), by kind then
+        name; duplicates included. Claims are listed by ``entries("claim")`` only."""
         kinds = [self._check_kind(kind)] if kind is not None else list(KINDS)
-        return [entry for k in kinds for name in sorted(self._entries[k]) for entry in self._entries[k][name]]
+        return [entry for k in kinds for name in sorted(self._of_kind(k)) for entry in self._of_kind(k)[name]]
 
-    def provider_of(self, component: type[Component]) -> Provider | None:
-        """The plugin that registered this component class (``None`` for a class no plugin gave)."""
-        for entry in self._entries.get(component.kind, {}).get(getattr(component, "name", ""), []):
+    def provider_of(self, component: type[Component] | type[Claim]) -> Provider | None:
+        """The plugin that registered this component (or claim) class (``None`` for a class no plugin gave)."""
+        kind = getattr(component, "kind", "")
+        known = self._of_kind(kind) if kind in KINDS or kind in LAZY_KINDS else {}
+        for entry in known.get(getattr(component, "name", ""), []):
             if entry.component is component:
                 return entry.provider
         return None
 
     def names(self, kind: str) -> list[str]:
-        """The component names of one kind, sorted."""
-        return sorted(self._entries[self._check_kind(kind)])
+        """The component (or claim) names of one kind, sorted."""
+        return sorted(self._of_kind(self._check_kind(kind)))
 
-    def get(self, kind: str, name: str) -> type[Component]:
-        """The component class of this kind and name.
+    def get(self, kind: str, name: str) -> type[Any]:
+        """The component (or claim) class of this kind and name.
 
         Raises ``UnknownComponentError`` listing the known names (and the plugins that failed
         to load, which may be where it lives), or ``DuplicateComponentError`` naming both
         providers.
         """
-        found = self._entries[self._check_kind(kind)].get(name)
+        found = self._of_kind(self._check_kind(kind)).get(name)
         if not found:
             known = self.names(kind)
             message = (f"unknown {kind} '{name}'{did_you_mean(name, known)}; "
@@ -280,6 +299,7 @@ class Registry:
 
     @staticmethod
     def _check_kind(kind: str) -> str:
-        if kind not in KINDS:
-            raise ValueError(f"unknown component kind '{kind}'{did_you_mean(kind, KINDS)}; kinds: {', '.join(KINDS)}")
+        kinds = [*KINDS, *LAZY_KINDS]
+        if kind not in kinds:
+            raise ValueError(f"unknown component kind '{kind}'{did_you_mean(kind, kinds)}; kinds: {', '.join(kinds)}")
         return kind

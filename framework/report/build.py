@@ -1,27 +1,23 @@
-"""``overparam report STORE``: every figure and claim the store can show, written to one folder.
+"""``overparam report STORE``: every claim the store can test, its figure and verdict, in one folder.
 
-Each claim module contributes functions ``(view, out) -> [Finding | Skipped]``; this module runs
-them in the paper's order (training, Theorem 3, radius, (5.1), §4, Theorem 4), collects what
-they found and what they had to skip, and writes report.md and report.html beside the figures.
+The claims are plugins (``framework.Claim``, hook ``overparam_register_claims``): this module
+loads those of the plugins the run used (``registered``), runs them in report order
+(``assess``; the built-ins follow the paper: training, Theorem 3, radius, (5.1), §4, Theorem 4),
+collects what they found and what they had to skip, and writes report.md and report.html
+beside the figures. It draws only what the claims ask for and names no store variable itself.
 """
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from framework.report import geometry, training, width
+from framework.plugin_system.registry import Registry
+from framework.report.assess import assess_claims
 from framework.report.document import ReportContent, markdown, page
-from framework.report.verdicts import Finding, Skipped
+from framework.report.registered import load_claims, store_registry
+from framework.report.verdicts import Skipped
 from framework.report.view import StoreView
-
-Claim = Callable[[StoreView, Path], list[Finding | Skipped]]
-CLAIMS: tuple[Claim, ...] = (
-    training.loss_curves, training.optimizers, training.training_scaling,
-    width.pl_ratio, width.distance, width.dprime, width.perturbation,
-    geometry.forward_geometry, geometry.chains, geometry.semi_smoothness,
-)
 
 
 @dataclass(frozen=True)
@@ -74,18 +70,20 @@ def _header(view: StoreView) -> list[str]:
     return lines
 
 
-def build_report(store: str | Path, out: str | Path | None = None) -> Report:
-    """Read the store (read-only), make every figure it supports, write report.md and report.html."""
+def build_report(store: str | Path, out: str | Path | None = None, registry: Registry | None = None) -> Report:
+    """Read the store (read-only), test every registered claim it can, write report.md and report.html.
+
+    ``registry`` gives the claims; by default the plugins of the run that made the store
+    (``registered.store_registry``).
+    """
     view = StoreView(store)
     folder = Path(out) if out is not None else default_out(store)
     folder.mkdir(parents=True, exist_ok=True)
-    findings: list[Finding] = []
-    skipped: list[Skipped] = []
-    for claim in CLAIMS:
-        for item in claim(view, folder):
-            (findings if isinstance(item, Finding) else skipped).append(item)
+    loaded = load_claims(registry if registry is not None else store_registry(view.ds.attrs))
+    assessed = assess_claims(view, loaded.claims, folder)
+    skipped = assessed.skipped + [Skipped(what, why) for what, why in loaded.problems]
     content = ReportContent(f"overparam report: {view.ds.attrs.get('name', view.path.name)}", view.path,
-                            _header(view), findings, skipped, view.left_out, view.done_count, view.total)
+                            _header(view), assessed.findings, skipped, view.left_out, view.done_count, view.total)
     (folder / "report.md").write_text(markdown(content))
     (folder / "report.html").write_text(page(content))
     return Report(folder, content)

@@ -1,7 +1,7 @@
 """The report's text: report.md and report.html from the same findings.
 
 Both files sit in the report folder beside the figures and refer to them by relative path
-(``loss.png``), so the two documents share one set of images and the HTML page stays small;
+(``dprime.png``), so the two documents share one set of images and the HTML page stays small;
 the folder is self-contained: move or zip the folder, not a single file. The HTML shows the PNG
 and links each figure to its SVG for print quality.
 """

@@ -4,7 +4,7 @@ The paper's claims about width, depth and separation are asymptotic power laws o
 them: ‖D'‖_0 ≤ O(m^{2/3}) in (5.1), ‖W − W0‖_2 ≤ poly(ϱ)/√m in Theorems 3–4, T polynomial
 (not exponential) in L in Theorems 1–2. A store holds, for each value x of a grid axis, one
 measurement per replica (the ``seed`` axis). A straight line through (log x, log y) gives the
-exponent of a power law y = c·x^a; through (x, log y), the rate of an exponential y = c·e^{r x}.
+exponent of a power law y = c·x^a; through (x, log y), the growth constant r of an exponential y = c·e^{r x}.
 
 The point estimate is ordinary least squares over every finite, positive (x, y) pair, all
 replicas pooled. Its uncertainty comes from a cluster bootstrap: whole replicas are drawn with
@@ -29,7 +29,7 @@ class LineFit:
     """A fitted line v = intercept + slope·u with a bootstrap interval for the slope.
 
     For a power law (u = ln x, v = ln y) the slope is the exponent a and ``exp(intercept)`` the
-    prefactor c; for an exponential (u = x, v = ln y) the slope is the rate r.
+    prefactor c; for an exponential (u = x, v = ln y) the slope is the growth constant r.
     """
 
     slope: float

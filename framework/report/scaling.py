@@ -1,9 +1,9 @@
 """One quantity against one grid axis, fitted and drawn: the building block of the scaling figures.
 
-A quantity measured per grid point (the minimum PL ratio, the final ‖D'‖_0, ...) is split into
-series, one per combination of the scanned axes other than the one on the x axis; each series
-is drawn as the median over replicas with a min–max band, fitted as a power law (or an
-exponential) with a bootstrap interval over replicas, and judged against the paper's bound.
+A quantity measured per grid point (the minimum of a ratio over training, a final norm, ...) is
+split into series, one per combination of the scanned axes other than the one on the x axis;
+each series is drawn as the median over replicas with a min–max band, fitted as a power law (or
+an exponential) with a bootstrap interval over replicas, and judged against the paper's bound.
 """
 from __future__ import annotations
 
@@ -17,9 +17,11 @@ from matplotlib.axes import Axes
 from framework.report.fits import LineFit, fit_exponential, fit_power_law
 from framework.report.plotting import color, finish, median_band
 from framework.report.verdicts import Assessment, Verdict, range_problem
-from framework.report.view import WIDTH_AXIS, StoreView
+from framework.report.view import DEPTH_AXIS, WIDTH_AXIS, StoreView
 
 MAX_SERIES = 8
+AXIS_LABELS = {WIDTH_AXIS: "width m (neurons)", DEPTH_AXIS: "sequence length L (layers)", "n": "sequences n",
+               "delta": "separation δ (Assumption 2.1)"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ def series_of(view: StoreView, values: xr.DataArray, axis: str, *, model: str = 
     return result, notes
 
 
-def draw(ax: Axes, series: list[Series], *, symbol: str = "a", model: str = "power") -> None:
+def draw_series(ax: Axes, series: list[Series], *, symbol: str = "a", model: str = "power") -> None:
     """Each series as median and band, its fitted line dashed, its fit in the legend."""
     for index, line in enumerate(series):
         colour = color(index)
@@ -73,9 +75,23 @@ def draw(ax: Axes, series: list[Series], *, symbol: str = "a", model: str = "pow
                     linewidth=0.9)
 
 
-def width_axes(ax: Axes, view: StoreView, ylabel: str) -> None:
-    """Finish a panel whose x axis is the width: log-log, ticks at the grid's widths."""
-    finish(ax, "width m (neurons)", ylabel, logx=True, logy=True, xticks=view.ds[WIDTH_AXIS].values)
+def axis_label(axis: str) -> str:
+    """The x label of a grid axis: ``width m (neurons)`` for ``m``, the axis name for one unknown."""
+    return AXIS_LABELS.get(axis, axis)
+
+
+def scaling_axes(ax: Axes, view: StoreView, axis: str, ylabel: str) -> None:
+    """Finish a panel whose x axis is a grid axis: log-log, ticks at the grid's values."""
+    finish(ax, axis_label(axis), ylabel, logx=True, logy=True, xticks=view.ds[axis].values)
+
+
+def first_median(series: list[Series]) -> float | None:
+    """The median over replicas at the first x any series measured: where reference lines start."""
+    for line in series:
+        finite = np.isfinite(line.y).any(axis=1)
+        if finite.any():
+            return float(np.nanmedian(line.y[np.argmax(finite)]))
+    return None
 
 
 def judged(series: list[Series], judge: Callable[[LineFit], Assessment]) -> list[tuple[str, Assessment]]:
@@ -102,6 +118,29 @@ def fit_numbers(series: list[Series], what: str, symbol: str = "a") -> list[str]
             lines.append(f"{what}, {line.label}: {line.fit.text(symbol)} (95% bootstrap interval over "
                          f"{line.fit.replicas} replica(s), {line.fit.points} points)")
     return lines
+
+
+def polynomial_not_exponential(series: list[Series], axis: str) -> list[tuple[str, Assessment]]:
+    """Judge each series by which law fits it better: a power of ``axis`` or an exponential.
+
+    For a claim that a quantity grows polynomially, not exponentially, in an axis (the steps
+    of Theorems 1–2 in L): consistent when the power law's rms log-residual is at most the
+    exponential's, inconclusive otherwise.
+    """
+    result = []
+    for line in series:
+        if line.fit is None:
+            result.append((line.label, Assessment(Verdict.NOT_ENOUGH_RANGE, line.problem or "no fit")))
+            continue
+        power, exponential = fit_power_law(line.x, line.y), fit_exponential(line.x, line.y)
+        text = (f"power law {power.text()} (rms log-residual {power.residual:.3g}) against exponential "
+                f"{exponential.text('r')} (rms log-residual {exponential.residual:.3g})")
+        if power.residual <= exponential.residual:
+            result.append((line.label, Assessment(Verdict.CONSISTENT, text + ": the power law fits at least as well")))
+        else:
+            result.append((line.label, Assessment(Verdict.INCONCLUSIVE,
+                                                  text + f": the exponential fits better over this range of {axis}")))
+    return result
 
 
 def medians(line: Series) -> str:

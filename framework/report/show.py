@@ -1,47 +1,48 @@
 """``overparam show STORE``: a one-screen summary of a run store, read with plain xarray.
 
-It names the pipeline, lists the grid, counts the statuses, and tabulates the final value of
-the key diagnostics by grid point — the median over the ``seed`` axis when there is one, so a
-replicated scan stays one screen long.
+It names the pipeline, lists the grid, counts the statuses, and tabulates the columns the
+registered claims declare (``framework.Column``: a variable and how its trajectory becomes one
+number), by grid point — the median over the replica axis when there is one, so a replicated
+scan stays one screen long. The claims come from the plugins of the run that made the store,
+so a third-party diagnostic's claim brings its own column; the module names no variable itself.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-STATUS = ("pending", "done", "failed", "diverged")
-REPLICA_AXIS = "seed"
+from framework.contract.claim import Claim, Column
+from framework.plugin_system.registry import Registry
+from framework.report.reductions import reduce
+from framework.report.registered import load_claims, store_registry
+from framework.report.view import REPLICA_AXIS
+from framework.storage.schema import STATUS, STATUS_CODE
+
 MAX_ROWS = 40
 
 
-def final(ds: xr.Dataset, name: str) -> xr.DataArray:
-    """A variable at the last step each grid point logged a value (NaN where none)."""
-    values = ds[name]
-    if "step" not in values.dims:
-        return values
-    valid = values.notnull()
-    position = xr.DataArray(np.arange(values.sizes["step"]), dims="step")
-    last = (valid * position).max("step")
-    return values.isel(step=last).where(valid.any("step"))
+def declared_columns(claims: Iterable[Claim]) -> list[Column]:
+    """The claims' columns in report order, the first of each header kept."""
+    columns: dict[str, Column] = {}
+    for claim in claims:
+        for column in claim.columns:
+            columns.setdefault(column.header, column)
+    return list(columns.values())
 
 
-def summary_columns(ds: xr.Dataset) -> dict[str, xr.DataArray]:
-    """The columns of the table: what a reader of the paper looks at first, where measured."""
-    columns: dict[str, xr.DataArray] = {}
-    if "loss" in ds:
-        f0 = ds["loss"].isel(step=0)
-        columns["f_T/f_0"] = final(ds, "loss") / f0
-    for name, label in (("rate", "rate"), ("steps_to_target", "steps to target")):
-        if name in ds:
-            columns[label] = ds[name]
-    if "pl_ratio" in ds:
-        columns["min PL ratio"] = ds["pl_ratio"].min("step")
-    for name, label in (("dprime_max", "max ||D'||_0"), ("weight_distance_spectral_sqrt_m", "sqrt(m)||W-W0||_2")):
-        if name in ds:
-            columns[label] = final(ds, name)
-    return {label: column for label, column in columns.items() if set(column.dims) <= set(ds["status"].dims)}
+def summary_columns(ds: xr.Dataset, columns: Iterable[Column]) -> dict[str, xr.DataArray]:
+    """The columns of the table that the store holds, each one number per grid point."""
+    grid = set(ds["status"].dims)
+    table: dict[str, xr.DataArray] = {}
+    for column in columns:
+        if column.variable in ds:
+            values = reduce(ds[column.variable], column.reduce)
+            if set(values.dims) <= grid:
+                table[column.header] = values
+    return table
 
 
 def _format(value: float) -> str:
@@ -50,9 +51,11 @@ def _format(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
 
 
-def render_store(path: str | Path) -> str:
-    """The summary text of one store."""
+def render_store(path: str | Path, registry: Registry | None = None) -> str:
+    """The summary text of one store; ``registry`` gives the claims and so the columns (by default
+    the plugins of the run that made the store)."""
     ds = xr.open_zarr(str(path)).load()
+    loaded = load_claims(registry if registry is not None else store_registry(ds.attrs))
     grid_dims = list(ds["status"].dims)
     codes = ds["status"].values
     lines = [f"{ds.attrs.get('name', Path(path).name)}: {path}"]
@@ -63,11 +66,11 @@ def render_store(path: str | Path) -> str:
         lines.append(f"  {dim:<10} {ds.sizes[dim]:>4}  {', '.join(map(str, ds[dim].values.tolist()))}")
     counts = {name: int((codes == code).sum()) for code, name in enumerate(STATUS)}
     lines.append("  status: " + ", ".join(f"{counts[s]} {s}" for s in STATUS if counts[s]) + f" of {codes.size}")
-    columns = summary_columns(ds)
-    done = ds["status"] == STATUS.index("done")
+    columns = summary_columns(ds, declared_columns(loaded.claims))
+    done = ds["status"] == STATUS_CODE["done"]
     rows_over = [d for d in grid_dims if d != REPLICA_AXIS]
     table = {label: column.where(done) for label, column in columns.items()}
-    header = "median over seed" if REPLICA_AXIS in grid_dims else "per grid point"
+    header = f"median over {REPLICA_AXIS}" if REPLICA_AXIS in grid_dims else "per grid point"
     if REPLICA_AXIS in grid_dims:
         table = {label: column.median(REPLICA_AXIS, skipna=True) for label, column in table.items()}
     stacked = xr.Dataset(table).stack(point=rows_over) if rows_over else xr.Dataset(table).expand_dims(point=[0])
@@ -84,10 +87,14 @@ def render_store(path: str | Path) -> str:
         lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths)))
     if len(keys) > MAX_ROWS:
         lines.append(f"  ... {len(keys) - MAX_ROWS} more rows")
-    not_done = ds["status"].values >= STATUS.index("failed")
+    not_done = ds["status"].values >= STATUS_CODE["failed"]
     messages = sorted({str(m) for m in np.asarray(ds["error"].values)[not_done].ravel() if str(m)})
     if messages:
         lines.append("")
         lines.append("  failures and divergences:")
         lines.extend(f"    {m}" for m in messages[:10])
+    if loaded.problems:
+        lines.append("")
+        lines.append("  plugin problems (their claims' columns are left out):")
+        lines.extend(f"    {what}: {why}" for what, why in loaded.problems)
     return "\n".join(lines)

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from framework.report.show import final
-from framework.storage.store import STATUS, STATUS_CODE
+from framework.report.reductions import final
+from framework.storage.schema import STATUS, STATUS_CODE
 
-REPLICA_AXIS = "seed"
+REPLICA_AXIS = "seed"  # the one definition of the replica axis, for the report and ``overparam show``
 WIDTH_AXIS = "m"
 DEPTH_AXIS = "L"
 DIAGNOSTIC_DIMS = ("step", "layer", "length")
@@ -109,7 +109,7 @@ class StoreView:
         return values.transpose(x_dim).values[:, None]
 
     def final(self, name: str) -> xr.DataArray:
-        """A variable's last logged value per grid point (framework.report.show.final), done points only."""
+        """A variable's last logged value per grid point (``reductions.final``), done points only."""
         return final(self.ds, name)
 
     def done_at(self, selection: dict[str, object]) -> int:

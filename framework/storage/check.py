@@ -33,7 +33,7 @@ import zarr
 
 from framework.configuration.source import PipelineError, read_source
 from framework.storage.point_check import PointChecks
-from framework.storage.schema import RUN_VARIABLES, STATUS, pipeline_digest
+from framework.storage.schema import RUN_VARIABLES, STATUS, TRAINING_DIM, pipeline_digest
 
 MARKS = ("pipeline_hash", "pipeline", "resolved_config")  # any one makes a store overparam's
 ROOT_ATTRS = {
@@ -158,7 +158,7 @@ class _Checker(PointChecks):
             self.grid_dims = tuple(self.ds["status"].dims)
         self.check_coordinates()
         self.check_variables()
-        if all(name in self.ds.variables and self.ds[name].dims == self.grid_dims for name in RUN_VARIABLES):
+        if all(name in self.ds.variables and self.ds[name].dims == self.run_dims(name) for name in RUN_VARIABLES):
             self.check_points(self.point_arrays())
 
     def result(self) -> StoreCheck:
@@ -289,8 +289,8 @@ class _Checker(PointChecks):
             if name not in self.ds.variables:
                 self.add(f"variable {name} is missing" + (": nothing says which grid points are done"
                                                           if name == "status" else ""))
-            elif self.ds[name].dims != self.grid_dims:
-                self.add(f"variable {name} has dimensions {self.ds[name].dims}, not the grid's {self.grid_dims}")
+            elif self.ds[name].dims != self.run_dims(name):
+                self.add(f"variable {name} has dimensions {self.ds[name].dims}, not {self.run_dims(name)}")
         for name, variable in self.ds.data_vars.items():
             attrs = variable.attrs
             if not attrs.get("long_name"):
@@ -307,9 +307,18 @@ class _Checker(PointChecks):
         return [stage for stage, spec in self.config.get("stages", {}).items()
                 if isinstance(spec, dict) and spec.get("kind") == kind]
 
+    def run_dims(self, name: str) -> tuple[str, ...]:
+        """A run variable's dimensions: the grid's, then ``train`` for a per-training one in a
+        store of several optimizer stages (its ``train`` coordinate)."""
+        several = RUN_VARIABLES[name].per_training and TRAINING_DIM in self.ds.coords
+        return self.grid_dims + ((TRAINING_DIM,) if several else ())
+
     def train_steps(self) -> int | None:
-        """The training steps of every point when the pipeline text gives one whole number; None
-        when it is left to the optimizer's default or varies with the grid."""
+        """The training steps of every point when the pipeline text gives one whole number for
+        its one optimizer stage; None when it is left to the optimizer's default, varies with
+        the grid, or there are several optimizer stages."""
+        if len(self.stages_of_kind("optimizer")) > 1:
+            return None
         for stage in self.stages_of_kind("optimizer"):
             raw = self.pipeline.get("stages", {}).get(stage)
             params = raw.get("params") if isinstance(raw, dict) else None

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from framework.contract.diagnostic import DIMENSIONLESS, ProblemShape
-from framework.planning.plan import Job, Plan
+from framework.contract.diagnostic import DIMENSIONLESS
+from framework.planning.plan import Plan
 from framework.planning.point_resolver import plugin_failure
-from framework.storage.schema import RUN_VARIABLES
+from framework.planning.dag import trained_by
+from framework.storage.schema import RUN_VARIABLES, TRAINING_DIM
 from framework.configuration.source import Finding, PipelineError
 
 STAGE_DIM = "stage"  # labels the values of a diagnostic listed in several stages
@@ -57,13 +58,22 @@ class Variable:
 @dataclass(frozen=True)
 class Layout:
     """Every variable of a run, the logged steps, the labels of the ``stage`` dimension (the
-    stages listing a diagnostic that another stage lists too) and the size of each
-    diagnostic dimension."""
+    stages listing a diagnostic that another stage lists too), the size of each diagnostic
+    dimension, the optimizer stages (``trainings``) and which of them each diagnostic stage
+    measures (``trained_by``)."""
 
     steps: tuple[int, ...]
     sizes: Mapping[str, int]
     variables: Mapping[str, Variable]
     stages: tuple[str, ...] = ()
+    trainings: tuple[str, ...] = ()
+    trained_by: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def training_dims(self) -> tuple[str, ...]:
+        """The dimension of the per-training run variables: ``train`` with several optimizer
+        stages, none with one (the common case keeps its plain layout)."""
+        return (TRAINING_DIM,) if len(self.trainings) > 1 else ()
 
     def shape(self, variable: Variable) -> tuple[int, ...]:
         """A variable's shape for one grid point."""
@@ -128,6 +138,9 @@ def layout_of(plan: Plan) -> Layout:
     order = list(plan.pipeline.stages)
     stage_labels = tuple(sorted({s for name in repeated for s in by_diagnostic[name]}, key=order.index))
     axes = set(plan.pipeline.grid.axes) | {dim.name for dim in plan.pipeline.grid.dimensions}
+    trainings = tuple(stage for stage in order if plan.kinds.get(stage) == "optimizer")
+    measures = {stage: trained_by(plan.pipeline, plan.kinds, stage)[0] for stage in order
+                if plan.kinds.get(stage) == "diagnostic"}
     variables: dict[str, Variable] = {}
     declared_in: dict[str, str] = {}  # variable -> the stage that declared it first
     sizes: dict[str, int] = {}
@@ -153,7 +166,7 @@ def layout_of(plan: Plan) -> Layout:
                     refuse(call.stage, f"diagnostic '{call.name}': dim_sizes() gave {dim} = {size!r}, expected "
                                        "an integer >= 0")
                     continue
-                if dim in axes or dim in (STEP_DIM, STAGE_DIM):
+                if dim in axes or dim in (STEP_DIM, STAGE_DIM, TRAINING_DIM):
                     what = "a grid axis" if dim in axes else "a dimension of every store"
                     refuse(call.stage, f"diagnostic '{call.name}' declares a dimension '{dim}', which is {what}")
                     continue
@@ -166,7 +179,7 @@ def layout_of(plan: Plan) -> Layout:
                     refuse(call.stage, f"output '{name}' of diagnostic '{call.name}' (stage '{call.stage}') is also "
                                        f"declared by diagnostic '{other}' (stage '{declared_in[name]}')")
                     continue
-                if name in RUN_VARIABLES or name in axes or name in (STEP_DIM, STAGE_DIM):
+                if name in RUN_VARIABLES or name in axes or name in (STEP_DIM, STAGE_DIM, TRAINING_DIM):
                     what = ("a variable of the run itself" if name in RUN_VARIABLES
                             else "a grid axis" if name in axes else "a dimension of every store")
                     refuse(call.stage, f"output '{name}' of diagnostic '{call.name}' is named like {what}")
@@ -175,6 +188,8 @@ def layout_of(plan: Plan) -> Layout:
                     (STEP_DIM,) if component.when == "schedule" else ()) + tuple(output.dims)
                 attrs = {"long_name": output.long_name, "paper_ref": output.paper_ref,
                          "units": output.units or DIMENSIONLESS, "diagnostic": call.name, "measured": component.when}
+                if len(trainings) > 1 and call.name not in repeated:
+                    attrs["stage"], attrs["trained_by"] = call.stage, measures[call.stage]
                 if call.name in repeated:
                     attrs["params_by_stage"] = json.dumps(
                         {stage: _written_params(plan, stage, call.name) for stage in by_diagnostic[call.name]},
@@ -189,18 +204,20 @@ def layout_of(plan: Plan) -> Layout:
                                      "the dimension of another diagnostic")
     if findings:
         raise PipelineError(plan.pipeline.source, dict.fromkeys(findings))
-    return Layout(plan.steps, sizes, variables, stage_labels)
+    return Layout(plan.steps, sizes, variables, stage_labels, trainings,
+                  {stage: measures[stage] for stage in stage_labels} if len(trainings) > 1 else {})
 
 
 @dataclass
 class MemberResult:
-    """What one grid point leaves in the store."""
+    """What one grid point leaves in the store: its status and message, its run variables (the
+    per-training ones as one value per optimizer stage) and its diagnostics' values."""
 
     index: tuple[int, ...]
     status: str  # done | diverged | failed
     error: str = ""
     wall_time: float = float("nan")
-    reached_step: int = -1
-    learning_rate: float = float("nan")
+    reached_step: tuple[int, ...] = ()  # per training, in the layout's order (none: not run)
+    learning_rate: tuple[float, ...] = ()
     finished_at: float = float("nan")
     values: dict[str, np.ndarray] = field(default_factory=dict)

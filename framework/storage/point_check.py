@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from framework.storage.schema import NOT_RUN, RUN_VARIABLES, STATUS, STATUS_CODE
+from framework.storage.schema import NOT_RUN, RUN_VARIABLES, STATUS, STATUS_CODE, TRAINING_DIM
 
 PENDING, DONE, FAILED, DIVERGED = (STATUS_CODE[name] for name in STATUS)
 INVALID = -1  # a status value that is none of the four states
@@ -29,11 +29,16 @@ class PointArrays:
 
     state: np.ndarray
     error: np.ndarray
-    reached: np.ndarray
+    reached: np.ndarray  # the earliest over the point's trainings (with several optimizer stages)
     unwritten_reached: tuple[int, ...]
     times: dict[str, np.ndarray]  # wall_time, finished_at, learning_rate
     has: dict[str, np.ndarray]  # per data variable: whether the point holds any value
     last_step: dict[str, np.ndarray]  # per scheduled variable: the last step with a value, -inf if none
+    reached_last: np.ndarray | None = None  # the latest over the trainings; None: as ``reached``
+
+    @property
+    def latest(self) -> np.ndarray:
+        return self.reached if self.reached_last is None else self.reached_last
 
 
 class PointChecks:
@@ -64,10 +69,14 @@ class PointChecks:
         ds, grid = self.ds, self.grid_dims
         state = self.states()
         error = as_text(np.asarray(ds["error"].values))
-        reached = np.asarray(ds["reached_step"].values)
+        by_training = ds["reached_step"]
+        reached = np.asarray(by_training.min(TRAINING_DIM).values if TRAINING_DIM in by_training.dims
+                             else by_training.values)
+        reached_last = np.asarray(by_training.max(TRAINING_DIM).values) if TRAINING_DIM in by_training.dims else None
         fill = self.group["reached_step"].fill_value if "reached_step" in self.group else None
         unwritten = (NOT_RUN, int(fill) if fill is not None else 0)  # an unwritten chunk reads as the fill value
-        times = {name: np.asarray(ds[name].values, dtype=float)
+        times = {name: np.asarray(ds[name].min(TRAINING_DIM, skipna=False).values if TRAINING_DIM in ds[name].dims
+                                  else ds[name].values, dtype=float)
                  for name in ("wall_time", "finished_at", "learning_rate")}
         has: dict[str, np.ndarray] = {}
         last_step: dict[str, np.ndarray] = {}
@@ -87,7 +96,7 @@ class PointChecks:
                     last_step[name] = np.where(has[name], steps[np.nan_to_num(last).astype(int)], -np.inf)
             else:
                 has[name] = np.asarray(present.values, dtype=bool)
-        return PointArrays(state, error, reached, unwritten, times, has, last_step)
+        return PointArrays(state, error, reached, unwritten, times, has, last_step, reached_last)
 
     def states(self) -> np.ndarray:
         """Each point's state as an index into ``STATUS`` (``INVALID`` for any other value),
@@ -180,7 +189,7 @@ class PointChecks:
 
     def check_values_after_reached(self, ran: np.ndarray, p: PointArrays) -> None:
         for name, last in p.last_step.items():
-            after = ran & (last > p.reached)
+            after = ran & (last > p.latest)
             self.add_points(after, f"has values of {name} logged after its reached_step")
 
     def point_label(self, index: tuple[int, ...]) -> str:

@@ -5,7 +5,9 @@ Layout (docs/architecture.md, "The store"): one dimension per grid dimension (co
 axes of a zip group are coordinates along it), ``step`` for the logged steps, each
 diagnostic's own dimensions; one variable per diagnostic output plus ``status`` (CF flags:
 pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``learning_rate``,
-``finished_at``.
+``finished_at`` (``framework.storage.schema.RUN_VARIABLES``). With several optimizer stages,
+``reached_step`` and ``learning_rate`` have a ``train`` dimension labelled with the stages, and the
+``stage`` dimension a ``trained_by`` coordinate naming the training each stage measured.
 Zarr format 2 with consolidated metadata. Every variable has chunk size 1 along every grid dimension, so each grid point is a region of
 its own and no two writes share a chunk (docs/stack-notes.md: shared chunks lose data).
 
@@ -36,7 +38,15 @@ from framework.configuration.grid import Grid
 from framework.storage.layout import Layout, MemberResult
 from framework.planning.plan import Plan
 from framework.storage.lock import StoreError
-from framework.storage.schema import MISSING_COUNT, STATUS, STATUS_CODE, changed_keys, now, pipeline_digest
+from framework.storage.schema import (
+    MISSING_COUNT,
+    RUN_VARIABLES,
+    STATUS_CODE,
+    TRAINING_DIM,
+    changed_keys,
+    now,
+    pipeline_digest,
+)
 
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
 PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
@@ -132,7 +142,8 @@ def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
     """The empty dataset of a run: every variable NaN/pending, chunked one grid point each."""
     grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
     grid_shape = plan.pipeline.grid.shape
-    own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), **layout.sizes}
+    own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), TRAINING_DIM: len(layout.trainings),
+                 **layout.sizes}
 
     def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any],
                  masked: bool = False, eager: bool = False) -> xr.Variable:
@@ -147,21 +158,10 @@ def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
 
     data_vars = {name: variable(v.dims, missing_value(v.dtype), v.dtype, v.attrs, masked=v.dtype != "float64")
                  for name, v in layout.variables.items()}
-    data_vars["status"] = variable((), STATUS_CODE["pending"], "int8", {
-        "long_name": "state of the grid point", "units": DIMENSIONLESS, "flag_values": list(STATUS_CODE.values()),
-        "flag_meanings": " ".join(STATUS)})
-    data_vars["error"] = variable((), "", object, {"long_name": "error or divergence message",
-                                                   "units": DIMENSIONLESS})
-    data_vars["wall_time"] = variable((), np.nan, "float64", {"long_name": "wall time of the task", "units": "s"})
-    data_vars["reached_step"] = variable((), -1, "int64", {"long_name": "last step reached (-1: not run)",
-                                                            "units": "step", "paper_ref": "none: run bookkeeping"},
-                                         eager=True)
-    data_vars["learning_rate"] = variable((), np.nan, "float64", {
-        "long_name": "learning rate used (lr: auto resolved at initialization)", "units": DIMENSIONLESS,
-        "paper_ref": "Theorems 1-2 (η)"})
-    data_vars["finished_at"] = variable((), np.nan, "float64", {
-        "long_name": "time the grid point finished", "units": "seconds since 1970-01-01T00:00:00Z",
-        "paper_ref": "none: run bookkeeping"})
+    for name, run in RUN_VARIABLES.items():
+        dims = layout.training_dims if run.per_training else ()
+        data_vars[name] = variable(dims, run.fill, object if run.dtype == "object" else run.dtype, run.attrs,
+                                   eager=run.eager)
     coords: dict[str, Any] = {axis: xr.Variable((dim,), values, axis_attrs(axis)) for axis, (dim, values)
                               in grid_coordinates(plan.pipeline.grid).items()}
     coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {
@@ -170,6 +170,13 @@ def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
         coords["stage"] = xr.Variable(("stage",), np.asarray(layout.stages, dtype=object), {
             "long_name": "pipeline stage that measured the value (a diagnostic listed in several stages)",
             "units": DIMENSIONLESS})
+    if layout.trained_by:
+        coords["trained_by"] = xr.Variable(("stage",), np.asarray([layout.trained_by[s] for s in layout.stages],
+                                                                  dtype=object), {
+            "long_name": "optimizer stage whose training the stage measured", "units": DIMENSIONLESS})
+    if layout.training_dims:
+        coords[TRAINING_DIM] = xr.Variable((TRAINING_DIM,), np.asarray(layout.trainings, dtype=object), {
+            "long_name": "optimizer stage (the run variables of each training)", "units": DIMENSIONLESS})
     for dim, size in layout.sizes.items():
         coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)",
                                                                   "units": DIMENSIONLESS})
@@ -261,12 +268,17 @@ class Store:
         for name, variable in self.layout.variables.items():
             if name not in result.values:
                 self.array(name)[index] = np.full(self.layout.shape(variable), missing_value(variable.dtype))
-        self.array("error")[index] = result.error
-        self.array("wall_time")[index] = result.wall_time
-        self.array("reached_step")[index] = result.reached_step
-        self.array("learning_rate")[index] = result.learning_rate
-        self.array("finished_at")[index] = result.finished_at
-        self.array("status")[index] = STATUS_CODE[result.status]
+        for name, run in RUN_VARIABLES.items():  # status last: the commit mark
+            value = getattr(result, name) if name != "status" else STATUS_CODE[result.status]
+            if run.per_training:
+                value = self.per_training(value, run.fill)
+            self.array(name)[index] = value
+
+    def per_training(self, values: tuple, fill: Any) -> Any:
+        """A per-training run variable's value at one point: one per optimizer stage (``fill``
+        for a point that never trained), a scalar when there is one optimizer stage."""
+        values = tuple(values) or (fill,) * len(self.layout.trainings)
+        return np.asarray(values) if self.layout.training_dims else values[0]
 
     def set_attrs(self, **attrs: Any) -> None:
         """Update root attributes, and the consolidated metadata readers open."""

@@ -3,10 +3,14 @@
 One module per topic: ``loss`` (f, Theorem 3's ratio), ``geometry`` (§4: (4.1)-(4.3)),
 ``stability`` (§5: (5.1), the radius of Theorems 3-4), ``chains`` ((4.4)-(4.6)),
 ``smoothness`` (Theorem 4), ``rate`` (Theorems 1-2). All read one shared ``framework.Probe``.
+
+Beside each module, ``<module>_claims`` holds the paper's claims on its variables, as the report
+tests them (``framework.Claim``, docs/report.md); they are imported only when claims are asked
+for, so planning a run does not load the report's plotting.
 """
 from __future__ import annotations
 
-from framework import Diagnostic, hookimpl
+from framework import Claim, Diagnostic, hookimpl
 from plugins.diagnostics.chains import ChainNorms
 from plugins.diagnostics.geometry import ForwardNorms, FreshRandomness, Separability
 from plugins.diagnostics.loss import Loss, PLRatio
@@ -32,3 +36,17 @@ DIAGNOSTICS: list[type[Diagnostic]] = [
 @hookimpl
 def overparam_register_diagnostics() -> list[type[Diagnostic]]:
     return list(DIAGNOSTICS)
+
+
+@hookimpl
+def overparam_register_claims() -> list[type[Claim]]:
+    from plugins.diagnostics.chains_claims import BackwardChainsScale, ChainsDoNotBlowUp
+    from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness, SeparabilitySurvives
+    from plugins.diagnostics.loss_claims import LinearConvergence, OptimizerComparison, PLCondition
+    from plugins.diagnostics.rate_claims import StepsToTarget
+    from plugins.diagnostics.smoothness_claims import SemiSmoothness
+    from plugins.diagnostics.stability_claims import ForwardStability, ReluSignFlips, TrainingRadius
+
+    return [LinearConvergence, OptimizerComparison, StepsToTarget, PLCondition, TrainingRadius, ReluSignFlips,
+            ForwardStability, ForwardNormsBounded, FreshRandomness, SeparabilitySurvives, ChainsDoNotBlowUp,
+            BackwardChainsScale, SemiSmoothness]

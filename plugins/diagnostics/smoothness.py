@@ -19,6 +19,7 @@ from framework import (
     loss,
     member_sum,
     normal_per_member,
+    seeded_generator,
 )
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ class SemiSmoothness(Diagnostic):
         if params.direction is not None:
             direction = torch.from_numpy(load_direction(params.direction, probe.m))
         else:
-            stream = torch.Generator(device="cpu").manual_seed(params.direction_seed)
+            stream = seeded_generator(params.direction_seed)
             direction = torch.randn(probe.m, probe.m, generator=stream, dtype=torch.float64)
         shift = direction * (scale / torch.linalg.matrix_norm(direction, ord=2))  # float64, once for all members
         return shift.to(W).expand(probe.K, -1, -1)

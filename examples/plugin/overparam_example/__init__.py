@@ -1,8 +1,9 @@
 """An example overparam plugin: the module the entry point names, with one registration hook
-per component kind. Everything it uses comes from ``framework``'s public API."""
+per component kind and one for its report claim. Everything it uses comes from ``framework``'s
+public API."""
 from __future__ import annotations
 
-from framework import Diagnostic, Generator, Initializer, Optimizer, hookimpl
+from framework import Claim, Diagnostic, Generator, Initializer, Optimizer, hookimpl
 
 from overparam_example.diagnostic import WSpectralNorm
 from overparam_example.generator import SineWaves
@@ -34,3 +35,11 @@ def overparam_register_optimizers() -> list[type[Optimizer]]:
 def overparam_register_diagnostics() -> list[type[Diagnostic]]:
     """`w_spectral_norm`."""
     return [WSpectralNorm]
+
+
+@hookimpl
+def overparam_register_claims() -> list[type[Claim]]:
+    """`w_norm_settles`, imported here: only a report needs it (and the report's plotting)."""
+    from overparam_example.claim import WNormSettles
+
+    return [WNormSettles]

@@ -1,6 +1,6 @@
-"""Packing grid points into tasks: jobs of one shape run together as one ensemble (docs/architecture.md, "Ensembles").
+"""Grouping grid points into tasks: jobs of one shape run together as one ensemble (docs/architecture.md, "Ensembles").
 
-Jobs pack together when everything but per-member numbers agrees: the tensor shapes (n, L,
+Jobs share a task when everything but per-member numbers agrees: the tensor shapes (n, L,
 d_x, d from the data, m from the initializer), the optimizer and its parameters other than the
 learning rate, and the diagnostics with their parameters and schedules. Seeds, learning rates,
 the data's other parameters (δ, norms, scales) and the initializer may differ per member. The
@@ -10,7 +10,7 @@ scan keeps every worker busy.
 Exactness: a member must compute bit for bit what it computes alone. BLAS kernels round
 differently when a matrix starts at an address of another alignment, and a member's blocks
 start at multiples of their size; so only shapes whose every per-member block is a whole
-number of 64-byte lines are packed: n and m multiples of 64 bytes / itemsize (8 in float64,
+number of 64-byte lines share tasks: n and m multiples of 64 bytes / itemsize (8 in float64,
 16 in float32). Jobs of other shapes run one per task.
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ DEFAULT_TASK_BYTES = 2 * 1024**3
 CPU_WEIGHTS_BYTES = 4 * 1024**2
 
 
-def packable(job: Job, dtype: str) -> bool:
+def alignable(job: Job, dtype: str) -> bool:
     """Whether the job's blocks keep their alignment at every position of an ensemble
     (mini-batches are padded with zero sequences to keep theirs: ``Problem.sequences``)."""
     s = job.shape
@@ -35,13 +35,13 @@ def packable(job: Job, dtype: str) -> bool:
     return s.n % elements == 0 and s.m % elements == 0
 
 
-def pack_key(job: Job) -> tuple:
+def task_key(job: Job) -> tuple:
     """Jobs with equal keys can share one ensemble."""
     shape = job.shape
-    train = job.train
-    train_params = train.params.model_dump_json(exclude={"lr"})
-    diagnostics = tuple((d.call.stage, d.call.name, d.call.params.model_dump_json(), d.steps) for d in job.diagnostics)
-    return (shape.n, shape.L, shape.d_x, shape.d, shape.m, train.name, train_params, diagnostics)
+    trainings = tuple((t.call.stage, t.call.name, t.call.params.model_dump_json(exclude={"lr"}),
+                       tuple((d.call.stage, d.call.name, d.call.params.model_dump_json(), d.steps)
+                             for d in t.diagnostics)) for t in job.trainings)
+    return (shape.n, shape.L, shape.d_x, shape.d, shape.m, trainings)
 
 
 def member_bytes(job: Job, dtype: str) -> int:
@@ -54,7 +54,7 @@ def member_bytes(job: Job, dtype: str) -> int:
     return itemsize * (6 * s.m * s.m + 12 * rows * s.m + 4 * rows * rows + 2 * s.m * rows)
 
 
-def pack_jobs(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: int = 1,
+def group_tasks(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: int = 1,
               task_bytes: int = DEFAULT_TASK_BYTES, gpu: bool = False) -> list[list[Job]]:
     """The jobs grouped into tasks, in their original order within each task.
 
@@ -67,11 +67,11 @@ def pack_jobs(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: 
     """
     groups: dict[tuple, list[Job]] = {}
     for job in jobs:
-        groups.setdefault(pack_key(job), []).append(job)
-    packs: list[list[Job]] = []
+        groups.setdefault(task_key(job), []).append(job)
+    grouped: list[list[Job]] = []
     for group in groups.values():
         by_memory = max(1, task_bytes // member_bytes(group[0], dtype))
-        if not packable(group[0], dtype):
+        if not alignable(group[0], dtype):
             size = 1
         elif max_ensemble is not None:
             size = max_ensemble
@@ -82,5 +82,5 @@ def pack_jobs(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: 
                 m = group[0].shape.m
                 size = min(size, max(1, CPU_WEIGHTS_BYTES // (m * m * resolve_dtype(dtype).itemsize)))
         size = max(1, min(size, by_memory))
-        packs.extend(group[i:i + size] for i in range(0, len(group), size))
-    return packs
+        grouped.extend(group[i:i + size] for i in range(0, len(group), size))
+    return grouped

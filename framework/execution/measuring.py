@@ -1,0 +1,85 @@
+"""Measuring one training: the diagnostic stages that need it, run on their schedules.
+
+The training loop calls a ``Measurements`` at every logged step; at a step some diagnostic
+stage measures at, one ``Probe`` is made for the ensemble and shared by every diagnostic due
+there, so the forward passes, the gradient and the bases are computed once per step. Each
+diagnostic stage draws (``semi_smoothness``'s W′) from its own seed: that of its stage and grid
+point, and the step, so adding or renaming another stage changes nothing it measures.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from framework.engine.probe import Probe
+from framework.engine.seeds import derive_seed
+from framework.engine.tensors import Problem, Weights
+from framework.planning.plan import Job, Training
+from framework.storage.layout import Layout
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+class ResultArrays:
+    """The diagnostics' values of K members, one array per variable shaped by the layout (NaN
+    where nothing was measured); every training of the task writes into them."""
+
+    def __init__(self, jobs: Sequence[Job], layout: Layout):
+        self.layout = layout
+        measured = {d.call.name for d in jobs[0].diagnostics}
+        self.values = {name: np.full((len(jobs), *layout.shape(v)), np.nan) for name, v in layout.variables.items()
+                       if v.diagnostic in measured}
+        self.step_index = {s: i for i, s in enumerate(layout.steps)}
+
+    def put(self, name: str, stage: str, step: int, value: np.ndarray, diverged: np.ndarray) -> None:
+        """One output of one diagnostic stage at one step; members that diverged get NaN."""
+        variable = self.layout.variables[name]
+        value = value.copy()
+        value[diverged] = np.nan
+        target = self.values[name]
+        if variable.staged:
+            target = target[:, self.layout.stages.index(stage)]
+        if variable.scheduled:
+            target = target[:, self.step_index[step]]
+        region = (slice(None),) + tuple(slice(0, size) for size in value.shape[1:])
+        target[region] = value
+
+    def member(self, k: int) -> dict[str, np.ndarray]:
+        return {name: array[k] for name, array in self.values.items()}
+
+
+class Measurements:
+    """The ``on_log`` of one training: f's history, and the diagnostics due at each step.
+
+    ``trainings`` holds each member's ``Training`` (the same stages, with per-member seeds).
+    """
+
+    def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem):
+        self.trainings, self.results, self.initial, self.problem = trainings, results, initial, problem
+        self.history_steps: list[int] = []
+        self.history_loss: list[Tensor] = []
+
+    def __call__(self, step: int, weights: Weights, f: Tensor, diverged: Tensor) -> None:
+        self.history_steps.append(step)
+        self.history_loss.append(f)
+        first = self.trainings[0]
+        due = [i for i, d in enumerate(first.diagnostics) if step in d.steps]
+        if not due:
+            return
+        if diverged.any():  # diverged members are measured at their initial weights, then blanked
+            keep = diverged.to(weights.W.device).view(-1, 1, 1)
+            weights = Weights(*(torch.where(keep, w0, w) for w, w0 in
+                                ((weights.W, self.initial.W), (weights.A, self.initial.A), (weights.B, self.initial.B))))
+        shared = Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
+                       history_steps=self.history_steps, history_loss=torch.stack(self.history_loss))
+        blank = diverged.numpy()
+        for i in due:
+            call = first.diagnostics[i].call
+            probe = shared.reseeded([derive_seed(t.diagnostics[i].call.seed, "probe", step) for t in self.trainings])
+            for name, value in call.component().measure(call.params, probe).items():
+                self.results.put(name, call.stage, step, value.detach().to("cpu", torch.float64).numpy(), blank)

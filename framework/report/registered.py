@@ -1,0 +1,64 @@
+"""The claims a store is reported with: every registered claim, from the plugins the run used.
+
+A report or ``overparam show`` loads the plugins as a run does: the built-ins, the installed
+distributions' entry points and the modules the store's pipeline names under ``plugins:``
+(read back from the pipeline text the store keeps), so a claim that came with a pipeline's
+own plugin module reaches the report of its store. Claims are made in report order: their
+``order``, then their name. What stops a claim (a plugin that no longer imports, two plugins
+providing one claim name) is returned in words, for the report to list; it stops nothing else.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from framework.contract.claim import Claim
+from framework.plugin_system.registry import CLAIM_KIND, DuplicateComponentError, PluginLoadError, Registry
+
+
+@dataclass
+class LoadedClaims:
+    """The claims to run, in report order, and the plugin problems that concern them."""
+
+    claims: list[Claim] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+    """(what, why): ``("plugin NAME", "failed to load: ...")``, ``("claim NAME", "is provided by both ...")``."""
+
+
+def pipeline_plugins(attrs: Mapping[str, Any]) -> list[str]:
+    """The module names of the ``plugins:`` list of the pipeline a store was made from."""
+    try:
+        data = yaml.safe_load(str(attrs.get("pipeline", ""))) or {}
+    except yaml.YAMLError:
+        return []
+    modules = data.get("plugins", []) if isinstance(data, dict) else []
+    return [str(module) for module in modules] if isinstance(modules, list) else []
+
+
+def store_registry(attrs: Mapping[str, Any]) -> Registry:
+    """A registry with the plugins of the run that made the store (its pipeline's modules too)."""
+    return Registry(pipeline_plugins(attrs))
+
+
+def load_claims(registry: Registry) -> LoadedClaims:
+    """Every claim the registry provides, made, in report order; duplicates left out and named."""
+    loaded = LoadedClaims()
+    entries = registry.entries(CLAIM_KIND)
+    for problem in registry.problems:
+        if isinstance(problem, PluginLoadError):
+            loaded.problems.append((f"plugin {problem.provider.plugin}", str(problem)))
+        elif isinstance(problem, DuplicateComponentError) and problem.kind == CLAIM_KIND:
+            loaded.problems.append((f"claim {problem.name}", str(problem)))
+    names = [entry.name for entry in entries]
+    for entry in entries:
+        if names.count(entry.name) > 1:
+            continue
+        try:
+            loaded.claims.append(entry.component())
+        except Exception as error:
+            loaded.problems.append((f"claim {entry.name}", f"could not be made: {type(error).__name__}: {error}"))
+    loaded.claims.sort(key=lambda claim: (claim.order, claim.name))
+    return loaded

@@ -1,0 +1,121 @@
+"""The report's claims on the variables of ``forward_norms``, ``fresh_randomness`` and
+``separability``: §4's (4.1)–(4.3), drawn together against the layer in one figure, ``layers``.
+
+(4.1) 1/2 ≤ ‖h_{i,l}‖, ‖g_{i,l}‖ ≤ O(L); (4.2) fresh randomness ‖(I − U_{l−1}U_{l−1}ᵀ)h_{i,l}‖ ≥
+Ω̃(1/L²); (4.3) the fresh parts stay (δ/2)-separable.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from framework import (
+    DEPTH_AXIS,
+    Assessment,
+    Claim,
+    LayerThresholdClaim,
+    StoreView,
+    Verdict,
+    by_layer,
+    combine,
+    exponent_verdict,
+    finish,
+    fit_numbers,
+    judged,
+    series_of,
+    series_selections,
+)
+
+HALF = 0.5
+LAYERS_FIGURE = "layers"
+LAYERS_TITLE = "§4 at every layer: worst value over training, median over seeds"
+PAPER_HALF = "paper's lower bound 1/2"
+
+
+class ForwardNormsBounded(LayerThresholdClaim):
+    """The smallest ‖h_{i,l}‖ and ‖g_{i,l}‖ over training at every layer, against (4.1)'s 1/2."""
+
+    name = "forward_norms_bounded"
+    title = "Forward norms neither explode nor vanish"
+    paper_ref = "(4.1)"
+    statement = ("1/2 ≤ ‖h_{i,l}‖, ‖g_{i,l}‖ ≤ O(L) at every layer, at initialization and (by (5.1)) within the "
+                 "training radius.")
+    figure = LAYERS_FIGURE
+    figure_title = LAYERS_TITLE
+    order = 80
+    profile = "h_norm_min"
+    ceiling = "h_norm_max"
+    judged = ("h_norm_min", "g_norm_min")
+    bound = HALF
+    bound_label = PAPER_HALF
+    ylabel = r"$\min_i$ (solid), $\max_i$ (dotted) of $\|h_{i,l}\|_2$"
+    what = "min over i, l, t of ‖h‖ and ‖g‖"
+
+    def numbers(self, view: StoreView, fitted: Any) -> list[str]:
+        if not view.has("h_norm_max"):
+            return []
+        highest = float(view.ds["h_norm_max"].max())
+        return [f"largest ‖h_{{i,l}}‖ over every done point and step: {highest:.3g} (the O(L) upper bound has an "
+                "unknown constant; a scan over L tests its growth)"]
+
+
+class FreshRandomness(Claim):
+    """The fresh part of each hidden state against the layer, and its smallest value against L (4.2)."""
+
+    name = "fresh_randomness"
+    title = "Every layer brings fresh randomness"
+    paper_ref = "(4.2)"
+    statement = ("‖(I − U_{l−1}U_{l−1}ᵀ)h_{i,l}‖ ≥ Ω̃(1/L²): the part of each hidden state outside the span of all "
+                 "earlier ones decays at most as L⁻² with the depth (exponent in L at least −2).")
+    needs = ("fresh_randomness",)
+    figure = LAYERS_FIGURE
+    figure_title = LAYERS_TITLE
+    order = 81
+
+    def fit(self, view: StoreView) -> dict[str, Any]:
+        selections, notes = series_selections(view)
+        lowest = view.ds["fresh_randomness"].min(("step", "layer"))
+        series = series_of(view, lowest, DEPTH_AXIS)[0] if DEPTH_AXIS in view.numeric_axes else None
+        return {"selections": selections, "notes": notes, "lowest": lowest, "series": series}
+
+    def draw(self, axes: list[Any], view: StoreView, fitted: dict[str, Any]) -> None:
+        by_layer(axes[0], view, view.ds["fresh_randomness"].min("step"), fitted["selections"])
+        finish(axes[0], "layer l (1..L)", r"$\min_i\ \|(I - U_{l-1}U_{l-1}^\top)\, h_{i,l}\|_2$", logy=True)
+
+    def numbers(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
+        if fitted["series"] is not None:
+            return fit_numbers(fitted["series"], "exponent of min fresh randomness in L")
+        values = fitted["lowest"].values[np.isfinite(fitted["lowest"].values)]
+        return [f"min over i, l, t of the fresh randomness: {values.min():.3g} "
+                f"(median over points {np.median(values):.3g})"]
+
+    def notes(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
+        return list(fitted["notes"])
+
+    def verdict(self, view: StoreView, fitted: dict[str, Any]) -> Assessment:
+        if fitted["series"] is None:
+            return Assessment(Verdict.NOT_ENOUGH_RANGE, "the bound is Ω̃(1/L²) with an unknown constant: testing it "
+                              f"needs a scan over `{DEPTH_AXIS}` with at least 3 values")
+        return combine(judged(fitted["series"], lambda f: exponent_verdict(
+            f, -2.0, "above", "the exponent of the fresh randomness in L")))
+
+
+class SeparabilitySurvives(LayerThresholdClaim):
+    """The smallest separability over pairs, relative to δ, at every layer, against (4.3)'s 1/2."""
+
+    name = "separability_survives"
+    title = "Separability survives every layer"
+    paper_ref = "(4.3)"
+    statement = ("(I − U_l U_lᵀ)h_{i,l+1} and (I − U_l U_lᵀ)h_{j,l+1} are (δ/2)-separable for all i ≠ j: the "
+                 "separability divided by the data's δ stays at least 1/2 (needs m > n·L for the projections to "
+                 "leave room).")
+    figure = LAYERS_FIGURE
+    figure_title = LAYERS_TITLE
+    order = 82
+    profile = "separability_ratio"
+    bound = HALF
+    bound_label = PAPER_HALF
+    ylabel = r"separability / $\delta$ (min over pairs)"
+    logy = False
+    what = "min over pairs, layers and steps of separability/δ"
