@@ -19,6 +19,7 @@ import xarray as xr
 from framework.configuration.source import PipelineError
 from framework.execution.task import run_task
 from framework.planning.plan import plan_file
+from framework.report import build_report
 from framework.storage.layout import layout_of
 from framework.storage.schema import STATUS_CODE
 from framework.storage.store import Store
@@ -94,6 +95,13 @@ def test_two_optimizers_from_one_initialization_equal_each_optimizer_alone(tmp_p
                                   both["loss"].sel(stage="watch_sgd", step=0).values)
     check = overparam("check", str(tmp_path / "both" / "both.zarr"))
     assert check.returncode == 0, check.stdout + check.stderr
+    # the report judges each training on what its own diagnostic stage measured
+    report = build_report(tmp_path / "both" / "both.zarr")
+    titles = {finding.title: finding for finding in report.content.findings}
+    for stage, train in (("watch_gd", "gd"), ("watch_sgd", "sgd")):
+        finding = titles[f"Linear convergence of training — {stage} (trained by {train})"]
+        assert finding.figures and all(name.startswith(stage + "_") for name in finding.figures)
+        assert all((report.out / name).exists() for name in finding.figures)
 
 
 def test_a_single_optimizer_store_keeps_its_plain_layout(tmp_path):

@@ -58,7 +58,7 @@ def _fit(view: StoreView, claims: list[Claim], skipped: list[Skipped]) -> list[_
     return done
 
 
-def _draw(view: StoreView, out: Path, items: list[_Fitted]) -> dict[str, str]:
+def _draw(view: StoreView, out: Path, items: list[_Fitted], prefix: str = "") -> dict[str, str]:
     """Each figure drawn and saved; the file name of each figure stem that has panels."""
     by_figure: dict[str, list[_Fitted]] = {}
     for item in items:
@@ -77,15 +77,32 @@ def _draw(view: StoreView, out: Path, items: list[_Fitted]) -> dict[str, str]:
             except Exception as error:
                 item.failed = _raised(error, "draw")
             start += item.panels
-        files[stem] = save(figure, out, stem)
+        files[stem] = save(figure, out, prefix + stem)
     return files
 
 
 def assess_claims(view: StoreView, claims: list[Claim], out: Path) -> Assessed:
-    """Findings and skips of ``claims`` (instances, in report order) on ``view``; figures into ``out``."""
+    """Findings and skips of ``claims`` (instances, in report order) on ``view``; figures into ``out``.
+
+    A store of several trainings is assessed once per diagnostic stage, on what that stage
+    measured (``StoreView.of_stage``): each claim's title names the stage and its training,
+    each figure file starts with the stage's name."""
+    pairs = view.trainings()
+    if not pairs:
+        return _assess(view, claims, out)
     assessed = Assessed()
+    for stage, training in pairs:
+        part = _assess(view.of_stage(stage, training), claims, out, f"{stage}_", f" — {stage} (trained by {training})")
+        assessed.findings.extend(part.findings)
+        assessed.skipped.extend(part.skipped)
+    return assessed
+
+
+def _assess(view: StoreView, claims: list[Claim], out: Path, prefix: str = "", suffix: str = "") -> Assessed:
+    assessed = Assessed()
+    claims = [claim.along(title=claim.title + suffix) for claim in claims] if suffix else claims
     items = _fit(view, claims, assessed.skipped)
-    files = _draw(view, out, items)
+    files = _draw(view, out, items, prefix)
     for item in items:
         claim = item.claim
         if item.failed:

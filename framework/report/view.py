@@ -10,6 +10,7 @@ as scaling laws), and categorical ones (``optimizer``, ...: compared side by sid
 """
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,12 +20,13 @@ import numpy as np
 import xarray as xr
 
 from framework.report.reductions import final
-from framework.storage.schema import STATUS, STATUS_CODE
+from framework.storage.schema import STATUS, STATUS_CODE, TRAINING_DIM
 
 REPLICA_AXIS = "seed"  # the one definition of the replica axis, for the report and ``overparam show``
 WIDTH_AXIS = "m"
 DEPTH_AXIS = "L"
 DIAGNOSTIC_DIMS = ("step", "layer", "length")
+STAGE_DIM = "stage"
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,37 @@ class StoreView:
                   if values.dtype.kind == "f" and set(self.grid_dims) <= set(values.dims)}
         self.ds = raw.assign(masked)
         self.left_out = self._left_out(raw)
+
+    def trainings(self) -> list[tuple[str, str]]:
+        """(diagnostic stage, optimizer stage) of a store of several trainings, in stage order
+        (none for one training: its variables need no selection)."""
+        if TRAINING_DIM not in self.ds.dims:
+            return []
+        pairs = dict(zip(self.ds[STAGE_DIM].values.tolist(), self.ds["trained_by"].values.tolist())) \
+            if "trained_by" in self.ds.coords else {}
+        for variable in self.ds.data_vars.values():
+            if "stage" in variable.attrs and "trained_by" in variable.attrs:
+                pairs.setdefault(variable.attrs["stage"], variable.attrs["trained_by"])
+        return list(pairs.items())
+
+    def of_stage(self, stage: str, training: str) -> StoreView:
+        """The view of one diagnostic stage of a several-training store: what it measured, as a
+        store of that training alone would hold it (``stage`` and ``train`` selected, other
+        stages' variables left out), so every claim reads it unchanged."""
+        kept = {}
+        for name, variable in self.ds.data_vars.items():
+            if STAGE_DIM in variable.dims:
+                if stage not in self.ds[STAGE_DIM].values.tolist():
+                    continue
+                variable = variable.sel({STAGE_DIM: stage}, drop=True)
+            elif variable.attrs.get("stage", stage) != stage:
+                continue
+            if TRAINING_DIM in variable.dims:
+                variable = variable.sel({TRAINING_DIM: training}, drop=True)
+            kept[name] = variable.drop_vars([c for c in ("trained_by",) if c in variable.coords])
+        view = copy.copy(self)
+        view.ds = xr.Dataset(kept, attrs=self.ds.attrs)
+        return view
 
     def _left_out(self, raw: xr.Dataset) -> list[LeftOut]:
         codes = raw["status"].values
