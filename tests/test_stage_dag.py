@@ -157,3 +157,33 @@ def test_a_measurements_draws_depend_on_its_own_stage_not_on_the_others(tmp_path
     for name in ("semi_smoothness_gap", "semi_smoothness_inner"):
         assert same(added[name].sel(step=steps), alone[name]), name
     assert np.isfinite(alone["semi_smoothness_gap"].values).all()
+
+
+def test_a_training_runs_all_its_steps_whatever_its_diagnostics_measure(tmp_path):
+    """A diagnostic measuring at steps 0 and 6 of a 12-step training does not cut it short: f
+    is logged at the last step, and reached_step says 12 because 12 steps ran (checked against
+    12 plain GD updates with gradients from autograd of a per-sequence loop, tests/reference.py)."""
+    import torch
+    from reference import autograd_gradient, loop_loss
+
+    from framework import train
+
+    text = GD.replace("schedule: {at: [0, 6, 12]}", "schedule: {at: [0, 6]}")
+    plan = plan_file(pipeline(tmp_path / "short", "short", text))
+    job = plan.jobs[0]
+    assert job.trainings[0].steps == (0, 6, 12)
+    layout = layout_of(plan)
+    result = run_task([job], layout)[0]
+    assert result.reached_step == (12,)
+    problem = job.data.component().generate(job.data.params, job.data.seed)
+    weights = job.init.component().initialize(job.init.params, 4, 2, job.init.seed)
+    X, Y = problem.X[0], problem.Y[0]
+    W, A, B = weights.W[0], weights.A[0], weights.B[0]
+    for _ in range(12):
+        W = W - job.trainings[0].call.params.lr * autograd_gradient(W, A, B, X, Y)["W"]
+    expected = float(loop_loss(W, A, B, X, Y))
+    training = job.trainings[0]  # what the task trains on: the logged steps above
+    run = train(training.call.component(), training.call.params, weights, problem,
+                torch.tensor([training.call.params.lr], dtype=torch.float64), [training.call.seed], training.steps)
+    assert run.steps[-1] == 12
+    assert abs(float(run.loss[-1, 0]) - expected) <= 1e-10 * expected

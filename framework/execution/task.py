@@ -161,6 +161,8 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
     initial = initial_weights(jobs).to(device, dtype)
     results = ResultArrays(jobs, layout)
     runs: list[tuple[Trajectory, Tensor]] = []
+    total = sum(training.call.params.steps for training in jobs[0].trainings)
+    done = 0  # steps of the trainings already run: progress counts every training's steps
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
         lr = learning_rates(trainings, initial, problem)
@@ -168,8 +170,10 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         start = Weights(initial.W.clone(), initial.A.clone(), initial.B.clone())  # never shared with a step
         trajectory = train(first.call.component(), first.call.params, start, problem, lr,
                            [training.call.seed for training in trainings], first.steps, on_log=measure,
-                           on_step=on_step)
+                           on_step=None if on_step is None else
+                           lambda step, _, offset=done: on_step(offset + step, total))
         runs.append((trajectory, lr))
+        done += first.call.params.steps
     several = len(runs) > 1
     out = []
     for k, job in enumerate(jobs):

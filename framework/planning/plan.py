@@ -65,9 +65,13 @@ class Training:
 
     @property
     def steps(self) -> tuple[int, ...]:
-        """Every step at which something is measured (f is logged at all of them)."""
+        """The steps at which f is logged: every step a diagnostic stage measures at, and the
+        last step, so that the training runs all its steps (the default log schedule when no
+        diagnostic measures it)."""
         logged = {s for d in self.diagnostics for s in d.steps}
-        return tuple(sorted(logged or set(log_schedule(self.call.params.steps, DEFAULT_SCHEDULE["log"]))))
+        if not logged:
+            return tuple(log_schedule(self.call.params.steps, DEFAULT_SCHEDULE["log"]))
+        return tuple(sorted(logged | {self.call.params.steps}))
 
 
 @dataclass(frozen=True)
