@@ -4,6 +4,7 @@ never with a traceback, and nothing is written."""
 from __future__ import annotations
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def test_shipped_pipeline_validates(path: Path):
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_plan_lists_one_row_per_grid_point(path: Path):
-    result = invoke("plan", str(path))
+    result = invoke("plan", "--all", str(path))
     assert result.exit_code == 0, result.output
     rows = plan_table_rows(result.stdout)
     assert len(rows) == expected_jobs(path)
@@ -198,3 +199,48 @@ def test_mutated_pipeline_exits_0_or_2_with_findings_in_file_line_form(text: str
             lines = result.stderr.rstrip("\n").split("\n")
             assert lines and all(FINDING_LINE.match(line) for line in lines), result.stderr
         assert sorted(p.name for p in Path(directory).iterdir()) == ["mutant.yaml"]
+
+
+BIG = """\
+name: big
+plugins: [counting_plugin]
+grid:
+  m: [16, 24]
+  seed: 20
+stages:
+  data: {plugin: separable, params: {n: 4, L: 3, d_x: 4, d: 2, delta: 0.2}}
+  init: {plugin: counted_paper, params: {m: "${grid.m}", log: log.txt}}
+  train: {plugin: gd, params: {steps: 5, lr: 0.05/m}, needs: [data, init]}
+  watch: {plugins: [loss], needs: [train]}
+store: big.zarr
+"""
+
+
+def test_each_distinct_stage_call_is_validated_once(tmp_path, monkeypatch):
+    """40 grid points whose initializer depends on m alone: its parameters are validated twice
+    (once per width), not 40 times; every job still gets them."""
+    monkeypatch.syspath_prepend(str(ROOT / "tests" / "data"))
+    import counting_plugin
+    from framework.planning.plan import plan_file
+
+    (tmp_path / "big.yaml").write_text(BIG)
+    before = counting_plugin.VALIDATIONS["init"]
+    plan = plan_file(tmp_path / "big.yaml")
+    assert counting_plugin.VALIDATIONS["init"] - before == 2
+    assert len(plan.jobs) == 40 and {job.init.params.m for job in plan.jobs} == {16, 24}
+
+
+def test_plan_lists_the_first_and_last_jobs_of_a_large_grid_and_all_with_all(tmp_path):
+    (tmp_path / "big.yaml").write_text(BIG)
+    env = {"PYTHONPATH": os.pathsep.join([str(ROOT / "tests" / "data"), os.environ.get("PYTHONPATH", "")])}
+    short = subprocess.run([sys.executable, "-m", "framework.cli.commands", "plan", str(tmp_path / "big.yaml")],
+                           capture_output=True, text=True, env={**os.environ, **env})
+    assert short.returncode == 0, short.stderr
+    table = short.stdout.split("jobs:\n")[1].split("\n\n")[0].splitlines()
+    indices = [line.split()[0] for line in table[1:] if line.split()[0].isdigit()]
+    assert indices == [str(i) for i in [*range(10), *range(35, 40)]]
+    assert "  ..." in table and "25 jobs not listed between job 9 and job 35; overparam plan --all" in short.stdout
+    every = subprocess.run([sys.executable, "-m", "framework.cli.commands", "plan", "--all", str(tmp_path / "big.yaml")],
+                           capture_output=True, text=True, env={**os.environ, **env})
+    rows = [line.split()[0] for line in every.stdout.split("jobs:\n")[1].split("\n\n")[0].splitlines()[1:]]
+    assert rows == [str(i) for i in range(40)]

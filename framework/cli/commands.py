@@ -118,16 +118,18 @@ def validate(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
 
 @main.command("plan")
 @click.argument("file")
+@click.option("--all", "every", is_flag=True, help="List every job (a large grid lists its first and last ones).")
 @plugin_options
-def plan(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
+def plan(file: str, every: bool, blocked: tuple[str, ...], no_autoload: bool) -> None:
     """Show the jobs a pipeline file expands to, one row per grid point, and its stage DAG.
 
-    Validates the file first, as ``overparam validate`` does (exit status 2 on problems).
+    Validates the file first, as ``overparam validate`` does (exit status 2 on problems). A
+    grid of more than 15 jobs lists its first 10 and last 5; --all lists every one.
     """
     with deferred_torch():
         from framework.planning.plan_text import render_plan
 
-        click.echo(render_plan(checked_plan(file, no_autoload, blocked)[0], file))
+        click.echo(render_plan(checked_plan(file, no_autoload, blocked)[0], file, every))
 
 
 @main.command("run")

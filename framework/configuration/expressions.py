@@ -9,6 +9,7 @@ what was found and what is allowed.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import operator
 from collections.abc import Mapping
@@ -58,7 +59,10 @@ def _syntax_reason(text: str, error: SyntaxError) -> str:
     return f"it does not read as arithmetic{column}"
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(text: str) -> ast.Expression:
+    """The syntax tree of an expression, parsed once per text (a grid repeats few texts; the
+    tree is only read)."""
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     try:

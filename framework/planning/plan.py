@@ -7,7 +7,8 @@ computed; a problem shared by several points is reported once, with how many it 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from framework.contract.components import Component, Params
@@ -63,7 +64,7 @@ class Training:
     call: Call
     diagnostics: tuple[DiagnosticCall, ...]
 
-    @property
+    @cached_property
     def steps(self) -> tuple[int, ...]:
         """The steps at which f is logged: every step a diagnostic stage measures at, and the
         last step, so that the training runs all its steps (the default log schedule when no
@@ -112,7 +113,7 @@ class Plan:
     kinds: Mapping[str, str]
     jobs: tuple[Job, ...]
 
-    @property
+    @cached_property
     def steps(self) -> tuple[int, ...]:
         """The store's ``step`` coordinate: every logged step of every job."""
         return tuple(sorted({s for job in self.jobs for s in job.steps}))
@@ -212,9 +213,9 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
     kinds: dict[str, str] = {}
     jobs: list[Job] = []
     points = list(pipeline.grid.points()) if pipeline.grid.dimensions else [GridPoint((), {})]
-    shapes: dict[tuple, ProblemShape] = {}
+    shared = _Shared()
     for point in points:
-        job = _resolve_point(pipeline, registry, point, kinds, resolved, shapes)
+        job = _resolve_point(pipeline, registry, point, kinds, resolved, shared)
         if job is not None:
             jobs.append(job)
     if not findings and not resolved:
@@ -228,9 +229,23 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
     return Plan(pipeline, registry, order, kinds, tuple(jobs))
 
 
+@dataclass
+class _Shared:
+    """What the grid points of one plan work out once and share: each problem shape, each
+    distinct stage call's validation, each component name's kind, each diagnostic schedule and
+    the training each diagnostic stage measures."""
+
+    shapes: dict[tuple, ProblemShape] = field(default_factory=dict)
+    validated: dict[tuple, tuple] = field(default_factory=dict)
+    kinds: dict[tuple, tuple[str | None, str]] = field(default_factory=dict)
+    steps: dict[tuple, tuple[int, ...]] = field(default_factory=dict)
+    trained_by: dict[str, list[str]] = field(default_factory=dict)
+
+
 def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kinds: dict[str, str],
-                   found: list[tuple[Finding, str]], shapes: dict[tuple, ProblemShape]) -> Job | None:
-    resolver = PointResolver(found, point, pipeline.refused_axes, registry, pipeline.source.directory)
+                   found: list[tuple[Finding, str]], shared: _Shared) -> Job | None:
+    resolver = PointResolver(found, point, pipeline.refused_axes, registry, pipeline.source.directory,
+                             shared.validated)
     before = len(found)
     replica = point.values.get("seed", 0)
     variables = numbers_of(point.values)
@@ -244,7 +259,9 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
             if not isinstance(name, str):
                 resolver.add(ref.path, f"{name!r} is not a component name")
                 continue
-            kind, problem = _stage_kind(stage, name, registry)
+            if (stage.kind, name) not in shared.kinds:
+                shared.kinds[stage.kind, name] = _stage_kind(stage, name, registry)
+            kind, problem = shared.kinds[stage.kind, name]
             if kind is None:
                 where = ref.path if stage.many else ("stages", stage.name, "plugin")
                 resolver.add(("stages", stage.name, "kind") if stage.kind is not None else where, problem)
@@ -274,18 +291,22 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
     if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS) \
             or not calls.get("optimizer"):
         return None
-    shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, shapes)
+    shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, shared.shapes)
     if shape is None:
         return None
     measured_by: dict[str, list[DiagnosticCall]] = {train.stage: [] for train in calls["optimizer"]}
     train_params = {train.stage: train.params for train in calls["optimizer"]}
     for call in calls.get("diagnostic", []):
-        trains = trained_by(pipeline, kinds, call.stage)
+        if call.stage not in shared.trained_by:
+            shared.trained_by[call.stage] = trained_by(pipeline, kinds, call.stage)
+        trains = shared.trained_by[call.stage]
         if len(trains) != 1 or trains[0] not in measured_by:
             continue  # the stage structure is refused as a whole (dag.check_structure)
-        steps = _diagnostic_steps(resolver, pipeline, call, train_params[trains[0]].steps)
+        key = (call.stage, call.params.model_dump_json(), train_params[trains[0]].steps)
+        steps = shared.steps.get(key) or _diagnostic_steps(resolver, pipeline, call, train_params[trains[0]].steps)
         if steps is None:
             return None
+        shared.steps[key] = steps
         measured_by[trains[0]].append(DiagnosticCall(call, steps))
     trainings = tuple(Training(train, tuple(measured_by[train.stage])) for train in calls["optimizer"])
     return Job(point, calls["generator"][0], calls["initializer"][0], trainings, shape)

@@ -16,6 +16,7 @@ from framework.plugin_system.registry import Provider
 
 INDENT = "  "
 MAX_AXIS_VALUES = 8
+FIRST_ROWS, LAST_ROWS = 10, 5  # the jobs ``overparam plan`` lists of a large grid, without --all
 SEED_DIGITS = 6
 
 
@@ -135,13 +136,20 @@ def _short_seed(seed: int) -> str:
     return f"{seed:016x}"[:SEED_DIGITS]
 
 
-def job_rows(plan: Plan) -> list[list[str]]:
+def job_rows(plan: Plan, every: bool = True) -> list[list[str]]:
     """One row per job: index, grid values, data, init and train calls (each optimizer stage's,
-    ``; `` between them), seeds, logged steps."""
+    ``; `` between them), seeds, logged steps. Without ``every``, a grid of more than
+    ``FIRST_ROWS + LAST_ROWS`` jobs lists its first and last jobs with a row ``...`` between."""
     axes = [axis for dim in plan.pipeline.grid.dimensions for axis in dim.axes]
     header = ["job", *axes, "data", "init", "train", "seeds data/init/train", "logged"]
     rows = [header]
-    for i, job in enumerate(plan.jobs):
+    count = len(plan.jobs)
+    shown = range(count) if every or count <= FIRST_ROWS + LAST_ROWS else \
+        [*range(FIRST_ROWS), *range(count - LAST_ROWS, count)]
+    for i in shown:
+        job = plan.jobs[i]
+        if i == count - LAST_ROWS and len(shown) < count:
+            rows.append(["..."])
         trains = [training.call for training in job.trainings]
         seeds = "/".join(_short_seed(c.seed) for c in (job.data, job.init, *trains))
         train_text = "; ".join((f"{c.stage}: " if len(trains) > 1 else "") + call_text(c) for c in trains)
@@ -190,11 +198,15 @@ def dag_lines(plan: Plan) -> list[str]:
     return table(rows)
 
 
-def render_plan(plan: Plan, path: str | Path) -> str:
-    """``overparam plan``: the job table and the stage DAG."""
+def render_plan(plan: Plan, path: str | Path, every: bool = False) -> str:
+    """``overparam plan``: the job table (the first and last jobs of a large grid, unless
+    ``every``) and the stage DAG."""
     jobs = len(plan.jobs)
-    lines = [f"{path}: pipeline '{plan.pipeline.name}', {jobs} job{'s' * (jobs != 1)}", "", "jobs:"]
-    lines += table(job_rows(plan))
+    lines = [f"{path}: pipeline '{plan.pipeline.name}', {jobs:,} job{'s' * (jobs != 1)}", "", "jobs:"]
+    lines += table(job_rows(plan, every))
+    if not every and jobs > FIRST_ROWS + LAST_ROWS:
+        lines.append(f"{INDENT}({jobs - FIRST_ROWS - LAST_ROWS:,} jobs not listed between job {FIRST_ROWS - 1} and "
+                     f"job {jobs - LAST_ROWS}; overparam plan --all lists every one)")
     lines += ["", f"seeds: the first {SEED_DIGITS} hex digits of each stage's 63-bit seed, derived from the "
                   f"root seed {plan.pipeline.seed}, the stage and the replica",
               "", "stage DAG (dependency order):"]

@@ -6,6 +6,8 @@ plugin code that raises becomes one finding naming the stage, component and prov
 """
 from __future__ import annotations
 
+import functools
+import json
 import re
 import types
 from collections.abc import Mapping
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 GRID_REFERENCE = re.compile(r"\$\{grid\.([^}]*)\}")
 
 
+@functools.cache
 def _numeric_fields(params: type[Params]) -> dict[str, bool]:
     """Fields that take numbers (and not free text): name -> whether an int is required. A
     field may also take a few words (``float | Literal["auto"]``); those are not expressions."""
@@ -43,11 +46,12 @@ def _numeric_fields(params: type[Params]) -> dict[str, bool]:
     return out
 
 
-def _words(params: type[Params], name: str) -> set[str]:
+@functools.cache
+def _words(params: type[Params], name: str) -> frozenset[str]:
     """The literal words a field accepts besides numbers (``auto`` for a learning rate)."""
     annotation = params.model_fields[name].annotation
     args = get_args(annotation) if get_origin(annotation) in (Union, types.UnionType) else (annotation,)
-    return {word for arg in args if get_origin(arg) is Literal for word in get_args(arg)}
+    return frozenset(word for arg in args if get_origin(arg) is Literal for word in get_args(arg))
 
 
 def numbers_of(values: Mapping[str, Any]) -> dict[str, float]:
@@ -100,8 +104,9 @@ class PointResolver:
     """Resolves the stages of one grid point, collecting findings."""
 
     def __init__(self, plan_findings: list[tuple[Finding, str]], point: GridPoint, refused_axes: frozenset[str],
-                 registry: Registry, directory: Path):
+                 registry: Registry, directory: Path, validated: dict[tuple, tuple] | None = None):
         self.registry = registry
+        self.validated = {} if validated is None else validated  # shared by the points of one plan
         self.directory = directory  # the pipeline file's folder: PipelinePath parameters resolve against it
         self.findings = plan_findings
         self.point = point
@@ -163,6 +168,24 @@ class PointResolver:
 
     def validate(self, stage: str, component: type[Component], params: dict[str, Any], path: KeyPath,
                  already_reported: set[str]) -> Params | None:
+        """The component's parameters checked against its schema, or None after findings.
+
+        Each distinct stage call is checked once per plan: a stage whose parameters depend on
+        one axis of 10 values is validated 10 times, not once per grid point; the other points
+        reuse the result (the parameters are immutable) and report the same findings."""
+        key = (stage, component, path, json.dumps(params, sort_keys=True, default=repr), frozenset(already_reported))
+        if key not in self.validated:
+            before = len(self.findings)
+            result = self._validate(stage, component, params, path, already_reported)
+            self.validated[key] = (result, [(f.path, f.message) for f, _ in self.findings[before:]])
+            return result
+        result, found = self.validated[key]
+        for where, message in found:
+            self.add(where, message)
+        return result
+
+    def _validate(self, stage: str, component: type[Component], params: dict[str, Any], path: KeyPath,
+                  already_reported: set[str]) -> Params | None:
         try:
             return component.parse_params(params, self.directory)
         except ValidationError as error:

@@ -150,11 +150,16 @@ def layout_of(plan: Plan) -> Layout:
         findings.append(Finding(("stages", stage), message))
 
     measured: dict[str, set[int]] = {}  # diagnostic -> the steps any stage of any job measures it at
+    seen: set[tuple] = set()  # (stage, parameters, shape): each distinct diagnostic call is laid out once
     for job in plan.jobs:
         shape = job.shape
         for diagnostic in job.diagnostics:
             call = diagnostic.call
             measured.setdefault(call.name, set()).update(diagnostic.steps)
+            distinct = (call.stage, call.name, id(call.params), shape)
+            if distinct in seen:
+                continue
+            seen.add(distinct)
             component = call.component
             try:
                 own_sizes = dict(component().dim_sizes(call.params, shape))

@@ -1,11 +1,12 @@
 """A test plugin that counts computations: the built-in ``separable`` generator and ``paper``
 initializer, each call appending one line ``<kind> <process id>`` to the file named by its
-``log`` parameter (a ``PipelinePath``), so a test can count what a run computed, and where."""
+``log`` parameter (a ``PipelinePath``), so a test can count what a run computed, and where;
+and ``VALIDATIONS``, how often this process validated the initializer's parameters."""
 from __future__ import annotations
 
 import os
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from framework import InitializerParams, PipelinePath, hookimpl
 from plugins.initializers import PaperInitialization
@@ -21,8 +22,16 @@ class CountedDataParams(SeparableParams):
     log: PipelinePath = Field(description="file each generated data set appends a line to")
 
 
+VALIDATIONS = {"init": 0}
+
+
 class CountedInitParams(InitializerParams):
     log: PipelinePath = Field(description="file each initialization appends a line to")
+
+    @model_validator(mode="after")
+    def _counted(self):
+        VALIDATIONS["init"] += 1
+        return self
 
 
 class CountedSeparable(Separable):
