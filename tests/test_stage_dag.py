@@ -9,6 +9,7 @@ generates the data set of a width scan once.
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from framework.configuration.source import PipelineError
 from framework.execution.task import run_task
 from framework.planning.plan import plan_file
 from framework.report import build_report
+from framework.report.show import render_store
 from framework.storage.layout import layout_of
 from framework.storage.schema import STATUS_CODE
 from framework.storage.store import Store
@@ -61,6 +63,14 @@ def run_here(path: Path) -> xr.Dataset:
     return xr.open_zarr(str(path.parent / "store.zarr")).load()
 
 
+def table_of(text: str) -> dict[str, list[str]]:
+    """The columns of ``overparam show``'s table, by header (headers are two spaces apart)."""
+    lines = text.split("done points only):\n")[1].splitlines()
+    headers = [h.strip() for h in re.split(r"\s{2,}", lines[0].strip())]
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[1:] if line.strip() and line.startswith("   ")]
+    return {header: [row[i] for row in rows] for i, header in enumerate(headers)}
+
+
 def same(a: xr.DataArray, b: xr.DataArray) -> bool:
     return a.dims == b.dims and np.array_equal(a.values, b.values, equal_nan=True)
 
@@ -95,6 +105,10 @@ def test_two_optimizers_from_one_initialization_equal_each_optimizer_alone(tmp_p
                                   both["loss"].sel(stage="watch_sgd", step=0).values)
     check = overparam("check", str(tmp_path / "both" / "both.zarr"))
     assert check.returncode == 0, check.stdout + check.stderr
+    # overparam show gives one column per stage, each what the stage's pipeline alone shows
+    shown = table_of(render_store(tmp_path / "both" / "both.zarr"))
+    for stage, folder in (("watch_gd", "gd"), ("watch_sgd", "sgd")):
+        assert shown[f"f_T/f_0 [{stage}]"] == table_of(render_store(tmp_path / folder / "store.zarr"))["f_T/f_0"]
     # the report judges each training on what its own diagnostic stage measured
     report = build_report(tmp_path / "both" / "both.zarr")
     titles = {finding.title: finding for finding in report.content.findings}

@@ -18,7 +18,7 @@ from framework.contract.claim import Claim, Column
 from framework.plugin_system.registry import Registry
 from framework.report.reductions import reduce
 from framework.report.registered import load_claims, store_registry
-from framework.report.view import REPLICA_AXIS
+from framework.report.view import REPLICA_AXIS, STAGE_DIM
 from framework.storage.schema import STATUS, STATUS_CODE
 
 MAX_ROWS = 40
@@ -34,13 +34,21 @@ def declared_columns(claims: Iterable[Claim]) -> list[Column]:
 
 
 def summary_columns(ds: xr.Dataset, columns: Iterable[Column]) -> dict[str, xr.DataArray]:
-    """The columns of the table that the store holds, each one number per grid point."""
+    """The columns of the table that the store holds, each one number per grid point; a
+    variable measured by several stages (a ``stage`` dimension) gives one column per stage,
+    headed ``HEADER [STAGE]``."""
     grid = set(ds["status"].dims)
     table: dict[str, xr.DataArray] = {}
     for column in columns:
         if column.variable in ds:
             values = reduce(ds[column.variable], column.reduce)
-            if set(values.dims) <= grid:
+            if STAGE_DIM in values.dims:
+                for stage in values[STAGE_DIM].values.tolist():
+                    one = values.sel({STAGE_DIM: stage}, drop=True)
+                    one = one.drop_vars([c for c in one.coords if c not in one.dims])
+                    if set(one.dims) <= grid:
+                        table[f"{column.header} [{stage}]"] = one
+            elif set(values.dims) <= grid:
                 table[column.header] = values
     return table
 
