@@ -147,11 +147,10 @@ def overparam_register_generators():
     ("{count: true, enabled: true}", "stages.data.params.count: true: a boolean (true/false), expected a number"),
     ("{count: 2, enabled: true}", None),
 ])
-def test_a_third_party_boolean_field_takes_booleans_and_the_message_spells_yaml(tmp_path, monkeypatch,
+def test_a_third_party_boolean_field_takes_booleans_and_the_message_spells_yaml(tmp_path, plugin_module,
                                                                                   params, refused):
     assert ThirdPartyParams(enabled=True).enabled is True
-    (tmp_path / "third_party_counting.py").write_text(THIRD_PARTY_PLUGIN)
-    monkeypatch.syspath_prepend(str(tmp_path))
+    plugin_module("third_party_counting", THIRD_PARTY_PLUGIN)
     path = tmp_path / "counting.yaml"
     path.write_text("name: counting\nplugins: [third_party_counting]\nstages:\n"
                     f"  data: {{plugin: counting, params: {params}}}\n"

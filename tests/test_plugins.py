@@ -13,9 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 import tomllib
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,22 +80,6 @@ def with_example(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The pip-installed example package visible to importlib.metadata for one test."""
     monkeypatch.syspath_prepend(str(example_site))
     return example_site
-
-
-@pytest.fixture
-def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], str]]:
-    """Writes a module ``name`` with ``source`` into tmp_path, importable for one test."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    written: list[str] = []
-
-    def write(name: str, source: str) -> str:
-        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
-        written.append(name)
-        return name
-
-    yield write
-    for name in written:
-        sys.modules.pop(name, None)
 
 
 CONSTANT_GENERATOR = """

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,21 +158,13 @@ CLAIM_MODULE = """
 
 
 @pytest.fixture
-def claim_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.syspath_prepend(str(tmp_path))
-    written: list[str] = []
-
+def claim_module(plugin_module):
     def write(module: str, *, name: str = "toy", title: str = "A toy claim", statement: str = "x stays small.",
               variable: str = "x", figure: str = "toy", verdict: str = "consistent", fit: str = "pass") -> str:
-        source = CLAIM_MODULE.format(cls="Toy", name=name, title=title, statement=statement, variable=variable,
-                                     figure=figure, verdict=verdict, fit=fit)
-        (tmp_path / f"{module}.py").write_text(textwrap.dedent(source))
-        written.append(module)
-        return module
+        return plugin_module(module, CLAIM_MODULE.format(cls="Toy", name=name, title=title, statement=statement,
+                                                         variable=variable, figure=figure, verdict=verdict, fit=fit))
 
-    yield write
-    for module in written:
-        sys.modules.pop(module, None)
+    return write
 
 
 def toy_store(path: Path) -> Path:
@@ -217,15 +208,14 @@ def test_a_claim_that_leaves_its_declarations_out_is_refused_with_its_plugin(cla
     assert problem.provider.plugin == module and "`statement` is not declared as a string" in str(problem)
 
 
-def test_claims_are_collected_only_when_asked_for_so_a_broken_claim_stops_no_run(tmp_path, monkeypatch):
-    monkeypatch.syspath_prepend(str(tmp_path))
-    (tmp_path / "raising_claims.py").write_text(textwrap.dedent("""
+def test_claims_are_collected_only_when_asked_for_so_a_broken_claim_stops_no_run(plugin_module):
+    plugin_module("raising_claims", """
         from framework import hookimpl
 
         @hookimpl
         def overparam_register_claims():
             raise ImportError("the report's extras are not installed")
-    """))
+    """)
     registry = Registry(["raising_claims"], autoload=False)
     assert registry.problems == []  # what planning a run checks
     assert registry.entries("claim") and all(issubclass(e.component, Claim) for e in registry.entries("claim"))
