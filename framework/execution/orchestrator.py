@@ -24,8 +24,7 @@ from distributed import Client, as_completed
 from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
 from framework.execution.memory import refuse_if_too_large
 from framework.execution.task import PROGRESS_TOPIC, run_task
-from framework.storage.layout import MemberResult
-from framework.storage.layout import Layout, layout_of
+from framework.storage.layout import Layout, MemberResult, layout_of
 from framework.planning.tasks import group_tasks
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress

@@ -303,10 +303,12 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
         if len(trains) != 1 or trains[0] not in measured_by:
             continue  # the stage structure is refused as a whole (dag.check_structure)
         key = (call.stage, call.params.model_dump_json(), train_params[trains[0]].steps)
-        steps = shared.steps.get(key) or _diagnostic_steps(resolver, pipeline, call, train_params[trains[0]].steps)
-        if steps is None:
-            return None
-        shared.steps[key] = steps
+        if key not in shared.steps:  # a schedule that does not fit is a finding at every point it reaches
+            steps = _diagnostic_steps(resolver, pipeline, call, train_params[trains[0]].steps)
+            if steps is None:
+                return None
+            shared.steps[key] = steps
+        steps = shared.steps[key]
         measured_by[trains[0]].append(DiagnosticCall(call, steps))
     trainings = tuple(Training(train, tuple(measured_by[train.stage])) for train in calls["optimizer"])
     return Job(point, calls["generator"][0], calls["initializer"][0], trainings, shape)
