@@ -244,3 +244,15 @@ def test_plan_lists_the_first_and_last_jobs_of_a_large_grid_and_all_with_all(tmp
                            capture_output=True, text=True, env={**os.environ, **env})
     rows = [line.split()[0] for line in every.stdout.split("jobs:\n")[1].split("\n\n")[0].splitlines()[1:]]
     assert rows == [str(i) for i in range(40)]
+
+
+def test_a_key_ending_in_a_newline_is_quoted_so_each_finding_stays_one_line(tmp_path):
+    """A quoted YAML key that folds to ``"0\\n"`` (found by the mutation test): the finding names
+    it quoted, as ``['0\\n']``, on the one line of its ``file:line key: message``."""
+    path = tmp_path / "newline.yaml"
+    path.write_text("name: tiny\n? '0\n\n  '\n: tiny\n")
+    result = invoke("validate", str(path))
+    assert result.exit_code == 2
+    lines = [line for line in result.stderr.splitlines() if "unknown key" in line]
+    assert lines == [f"{path.name}:2 ['0\\n']: unknown key; the top level takes name, description, plugins, seed, device, "
+                     "dtype, grid, stages, store, max_ensemble"]

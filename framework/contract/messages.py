@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 KeyPath = tuple[str | int, ...]
-PLAIN_KEY = re.compile(r"^[A-Za-z0-9_\-]+$")
+PLAIN_KEY = re.compile(r"[A-Za-z0-9_\-]+")  # matched whole: "$" would also match before a final newline
 CLOSENESS = 0.6  # difflib's ratio a choice must reach to be suggested
 
 
@@ -24,7 +24,7 @@ def format_path(path: KeyPath) -> str:
     for part in path:
         if isinstance(part, int):
             text = f"{text}[{part}]"
-        elif not PLAIN_KEY.match(str(part)):
+        elif not PLAIN_KEY.fullmatch(str(part)):
             text = f"{text}[{str(part)!r}]"
         else:
             text = f"{text}.{part}" if text else str(part)
