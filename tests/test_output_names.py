@@ -52,7 +52,7 @@ def stored(tmp_path, text: str, name: str) -> xr.Dataset:
     layout = layout_of(plan)
     store = Store.prepare(folder / "store.zarr", plan, layout)
     for job in plan.jobs:
-        store.write(run_task([job], layout)[0])
+        store.write(run_task([job], layout)[:1])
     return xr.open_zarr(str(folder / "store.zarr")).load()
 
 

@@ -59,7 +59,7 @@ def run_here(path: Path) -> xr.Dataset:
     layout = layout_of(plan)
     store = Store.prepare(path.parent / "store.zarr", plan, layout)
     for job in plan.jobs:
-        store.write(run_task([job], layout)[0])
+        store.write(run_task([job], layout)[:1])
     return xr.open_zarr(str(path.parent / "store.zarr")).load()
 
 

@@ -32,7 +32,7 @@ def test_template_keeps_the_store_contract_before_and_after_results(tiny):
     empty = check_store(path)
     assert empty.consistent and empty.counts["pending"] == len(plan.jobs), empty.text()
     for result in run_task(list(plan.jobs[:2]), layout):
-        store.write(result)
+        store.write([result])
     half = check_store(path)
     assert half.consistent and half.counts["done"] == 2 and not half.complete, half.text()
 
@@ -40,7 +40,7 @@ def test_template_keeps_the_store_contract_before_and_after_results(tiny):
 def test_plain_xarray_opens_the_store_without_overparam(tiny):
     plan, layout, path = tiny
     store = Store.prepare(path, plan, layout)
-    store.write(run_task([plan.jobs[3]], layout)[0])
+    store.write(run_task([plan.jobs[3]], layout)[:1])
     script = ("import sys, xarray as xr\n"
               f"ds = xr.open_zarr({str(path)!r})\n"
               "assert not any(m.startswith(('framework', 'plugins')) for m in sys.modules)\n"
@@ -70,7 +70,7 @@ def test_results_land_in_their_own_region(tiny):
     store = Store.prepare(path, plan, layout)
     job = plan.jobs[2]  # m=40, seed=0
     result = run_task([job], layout)[0]
-    store.write(result)
+    store.write([result])
     ds = xr.open_zarr(str(path)).load()
     point = ds.sel(m=40, seed=0)
     assert np.array_equal(point["loss"].values, result.values["loss"])
@@ -87,7 +87,7 @@ def test_a_point_without_its_status_is_not_done_and_is_rewritten(tiny):
     result = run_task([plan.jobs[0]], layout)[0]
     store.group["loss"][result.index] = np.full(len(layout.steps), 123.0)
     assert store.done() == set()
-    store.write(result)
+    store.write([result])
     assert store.done() == {tuple(result.index)}
     assert np.array_equal(store.group["loss"][result.index], result.values["loss"])
 
@@ -95,7 +95,7 @@ def test_a_point_without_its_status_is_not_done_and_is_rewritten(tiny):
 def test_reopening_the_same_pipeline_resumes_and_a_different_one_is_refused(tmp_path, tiny):
     plan, layout, path = tiny
     store = Store.prepare(path, plan, layout)
-    store.write(run_task([plan.jobs[1]], layout)[0])
+    store.write(run_task([plan.jobs[1]], layout)[:1])
     again = Store.prepare(path, plan_file(write_pipeline(tmp_path, TINY.replace("name: tiny", "name: tiny\n# a comment"))), layout)
     assert again.done() == {tuple(plan.jobs[1].point.index)}
     other = plan_file(write_pipeline(tmp_path, TINY.replace("steps: 60", "steps: 61").replace("seed: 2", "seed: 3"),
@@ -151,7 +151,7 @@ def test_counts_are_integers_on_disk_and_unmeasured_places_read_as_nan(tmp_path)
     path = tmp_path / "tiny.zarr"
     store = Store.prepare(path, plan, layout)
     result = run_task([plan.jobs[0]], layout)[0]
-    store.write(result)
+    store.write([result])
     on_disk = zarr.open_group(str(path), mode="r")["dprime_max"]
     assert on_disk.dtype == np.int64
     ds = xr.open_zarr(str(path))

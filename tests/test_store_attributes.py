@@ -55,7 +55,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     written = Store.prepare(path, plan, layout)
     for job in plan.jobs:
         for result in run_task([job], layout):
-            written.write(result)
+            written.write([result])
     return path
 
 

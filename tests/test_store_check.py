@@ -49,7 +49,7 @@ def three_of_four(tmp_path: Path) -> tuple[Path, Layout, MemberResult, list[str]
     store = Store.prepare(tmp_path / "tiny.zarr", plan, layout)
     results = run_task(list(plan.jobs), layout)
     for result in results[:3]:
-        store.write(result)
+        store.write([result])
     return store.path, layout, results[3], [job.point.label() for job in plan.jobs[:3]]
 
 

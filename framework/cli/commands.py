@@ -19,6 +19,7 @@ from framework import __version__
 from framework.execution.cluster_options import DEFAULT_TIMEOUT, LOCALHOST, ClusterError, ClusterOptions
 from framework.cli.deferred import deferred_torch
 from framework.execution.progress import MODES
+from framework.storage.schema import DEFAULT_FLUSH_INTERVAL
 
 if TYPE_CHECKING:
     from framework.planning.plan import Plan
@@ -141,10 +142,15 @@ def plan(file: str, every: bool, blocked: tuple[str, ...], no_autoload: bool) ->
 @click.option("--workers", type=click.IntRange(min=1), help="Local cluster: worker processes (default: cores, or GPUs).")
 @click.option("--threads", type=click.IntRange(min=1), help="Torch threads per worker (default: cores / workers).")
 @click.option("--max-ensemble", type=click.IntRange(min=1), help="At most this many grid points per task.")
+@click.option("--tasks-per-batch", type=click.IntRange(min=1),
+              help="Tasks each Dask task runs one after another (default: about a second of work).")
+@click.option("--flush-every", "flush_interval", type=click.FloatRange(min=0), default=DEFAULT_FLUSH_INTERVAL,
+              show_default=True, metavar="SECONDS",
+              help="Write finished points at least this often (a killed run loses those since).")
 @click.option("--overwrite", is_flag=True, help="Replace a store made from a different pipeline.")
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed or diverged grid point.")
 @click.option("--progress", type=click.Choice(MODES), default="auto", show_default=True,
-              help="Progress display: a live bar on a terminal, one line per point otherwise.")
+              help="Progress display: a live bar on a terminal, plain lines otherwise.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary (same as --progress quiet).")
 @click.option("--dashboard", is_flag=True, help="Start Dask's dashboard (needs bokeh) and print its address.")
 @click.option("--host", default=LOCALHOST, show_default=True,
@@ -155,7 +161,7 @@ def plan(file: str, every: bool, blocked: tuple[str, ...], no_autoload: bool) ->
 @plugin_options
 @click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
 def run(file: str, store: Path | None, scheduler: str | None, timeout: float, workers: int | None, threads: int | None,
-        max_ensemble: int | None, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
+        max_ensemble: int | None, tasks_per_batch: int | None, flush_interval: float, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
         dashboard: bool, report_after: bool, host: str, force: bool, blocked: tuple[str, ...],
         no_autoload: bool) -> None:
     """Run a pipeline file's scan and write its results to a zarr store.
@@ -175,7 +181,8 @@ def run(file: str, store: Path | None, scheduler: str | None, timeout: float, wo
     cluster = ClusterOptions(scheduler, workers, threads, dashboard, host, timeout)
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
-                         max_ensemble=max_ensemble, check_memory=not force)
+                         max_ensemble=max_ensemble, tasks_per_batch=tasks_per_batch, flush_interval=flush_interval,
+                         check_memory=not force)
     display = ScanProgress(options.progress)
     try:
         summary = run_plan(plan, options, display, layout)

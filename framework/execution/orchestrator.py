@@ -1,5 +1,6 @@
-"""Running a plan: the store prepared, pending jobs grouped into tasks, tasks run on Dask, each
-grid point's results written as its task finishes (docs/architecture.md, "The store", "Execution").
+"""Running a plan: the store prepared, pending jobs grouped into tasks and the tasks into
+batches, a bounded number of batches on Dask at once, results written by chunk as they finish
+(docs/architecture.md, "The store", "Execution").
 
 The client is the only writer of the store. A task that raises, or whose members diverge, is
 recorded with its status and message and the scan goes on (unless ``fail_fast``); a worker
@@ -19,18 +20,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distributed import Client, as_completed
+from distributed import Client, wait
 
 from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
 from framework.execution.memory import refuse_if_too_large
-from framework.execution.task import PROGRESS_TOPIC, run_task
+from framework.execution.task import PROGRESS_TOPIC, run_batch
+from framework.storage.chunking import points_per_chunk
 from framework.storage.layout import Layout, MemberResult, layout_of
-from framework.planning.tasks import group_tasks
+from framework.planning.tasks import batch_tasks, group_tasks
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
 from framework.storage.store import Store
 from framework.storage.lock import StoreLock
-from framework.storage.schema import now
+from framework.storage.schema import DEFAULT_FLUSH_INTERVAL, STATUS_CODE, now
+from framework.storage.write_buffer import WriteBuffer
+
+IN_FLIGHT_PER_SLOT = 2  # batches submitted per worker thread at once: one running, one waiting
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,8 @@ class RunOptions:
     progress: str = "auto"
     retries: int = 2
     max_ensemble: int | None = None
+    tasks_per_batch: int | None = None  # None: batches of about a second of estimated work
+    flush_interval: float = DEFAULT_FLUSH_INTERVAL  # seconds between two writes of finished points, at most
     check_memory: bool = True  # refuse a local scan whose memory estimate exceeds what there is
 
 
@@ -153,8 +160,9 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
     if note:
         progress.message(note, always=True)
     store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
-    done = store.done()
-    pending = [job for job in plan.jobs if tuple(job.point.index) not in done]
+    status = store.status()
+    done = status == STATUS_CODE["done"]
+    pending = [job for job in plan.jobs if not done[job.point.index]]
     summary.skipped = len(plan.jobs) - len(pending)
     store.set_attrs(last_run_started_at=now(), finished_at="")
     if summary.skipped:
@@ -165,7 +173,8 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
         if pending:
             if tasks is not None and len(pending) < len(plan.jobs):  # resuming: group only what is left
                 tasks = None
-            _run_jobs(plan, pending, layout, store, options, summary, progress, client, resources, interrupt, tasks)
+            buffer: WriteBuffer[Job] = WriteBuffer(store, points_per_chunk(~done, store.chunks), options.flush_interval)
+            _run_jobs(plan, pending, layout, buffer, options, summary, progress, client, resources, interrupt, tasks)
     finally:
         progress.close()
         summary.elapsed = time.perf_counter() - start
@@ -173,21 +182,23 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
 
 
 class _StartedJobs:
-    """Fires ``overparam_job_started`` once per grid point: when its task reports that it started
-    on a worker (a Dask event, handled on the client's event thread), or, should that report
-    come late, just before the point's result is recorded."""
+    """Fires ``overparam_job_started`` once per grid point: when its batch reports that it
+    started on a worker (a Dask event, handled on the client's event thread), or, should that
+    report come late, just before the batch's results are recorded."""
 
-    def __init__(self, hook: Any, tasks: dict[str, list[Job]]):
-        self.hook, self.tasks = hook, tasks
-        self.fired: set[str] = set()
+    def __init__(self, hook: Any):
+        self.hook = hook
+        self.waiting: dict[str, list[Job]] = {}  # batches submitted whose start was not reported yet
         self.lock = threading.Lock()
 
-    def __call__(self, task: str) -> None:
+    def submitted(self, batch: str, jobs: list[Job]) -> None:
         with self.lock:
-            if task in self.fired or task not in self.tasks:
-                return
-            self.fired.add(task)
-        for job in self.tasks[task]:
+            self.waiting[batch] = jobs
+
+    def __call__(self, batch: str) -> None:
+        with self.lock:
+            jobs = self.waiting.pop(batch, [])
+        for job in jobs:
             self.hook.overparam_job_started(job=job)
 
 
@@ -201,49 +212,89 @@ def _on_event(progress: ScanProgress, started: _StartedJobs) -> Any:
     return handle
 
 
-def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, store: Store, options: RunOptions,
+def _plural(count: int, word: str, words: str = "") -> str:
+    return f"{count} {word if count == 1 else words or word + 's'}"
+
+
+def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, buffer: WriteBuffer[Job], options: RunOptions,
               summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
               interrupt: threading.Event, tasks: list[list[Job]] | None = None) -> None:
-    hook = plan.registry.hook
+    """Submit the batches a few at a time, record each result as it arrives and write them by
+    chunk; whatever finished is written before this returns, however it returns."""
     pipeline = plan.pipeline
     slots = _slots(client)
     grouped = tasks if tasks is not None else group_tasks(jobs, options.max_ensemble or pipeline.max_ensemble,
                                                         pipeline.dtype, slots, gpu=bool(resources.get("GPU")))
-    progress.phase(f"running {len(jobs)} grid point{'s' if len(jobs) > 1 else ''} in {len(grouped)} "
-                   f"task{'s' if len(grouped) > 1 else ''} on {slots} worker thread{'s' if slots > 1 else ''}")
-    named = {f"task-{number}": list(members) for number, members in enumerate(grouped)}
-    started = _StartedJobs(hook, named)
+    batches = batch_tasks(grouped, slots, options.tasks_per_batch)
+    batched = f" ({_plural(len(batches), 'batch', 'batches')} of them)" if len(batches) < len(grouped) else ""
+    progress.phase(f"running {_plural(len(jobs), 'grid point')} in {_plural(len(grouped), 'task')}{batched} on "
+                   f"{_plural(slots, 'worker thread')}")
+    started = _StartedJobs(plan.registry.hook)
     client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started))
-    futures = {}
-    for task, members in named.items():
-        future = client.submit(run_task, members, layout, pipeline.device, pipeline.dtype, task, pure=False,
-                               retries=options.retries, resources=resources or None)
-        futures[future] = (task, members)
-    remaining = len(futures)
-    progress.set_running(min(remaining, slots))
-    for future in as_completed(futures):
-        task, members = futures.pop(future)  # dropping the future lets the cluster free its result
-        try:
-            results = future.result()
-        except Exception as exc:  # the task itself was lost (a worker died too often)
-            results = [_killed_result(job, exc) for job in members]
-        progress.task_finished(task)
-        started(task)
-        for job, result in zip(members, results):
-            store.write(result)
+    queue = iter(enumerate(batches))
+    in_flight: dict[Any, tuple[str, list[list[Job]]]] = {}
+
+    def submit_more() -> None:
+        for number, batch in queue:
+            name = f"batch-{number}"
+            started.submitted(name, [job for task in batch for job in task])
+            future = client.submit(run_batch, batch, layout, pipeline.device, pipeline.dtype, name, pure=False,
+                                   retries=options.retries, resources=resources or None)
+            in_flight[future] = (name, batch)
+            if len(in_flight) >= IN_FLIGHT_PER_SLOT * slots:
+                return
+
+    try:
+        submit_more()
+        while in_flight:
+            progress.set_running(min(len(in_flight), slots))
+            try:
+                finished, _ = wait(list(in_flight), timeout=max(0.05, buffer.due_in()), return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                _recorded(plan, buffer.flush())
+                finished = set()
+            failure = False
+            for future in finished:
+                name, batch = in_flight.pop(future)  # dropping the future lets the cluster free its result
+                failure |= _record(plan, future, name, batch, buffer, summary, progress, started)
+            if interrupt.is_set():
+                raise KeyboardInterrupt
+            if options.fail_fast and failure:
+                for other in in_flight:  # the ones not yet finished
+                    other.cancel()
+                summary.interrupted = summary.stopped_by_failure = True
+                return
+            submit_more()
+    finally:
+        _recorded(plan, buffer.flush())
+
+
+def _record(plan: Plan, future: Any, name: str, batch: list[list[Job]], buffer: WriteBuffer[Job],
+            summary: RunSummary, progress: ScanProgress, started: _StartedJobs) -> bool:
+    """Take a finished batch's results into the buffer (writing what that completes); whether
+    any of its points failed or diverged."""
+    try:
+        results = future.result()
+    except Exception as exc:  # the batch itself was lost (a worker died too often)
+        results = [[_killed_result(job, exc) for job in task] for task in batch]
+    progress.task_finished(name)
+    started(name)
+    failure = False
+    for task, task_results in zip(batch, results):
+        for job, result in zip(task, task_results):
             summary.counts[result.status] += 1
-            if result.status == "done":
-                hook.overparam_job_finished(job=job, result=result)
-            else:
-                hook.overparam_job_failed(job=job, error=result.error)
+            failure |= result.status != "done"
             note = result.error if result.status != "done" else ""
-            progress.point_finished(job.point.label() or pipeline.name, result.status, result.wall_time, note)
-        remaining -= 1
-        progress.set_running(min(remaining, slots))
-        if interrupt.is_set():
-            raise KeyboardInterrupt
-        if options.fail_fast and any(r.status != "done" for r in results):
-            for other in futures:  # the ones not yet finished
-                other.cancel()
-            summary.interrupted = summary.stopped_by_failure = True
-            break
+            progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note)
+            _recorded(plan, buffer.add(job, result))
+    return failure
+
+
+def _recorded(plan: Plan, written: list[tuple[Job, MemberResult]]) -> None:
+    """The lifecycle hooks of grid points whose results are now in the store."""
+    hook = plan.registry.hook
+    for job, result in written:
+        if result.status == "done":
+            hook.overparam_job_finished(job=job, result=result)
+        else:
+            hook.overparam_job_failed(job=job, error=result.error)

@@ -1,9 +1,11 @@
 """Showing a scan's progress: its phases, grid points done, failed and running, elapsed time and
 an estimate of the time left.
 
-``rich`` draws a live bar on a terminal; elsewhere (a log file, CI) one plain line is printed
-per finished grid point, since rich prints only its final state when stdout is not a terminal
-(docs/stack-notes.md); ``quiet`` prints nothing. Messages and phases (starting the cluster,
+``rich`` draws a live bar on a terminal; elsewhere (a log file, CI) plain lines are printed,
+since rich prints only its final state when stdout is not a terminal (docs/stack-notes.md): one
+for every grid point that fails or diverges, and for the others one at most every
+``PLAIN_INTERVAL`` seconds (and the last), so a scan of 10^5 points does not print 10^5 lines;
+``quiet`` prints nothing. Messages and phases (starting the cluster,
 running, writing the report) always get lines of their own, above a live bar.
 
 The estimate counts the work of the points still running: each task reports how far its
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 MODES = ("auto", "rich", "plain", "quiet")
+PLAIN_INTERVAL = 2.0  # seconds between two plain lines about points that are done
 
 
 def format_seconds(seconds: float) -> str:
@@ -54,6 +57,7 @@ class ScanProgress:
         self._lock = threading.Lock()  # progress events arrive on the client's event-loop thread
         self._bar: Progress | None = None
         self._task = None
+        self._last_line = -math.inf
 
     def phase(self, text: str) -> None:
         """A phase of the run (``starting a local Dask cluster ...``), on a line of its own."""
@@ -131,7 +135,11 @@ class ScanProgress:
         if self._bar is not None:
             self._refresh()
         elif self.mode == "plain":
-            elapsed = time.perf_counter() - self.start_time
+            now = time.perf_counter()
+            if status == "done" and now - self._last_line < PLAIN_INTERVAL and self.finished < self.total:
+                return
+            self._last_line = now
+            elapsed = now - self.start_time
             extra = f" ({note})" if note else ""
             print(f"[{self.finished}/{self.total}] {label}: {status} in {format_seconds(wall_time)}{extra}; "
                   f"elapsed {format_seconds(elapsed)}, eta {format_seconds(self.estimate())}",

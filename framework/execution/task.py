@@ -84,14 +84,18 @@ def _error_text(exc: BaseException) -> str:
 
 
 class StepReporter:
-    """Sends how far a task's training has got to the client as a Dask event, at most every
-    ``PROGRESS_INTERVAL`` seconds; does nothing outside a Dask worker (a test, the client)."""
+    """Sends how far a batch's training has got to the client as a Dask event, at most every
+    ``PROGRESS_INTERVAL`` seconds; does nothing outside a Dask worker (a test, the client).
 
-    def __init__(self, task: str | None, points: int):
-        self.task, self.points = task, points
+    ``steps`` counts the training steps of every task of the batch; ``offset`` those of the
+    tasks already run, so the fraction reported moves through the whole batch."""
+
+    def __init__(self, name: str | None, points: int, steps: int = 1):
+        self.name, self.points, self.steps = name, points, max(1, steps)
+        self.offset = 0
         self.last = time.monotonic()
         self.worker = None
-        if task is not None:
+        if name is not None:
             try:
                 from distributed import get_worker
 
@@ -100,20 +104,39 @@ class StepReporter:
                 self.worker = None
 
     def started(self) -> None:
-        """Tell the client that the task has started (it fires ``overparam_job_started``)."""
+        """Tell the client that the batch has started (it fires ``overparam_job_started``)."""
         if self.worker is not None:
-            self.worker.log_event(PROGRESS_TOPIC, {"task": self.task, "started": True})
+            self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "started": True})
 
-    def __call__(self, step: int, steps: int) -> None:
+    def __call__(self, step: int) -> None:
+        """The running task has trained ``step`` of its steps."""
         if self.worker is None or time.monotonic() - self.last < PROGRESS_INTERVAL:
             return
         self.last = time.monotonic()
-        self.worker.log_event(PROGRESS_TOPIC, {"task": self.task, "fraction": step / max(1, steps),
+        self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "fraction": (self.offset + step) / self.steps,
                                                "points": self.points})
 
 
+def training_steps(jobs: Sequence[Job]) -> int:
+    """The steps a task trains for: those of every training of its (identical) members."""
+    return sum(training.call.params.steps for training in jobs[0].trainings)
+
+
+def run_batch(tasks: Sequence[Sequence[Job]], layout: Layout, device: str = "cpu", dtype: str = "float64",
+              name: str | None = None) -> list[list[MemberResult]]:
+    """Run tasks one after another (one Dask task of ``planning.tasks.batch_tasks``); one list of
+    results per task, as ``run_task`` gives them."""
+    reporter = StepReporter(name, sum(len(jobs) for jobs in tasks), sum(training_steps(jobs) for jobs in tasks))
+    reporter.started()
+    out = []
+    for jobs in tasks:
+        out.append(run_task(jobs, layout, device, dtype, reporter))
+        reporter.offset += training_steps(jobs)
+    return out
+
+
 def run_task(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: str = "float64",
-             task: str | None = None) -> list[MemberResult]:
+             reporter: StepReporter | None = None) -> list[MemberResult]:
     """Run the jobs as one ensemble and return one result per job, in order.
 
     A member whose f becomes NaN or infinite in a training is ``diverged`` (that training's
@@ -123,8 +146,6 @@ def run_task(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
     others' are those they would have had together.
     """
     start = time.perf_counter()
-    reporter = StepReporter(task, len(jobs))
-    reporter.started()
     try:
         results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype), reporter)
     except Exception as exc:  # recorded in the store; the scan goes on
@@ -161,7 +182,6 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
     initial = initial_weights(jobs).to(device, dtype)
     results = ResultArrays(jobs, layout)
     runs: list[tuple[Trajectory, Tensor]] = []
-    total = sum(training.call.params.steps for training in jobs[0].trainings)
     done = 0  # steps of the trainings already run: progress counts every training's steps
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
@@ -170,8 +190,7 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         start = Weights(initial.W.clone(), initial.A.clone(), initial.B.clone())  # never shared with a step
         trajectory = train(first.call.component(), first.call.params, start, problem, lr,
                            [training.call.seed for training in trainings], first.steps, on_log=measure,
-                           on_step=None if on_step is None else
-                           lambda step, _, offset=done: on_step(offset + step, total))
+                           on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))
         runs.append((trajectory, lr))
         done += first.call.params.steps
     several = len(runs) > 1

@@ -12,6 +12,10 @@ differently when a matrix starts at an address of another alignment, and a membe
 start at multiples of their size; so only shapes whose every per-member block is a whole
 number of 64-byte lines share tasks: n and m multiples of 64 bytes / itemsize (8 in float64,
 16 in float32). Jobs of other shapes run one per task.
+
+Tasks are then sent to the workers in *batches* (``batch_tasks``): one Dask task runs several
+tasks one after another, so that a scan of many tiny points costs the scheduler one task per
+second or so of work rather than one per point.
 """
 from __future__ import annotations
 
@@ -84,3 +88,41 @@ def group_tasks(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots
         size = max(1, min(size, by_memory))
         grouped.extend(group[i:i + size] for i in range(0, len(group), size))
     return grouped
+
+
+BATCH_SECONDS = 1.0  # the estimated work a batch of tasks is filled to
+BATCHES_PER_SLOT = 4  # at least this many batches per worker thread, where there are that many tasks
+STEP_SECONDS = 3e-4  # estimated cost of one training step of a tiny network (Python and dispatch)
+LOG_SECONDS = 2.5e-3  # of one logged step's diagnostics on a tiny network
+FLOP_RATE = 5e9  # floating-point operations per second one worker thread sustains on these shapes
+
+
+def task_seconds(task: Sequence[Job]) -> float:
+    """A rough estimate of a task's time on one CPU thread: a fixed cost per training step and
+    per logged step (measured on 2 cores for tiny networks, where it dominates) and the
+    products of the forward and backward passes (about 6 n·L·m·(m + d_x + d) per step and member)."""
+    s = task[0].shape
+    steps = sum(training.call.params.steps for training in task[0].trainings)
+    logged = sum(len(training.steps) for training in task[0].trainings)
+    flops = 6 * s.n * s.L * s.m * (s.m + s.d_x + s.d) * (steps + logged) * len(task)
+    return steps * STEP_SECONDS + logged * LOG_SECONDS + flops / FLOP_RATE
+
+
+def batch_tasks(tasks: Sequence[list[Job]], slots: int = 1, tasks_per_batch: int | None = None) -> list[list[list[Job]]]:
+    """Consecutive tasks joined into batches, each run by one Dask task: ``tasks_per_batch``
+    tasks each when given; else batches of about ``BATCH_SECONDS`` of estimated work, but at
+    least ``BATCHES_PER_SLOT`` batches per worker thread where there are that many tasks, so
+    that every worker stays busy to the end."""
+    if tasks_per_batch is None:
+        most = max(1, len(tasks) // (BATCHES_PER_SLOT * max(1, slots)))
+        batches: list[list[list[Job]]] = []
+        work = 0.0
+        for task in tasks:
+            if not batches or work >= BATCH_SECONDS or len(batches[-1]) >= most:
+                batches.append([])
+                work = 0.0
+            batches[-1].append(task)
+            work += task_seconds(task)
+        return batches
+    size = max(1, tasks_per_batch)
+    return [list(tasks[i:i + size]) for i in range(0, len(tasks), size)]

@@ -47,6 +47,7 @@ RUN_VARIABLES: Mapping[str, RunVariable] = {
         "long_name": "state of the grid point", "units": "1", "flag_values": list(STATUS_CODE.values()),
         "flag_meanings": " ".join(STATUS)}),
 }
+DEFAULT_FLUSH_INTERVAL = 5.0  # seconds between two writes of finished grid points, at most
 MISSING_COUNT = -1  # an integer variable's fill value: never a count
 IDENTITY_IGNORES = ("description", "store")  # keys a pipeline may change and still resume its store
 

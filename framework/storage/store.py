@@ -1,4 +1,4 @@
-"""The zarr store of one pipeline run: its template, region writes per grid point, resume
+"""The zarr store of one pipeline run: its template, chunk writes of many grid points, resume
 (the run's claim on it is ``framework.storage.lock``; its names and codes ``framework.storage.schema``).
 
 Layout (docs/architecture.md, "The store"): one dimension per grid dimension (coordinate = the axis values; the other
@@ -8,14 +8,16 @@ pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``
 ``finished_at`` (``framework.storage.schema.RUN_VARIABLES``). With several optimizer stages,
 ``reached_step`` and ``learning_rate`` have a ``train`` dimension labelled with the stages, and the
 ``stage`` dimension a ``trained_by`` coordinate naming the training each stage measured.
-Zarr format 2 with consolidated metadata. Every variable has chunk size 1 along every grid dimension, so each grid point is a region of
-its own and no two writes share a chunk (docs/stack-notes.md: shared chunks lose data).
+Zarr format 2 with consolidated metadata. Chunks hold many grid points (``framework.storage.chunking``):
+the client is the only writer, so no chunk is ever written by two (docs/stack-notes.md: that loses data).
 
 The template is written once, by xarray, before any job runs, into a folder beside the store
 that is renamed to the store when complete (a run killed meanwhile leaves no half store);
-unwritten chunks read back as the fill value. Results are then written by the client alone, point by point as jobs finish,
-with ``status`` written last as the commit mark: a reader, or a resumed run, never takes a
-half-written point for done. ``xr.open_zarr(path)`` needs nothing from overparam.
+unwritten chunks read back as the fill value. Results are then written by the client alone, a
+chunk at a time (``framework.storage.write_buffer`` decides when): each variable's chunk is
+read, updated at the points written and written back whole, and ``status`` is written last as
+the commit mark, so a reader or a resumed run never takes a half-written point for done, and a
+write cut short loses no point written before. ``xr.open_zarr(path)`` needs nothing from overparam.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ import json
 import platform
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ import zarr
 
 from framework.contract.diagnostic import DIMENSIONLESS
 from framework.configuration.grid import Grid
+from framework.storage.chunking import chunk_of, chunk_region, grid_chunks
 from framework.storage.layout import Layout, MemberResult
 from framework.planning.plan import Plan
 from framework.storage.lock import StoreError
@@ -138,17 +141,27 @@ def as_stored(values: np.ndarray, dtype: str) -> np.ndarray:
     return np.where(np.isnan(values), MISSING_COUNT, np.rint(values)).astype(dtype)
 
 
+TEXT_BYTES = 64  # what a point's message is assumed to take, for choosing chunks
+
+
+def point_bytes(layout: Layout) -> int:
+    """The bytes the largest variable takes at one grid point (what the chunks are sized by)."""
+    data = [8 * int(np.prod(layout.shape(variable))) for variable in layout.variables.values()]
+    return max([*data, TEXT_BYTES, 8 * max(1, len(layout.trainings))])
+
+
 def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
-    """The empty dataset of a run: every variable NaN/pending, chunked one grid point each."""
+    """The empty dataset of a run: every variable NaN/pending, in chunks of many grid points."""
     grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
     grid_shape = plan.pipeline.grid.shape
+    grid_chunking = grid_chunks(grid_shape, point_bytes(layout))
     own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), TRAINING_DIM: len(layout.trainings),
                  **layout.sizes}
 
     def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any],
                  masked: bool = False, eager: bool = False) -> xr.Variable:
         shape = grid_shape + tuple(own_sizes[d] for d in dims)
-        chunks = (1,) * len(grid_shape) + tuple(own_sizes[d] for d in dims)
+        chunks = grid_chunking + tuple(own_sizes[d] for d in dims)
         # text and unmasked integers whose fill means something (-1: not run) are written now;
         # numbers read as NaN where unwritten are written lazily
         data = np.full(shape, fill, dtype=dtype) if eager or dtype is object else \
@@ -208,6 +221,7 @@ class Store:
         self.path = path
         self.layout = layout
         self.grid_ndim = len(grid.dimensions)
+        self.grid_shape = grid.shape
         self.group = zarr.open_group(str(path), mode="r+")
         self._arrays: dict[str, zarr.Array] = {}
 
@@ -260,19 +274,37 @@ class Store:
         """Grid indices whose status is done."""
         return {tuple(int(i) for i in index) for index in np.argwhere(self.status() == STATUS_CODE["done"])}
 
-    def write(self, result: MemberResult) -> None:
-        """Write one grid point's results, ``status`` last (the commit mark)."""
-        index = tuple(result.index)
-        for name, values in result.values.items():
-            self.array(name)[index] = as_stored(values, self.layout.variables[name].dtype)
+    @property
+    def chunks(self) -> tuple[int, ...]:
+        """The chunk sizes along the grid dimensions (every variable shares them)."""
+        return tuple(self.array("status").chunks[:self.grid_ndim])
+
+    def write(self, results: Iterable[MemberResult]) -> None:
+        """Write grid points' results a chunk at a time: per chunk, each variable's block is read,
+        updated at these points and written back whole, ``status`` last (the commit mark)."""
+        by_chunk: dict[tuple[int, ...], list[MemberResult]] = {}
+        chunks = self.chunks
+        for result in results:
+            by_chunk.setdefault(chunk_of(result.index, chunks), []).append(result)
+        for chunk, members in by_chunk.items():
+            self._write_chunk(chunk_region(chunk, chunks, self.grid_shape), members)
+
+    def _write_chunk(self, region: tuple[slice, ...], results: list[MemberResult]) -> None:
+        starts = tuple(s.start for s in region)
+        local = [tuple(i - start for i, start in zip(result.index, starts)) for result in results]
         for name, variable in self.layout.variables.items():
-            if name not in result.values:
-                self.array(name)[index] = np.full(self.layout.shape(variable), missing_value(variable.dtype))
+            missing = np.full(self.layout.shape(variable), missing_value(variable.dtype))
+            block = np.asarray(self.array(name)[region])
+            for at, result in zip(local, results):
+                values = result.values.get(name)
+                block[at] = missing if values is None else as_stored(values, variable.dtype)
+            self.array(name)[region] = block
         for name, run in RUN_VARIABLES.items():  # status last: the commit mark
-            value = getattr(result, name) if name != "status" else STATUS_CODE[result.status]
-            if run.per_training:
-                value = self.per_training(value, run.fill)
-            self.array(name)[index] = value
+            block = np.asarray(self.array(name)[region])
+            for at, result in zip(local, results):
+                value = getattr(result, name) if name != "status" else STATUS_CODE[result.status]
+                block[at] = self.per_training(value, run.fill) if run.per_training else value
+            self.array(name)[region] = block
 
     def per_training(self, values: tuple, fill: Any) -> Any:
         """A per-training run variable's value at one point: one per optimizer stage (``fill``

@@ -136,7 +136,7 @@ def test_a_write_cut_before_its_status_is_not_done_and_is_redone_on_resume(tmp_p
     cut = run_task([plan.jobs[1]], layout)[0]
     store._arrays["status"] = FailingArray()
     with pytest.raises(StatusWriteFails):
-        store.write(cut)
+        store.write([cut])
     seen = xr.open_zarr(str(path)).load().isel(m=0, seed=1)
     assert np.array_equal(seen["loss"].values, cut.values["loss"])  # the values landed...
     assert int(seen["status"]) == STATUS_CODE["pending"]  # ...but a reader does not take them as done
