@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 Scalar = int | float | str | bool
-MAX_REPLICAS = 100_000
+MAX_REPLICAS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -71,10 +71,14 @@ class Grid:
     def points(self) -> Iterator[GridPoint]:
         """Every grid point, the last dimension varying fastest (C order, as the store's chunks)."""
         for index in itertools.product(*(range(dim.size) for dim in self.dimensions)):
-            values: dict[str, Scalar] = {}
-            for dim, i in zip(self.dimensions, index):
-                values.update(zip(dim.axes, dim.values[i]))
-            yield GridPoint(index, values)
+            yield self.point_at(index)
+
+    def point_at(self, index: tuple[int, ...]) -> GridPoint:
+        """The grid point at one index along each dimension."""
+        values: dict[str, Scalar] = {}
+        for dim, i in zip(self.dimensions, index):
+            values.update(zip(dim.axes, dim.values[i]))
+        return GridPoint(index, values)
 
 
 def axis_values(name: str, raw: Any, distinct: bool = True) -> list[Scalar]:

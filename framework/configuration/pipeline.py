@@ -25,7 +25,7 @@ RESERVED_AXES = ("step", "stage", "zip", "member")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 DEVICE = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-MAX_JOBS = 100_000  # more grid points than this is a typo (seed: 1000000), not a scan
+MAX_JOBS = 10_000_000  # the client keeps about a hundred bytes per grid point (its status, its place in a chunk)
 MAX_LOGGED_STEPS = 100_000  # per schedule: the store keeps one slot per logged step
 
 

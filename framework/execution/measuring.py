@@ -18,7 +18,7 @@ import torch
 from framework.engine.probe import Probe
 from framework.engine.seeds import derive_seed
 from framework.engine.tensors import Problem, Weights
-from framework.planning.plan import Job, Training
+from framework.planning.calls import Job, Training
 from framework.storage.layout import Layout
 
 if TYPE_CHECKING:

@@ -1,8 +1,8 @@
 """Refusing a scan that cannot fit: the memory its tasks would hold at once, estimated from
 the shapes before anything starts, against the memory this machine has available.
 
-A scan's tasks are grouped as the run will group them (``tasks.group_tasks``; the run reuses
-this grouping when its cluster has the workers assumed here), each member costed by
+A scan's tasks are sized as the run sizes them (``tasks.ensemble_size``), counted from the
+plan's distinct resolutions without making a job per grid point, each member costed by
 ``tasks.member_bytes``; on a CPU cluster of W workers (one task each) the W
 largest tasks may run at once and share the machine's available RAM; on GPUs each worker
 runs one task on its own device, so the largest task must fit one device's free memory. A
@@ -16,7 +16,9 @@ import psutil
 import torch
 
 from framework.execution.cluster import ClusterOptions, local_gpus, local_workers
-from framework.planning.tasks import member_bytes, group_tasks
+import numpy as np
+
+from framework.planning.tasks import ensemble_size, member_bytes, task_key
 from framework.planning.plan import Job, Plan
 from framework.configuration.source import Finding, KeyPath, PipelineError
 
@@ -32,8 +34,6 @@ class MemoryEstimate:
     largest_bytes: int
     dtype: str
     memory: str  # "RAM" or "GPU memory"
-    tasks: list[list[Job]]  # the grouping the estimate is of, which the run reuses on ``slots`` workers
-    slots: int
 
     @property
     def fits(self) -> bool:
@@ -52,21 +52,38 @@ def available_memory(gpus: int) -> tuple[int, str]:
     return psutil.virtual_memory().available, "RAM"
 
 
+def task_sizes(plan: Plan, max_ensemble: int | None, slots: int, gpu: bool) -> list[int]:
+    """The bytes of every task the plan's jobs group into, largest first: the jobs of each
+    task key counted from the distinct resolutions, split into tasks of ``ensemble_size``."""
+    dtype = plan.pipeline.dtype
+    templates = plan.jobs.distinct()
+    per_template = np.bincount(plan.jobs.per_point()[0], minlength=len(templates))
+    counts: dict[tuple, list] = {}
+    for job, count in zip(templates, per_template.tolist()):
+        entry = counts.setdefault(task_key(job), [job, 0])
+        entry[1] += count
+    sizes: list[int] = []
+    for job, count in counts.values():
+        size = ensemble_size(job, count, len(counts), max_ensemble, dtype, slots, gpu=gpu)
+        full, rest = divmod(count, size)
+        sizes.extend([size * member_bytes(job, dtype)] * min(full, slots) + ([rest * member_bytes(job, dtype)] if rest else []))
+    return sorted(sizes, reverse=True)
+
+
 def estimate_memory(plan: Plan, cluster: ClusterOptions, max_ensemble: int | None = None) -> MemoryEstimate | None:
     """The estimate for a run of ``plan`` on the local cluster that ``cluster`` describes, or
     None for a remote scheduler (its workers' memory is not this machine's)."""
-    if cluster.scheduler or not plan.jobs:
+    if cluster.scheduler or not len(plan.jobs):
         return None
     pipeline = plan.pipeline
     gpus = local_gpus(pipeline.device)
     workers, _ = local_workers(cluster, pipeline.device)
-    grouped = group_tasks(plan.jobs, max_ensemble or pipeline.max_ensemble, pipeline.dtype, workers, gpu=bool(gpus))
-    sizes = sorted((sum(member_bytes(job, pipeline.dtype) for job in members) for members in grouped), reverse=True)
+    sizes = task_sizes(plan, max_ensemble or pipeline.max_ensemble, workers, bool(gpus))
     concurrent = 1 if gpus else min(workers, len(sizes))
-    largest = max(plan.jobs, key=lambda job: member_bytes(job, pipeline.dtype))
+    largest = max(plan.jobs.distinct(), key=lambda job: member_bytes(job, pipeline.dtype))
     available, memory = available_memory(gpus)
     return MemoryEstimate(sum(sizes[:concurrent]), available, concurrent, largest,
-                          member_bytes(largest, pipeline.dtype), pipeline.dtype, memory, grouped, workers)
+                          member_bytes(largest, pipeline.dtype), pipeline.dtype, memory)
 
 
 def _blamed_key(job: Job) -> KeyPath:

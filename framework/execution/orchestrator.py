@@ -14,12 +14,13 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from distributed import Client, wait
 
 from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
@@ -27,7 +28,7 @@ from framework.execution.memory import refuse_if_too_large
 from framework.execution.task import PROGRESS_TOPIC, run_batch
 from framework.storage.chunking import points_per_chunk
 from framework.storage.layout import Layout, MemberResult, layout_of
-from framework.planning.tasks import batch_tasks, group_tasks
+from framework.planning.tasks import WINDOW, stream_batches
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
 from framework.storage.store import Store
@@ -107,15 +108,15 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
     progress = progress if progress is not None else ScanProgress(options.progress)
     hook = plan.registry.hook
     hook.overparam_pipeline_loaded(pipeline=plan.pipeline, plan=plan)
-    estimate = refuse_if_too_large(plan, options.cluster, options.max_ensemble) if options.check_memory else None
+    if options.check_memory:
+        refuse_if_too_large(plan, options.cluster, options.max_ensemble)
     start = time.perf_counter()
     summary = RunSummary(path, len(plan.jobs), 0)
     try:
         with StoreLock(path), _interrupt_remembered() as interrupt:
             progress.phase(describe(options.cluster, plan.pipeline.device))
             with connect(options.cluster, plan.pipeline.device) as (client, resources):
-                tasks = estimate.tasks if estimate is not None and estimate.slots == _slots(client) else None
-                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt, tasks)
+                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt)
     except KeyboardInterrupt:
         summary.interrupted = True
         summary.elapsed = time.perf_counter() - start
@@ -153,28 +154,28 @@ def _slots(client: Client) -> int:
 
 
 def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: Path, options: RunOptions,
-            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event,
-            tasks: list[list[Job]] | None) -> None:
+            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event) -> None:
     """With the store locked and the cluster reached: prepare the store, run what is pending."""
     note = dashboard_note(options.cluster, client)
     if note:
         progress.message(note, always=True)
     store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
-    status = store.status()
-    done = status == STATUS_CODE["done"]
-    pending = [job for job in plan.jobs if not done[job.point.index]]
-    summary.skipped = len(plan.jobs) - len(pending)
+    done = store.status() == STATUS_CODE["done"]
+    pending = len(plan.jobs) - int(done.sum())
+    summary.skipped = len(plan.jobs) - pending
     store.set_attrs(last_run_started_at=now(), finished_at="")
+    if store.grown_from:
+        progress.message(f"grew {path} from {store.grown_from} to {len(plan.jobs)} grid points: the pipeline adds grid "
+                         "values and changes nothing else", always=True)
     if summary.skipped:
         progress.message(f"resuming {path}: skipping {summary.skipped} grid points already done, "
-                         f"running {len(pending)}")
-    progress.start(len(pending), summary.skipped)
+                         f"running {pending}")
+    progress.start(pending, summary.skipped)
     try:
         if pending:
-            if tasks is not None and len(pending) < len(plan.jobs):  # resuming: group only what is left
-                tasks = None
             buffer: WriteBuffer[Job] = WriteBuffer(store, points_per_chunk(~done, store.chunks), options.flush_interval)
-            _run_jobs(plan, pending, layout, buffer, options, summary, progress, client, resources, interrupt, tasks)
+            jobs = (plan.jobs.at(tuple(index)) for index in np.argwhere(~done)) if done.ndim else iter(plan.jobs)
+            _run_jobs(plan, jobs, pending, layout, buffer, options, summary, progress, client, resources, interrupt)
     finally:
         progress.close()
         summary.elapsed = time.perf_counter() - start
@@ -216,22 +217,35 @@ def _plural(count: int, word: str, words: str = "") -> str:
     return f"{count} {word if count == 1 else words or word + 's'}"
 
 
-def _run_jobs(plan: Plan, jobs: Sequence[Job], layout: Layout, buffer: WriteBuffer[Job], options: RunOptions,
-              summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
-              interrupt: threading.Event, tasks: list[list[Job]] | None = None) -> None:
+def _phase(jobs: int, batches: list[list[list[Job]]] | None, slots: int) -> str:
+    """``running 2000 grid points in 2000 tasks (43 batches of them) on 2 worker threads``; a
+    scan of more than ``tasks.WINDOW`` points is grouped as it runs, and says so."""
+    on = f"on {_plural(slots, 'worker thread')}"
+    if batches is None:
+        return f"running {_plural(jobs, 'grid point')} {on}, grouped into tasks and batches {WINDOW} at a time"
+    tasks = sum(len(batch) for batch in batches)
+    batched = f" ({_plural(len(batches), 'batch', 'batches')} of them)" if len(batches) < tasks else ""
+    return f"running {_plural(jobs, 'grid point')} in {_plural(tasks, 'task')}{batched} {on}"
+
+
+def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffer: WriteBuffer[Job],
+              options: RunOptions, summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
+              interrupt: threading.Event) -> None:
     """Submit the batches a few at a time, record each result as it arrives and write them by
-    chunk; whatever finished is written before this returns, however it returns."""
+    chunk; whatever finished is written before this returns, however it returns. The jobs come
+    lazily, ``WINDOW`` at a time: the client holds the jobs of the batches in flight and of
+    the results not yet written, never the whole scan's."""
     pipeline = plan.pipeline
     slots = _slots(client)
-    grouped = tasks if tasks is not None else group_tasks(jobs, options.max_ensemble or pipeline.max_ensemble,
-                                                        pipeline.dtype, slots, gpu=bool(resources.get("GPU")))
-    batches = batch_tasks(grouped, slots, options.tasks_per_batch)
-    batched = f" ({_plural(len(batches), 'batch', 'batches')} of them)" if len(batches) < len(grouped) else ""
-    progress.phase(f"running {_plural(len(jobs), 'grid point')} in {_plural(len(grouped), 'task')}{batched} on "
-                   f"{_plural(slots, 'worker thread')}")
+    stream = stream_batches(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
+                            options.tasks_per_batch, gpu=bool(resources.get("GPU")))
+    first = list(stream) if count <= WINDOW else None
+    progress.phase(_phase(count, first, slots))
+    if first is not None:
+        stream = iter(first)
     started = _StartedJobs(plan.registry.hook)
     client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started))
-    queue = iter(enumerate(batches))
+    queue = enumerate(stream)
     in_flight: dict[Any, tuple[str, list[list[Job]]]] = {}
 
     def submit_more() -> None:

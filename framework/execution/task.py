@@ -28,7 +28,7 @@ from framework.engine.step_size import auto_learning_rate
 from framework.engine.tensors import Problem, Weights
 from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.training import Trajectory, train
-from framework.planning.plan import Call, Job, Training
+from framework.planning.calls import Call, Job, Training
 from framework.storage.layout import Layout, MemberResult
 
 if TYPE_CHECKING:

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from framework.contract.components import Component, Params
 from framework.contract.diagnostic import ProblemShape
+from framework.planning.calls import Call, DiagnosticCall, Job, Training
+from framework.planning.jobs import Jobs, named_axes, named_dimensions, representatives
 from framework.configuration.grid import GridPoint
 from framework.configuration.pipeline import (
     MAX_LOGGED_STEPS,
@@ -29,78 +30,8 @@ from framework.plugin_system.registry import PluginError, PluginLoadError, Regis
 from framework.engine.seeds import stage_seed
 from framework.contract.sparse_schedule import measured_steps
 from framework.configuration.source import Finding, KeyPath, PipelineError, Source
-from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule, schedule_steps
+from framework.planning.schedule import schedule_steps
 
-
-
-@dataclass(frozen=True)
-class Call:
-    """One component run by one job: which, with what parameters, from which seed."""
-
-    stage: str
-    kind: str
-    name: str
-    component: type[Component]
-    params: Params
-    seed: int
-
-    def key(self) -> tuple[str, str, str, int]:
-        """Identical keys compute identical results: the stage is computed once and shared."""
-        return (self.kind, self.name, self.params.model_dump_json(), self.seed)
-
-
-@dataclass(frozen=True)
-class DiagnosticCall:
-    """A diagnostic with the steps at which it is measured."""
-
-    call: Call
-    steps: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Training:
-    """One optimizer stage of a job with the diagnostic stages that measure it."""
-
-    call: Call
-    diagnostics: tuple[DiagnosticCall, ...]
-
-    @cached_property
-    def steps(self) -> tuple[int, ...]:
-        """The steps at which f is logged: every step a diagnostic stage measures at, and the
-        last step, so that the training runs all its steps (the default log schedule when no
-        diagnostic measures it)."""
-        logged = {s for d in self.diagnostics for s in d.steps}
-        if not logged:
-            return tuple(log_schedule(self.call.params.steps, DEFAULT_SCHEDULE["log"]))
-        return tuple(sorted(logged | {self.call.params.steps}))
-
-
-@dataclass(frozen=True)
-class Job:
-    """One grid point, fully resolved: its data, its initialization and each training of its
-    stage DAG; ``shape`` holds the sizes its tensors will have (from the generator's ``shape()``
-    and the initializer's m), known before anything is computed."""
-
-    point: GridPoint
-    data: Call
-    init: Call
-    trainings: tuple[Training, ...]
-    shape: ProblemShape
-
-    @property
-    def diagnostics(self) -> tuple[DiagnosticCall, ...]:
-        """The diagnostic stages of every training."""
-        return tuple(d for training in self.trainings for d in training.diagnostics)
-
-    @property
-    def calls(self) -> tuple[Call, ...]:
-        """Every component the job runs."""
-        return (self.data, self.init, *(t.call for t in self.trainings), *(d.call for d in self.diagnostics))
-
-    @property
-    def steps(self) -> tuple[int, ...]:
-        """Every step at which some training logs f."""
-        return tuple(sorted({s for training in self.trainings for s in training.steps}))
 
 
 @dataclass(frozen=True)
@@ -111,33 +42,21 @@ class Plan:
     registry: Registry
     order: tuple[str, ...]
     kinds: Mapping[str, str]
-    jobs: tuple[Job, ...]
+    jobs: Jobs
 
     @cached_property
     def steps(self) -> tuple[int, ...]:
         """The store's ``step`` coordinate: every logged step of every job."""
-        return tuple(sorted({s for job in self.jobs for s in job.steps}))
+        return tuple(sorted({s for job in self.jobs.distinct() for s in job.steps}))
 
     def sharing(self) -> dict[str, tuple[int, int]]:
-        """For each data, initialization and training stage: (distinct computations, jobs using it).
-
-        A computation is identified by its call and by what it consumes: the weights also
-        depend on the data's d_x and d, a training on the data and the weights.
-        """
-        keys: dict[str, set] = {}
-        for job in self.jobs:
-            data = job.data.key()
-            init = (job.init.key(), (job.shape.d_x, job.shape.d))
-            keys.setdefault(job.data.stage, set()).add(data)
-            keys.setdefault(job.init.stage, set()).add(init)
-            for training in job.trainings:
-                keys.setdefault(training.call.stage, set()).add((training.call.key(), data, init))
-        return {stage: (len(found), len(self.jobs)) for stage, found in keys.items()}
+        """For each data, initialization and training stage: (distinct computations, jobs using it)."""
+        return self.jobs.sharing
 
     def components(self) -> dict[str, list[str]]:
         """The component names each stage uses across the grid."""
         used: dict[str, list[str]] = {}
-        for job in self.jobs:
+        for job in self.jobs.distinct():
             for call in job.calls:
                 names = used.setdefault(call.stage, [])
                 if call.name not in names:
@@ -161,16 +80,18 @@ def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | 
     return None, f"unknown component '{name}'{did_you_mean(name, every)}{failed}"
 
 
-def _render_findings(found: list[tuple[Finding, str]], total: int) -> list[Finding]:
-    """One finding per (path, message), saying at which grid points it occurs."""
-    where: dict[tuple[KeyPath, str], list[str]] = {}
-    for finding, label in found:
-        where.setdefault((finding.path, finding.message), []).append(label)
+def _render_findings(found: list[tuple[Finding, str, int]], total: int) -> list[Finding]:
+    """One finding per (path, message), saying at which grid points it occurs (each found at a
+    representative point, standing for ``count`` grid points)."""
+    where: dict[tuple[KeyPath, str], list[tuple[str, int]]] = {}
+    for finding, label, count in found:
+        where.setdefault((finding.path, finding.message), []).append((label, count))
     out = []
-    for (path, message), labels in where.items():
-        if total > 1 and labels[0]:
-            extent = "every grid point" if len(labels) == total else f"at {labels[0]}" + (
-                f" and {len(labels) - 1} more grid points" if len(labels) > 1 else "")
+    for (path, message), places in where.items():
+        first, points = places[0][0], sum(count for _, count in places)
+        if total > 1 and first:
+            extent = "every grid point" if points == total else f"at {first}" + (
+                f" and {points - 1} more grid points" if points > 1 else "")
             message = f"{message} ({extent})"
         out.append(Finding(path, message))
     return out
@@ -209,24 +130,34 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
         if isinstance(problem, PluginLoadError) and problem.provider.plugin in pipeline.plugins:
             findings.append(Finding(("plugins", pipeline.plugins.index(problem.provider.plugin)), problem.reason))
     order = dependency_order(pipeline, findings)
-    resolved: list[tuple[Finding, str]] = []
+    resolved: list[tuple[Finding, str, int]] = []
     kinds: dict[str, str] = {}
-    jobs: list[Job] = []
-    points = list(pipeline.grid.points()) if pipeline.grid.dimensions else [GridPoint((), {})]
+    grid = pipeline.grid
+    dims = named_dimensions(grid, named_axes(pipeline.raw.get("stages"), list(grid.axes)))
+    points = representatives(grid, dims) if grid.dimensions else iter([((), GridPoint((), {}), 1)])
+    templates: dict[tuple[int, ...], Job] = {}
+    unresolved: list[tuple[str, int]] = []  # points that made no job without saying why
     shared = _Shared()
-    for point in points:
-        job = _resolve_point(pipeline, registry, point, kinds, resolved, shared)
+    for key, point, count in points:
+        found: list[tuple[Finding, str]] = []
+        job = _resolve_point(pipeline, registry, point, kinds, found, shared)
+        resolved.extend((finding, label, count) for finding, label in found)
         if job is not None:
-            jobs.append(job)
+            templates[key] = job
+        elif not found:
+            unresolved.append((point.label(), count))
     if not findings and not resolved:
         check_structure(pipeline, kinds, findings)
-        if not jobs and not findings:
+        if not templates and not findings:
             findings.append(Finding(("stages",), "no grid point resolves to a job with one generator, one "
                                                  "initializer and an optimizer"))
-    findings.extend(_render_findings(resolved, len(points)))
+        elif unresolved and not findings:
+            resolved.extend((Finding(("stages",), "the stages resolve to no job with one generator, one initializer "
+                                                  "and an optimizer"), label, count) for label, count in unresolved)
+    findings.extend(_render_findings(resolved, grid.size if grid.dimensions else 1))
     if findings:
         raise PipelineError(pipeline.source, findings)
-    return Plan(pipeline, registry, order, kinds, tuple(jobs))
+    return Plan(pipeline, registry, order, kinds, Jobs(grid, pipeline.seed, dims, templates))
 
 
 @dataclass

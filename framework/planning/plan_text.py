@@ -59,8 +59,8 @@ def _schedule_text(plan: Plan, stage: str) -> str:
     schedule = plan.pipeline.stages[stage].schedule
     if plan.kinds.get(stage) != "diagnostic":
         return ""
-    steps = {s for job in plan.jobs for d in job.diagnostics if d.call.stage == stage for s in d.steps}
-    whens = {d.call.component.when for job in plan.jobs for d in job.diagnostics if d.call.stage == stage}
+    steps = {s for job in plan.jobs.distinct() for d in job.diagnostics if d.call.stage == stage for s in d.steps}
+    whens = {d.call.component.when for job in plan.jobs.distinct() for d in job.diagnostics if d.call.stage == stage}
     if whens <= {"init", "end"}:
         return f"at {' and '.join(sorted(whens))}"
     given = ", ".join(f"{k} {v}" for k, v in schedule.items()) if schedule else "log 40 (default)"
@@ -107,7 +107,7 @@ def render_summary(plan: Plan, path: str | Path) -> str:
                      _schedule_text(plan, stage), ", ".join(components.get(stage, []))])
     lines += table(rows)
     lines.append("plugins: " + ", ".join(f"{p.plugin} ({p.source})" for p in providers(plan)))
-    steps = sorted({training.call.params.steps for job in plan.jobs for training in job.trainings})
+    steps = sorted({training.call.params.steps for job in plan.jobs.distinct() for training in job.trainings})
     lines.append(f"training: {_elide([str(s) for s in steps])} steps; {len(plan.steps)} logged steps in all")
     lines.append(f"run: seed {pipeline.seed}, device {pipeline.device}, dtype {pipeline.dtype}"
                  + (f", at most {pipeline.max_ensemble} jobs per ensemble" if pipeline.max_ensemble else ""))

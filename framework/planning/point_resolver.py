@@ -26,7 +26,7 @@ from framework.plugin_system.registry import Registry, describe_error
 from framework.configuration.source import Finding, KeyPath
 
 if TYPE_CHECKING:
-    from framework.planning.plan import Call
+    from framework.planning.calls import Call
 
 GRID_REFERENCE = re.compile(r"\$\{grid\.([^}]*)\}")
 

@@ -19,12 +19,13 @@ second or so of work rather than one per point.
 """
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from framework.engine.devices import resolve_dtype
 from framework.engine.tensors import aligned_rows
-from framework.planning.plan import Job
+from framework.planning.calls import Job
 
 DEFAULT_MAX_ENSEMBLE = 64
 DEFAULT_TASK_BYTES = 2 * 1024**3
@@ -58,36 +59,58 @@ def member_bytes(job: Job, dtype: str) -> int:
     return itemsize * (6 * s.m * s.m + 12 * rows * s.m + 4 * rows * rows + 2 * s.m * rows)
 
 
-def group_tasks(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: int = 1,
-              task_bytes: int = DEFAULT_TASK_BYTES, gpu: bool = False) -> list[list[Job]]:
-    """The jobs grouped into tasks, in their original order within each task.
+def ensemble_size(job: Job, jobs: int, groups: int, max_ensemble: int | None, dtype: str, slots: int = 1,
+                  task_bytes: int = DEFAULT_TASK_BYTES, gpu: bool = False) -> int:
+    """How many members the tasks of ``job``'s group hold (``jobs`` of them, among ``groups``
+    groups of compatible jobs): one for a shape that cannot be packed; ``max_ensemble`` when
+    given; else so that there are at least ``slots`` tasks (one per worker) where the group has
+    that many jobs, and on a CPU worker so that the ensemble's recurrent weights fit
+    ``CPU_WEIGHTS_BYTES``: every layer reads all K of them, and past the caches that made
+    ensembles slower than one network at a time (measured on 2 cores: 1.24 times faster at
+    4 MiB, m = 256, K = 16; 0.75 to 0.95 times from 16 MiB on), while a GPU gains from any K
+    (64 times at m = 256, K = 64 on an H200). Never more than ``task_bytes`` of members."""
+    by_memory = max(1, task_bytes // member_bytes(job, dtype))
+    if not alignable(job, dtype):
+        size = 1
+    elif max_ensemble is not None:
+        size = max_ensemble
+    else:
+        share = max(1, slots // groups) if groups < slots else 1
+        size = min(DEFAULT_MAX_ENSEMBLE, math.ceil(jobs / share))
+        if not gpu:
+            m = job.shape.m
+            size = min(size, max(1, CPU_WEIGHTS_BYTES // (m * m * resolve_dtype(dtype).itemsize)))
+    return max(1, min(size, by_memory))
 
-    Without ``max_ensemble``, a group of compatible jobs is split so that there are at least
-    ``slots`` tasks (one per worker) where it has that many jobs; on a CPU worker, also so that
-    the ensemble's recurrent weights fit ``CPU_WEIGHTS_BYTES``: every layer reads all K of them,
-    and past the caches that made ensembles slower than one network at a time (measured on
-    2 cores: 1.24 times faster at 4 MiB, m = 256, K = 16; 0.75 to 0.95 times from 16 MiB on),
-    while a GPU gains from any K (64 times at m = 256, K = 64 on an H200).
-    """
+
+def group_tasks(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: int = 1,
+                task_bytes: int = DEFAULT_TASK_BYTES, gpu: bool = False) -> list[list[Job]]:
+    """The jobs grouped into tasks of ``ensemble_size`` members, in their original order
+    within each task."""
     groups: dict[tuple, list[Job]] = {}
     for job in jobs:
         groups.setdefault(task_key(job), []).append(job)
     grouped: list[list[Job]] = []
     for group in groups.values():
-        by_memory = max(1, task_bytes // member_bytes(group[0], dtype))
-        if not alignable(group[0], dtype):
-            size = 1
-        elif max_ensemble is not None:
-            size = max_ensemble
-        else:
-            share = max(1, slots // len(groups)) if len(groups) < slots else 1
-            size = min(DEFAULT_MAX_ENSEMBLE, math.ceil(len(group) / share))
-            if not gpu:
-                m = group[0].shape.m
-                size = min(size, max(1, CPU_WEIGHTS_BYTES // (m * m * resolve_dtype(dtype).itemsize)))
-        size = max(1, min(size, by_memory))
+        size = ensemble_size(group[0], len(group), len(groups), max_ensemble, dtype, slots, task_bytes, gpu)
         grouped.extend(group[i:i + size] for i in range(0, len(group), size))
     return grouped
+
+
+WINDOW = 4096  # pending jobs grouped at a time: the client never holds all of a large scan's jobs
+
+
+def stream_batches(jobs: Iterable[Job], max_ensemble: int | None, dtype: str, slots: int = 1,
+                   tasks_per_batch: int | None = None, gpu: bool = False,
+                   window: int = WINDOW) -> Iterator[list[list[Job]]]:
+    """The batches of a scan, made as they are needed: ``window`` jobs at a time grouped into
+    tasks (``group_tasks``) and the tasks into batches (``batch_tasks``)."""
+    source = iter(jobs)
+    while True:
+        chunk = list(itertools.islice(source, window))
+        if not chunk:
+            return
+        yield from batch_tasks(group_tasks(chunk, max_ensemble, dtype, slots, gpu=gpu), slots, tasks_per_batch)
 
 
 BATCH_SECONDS = 1.0  # the estimated work a batch of tasks is filled to

@@ -84,7 +84,7 @@ class Layout:
 def _stages_by_diagnostic(plan: Plan) -> dict[str, list[str]]:
     """For each diagnostic name, the stages that list it, in the pipeline's order."""
     found: dict[str, list[str]] = {}
-    for job in plan.jobs:
+    for job in plan.jobs.distinct():
         for diagnostic in job.diagnostics:
             stages = found.setdefault(diagnostic.call.name, [])
             if diagnostic.call.stage not in stages:
@@ -151,7 +151,7 @@ def layout_of(plan: Plan) -> Layout:
 
     measured: dict[str, set[int]] = {}  # diagnostic -> the steps any stage of any job measures it at
     seen: set[tuple] = set()  # (stage, parameters, shape): each distinct diagnostic call is laid out once
-    for job in plan.jobs:
+    for job in plan.jobs.distinct():
         shape = job.shape
         for diagnostic in job.diagnostics:
             call = diagnostic.call

@@ -74,9 +74,7 @@ def _flatten(value: Any, path: str = "") -> dict[str, Any]:
     return {path: value}
 
 
-def changed_keys(stored_text: str, raw: Mapping[str, Any]) -> str:
-    """The keys in which a pipeline differs from the one a store was made from, in words:
-    ``stages.train.params.lr: 0.05/m there, 0.1/m here; grid.seed: only here``."""
+def _stored_and_new(stored_text: str, raw: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     import yaml
 
     try:
@@ -85,13 +83,28 @@ def changed_keys(stored_text: str, raw: Mapping[str, Any]) -> str:
         stored = {}
     before = {k: v for k, v in _flatten(stored).items() if k.split(".")[0] not in IDENTITY_IGNORES}
     after = {k: v for k, v in _flatten(dict(raw)).items() if k.split(".")[0] not in IDENTITY_IGNORES}
+    return before, after
+
+
+def differing_keys(stored_text: str, raw: Mapping[str, Any]) -> list[str]:
+    """The keys (``stages.train.params.lr``, ``grid.seed``) in which a pipeline differs from
+    the one a store was made from, sorted."""
+    before, after = _stored_and_new(stored_text, raw)
+    absent = object()
+    return [key for key in sorted(set(before) | set(after)) if before.get(key, absent) != after.get(key, absent)]
+
+
+def changed_keys(stored_text: str, raw: Mapping[str, Any]) -> str:
+    """The keys in which a pipeline differs from the one a store was made from, in words:
+    ``stages.train.params.lr: 0.05/m there, 0.1/m here; grid.seed: only here``."""
+    before, after = _stored_and_new(stored_text, raw)
     parts = []
-    for key in sorted(set(before) | set(after)):
+    for key in differing_keys(stored_text, raw):
         if key not in after:
             parts.append(f"{key}: only in the store's")
         elif key not in before:
             parts.append(f"{key}: only in this file")
-        elif before[key] != after[key]:
+        else:
             parts.append(f"{key}: {before[key]!r} in the store's, {after[key]!r} here")
     if not parts:
         return "the same keys, read differently"

@@ -38,6 +38,7 @@ import zarr
 from framework.contract.diagnostic import DIMENSIONLESS
 from framework.configuration.grid import Grid
 from framework.storage.chunking import chunk_of, chunk_region, grid_chunks
+from framework.storage.growth import copy_points, growth_maps, restore_replaced, swap_in
 from framework.storage.layout import Layout, MemberResult
 from framework.planning.plan import Plan
 from framework.storage.lock import StoreError
@@ -47,6 +48,7 @@ from framework.storage.schema import (
     STATUS_CODE,
     TRAINING_DIM,
     changed_keys,
+    differing_keys,
     now,
     pipeline_digest,
 )
@@ -224,6 +226,7 @@ class Store:
         self.grid_shape = grid.shape
         self.group = zarr.open_group(str(path), mode="r+")
         self._arrays: dict[str, zarr.Array] = {}
+        self.grown_from = 0  # grid points of the store it was grown from (0: not grown by this run)
 
     def array(self, name: str) -> zarr.Array:
         """A variable's zarr array, opened once (each lookup through the group reads metadata)."""
@@ -235,10 +238,12 @@ class Store:
     def prepare(cls, path: Path, plan: Plan, layout: Layout, overwrite: bool = False) -> Store:
         """Create the store's template, or reopen a store of the same pipeline to resume it.
 
-        A store made from a different pipeline is refused unless ``overwrite``; so is a path
-        that exists but is not a store.
+        A store whose pipeline differs only by grid values this one adds is grown to this grid,
+        keeping every point done (``framework.storage.growth``). A store made from any other
+        pipeline is refused unless ``overwrite``; so is a path that exists but is not a store.
         """
         digest = pipeline_hash(plan)
+        restore_replaced(path)
         if path.exists() and not overwrite:
             try:
                 existing = zarr.open_group(str(path), mode="r").attrs.get("pipeline_hash")
@@ -247,24 +252,52 @@ class Store:
                                  "choose another store path, or pass --overwrite to replace it") from None
             group = zarr.open_group(str(path), mode="r")
             if existing != digest:
-                changed = changed_keys(group.attrs.get("pipeline", ""), plan.pipeline.raw)
-                raise StoreError(f"store {path} was made from a different pipeline: {changed}; to keep both, give "
-                                 "this run another store (store: in the file, or --store); to replace it, pass "
+                stored = group.attrs.get("pipeline", "")
+                maps, why_not = growth_maps(group, stored, dict(plan.pipeline.raw), plan.pipeline.grid, layout)
+                if maps is not None:
+                    return cls._grown(path, plan, layout, digest, maps)
+                changed = changed_keys(stored, plan.pipeline.raw)
+                grown = f" (it cannot be grown to this grid: {why_not})" if all(
+                    key.startswith("grid.") for key in differing_keys(stored, plan.pipeline.raw)) else ""
+                raise StoreError(f"store {path} was made from a different pipeline: {changed}{grown}; to keep both, "
+                                 "give this run another store (store: in the file, or --store); to replace it, pass "
                                  "--overwrite")
             missing = layout_mismatch(group, layout, plan.pipeline.grid)
             if missing:
                 raise StoreError(f"store {path} was laid out by another version of overparam or its plugins: "
                                  f"{missing}; give this run another store, or pass --overwrite to replace it")
             return cls(path, layout, plan.pipeline.grid)
+        partial = cls._template(path, plan, layout, digest)
+        if path.exists():
+            shutil.rmtree(path)
+        partial.rename(path)  # the store appears complete or not at all
+        return cls(path, layout, plan.pipeline.grid)
+
+    @staticmethod
+    def _template(path: Path, plan: Plan, layout: Layout, digest: str) -> Path:
+        """The run's empty store, written beside ``path`` (returned: the caller renames it)."""
         partial = path.with_name(path.name + PARTIAL_SUFFIX)
         if partial.exists():  # left by a run killed while writing its template; we hold the lock
             shutil.rmtree(partial)
         template(plan, layout, digest).to_zarr(str(partial), mode="w", compute=False, consolidated=True,
                                                zarr_format=ZARR_FORMAT)
-        if path.exists():
-            shutil.rmtree(path)
-        partial.rename(path)  # the store appears complete or not at all
-        return cls(path, layout, plan.pipeline.grid)
+        return partial
+
+    @classmethod
+    def _grown(cls, path: Path, plan: Plan, layout: Layout, digest: str, maps: list[np.ndarray]) -> Store:
+        """The store carried over to this plan's larger grid: its points copied to their new places."""
+        old = zarr.open_group(str(path), mode="r")
+        partial = cls._template(path, plan, layout, digest)
+        new = zarr.open_group(str(partial), mode="r+")
+        copy_points(old, new, maps, [*layout.variables, *RUN_VARIABLES])
+        new.attrs.update(started_at=old.attrs.get("started_at", ""),
+                                          grown_from=f"pipeline {old.attrs.get('pipeline_hash', '')} ({int(np.prod(old['status'].shape))} "
+                                    f"grid points), grown at {now()}")
+        zarr.consolidate_metadata(str(partial))
+        swap_in(path, partial)
+        store = cls(path, layout, plan.pipeline.grid)
+        store.grown_from = int(np.prod(old["status"].shape))
+        return store
 
     def status(self) -> np.ndarray:
         """The status code of every grid point."""

@@ -1,0 +1,81 @@
+"""What a job is made of: the component calls of its stages, its trainings with the diagnostic
+stages that measure them, and the job itself (one grid point, fully resolved)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from framework.configuration.grid import GridPoint
+from framework.contract.components import Component, Params
+from framework.contract.diagnostic import ProblemShape
+from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule
+
+
+@dataclass(frozen=True)
+class Call:
+    """One component run by one job: which, with what parameters, from which seed."""
+
+    stage: str
+    kind: str
+    name: str
+    component: type[Component]
+    params: Params
+    seed: int
+
+    def key(self) -> tuple[str, str, str, int]:
+        """Identical keys compute identical results: the stage is computed once and shared."""
+        return (self.kind, self.name, self.params.model_dump_json(), self.seed)
+
+
+@dataclass(frozen=True)
+class DiagnosticCall:
+    """A diagnostic with the steps at which it is measured."""
+
+    call: Call
+    steps: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Training:
+    """One optimizer stage of a job with the diagnostic stages that measure it."""
+
+    call: Call
+    diagnostics: tuple[DiagnosticCall, ...]
+
+    @cached_property
+    def steps(self) -> tuple[int, ...]:
+        """The steps at which f is logged: every step a diagnostic stage measures at, and the
+        last step, so that the training runs all its steps (the default log schedule when no
+        diagnostic measures it)."""
+        logged = {s for d in self.diagnostics for s in d.steps}
+        if not logged:
+            return tuple(log_schedule(self.call.params.steps, DEFAULT_SCHEDULE["log"]))
+        return tuple(sorted(logged | {self.call.params.steps}))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One grid point, fully resolved: its data, its initialization and each training of its
+    stage DAG; ``shape`` holds the sizes its tensors will have (from the generator's ``shape()``
+    and the initializer's m), known before anything is computed."""
+
+    point: GridPoint
+    data: Call
+    init: Call
+    trainings: tuple[Training, ...]
+    shape: ProblemShape
+
+    @property
+    def diagnostics(self) -> tuple[DiagnosticCall, ...]:
+        """The diagnostic stages of every training."""
+        return tuple(d for training in self.trainings for d in training.diagnostics)
+
+    @property
+    def calls(self) -> tuple[Call, ...]:
+        """Every component the job runs."""
+        return (self.data, self.init, *(t.call for t in self.trainings), *(d.call for d in self.diagnostics))
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        """Every step at which some training logs f."""
+        return tuple(sorted({s for training in self.trainings for s in training.steps}))
