@@ -18,6 +18,7 @@ from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file
+from framework.storage.check import check_store
 from framework.storage.store import STATUS_CODE
 from scans import (
     FAILING,
@@ -66,6 +67,41 @@ def test_scan_through_a_separately_started_scheduler_and_worker(tmp_path):
         local = overparam("run", str(pipeline), "--store", str(tmp_path / "local.zarr"), "--quiet")
         assert local.returncode == 0, local.stderr
         assert_same_results(results(tmp_path / "tiny.zarr"), results(tmp_path / "local.zarr"))
+
+
+THOUSANDS = """\
+name: thousands
+grid:
+  m: [8, 12]
+  seed: 1500
+stages:
+  data: {plugin: separable, params: {n: 2, L: 3, d_x: 3, d: 1, delta: 0.1}}
+  init: {plugin: paper, params: {m: "${grid.m}"}}
+  train: {plugin: gd, params: {steps: 3, lr: 0.05/m}, needs: [data, init]}
+  diagnose: {plugins: [loss, forward_norms], schedule: {log: 2}, needs: [train]}
+store: thousands.zarr
+"""
+
+
+def test_a_scan_of_thousands_of_points_through_a_separately_started_cluster(tmp_path):
+    pipeline = write_pipeline(tmp_path, THOUSANDS)
+    with hand_started_cluster(tmp_path) as address:
+        out = overparam("run", str(pipeline), "--scheduler", address, "--progress", "plain", timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "3000 done" in out.stdout
+    assert len(out.stdout.splitlines()) < 300  # plain progress: not a line per point
+    store = tmp_path / "thousands.zarr"
+    assert sum(len(files) for _, _, files in os.walk(store)) < 200
+    assert check_store(store).complete
+    stored = xr.open_zarr(str(store)).load()
+    plan = plan_file(pipeline)
+    layout = layout_of(plan)
+    for number in range(0, len(plan.jobs), 97):  # a sample of the points, each run alone in this process
+        job = plan.jobs[number]
+        alone = run_task([job], layout)[0]
+        point = stored.isel(m=job.point.index[0], seed=job.point.index[1])
+        for name, values in alone.values.items():
+            assert np.array_equal(point[name].values, values, equal_nan=True), (job.point.label(), name)
 
 
 def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_path):

@@ -5,7 +5,8 @@ A scan's tasks are sized as the run sizes them (``tasks.ensemble_size``), counte
 plan's distinct resolutions without making a job per grid point, each member costed by
 ``tasks.member_bytes``; on a CPU cluster of W workers (one task each) the W
 largest tasks may run at once and share the machine's available RAM; on GPUs each worker
-runs one task on its own device, so the largest task must fit one device's free memory. A
+runs one task on its own device, so the largest task must fit one device's free memory. The
+client's own bookkeeping, about ``CLIENT_BYTES_PER_POINT`` per grid point, is counted on top. A
 remote cluster's memory is not this machine's, so nothing is estimated for one.
 """
 from __future__ import annotations
@@ -38,6 +39,9 @@ class MemoryEstimate:
     @property
     def fits(self) -> bool:
         return self.peak_bytes <= self.available_bytes
+
+
+CLIENT_BYTES_PER_POINT = 100  # the client's arrays per grid point: status, pending indices, resolution numbers
 
 
 def gib(size: int) -> str:
@@ -82,7 +86,8 @@ def estimate_memory(plan: Plan, cluster: ClusterOptions, max_ensemble: int | Non
     concurrent = 1 if gpus else min(workers, len(sizes))
     largest = max(plan.jobs.distinct(), key=lambda job: member_bytes(job, pipeline.dtype))
     available, memory = available_memory(gpus)
-    return MemoryEstimate(sum(sizes[:concurrent]), available, concurrent, largest,
+    client = 0 if gpus else CLIENT_BYTES_PER_POINT * len(plan.jobs)
+    return MemoryEstimate(sum(sizes[:concurrent]) + client, available, concurrent, largest,
                           member_bytes(largest, pipeline.dtype), pipeline.dtype, memory)
 
 

@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -203,9 +204,13 @@ class _StartedJobs:
             self.hook.overparam_job_started(job=job)
 
 
-def _on_event(progress: ScanProgress, started: _StartedJobs) -> Any:
+def _on_event(progress: ScanProgress, started: _StartedJobs, prefix: str) -> Any:
+    """The handler of the workers' progress events: those of this run's batches (named
+    ``prefix`` + number: several runs may share one scheduler and its event topic)."""
     def handle(event: tuple[float, dict]) -> None:
         message = event[1]
+        if not str(message.get("task", "")).startswith(prefix):
+            return
         if message.get("started"):
             started(message["task"])
         else:
@@ -244,13 +249,14 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     if first is not None:
         stream = iter(first)
     started = _StartedJobs(plan.registry.hook)
-    client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started))
+    prefix = f"{uuid.uuid4().hex[:8]}-batch-"
+    client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started, prefix))
     queue = enumerate(stream)
     in_flight: dict[Any, tuple[str, list[list[Job]]]] = {}
 
     def submit_more() -> None:
         for number, batch in queue:
-            name = f"batch-{number}"
+            name = f"{prefix}{number}"
             started.submitted(name, [job for task in batch for job in task])
             future = client.submit(run_batch, batch, layout, pipeline.device, pipeline.dtype, name, pure=False,
                                    retries=options.retries, resources=resources or None)

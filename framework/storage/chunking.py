@@ -15,11 +15,12 @@ import numpy as np
 TARGET_CHUNK_BYTES = 2 * 1024**2  # of the largest variable: about a megabyte or two per file
 
 
-def grid_chunks(grid_shape: Sequence[int], point_bytes: int, target_bytes: int = TARGET_CHUNK_BYTES) -> tuple[int, ...]:
-    """Chunk sizes along the grid dimensions holding about ``target_bytes`` of a variable whose
-    values at one grid point take ``point_bytes``: the last dimensions whole, then part of the
-    one before them, one index along the rest."""
-    room = max(1, target_bytes // max(1, point_bytes))
+def grid_chunks(grid_shape: Sequence[int], point_bytes: int, target_bytes: int | None = None) -> tuple[int, ...]:
+    """Chunk sizes along the grid dimensions holding about ``target_bytes`` (by default
+    ``TARGET_CHUNK_BYTES``) of a variable whose values at one grid point take ``point_bytes``:
+    the last dimensions whole, then part of the one before them, one index along the rest."""
+    target = TARGET_CHUNK_BYTES if target_bytes is None else target_bytes
+    room = max(1, target // max(1, point_bytes))
     chunks = []
     for size in reversed(grid_shape):
         take = max(1, min(size, room))

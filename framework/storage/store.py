@@ -146,24 +146,41 @@ def as_stored(values: np.ndarray, dtype: str) -> np.ndarray:
 TEXT_BYTES = 64  # what a point's message is assumed to take, for choosing chunks
 
 
-def point_bytes(layout: Layout) -> int:
-    """The bytes the largest variable takes at one grid point (what the chunks are sized by)."""
-    data = [8 * int(np.prod(layout.shape(variable))) for variable in layout.variables.values()]
-    return max([*data, TEXT_BYTES, 8 * max(1, len(layout.trainings))])
+def variable_chunks(grid_shape: tuple[int, ...], unit: tuple[int, ...], point_bytes: int) -> tuple[int, ...]:
+    """A variable's chunks along the grid: about ``TARGET_CHUNK_BYTES`` of it, and along the one
+    dimension both split, a multiple of the write unit's (the largest variable's chunks), so that
+    a unit never straddles two of its chunks."""
+    own = list(grid_chunks(grid_shape, point_bytes))
+    for i, (size, mine, theirs) in enumerate(zip(grid_shape, own, unit)):
+        if mine < size and theirs < size:
+            own[i] = max(theirs, mine // theirs * theirs)
+    return tuple(own)
 
 
 def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
-    """The empty dataset of a run: every variable NaN/pending, in chunks of many grid points."""
+    """The empty dataset of a run: every variable NaN/pending, in chunks of many grid points.
+
+    Each variable is chunked to about the same bytes, so a small one (``status``) has fewer,
+    larger chunks; the largest variable's chunks are the unit the client writes
+    (``Store.chunks``)."""
     grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
     grid_shape = plan.pipeline.grid.shape
-    grid_chunking = grid_chunks(grid_shape, point_bytes(layout))
     own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), TRAINING_DIM: len(layout.trainings),
                  **layout.sizes}
+
+    def point_bytes(dims: tuple[str, ...], dtype: Any) -> int:
+        itemsize = TEXT_BYTES if dtype is object else np.dtype(dtype).itemsize
+        return itemsize * int(np.prod([own_sizes[d] for d in dims]))
+
+    variables = [(v.dims, v.dtype) for v in layout.variables.values()]
+    variables += [(layout.training_dims if run.per_training else (), object if run.dtype == "object" else run.dtype)
+                  for run in RUN_VARIABLES.values()]
+    unit = grid_chunks(grid_shape, max(point_bytes(dims, dtype) for dims, dtype in variables))
 
     def variable(dims: tuple[str, ...], fill: Any, dtype: Any, attrs: Mapping[str, Any],
                  masked: bool = False, eager: bool = False) -> xr.Variable:
         shape = grid_shape + tuple(own_sizes[d] for d in dims)
-        chunks = grid_chunking + tuple(own_sizes[d] for d in dims)
+        chunks = variable_chunks(grid_shape, unit, point_bytes(dims, dtype)) + tuple(own_sizes[d] for d in dims)
         # text and unmasked integers whose fill means something (-1: not run) are written now;
         # numbers read as NaN where unwritten are written lazily
         data = np.full(shape, fill, dtype=dtype) if eager or dtype is object else \
@@ -309,12 +326,15 @@ class Store:
 
     @property
     def chunks(self) -> tuple[int, ...]:
-        """The chunk sizes along the grid dimensions (every variable shares them)."""
-        return tuple(self.array("status").chunks[:self.grid_ndim])
+        """The unit the client writes, along the grid dimensions: the smallest chunks any
+        variable has (the largest variable's; every other variable's chunks hold whole units)."""
+        sizes = [self.array(name).chunks[:self.grid_ndim] for name in (*self.layout.variables, *RUN_VARIABLES)]
+        return tuple(int(min(column)) for column in zip(*sizes)) if self.grid_ndim else ()
 
     def write(self, results: Iterable[MemberResult]) -> None:
-        """Write grid points' results a chunk at a time: per chunk, each variable's block is read,
-        updated at these points and written back whole, ``status`` last (the commit mark)."""
+        """Write grid points' results a unit (``chunks``) at a time: per unit, each variable's
+        block is read, updated at these points and written back (zarr rewrites the chunk that
+        holds it whole), ``status`` last (the commit mark)."""
         by_chunk: dict[tuple[int, ...], list[MemberResult]] = {}
         chunks = self.chunks
         for result in results:

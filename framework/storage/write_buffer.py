@@ -33,7 +33,8 @@ class WriteBuffer(Generic[Item]):
         self.store, self.interval, self.clock = store, interval, clock
         self.chunks = store.chunks
         self.waiting = dict(expected)  # chunk -> points of this run not yet finished
-        self.held: dict[tuple[int, ...], list[tuple[Item, MemberResult]]] = {}
+        self.held: dict[tuple[int, ...], list[tuple[int, Item, MemberResult]]] = {}  # by chunk, numbered
+        self.arrived = 0  # points added so far: their numbers give the order of arrival
         self.last_flush = clock()
 
     def __len__(self) -> int:
@@ -47,7 +48,8 @@ class WriteBuffer(Generic[Item]):
         """Hold a finished point; write its chunk if that completes it, or everything if the
         interval has passed. Returns the points written now."""
         chunk = chunk_of(result.index, self.chunks)
-        self.held.setdefault(chunk, []).append((item, result))
+        self.held.setdefault(chunk, []).append((self.arrived, item, result))
+        self.arrived += 1
         self.waiting[chunk] = self.waiting.get(chunk, 1) - 1
         if self.due_in() == 0:
             return self.flush()
@@ -62,9 +64,7 @@ class WriteBuffer(Generic[Item]):
         return written
 
     def _write(self, chunks: list[tuple[int, ...]]) -> list[tuple[Item, MemberResult]]:
-        pairs = [pair for chunk in chunks for pair in self.held.get(chunk, [])]
-        if pairs:
-            self.store.write(result for _, result in pairs)
-        for chunk in chunks:
-            self.held.pop(chunk, None)
-        return pairs
+        held = sorted(entry for chunk in chunks for entry in self.held.pop(chunk, []))
+        if held:
+            self.store.write(result for _, _, result in held)
+        return [(item, result) for _, item, result in held]

@@ -120,10 +120,20 @@ class StatusWriteFails(Exception):
 
 
 class FailingArray:
-    """A zarr array whose writes fail: the moment a writer dies before its commit mark."""
+    """A zarr array, readable as ever, whose writes fail: the moment a writer dies before its
+    commit mark."""
+
+    def __init__(self, array: object):
+        self.array = array
+
+    def __getitem__(self, key: object) -> object:
+        return self.array[key]
 
     def __setitem__(self, key: object, value: object) -> None:
         raise StatusWriteFails
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.array, name)
 
 
 def test_a_write_cut_before_its_status_is_not_done_and_is_redone_on_resume(tmp_path: Path):
@@ -134,7 +144,7 @@ def test_a_write_cut_before_its_status_is_not_done_and_is_redone_on_resume(tmp_p
     store = Store.prepare(path, plan, layout)
     assert not (tmp_path / ("tiny.zarr" + PARTIAL_SUFFIX)).exists()
     cut = run_task([plan.jobs[1]], layout)[0]
-    store._arrays["status"] = FailingArray()
+    store._arrays["status"] = FailingArray(store.array("status"))
     with pytest.raises(StatusWriteFails):
         store.write([cut])
     seen = xr.open_zarr(str(path)).load().isel(m=0, seed=1)
