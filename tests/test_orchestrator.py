@@ -104,6 +104,38 @@ def test_a_scan_of_thousands_of_points_through_a_separately_started_cluster(tmp_
             assert np.array_equal(point[name].values, values, equal_nan=True), (job.point.label(), name)
 
 
+def test_waiting_for_batches_lets_go_of_their_futures_however_often_it_flushes(tmp_path, monkeypatch):
+    # finished points are written while waiting for batches (every 0.02 s here); a wait that
+    # kept its futures alive (distributed.wait with a timeout did, in reference cycles that only
+    # a full garbage collection frees) keeps their tasks on the scheduler and their results on
+    # the workers: 500 MB of a 10^5-point scan's client. With the collector off, the futures
+    # the client holds must stay within the batches in flight and those just finished.
+    import gc
+
+    from distributed import get_client
+
+    import framework.execution.orchestrator as orchestrator
+
+    held: list[int] = []
+    recorded = orchestrator._recorded
+
+    def counting(plan, written):
+        held.append(len(get_client().futures))
+        recorded(plan, written)
+
+    monkeypatch.setattr(orchestrator, "_recorded", counting)
+    plan = plan_file(write_pipeline(tmp_path, THOUSANDS.replace("seed: 1500", "seed: 600")))
+    gc.disable()
+    try:
+        summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=2, threads=1), progress="quiet",
+                                            flush_interval=0.02, tasks_per_batch=20))
+    finally:
+        gc.enable()
+    assert summary.ok and summary.counts["done"] == 1200
+    in_flight = orchestrator.IN_FLIGHT_PER_SLOT * 2  # two worker threads
+    assert len(held) > 20 and max(held) <= 3 * in_flight, held  # 8 here, at every point
+
+
 def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_path):
     pipeline = write_pipeline(tmp_path, SLOW)
     store = tmp_path / "slow.zarr"

@@ -99,6 +99,17 @@ def test_the_estimate_counts_the_work_of_the_points_still_running(monkeypatch):
     assert progress.completed() == pytest.approx(2.5)
 
 
+def test_a_progress_event_arriving_after_its_task_finished_is_not_counted_twice():
+    progress = ScanProgress("quiet")
+    progress.start(total=2)
+    progress.task_progress("task-1", 0.5, points=2)
+    progress.task_finished("task-1")
+    progress.point_finished("a", "done", 1.0)
+    progress.point_finished("b", "done", 1.0)
+    progress.task_progress("task-1", 0.9, points=2)  # sent before the task ended, delivered after
+    assert progress.completed() == pytest.approx(2.0)
+
+
 class Recorder(ScanProgress):
     """Keeps every progress event and message the run sends."""
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from distributed import Client, wait
+from distributed import Client
 
 from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
 from framework.execution.memory import refuse_if_too_large
@@ -253,6 +253,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started, prefix))
     queue = enumerate(stream)
     in_flight: dict[Any, tuple[str, list[list[Job]]]] = {}
+    ready = threading.Event()  # set when a batch finishes (distributed.wait with a timeout kept futures alive)
 
     def submit_more() -> None:
         for number, batch in queue:
@@ -260,6 +261,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
             started.submitted(name, [job for task in batch for job in task])
             future = client.submit(run_batch, batch, layout, pipeline.device, pipeline.dtype, name, pure=False,
                                    retries=options.retries, resources=resources or None)
+            future.add_done_callback(lambda _: ready.set())
             in_flight[future] = (name, batch)
             if len(in_flight) >= IN_FLIGHT_PER_SLOT * slots:
                 return
@@ -268,11 +270,11 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
         submit_more()
         while in_flight:
             progress.set_running(min(len(in_flight), slots))
-            try:
-                finished, _ = wait(list(in_flight), timeout=max(0.05, buffer.due_in()), return_when="FIRST_COMPLETED")
-            except TimeoutError:
+            ready.wait(timeout=max(0.05, buffer.due_in()))
+            ready.clear()  # before looking: a batch finishing from now on sets it again
+            finished = [future for future in in_flight if future.done()]
+            if not finished and buffer.due_in() == 0:
                 _recorded(plan, buffer.flush())
-                finished = set()
             failure = False
             for future in finished:
                 name, batch = in_flight.pop(future)  # dropping the future lets the cluster free its result
@@ -286,6 +288,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
                 return
             submit_more()
     finally:
+        client.unsubscribe_topic(PROGRESS_TOPIC)
         _recorded(plan, buffer.flush())
 
 

@@ -54,6 +54,7 @@ class ScanProgress:
         self.running = 0
         self.start_time = time.perf_counter()
         self._fractions: dict[str, tuple[float, int]] = {}  # task -> (fraction trained, its points)
+        self._finished: set[str] = set()  # tasks whose points are counted: a late progress event is dropped
         self._lock = threading.Lock()  # progress events arrive on the client's event-loop thread
         self._bar: Progress | None = None
         self._task = None
@@ -122,6 +123,8 @@ class ScanProgress:
     def task_progress(self, task: str, fraction: float, points: int) -> None:
         """A running task has trained ``fraction`` of its steps; it holds ``points`` grid points."""
         with self._lock:
+            if task in self._finished:
+                return
             self._fractions[task] = (min(1.0, max(0.0, fraction)), points)
         self._refresh()
 
@@ -129,6 +132,7 @@ class ScanProgress:
         """A task's points are finished: they count through ``point_finished`` from now on."""
         with self._lock:
             self._fractions.pop(task, None)
+            self._finished.add(task)
 
     def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
         self.counts[status] += 1

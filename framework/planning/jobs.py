@@ -65,13 +65,8 @@ def representatives(grid: Grid, dims: tuple[int, ...]) -> Iterator[tuple[tuple[i
         yield key, grid.point_at(tuple(index)), shared
 
 
-@functools.lru_cache(maxsize=2**16)
-def _seed(root: int, stage: str, replica: object) -> int:
-    return stage_seed(root, stage, replica)
-
-
 def _reseeded(call: Call, root: int, replica: object) -> Call:
-    return Call(call.stage, call.kind, call.name, call.component, call.params, _seed(root, call.stage, replica))
+    return Call(call.stage, call.kind, call.name, call.component, call.params, stage_seed(root, call.stage, replica))
 
 
 def job_at(template: Job, point: GridPoint, root: int) -> Job:
