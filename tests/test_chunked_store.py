@@ -459,7 +459,7 @@ def test_a_thousand_point_scan_makes_few_files_opens_cleanly_and_keeps_few_batch
     slots = 2
     assert len(plugin.processed) == 1000 > IN_FLIGHT_PER_SLOT * slots  # one batch per point
     # the client submits a batch only when one of its IN_FLIGHT_PER_SLOT * slots has finished;
-    # the scheduler was seen, rarely (1 run in 4), to hold one more in a submitted state for a
+    # the scheduler was seen once (in about five runs) to hold one more in a submitted state for a
     # moment, its record of a finished batch arriving after the next batch's submission
     assert 1 <= plugin.most <= IN_FLIGHT_PER_SLOT * slots + 1, plugin.most
     script = ("import sys, xarray as xr\n"
