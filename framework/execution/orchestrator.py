@@ -287,8 +287,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
                 summary.interrupted = summary.stopped_by_failure = True
                 return
             submit_more()
-    finally:
-        client.unsubscribe_topic(PROGRESS_TOPIC)
+    finally:  # no unsubscribe here: on Ctrl-C the client may be going, and the flush must happen
         _recorded(plan, buffer.flush())
 
 

@@ -103,6 +103,7 @@ def test_client_killed_at_random_moments_resumes_to_the_uninterrupted_store(refe
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # twenty kills and resumes: 320 s on 2 cores, over the default 300 s per test
 def test_client_killed_at_twenty_random_moments_resumes_to_the_uninterrupted_store(reference, tmp_path: Path):
     kill_and_resume(20, reference, tmp_path)
 
