@@ -34,7 +34,7 @@ from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
 from framework.storage.store import Store
 from framework.storage.lock import StoreLock
-from framework.storage.schema import DEFAULT_FLUSH_INTERVAL, STATUS_CODE, now
+from framework.storage.schema import DEFAULT_FLUSH_INTERVAL, now
 from framework.storage.write_buffer import WriteBuffer
 
 IN_FLIGHT_PER_SLOT = 2  # batches submitted per worker thread at once: one running, one waiting
@@ -161,7 +161,7 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
     if note:
         progress.message(note, always=True)
     store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
-    done = store.status() == STATUS_CODE["done"]
+    done = store.done_mask()
     pending = len(plan.jobs) - int(done.sum())
     summary.skipped = len(plan.jobs) - pending
     store.set_attrs(last_run_started_at=now(), finished_at="")

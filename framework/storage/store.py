@@ -320,9 +320,13 @@ class Store:
         """The status code of every grid point."""
         return np.asarray(self.array("status")[...])
 
+    def done_mask(self) -> np.ndarray:
+        """Whether each grid point is done, shaped like the grid."""
+        return self.status() == STATUS_CODE["done"]
+
     def done(self) -> set[tuple[int, ...]]:
         """Grid indices whose status is done."""
-        return {tuple(int(i) for i in index) for index in np.argwhere(self.status() == STATUS_CODE["done"])}
+        return {tuple(int(i) for i in index) for index in np.argwhere(self.done_mask())}
 
     @property
     def chunks(self) -> tuple[int, ...]:
