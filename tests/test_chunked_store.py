@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import copy
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -271,6 +273,32 @@ def test_a_flush_cut_before_its_status_keeps_the_earlier_flush_and_resumes_to_th
         assert float(got["finished_at"].values[index]) == computed[index].finished_at, index
 
 
+class CtrlCWhenRead:
+    """A result's values that press Ctrl-C (a real SIGINT to this process) when the store reads
+    them, in the middle of its write."""
+
+    def __init__(self, values: np.ndarray):
+        self.values = values
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        os.kill(os.getpid(), signal.SIGINT)
+        return np.asarray(self.values, dtype=dtype)
+
+
+def test_ctrl_c_during_a_write_waits_until_every_point_and_its_status_are_written(tiny6, tmp_path: Path):
+    _, plan, layout, computed = tiny6
+    store = Store.prepare(tmp_path / "ctrl_c.zarr", plan, layout)
+    points = [(0, 0), (0, 4), (1, 3)]
+    pressing = copy.copy(computed[(0, 4)])
+    pressing.values = {**pressing.values, "loss": CtrlCWhenRead(pressing.values["loss"])}
+    with pytest.raises(KeyboardInterrupt):  # delivered, after the write
+        store.write([computed[(0, 0)], pressing, computed[(1, 3)]])
+    ds = load(tmp_path / "ctrl_c.zarr")
+    for index in points:
+        assert_point_holds(ds, computed[index], layout)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the handler is put back
+
+
 # --- 4. the write buffer ---------------------------------------------------------------------
 
 class FakeClock:
@@ -388,6 +416,23 @@ def store_files(path: Path) -> dict[str, tuple[int, int, bytes]]:
             stat = file.stat()
             out[str(file.relative_to(path))] = (stat.st_mtime_ns, stat.st_size, file.read_bytes())
     return out
+
+
+def test_points_whose_write_failed_stay_in_the_buffer_and_the_next_flush_writes_them(chunked):
+    store, path, layout, computed = chunked
+    buffer: WriteBuffer[str] = WriteBuffer(store, all_expected(), interval=1000.0, clock=FakeClock())
+    status = store.array("status")
+    buffer.add("a", computed[(0, 0)])
+    buffer.add("b", computed[(1, 4)])
+    store._arrays["status"] = CutStatus(status)
+    with pytest.raises(StatusWriteCut):
+        buffer.flush()
+    assert len(buffer) == 2
+    store._arrays["status"] = status
+    assert [item for item, _ in buffer.flush()] == ["a", "b"] and len(buffer) == 0
+    ds = load(path)
+    for index in [(0, 0), (1, 4)]:
+        assert_point_holds(ds, computed[index], layout)
 
 
 def test_flushing_an_empty_buffer_writes_nothing(chunked):

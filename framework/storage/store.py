@@ -38,6 +38,7 @@ import zarr
 from framework.contract.diagnostic import DIMENSIONLESS
 from framework.configuration.grid import Grid
 from framework.storage.chunking import chunk_of, chunk_region, grid_chunks
+from framework.storage.deferred_interrupt import ctrl_c_deferred
 from framework.storage.growth import copy_points, growth_maps, restore_replaced, swap_in
 from framework.storage.layout import Layout, MemberResult
 from framework.planning.plan import Plan
@@ -338,13 +339,15 @@ class Store:
     def write(self, results: Iterable[MemberResult]) -> None:
         """Write grid points' results a unit (``chunks``) at a time: per unit, each variable's
         block is read, updated at these points and written back (zarr rewrites the chunk that
-        holds it whole), ``status`` last (the commit mark)."""
+        holds it whole), ``status`` last (the commit mark). A Ctrl-C meanwhile waits until the
+        write is complete (``framework.storage.deferred_interrupt``)."""
         by_chunk: dict[tuple[int, ...], list[MemberResult]] = {}
         chunks = self.chunks
         for result in results:
             by_chunk.setdefault(chunk_of(result.index, chunks), []).append(result)
-        for chunk, members in by_chunk.items():
-            self._write_chunk(chunk_region(chunk, chunks, self.grid_shape), members)
+        with ctrl_c_deferred():
+            for chunk, members in by_chunk.items():
+                self._write_chunk(chunk_region(chunk, chunks, self.grid_shape), members)
 
     def _write_chunk(self, region: tuple[slice, ...], results: list[MemberResult]) -> None:
         starts = tuple(s.start for s in region)

@@ -64,7 +64,11 @@ class WriteBuffer(Generic[Item]):
         return written
 
     def _write(self, chunks: list[tuple[int, ...]]) -> list[tuple[Item, MemberResult]]:
-        held = sorted(entry for chunk in chunks for entry in self.held.pop(chunk, []))
+        """Write the chunks' points; they leave the buffer only once written, so a write that
+        raises leaves them for the next flush (writing a point twice writes the same values)."""
+        held = sorted(entry for chunk in chunks for entry in self.held.get(chunk, []))
         if held:
             self.store.write(result for _, _, result in held)
+        for chunk in chunks:
+            self.held.pop(chunk, None)
         return [(item, result) for _, item, result in held]
