@@ -137,10 +137,11 @@ def test_waiting_for_batches_lets_go_of_their_futures_however_often_it_flushes(t
 
 
 def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_path):
+    """Each point is written as it finishes (``--flush-every 0``), so the kill comes while points are left."""
     pipeline = write_pipeline(tmp_path, SLOW)
     store = tmp_path / "slow.zarr"
     first = subprocess.Popen([sys.executable, "-m", "framework.cli.commands", "run", str(pipeline), "--quiet",
-                              "--max-ensemble", "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                              "--max-ensemble", "1", "--flush-every", "0"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: (tmp_path / "slow.zarr.lock").exists(), 120, "the first run's lock")
@@ -169,7 +170,7 @@ def test_a_worker_killed_mid_job_is_replaced_and_the_scan_completes(tmp_path):
     pipeline = write_pipeline(tmp_path, SLOW)
     store = tmp_path / "slow.zarr"
     run = subprocess.Popen([sys.executable, "-m", "framework.cli.commands", "run", str(pipeline), "--quiet", "--workers", "2",
-                            "--threads", "1"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
+                            "--threads", "1", "--flush-every", "0"], cwd=ROOT, start_new_session=True, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True)
     try:
         wait_for(lambda: done_count(store) >= 1, 120, "a first done grid point")
