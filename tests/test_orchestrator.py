@@ -17,6 +17,7 @@ from framework.execution.cluster import ClusterOptions
 from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.execution.orchestrator import RunOptions, run_plan
+from framework.execution.progress import ScanProgress
 from framework.planning.plan import plan_file
 from framework.storage.check import check_store
 from framework.storage.store import STATUS_CODE
@@ -259,3 +260,24 @@ def test_an_invalid_pipeline_runs_nothing_and_writes_nothing(tmp_path):
     assert out.returncode == 2
     assert "stages.train.params.steps" in out.stderr and "Traceback" not in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipeline.yaml"]
+
+
+class CtrlCOnFirstPoint(ScanProgress):
+    """The progress display of a user who presses Ctrl-C (a real SIGINT to this process) the
+    moment the first finished point is shown."""
+
+    def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
+        super().point_finished(label, status, wall_time, note)
+        if sum(self.counts.values()) == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_just_as_a_point_is_shown_keeps_every_point_the_run_says_it_kept(tmp_path):
+    plan = plan_file(write_pipeline(tmp_path, TINY.replace("seed: 2", "seed: 12")))
+    summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), max_ensemble=1,
+                                        tasks_per_batch=4, flush_interval=1000.0),
+                       progress=CtrlCOnFirstPoint("quiet"))
+    assert summary.interrupted
+    kept = summary.skipped + sum(summary.counts.values())
+    done = int((xr.open_zarr(str(tmp_path / "tiny.zarr"))["status"] == STATUS_CODE["done"]).sum())
+    assert 4 <= kept < 24 and done == kept, summary.text()  # the whole first batch, shown or not

@@ -28,6 +28,7 @@ from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, 
 from framework.execution.memory import refuse_if_too_large
 from framework.execution.task import PROGRESS_TOPIC, run_batch
 from framework.storage.chunking import points_per_chunk
+from framework.storage.deferred_interrupt import ctrl_c_deferred
 from framework.storage.layout import Layout, MemberResult, layout_of
 from framework.planning.tasks import WINDOW, stream_batches
 from framework.planning.plan import Job, Plan
@@ -302,13 +303,15 @@ def _record(plan: Plan, future: Any, name: str, batch: list[list[Job]], buffer: 
     progress.task_finished(name)
     started(name)
     failure = False
-    for task, task_results in zip(batch, results):
-        for job, result in zip(task, task_results):
-            summary.counts[result.status] += 1
-            failure |= result.status != "done"
-            note = result.error if result.status != "done" else ""
-            progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note)
-            _recorded(plan, buffer.add(job, result))
+    with ctrl_c_deferred():  # a point counted and shown is in the buffer, so the last flush writes it
+        for task, task_results in zip(batch, results):
+            for job, result in zip(task, task_results):
+                written = buffer.add(job, result)
+                summary.counts[result.status] += 1
+                failure |= result.status != "done"
+                note = result.error if result.status != "done" else ""
+                progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note)
+                _recorded(plan, written)
     return failure
 
 

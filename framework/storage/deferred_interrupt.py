@@ -1,8 +1,9 @@
-"""Ctrl-C held back while a write is under way, then delivered.
+"""Ctrl-C held back while a write, or the recording of finished points, is under way, then delivered.
 
-A ``KeyboardInterrupt`` raised between a chunk's values and its ``status`` would leave the
-points of that write unwritten while the run counts them as finished (seen: a run interrupted
-during its periodic flush said it kept a point its store did not hold). Inside
+A ``KeyboardInterrupt`` raised between a chunk's values and its ``status``, or between counting
+a finished point and handing it to the write buffer, would leave points unwritten while the run
+counts them as kept (seen twice: a run interrupted during its periodic flush, and one
+interrupted just after it printed a point as finished). Inside
 ``ctrl_c_deferred`` a SIGINT is only remembered; when the block ends it goes to the handler
 that was there before, which raises as usual. Only the main thread receives signals, so
 elsewhere this does nothing. A SIGKILL cannot be held back: for that the store writes
