@@ -5,8 +5,9 @@ files and size against the numbers it holds, the client's memory from 10^4 to 10
 The scan is the tiny one of the large-scan issue (m = 16, 32; n = 4, L = 4, d_x = 4, d = 2;
 20 GD steps; loss, pl_ratio, dprime_sparsity, weight_distance and forward_norms at 5 logged
 steps; float32) with seeds for POINTS grid points. The in-process reference runs a sample of
-its jobs one after another in this process on one torch thread (``run_task``, as a worker does)
-and scales the time per job to the whole scan; the scan itself is ``overparam run`` in a child
+its jobs one after another, unpadded, in this process on one torch thread (``run_task``, as a
+worker does) and scales the time per job to the whole scan (the same sample padded, and packed
+into ensembles, is timed too); the scan itself is ``overparam run`` in a child
 process, whose resident memory is sampled every 0.2 s (the client alone: the workers are
 separate processes).
 
@@ -50,25 +51,35 @@ def write(folder: Path, points: int) -> Path:
     return path
 
 
-def in_process_seconds_per_job(pipeline: Path, sample: int) -> float:
-    """The time per job of ``sample`` jobs run one after another in this process (after one
-    warm-up job), as a worker runs them: one torch thread."""
+def in_process_seconds_per_job(pipeline: Path, sample: int, way: str) -> float:
+    """The time per job of ``sample`` jobs run in this process on one torch thread, as a worker
+    runs them (after one warm-up task): ``alone`` one after another, unpadded (as every job of
+    these shapes ran before networks were padded: the reference the issue set); ``padded`` one
+    after another, padded to aligned n and m as a job alone now is; ``packed`` grouped into
+    ensembles as the scan groups them (``group_tasks``, two worker threads)."""
     import torch
 
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
+    from framework.planning.tasks import group_tasks
     from framework.storage.layout import layout_of
+    from plugins.optimizers import GradientDescent
 
     torch.set_num_threads(1)
     plan = plan_file(pipeline)
     layout = layout_of(plan)
     step = max(1, len(plan.jobs) // sample)  # spread over the grid: both widths
     jobs = [plan.jobs[i] for i in range(0, len(plan.jobs), step)][:sample]
-    run_task([jobs[0]], layout, "cpu", plan.pipeline.dtype)
-    start = time.perf_counter()
-    for job in jobs:
-        run_task([job], layout, "cpu", plan.pipeline.dtype)
-    return (time.perf_counter() - start) / len(jobs)
+    GradientDescent.keeps_padding_zero = way != "alone"  # never padded, so never packed, when False
+    try:
+        tasks = group_tasks(jobs, None, plan.pipeline.dtype, WORKERS) if way == "packed" else [[job] for job in jobs]
+        run_task(tasks[0], layout, "cpu", plan.pipeline.dtype)
+        start = time.perf_counter()
+        for task in tasks:
+            run_task(task, layout, "cpu", plan.pipeline.dtype)
+        return (time.perf_counter() - start) / len(jobs)
+    finally:
+        GradientDescent.keeps_padding_zero = True
 
 
 def run_sampled(command: list[str], cwd: Path) -> tuple[float, list[tuple[float, int]], int]:
@@ -129,8 +140,10 @@ def main() -> None:
         big = write(folder, args.grid)
         figures["validate_s"], figures["validate_mb"] = peak_of(overparam("validate", str(big)), folder)
         figures["plan_s"], figures["plan_mb"] = peak_of(overparam("plan", str(big)), folder)
-        per_job = in_process_seconds_per_job(write(folder, args.points), args.sample)
-        figures["in_process_ms_per_job"] = 1e3 * per_job
+        for way in ("alone", "padded", "packed"):
+            figures[f"in_process_ms_per_job_{way}"] = 1e3 * in_process_seconds_per_job(
+                write(folder, args.points), args.sample, way)
+        per_job = figures["in_process_ms_per_job_alone"] / 1e3
         for points in (args.small, args.points):
             pipeline = write(folder, points)
             seconds, samples, status = run_sampled(
@@ -149,8 +162,9 @@ def main() -> None:
 def _table(figures: dict, args: argparse.Namespace) -> None:
     print(f"\nvalidate {args.grid:,} points: {figures['validate_s']:.1f} s, {figures['validate_mb']:.0f} MB; "
           f"plan: {figures['plan_s']:.1f} s, {figures['plan_mb']:.0f} MB")
-    print(f"in process, one job after another: {figures['in_process_ms_per_job']:.1f} ms per job "
-          f"({args.sample} sampled)")
+    print(f"in process ({args.sample} jobs sampled), ms per job: {figures['in_process_ms_per_job_alone']:.1f} one "
+          f"after another unpadded (the reference), {figures['in_process_ms_per_job_padded']:.1f} padded, "
+          f"{figures['in_process_ms_per_job_packed']:.1f} packed into ensembles")
     print("| points | wall | in-process / 2 workers | ratio | files | on disk | numbers | client peak |")
     print("|---|---|---|---|---|---|---|---|")
     for points in (args.small, args.points):

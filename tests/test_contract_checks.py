@@ -67,6 +67,23 @@ class EnsembleNormalizedStep(PlainStep):
         return weights.replace(W=weights.W - lr.view(-1, 1, 1) * gradient / gradient.norm())
 
 
+class DecayedStep(PlainStep):
+    """A gradient step plus a pull of every entry towards 0.01: entries that are 0 move."""
+
+    name = "decayed_step"
+
+    def step(self, params, state, weights, problem, lr):
+        stepped = PlainStep.step(self, params, state, weights, problem, lr)
+        return stepped.replace(W=stepped.W + lr.view(-1, 1, 1) * (0.01 - stepped.W))
+
+
+class DecayedStepUnpadded(DecayedStep):
+    """The same rule, declaring that it does not keep zero padding at zero."""
+
+    name = "decayed_step_unpadded"
+    keeps_padding_zero = False
+
+
 class MemberNorm(Diagnostic):
     """||W||_F of each member."""
 
@@ -124,6 +141,12 @@ def test_an_initializer_drawing_from_the_global_stream_is_caught():
 def test_an_optimizer_normalizing_by_the_ensemble_gradient_is_caught():
     (problem,) = check_component(EnsembleNormalizedStep)
     assert "a member's weights differ from its weights trained alone: W (member 0" in problem
+
+
+def test_an_optimizer_that_moves_zero_padding_is_caught_unless_it_says_so():
+    (problem,) = check_component(DecayedStep)
+    assert "it moved the padded entries" in problem and "keeps_padding_zero = False" in problem
+    assert check_component(DecayedStepUnpadded) == []
 
 
 def test_a_diagnostic_averaging_over_the_ensemble_is_caught():

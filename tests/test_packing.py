@@ -10,6 +10,7 @@ from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.planning.tasks import member_bytes, group_tasks
 from framework.planning.plan import plan_file
+from plugins.optimizers import GradientDescent
 from scans import write_pipeline
 
 MIXED = """\
@@ -115,12 +116,19 @@ stages:
     assert len(packs) == 12 and all(len(p) == 4 for p in packs)
 
 
-def test_shapes_that_would_misalign_a_members_blocks_run_one_per_task(tmp_path):
-    """BLAS rounds by a block's alignment: n = 5 sequences put member k's blocks at odd offsets."""
+def test_unaligned_shapes_pack_unless_their_optimizer_would_move_the_padding(tmp_path, monkeypatch):
+    """n = 5 (float64) and n = 8 (float32, which needs 16) are padded and packed
+    (tests/test_padding.py checks they stay exact); an optimizer that does not keep zero padding
+    at zero leaves them unpadded, one per task."""
     plan = mixed_plan(tmp_path, "gd", text=MIXED.replace("n: 8,", "n: 5,"))
-    assert [len(p) for p in group_tasks(list(plan.jobs), None, "float64")] == [1] * 12
+    assert [len(p) for p in group_tasks(list(plan.jobs), None, "float64")] == [12]
     single = mixed_plan(tmp_path, "gd", "float32")
-    assert [len(p) for p in group_tasks(list(single.jobs), None, "float32")] == [1] * 12  # float32 needs n % 16
+    assert [len(p) for p in group_tasks(list(single.jobs), None, "float32")] == [12]
+    monkeypatch.setattr(GradientDescent, "keeps_padding_zero", False)
+    assert [len(p) for p in group_tasks(list(plan.jobs), None, "float64")] == [1] * 12
+    assert [len(p) for p in group_tasks(list(single.jobs), None, "float32")] == [1] * 12
+    aligned = mixed_plan(tmp_path, "gd")  # n = 8, m = 32 in float64 needs no padding: still packed
+    assert [len(p) for p in group_tasks(list(aligned.jobs), None, "float64")] == [12]
 
 
 def test_pack_sizes_respect_max_ensemble_memory_and_the_number_of_workers(tmp_path):
@@ -130,7 +138,8 @@ def test_pack_sizes_respect_max_ensemble_memory_and_the_number_of_workers(tmp_pa
     one = member_bytes(jobs[0], "float64")
     assert [len(p) for p in group_tasks(jobs, None, "float64", task_bytes=3 * one)] == [3, 3, 3, 3]
     assert [len(p) for p in group_tasks(jobs, None, "float64", slots=2)] == [6, 6]
-    assert member_bytes(jobs[0], "float32") * 2 == one
+    m, rows = 32, 16 * 5  # float32 pads n = 8 to 16 sequences of L = 5
+    assert member_bytes(jobs[0], "float32") == 4 * (6 * m * m + 12 * rows * m + 4 * rows * rows + 2 * m * rows)
     covered = [job.point.index for pack in group_tasks(jobs, 5, "float64") for job in pack]
     assert sorted(covered) == sorted(job.point.index for job in jobs)
 

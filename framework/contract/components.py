@@ -213,10 +213,18 @@ class Optimizer(Component, ABC):
     ``start`` prepares whatever the rule keeps between steps (random streams, momenta) for the
     K members; ``step`` applies one update with the per-member learning rates ``lr [K]``. All
     members of one ensemble share ``params``; they differ in learning rate and seed.
+
+    The weights and problem may carry zero padding (``framework.engine.padding``): neurons whose
+    rows and columns are 0, and ``problem.padding`` zero sequences after the ``problem.n`` real
+    ones. A rule that samples sequences samples from the real ones; a rule for which an entry
+    that is 0, with a gradient of 0, stays 0 (gradient steps, momentum) leaves the padding inert.
+    A rule that moves such entries (added noise, say) sets ``keeps_padding_zero = False``: its
+    networks are then never padded, and those of unaligned shapes run one per task.
     """
 
     kind: ClassVar[str] = "optimizer"
     Params: ClassVar[type[Params]] = OptimizerParams
+    keeps_padding_zero: ClassVar[bool] = True
 
     def start(self, params: Params, problem: Problem, seeds: Sequence[int]) -> Any:
         """The rule's state for an ensemble whose members have these seeds."""

@@ -87,7 +87,7 @@ def forward(weights: Weights, problem: Problem) -> Forward:
     W, A, B = weights.W, weights.A, weights.B
     L = problem.L
     x = _layer_major(problem.X)  # [L, K, n, d_x]
-    K, n, m = weights.K, problem.n, weights.m
+    K, n, m = weights.K, problem.rows, weights.m
     At, Wt, Bt = (M.mT.contiguous() for M in (A, W, B))  # transposed views take K-dependent kernels
     g = x.new_empty(L, K, n, m)
     h = torch.empty_like(g)

@@ -98,15 +98,18 @@ class Weights:
 
 @dataclass(frozen=True)
 class Problem:
-    """A training set, batched: inputs ``X [K, n, L, d_x]``, targets ``Y [K, n, L, d]``.
+    """A training set, batched: inputs ``X [K, n + padding, L, d_x]``, targets ``Y [K, n + padding, L, d]``.
 
     ``delta`` ``[K]`` is the measured separation min_{i≠j} ||x_{i,1} - x_{j,1}|| of
-    Assumption 2.1 (``inf`` when n = 1: there is no pair).
+    Assumption 2.1 (``inf`` when n = 1: there is no pair). The last ``padding`` sequences of
+    every member are all zero (``framework.engine.padding``): they add nothing to f or its
+    gradient, and ``n`` counts only the others, the real sequences an optimizer samples from.
     """
 
     X: Tensor
     Y: Tensor
     delta: Tensor
+    padding: int = 0
 
     def __post_init__(self) -> None:
         if self.X.dim() != 4 or self.Y.dim() != 4 or self.X.shape[:3] != self.Y.shape[:3]:
@@ -121,6 +124,12 @@ class Problem:
 
     @property
     def n(self) -> int:
+        """The real sequences, padding not counted."""
+        return self.X.shape[1] - self.padding
+
+    @property
+    def rows(self) -> int:
+        """The sequences each member holds, padding counted: ``X.shape[1]``."""
         return self.X.shape[1]
 
     @property
@@ -138,18 +147,19 @@ class Problem:
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Problem:
         """The same problem on another device or in another dtype (delta stays float64)."""
         return Problem(self.X.to(device=device, dtype=dtype), self.Y.to(device=device, dtype=dtype),
-                       self.delta.to(device=device))
+                       self.delta.to(device=device), self.padding)
 
     def member(self, k: int) -> Problem:
         """Member k as a K = 1 problem."""
-        return Problem(self.X[k : k + 1], self.Y[k : k + 1], self.delta[k : k + 1])
+        return Problem(self.X[k : k + 1], self.Y[k : k + 1], self.delta[k : k + 1], self.padding)
 
     def sequences(self, index: Tensor, multiple: int = 1) -> Problem:
         """The sequences ``index [K, b]`` of each member: the sub-problem an SGD step sees.
 
         With ``multiple`` > 1, all-zero sequences are appended up to a multiple of it: a zero
         input with a zero target keeps h = 0 at every layer, so it adds exactly nothing to f or
-        to its gradient, and it lets the step's blocks keep their alignment (``aligned_rows``).
+        to its gradient, and it lets the step's blocks keep their alignment (``aligned_rows``;
+        ``framework.engine.padding`` pads whole problems the same way).
         """
         rows = torch.arange(self.K, device=index.device).unsqueeze(1)
         X, Y = self.X[rows, index], self.Y[rows, index]
@@ -157,9 +167,13 @@ class Problem:
         if missing:
             X = torch.cat([X, X.new_zeros(self.K, missing, *X.shape[2:])], dim=1)
             Y = torch.cat([Y, Y.new_zeros(self.K, missing, *Y.shape[2:])], dim=1)
-        return Problem(X, Y, self.delta)
+        return Problem(X, Y, self.delta, missing)
 
     @staticmethod
     def stack(members: Sequence[Problem]) -> Problem:
-        """Join problems of one shape along K."""
-        return Problem(*(torch.cat([getattr(p, f.name) for p in members]) for f in fields(Problem)))
+        """Join problems of one shape and padding along K."""
+        paddings = {p.padding for p in members}
+        if len(paddings) > 1:
+            raise ValueError(f"cannot stack problems padded differently: {sorted(paddings)} zero sequences")
+        return Problem(*(torch.cat([getattr(p, name) for p in members]) for name in ("X", "Y", "delta")),
+                       paddings.pop())

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from framework.engine.padding import Padding
 from framework.engine.probe import Probe
 from framework.engine.seeds import derive_seed
 from framework.engine.tensors import Problem, Weights
@@ -36,12 +37,14 @@ class ResultArrays:
                        if v.diagnostic in measured}
         self.step_index = {s: i for i, s in enumerate(layout.steps)}
 
-    def put(self, name: str, stage: str, step: int, value: np.ndarray, diverged: np.ndarray) -> None:
-        """One output of one diagnostic stage at one step; members that diverged get NaN."""
+    def put(self, name: str, stage: str, step: int, value: np.ndarray, diverged: np.ndarray,
+            members: slice = slice(None)) -> None:
+        """One output of one diagnostic stage at one step, for ``members`` (all by default);
+        members that diverged get NaN."""
         variable = self.layout.variables[name]
         value = value.copy()
         value[diverged] = np.nan
-        target = self.values[name]
+        target = self.values[name][members]
         if variable.staged:
             target = target[:, self.layout.stages.index(stage)]
         if variable.scheduled:
@@ -57,12 +60,19 @@ class Measurements:
     """The ``on_log`` of one training: f's history, and the diagnostics due at each step.
 
     ``trainings`` holds each member's ``Training`` (the same stages, with per-member seeds).
+    A padded ensemble (``framework.engine.padding``) is measured member by member, each cut back
+    to its real neurons and sequences: a diagnostic sees the network it would see unpadded, and
+    the member's blocks are those it has alone (a cut-back ensemble's blocks would sit at
+    unaligned offsets, where BLAS rounds by position).
     """
 
-    def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem):
+    def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem,
+                 padding: Padding | None = None):
         self.trainings, self.results, self.initial, self.problem = trainings, results, initial, problem
+        self.padding = padding if padding is not None else Padding.none(problem.n, initial.m)
         self.history_steps: list[int] = []
         self.history_loss: list[Tensor] = []
+        self._real: list[tuple[Weights, Problem]] | None = None  # each member's initial weights and problem, cut back
 
     def __call__(self, step: int, weights: Weights, f: Tensor, diverged: Tensor) -> None:
         self.history_steps.append(step)
@@ -75,11 +85,27 @@ class Measurements:
             keep = diverged.to(weights.W.device).view(-1, 1, 1)
             weights = Weights(*(torch.where(keep, w0, w) for w, w0 in
                                 ((weights.W, self.initial.W), (weights.A, self.initial.A), (weights.B, self.initial.B))))
-        shared = Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
-                       history_steps=self.history_steps, history_loss=torch.stack(self.history_loss))
+        history = torch.stack(self.history_loss)
         blank = diverged.numpy()
+        if not self.padding.active:
+            self._measure(due, Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
+                                     history_steps=self.history_steps, history_loss=history), step, blank, slice(None))
+            return
+        if self._real is None:
+            self._real = [(self.padding.real_weights(self.initial, k), self.padding.real_problem(self.problem, k))
+                          for k in range(weights.K)]
+        for k, (initial, problem) in enumerate(self._real):
+            probe = Probe(self.padding.real_weights(weights, k), initial, problem, trained=first.call.params.trained,
+                          step=step, history_steps=self.history_steps, history_loss=history[:, k : k + 1])
+            self._measure(due, probe, step, blank[k : k + 1], slice(k, k + 1))
+
+    def _measure(self, due: list[int], shared: Probe, step: int, blank: np.ndarray, members: slice) -> None:
+        """The diagnostics ``due`` of ``members`` (the trainings' slice the probe holds), each
+        with its stage's own seeds."""
+        trainings = self.trainings[members]
         for i in due:
-            call = first.diagnostics[i].call
-            probe = shared.reseeded([derive_seed(t.diagnostics[i].call.seed, "probe", step) for t in self.trainings])
+            call = trainings[0].diagnostics[i].call
+            probe = shared.reseeded([derive_seed(t.diagnostics[i].call.seed, "probe", step) for t in trainings])
             for name, value in call.component().measure(call.params, probe).items():
-                self.results.put(name, call.stage, step, value.detach().to("cpu", torch.float64).numpy(), blank)
+                self.results.put(name, call.stage, step, value.detach().to("cpu", torch.float64).numpy(), blank,
+                                 members)

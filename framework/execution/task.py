@@ -23,12 +23,14 @@ import numpy as np
 import torch
 
 from framework.engine.devices import resolve_device, resolve_dtype
+from framework.engine.padding import Padding
 from framework.engine.seeds import derive_seed
 from framework.engine.step_size import auto_learning_rate
 from framework.engine.tensors import Problem, Weights
 from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.training import Trajectory, train
 from framework.planning.calls import Call, Job, Training
+from framework.planning.tasks import padding_of
 from framework.storage.layout import Layout, MemberResult
 
 if TYPE_CHECKING:
@@ -160,9 +162,10 @@ def run_task(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
     return results
 
 
-def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Problem) -> Tensor:
+def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Problem, padding: Padding) -> Tensor:
     """Each member's learning rate, ``[K]``: its number, or for ``lr: auto`` a fraction of
-    2/λ_max of the tangent kernel at its initialization, from its own seed."""
+    2/λ_max of the tangent kernel at its initialization, from its own seed (a padded network's
+    measured on its real neurons and sequences, member by member)."""
     given = [training.call.params.lr for training in trainings]
     rates = torch.tensor([0.0 if rate == "auto" else rate for rate in given], dtype=weights.W.dtype,
                          device=weights.W.device)
@@ -170,7 +173,13 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
         seeds = [derive_seed(training.call.seed, "lr-auto") for training in trainings]
         fractions = torch.tensor([training.call.params.lr_fraction for training in trainings], dtype=rates.dtype,
                                  device=rates.device)
-        measured = auto_learning_rate(weights, problem, trainings[0].call.params.trained, 1.0, seeds) * fractions
+        trained = trainings[0].call.params.trained
+        if padding.active:
+            measured = torch.cat([auto_learning_rate(padding.real_weights(weights, k), padding.real_problem(problem, k),
+                                                     trained, 1.0, [seed]) for k, seed in enumerate(seeds)])
+        else:
+            measured = auto_learning_rate(weights, problem, trained, 1.0, seeds)
+        measured = measured * fractions
         automatic = torch.tensor([rate == "auto" for rate in given], device=rates.device)
         rates = torch.where(automatic, measured, rates)
     return rates
@@ -178,19 +187,25 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
 
 def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype,
          on_step: StepReporter | None = None) -> list[MemberResult]:
-    problem = Problem.stack([DATA.get(job.data) for job in jobs]).to(device, dtype)
-    initial = initial_weights(jobs).to(device, dtype)
+    padding = padding_of(jobs[0], dtype)
+    problem = padding.problem(Problem.stack([DATA.get(job.data) for job in jobs]).to(device, dtype))
+    initial = padding.weights(initial_weights(jobs).to(device, dtype))
     results = ResultArrays(jobs, layout)
     runs: list[tuple[Trajectory, Tensor]] = []
     done = 0  # steps of the trainings already run: progress counts every training's steps
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
-        lr = learning_rates(trainings, initial, problem)
-        measure = Measurements(trainings, results, initial, problem)
+        lr = learning_rates(trainings, initial, problem, padding)
+        measure = Measurements(trainings, results, initial, problem, padding)
         start = Weights(initial.W.clone(), initial.A.clone(), initial.B.clone())  # never shared with a step
-        trajectory = train(first.call.component(), first.call.params, start, problem, lr,
+        optimizer = first.call.component()
+        trajectory = train(optimizer, first.call.params, start, problem, lr,
                            [training.call.seed for training in trainings], first.steps, on_log=measure,
                            on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))
+        if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
+            raise RuntimeError(f"optimizer '{first.call.name}' (stage {first.call.stage}) moved the zero padding "
+                               "of a network whose n or m is not a multiple of the alignment: an entry that is 0 "
+                               "with a gradient of 0 must stay 0, or the optimizer must set keeps_padding_zero = False")
         runs.append((trajectory, lr))
         done += first.call.params.steps
     several = len(runs) > 1

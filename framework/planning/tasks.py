@@ -9,9 +9,11 @@ scan keeps every worker busy.
 
 Exactness: a member must compute bit for bit what it computes alone. BLAS kernels round
 differently when a matrix starts at an address of another alignment, and a member's blocks
-start at multiples of their size; so only shapes whose every per-member block is a whole
-number of 64-byte lines share tasks: n and m multiples of 64 bytes / itemsize (8 in float64,
-16 in float32). Jobs of other shapes run one per task.
+start at multiples of their size; so members share tasks only with every per-member block a
+whole number of 64-byte lines: n and m multiples of 64 bytes / itemsize (8 in float64, 16 in
+float32). Other shapes are padded to that with zero sequences and zero neurons, which add
+exactly nothing (``framework.engine.padding``), alone and in an ensemble alike; only a job
+whose optimizer would move the padding (``Optimizer.keeps_padding_zero``) runs one per task.
 
 Tasks are then sent to the workers in *batches* (``batch_tasks``): one Dask task runs several
 tasks one after another, so that a scan of many tiny points costs the scheduler one task per
@@ -23,7 +25,10 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
 
+import torch
+
 from framework.engine.devices import resolve_dtype
+from framework.engine.padding import Padding
 from framework.engine.tensors import aligned_rows
 from framework.planning.calls import Job
 
@@ -32,12 +37,20 @@ DEFAULT_TASK_BYTES = 2 * 1024**3
 CPU_WEIGHTS_BYTES = 4 * 1024**2
 
 
-def alignable(job: Job, dtype: str) -> bool:
-    """Whether the job's blocks keep their alignment at every position of an ensemble
-    (mini-batches are padded with zero sequences to keep theirs: ``Problem.sequences``)."""
+def padding_of(job: Job, dtype: str | torch.dtype) -> Padding:
+    """How the job's network is padded (the same whichever task it is in): to aligned n and m
+    unless one of its optimizers does not keep padding at zero."""
+    keeps = all(training.call.component().keeps_padding_zero for training in job.trainings)
     s = job.shape
+    return Padding.aligning(s.n, s.m, resolve_dtype(dtype)) if keeps else Padding.none(s.n, s.m)
+
+
+def alignable(job: Job, dtype: str) -> bool:
+    """Whether the job's blocks, padded, keep their alignment at every position of an ensemble
+    (mini-batches are padded with zero sequences to keep theirs: ``Problem.sequences``)."""
+    padding = padding_of(job, dtype)
     elements = aligned_rows(resolve_dtype(dtype))
-    return s.n % elements == 0 and s.m % elements == 0
+    return padding.n_padded % elements == 0 and padding.m_padded % elements == 0
 
 
 def task_key(job: Job) -> tuple:
@@ -52,11 +65,11 @@ def task_key(job: Job) -> tuple:
 def member_bytes(job: Job, dtype: str) -> int:
     """An estimate of one member's memory while training and measuring: the weights, gradient and
     update (about 6 m×m), the forward and backward states at W and W0 (about 12 L·n·m), and the
-    Gram and basis work of the diagnostics (about 4 (nL)² + 2 m·nL)."""
-    s = job.shape
+    Gram and basis work of the diagnostics (about 4 (nL)² + 2 m·nL), with n and m padded."""
+    padding = padding_of(job, dtype)
+    m, rows = padding.m_padded, padding.n_padded * job.shape.L
     itemsize = resolve_dtype(dtype).itemsize
-    rows = s.n * s.L
-    return itemsize * (6 * s.m * s.m + 12 * rows * s.m + 4 * rows * rows + 2 * s.m * rows)
+    return itemsize * (6 * m * m + 12 * rows * m + 4 * rows * rows + 2 * m * rows)
 
 
 def ensemble_size(job: Job, jobs: int, groups: int, max_ensemble: int | None, dtype: str, slots: int = 1,
@@ -78,7 +91,7 @@ def ensemble_size(job: Job, jobs: int, groups: int, max_ensemble: int | None, dt
         share = max(1, slots // groups) if groups < slots else 1
         size = min(DEFAULT_MAX_ENSEMBLE, math.ceil(jobs / share))
         if not gpu:
-            m = job.shape.m
+            m = padding_of(job, dtype).m_padded
             size = min(size, max(1, CPU_WEIGHTS_BYTES // (m * m * resolve_dtype(dtype).itemsize)))
     return max(1, min(size, by_memory))
 

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from framework.contract.components import Component, Initializer, Optimizer, Params
 from framework.contract.diagnostic import Diagnostic, ProblemShape
+from framework.engine.padding import Padding
 from framework.engine.tensors import Problem, Weights
 from framework.engine.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.engine.probe import Probe
@@ -155,11 +156,27 @@ def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
             weights = component.step(params, state, weights, problem, lr)
         return weights
 
+    def moves_padding() -> bool:
+        """Whether a member padded with 8 zero neurons and 8 zero sequences (``framework.engine.padding``)
+        has any padded entry other than 0 after a few steps."""
+        component = cls()
+        problem, weights, lr = example_ensemble([0])
+        padding = Padding(SIZES.n, SIZES.m, SIZES.n + 8, SIZES.m + 8)
+        problem, weights = padding.problem(problem), padding.weights(weights)
+        state = component.start(params, problem, [MEMBER_SEEDS[0]])
+        for _ in range(STEPS):
+            weights = component.step(params, state, weights, problem, lr)
+        return padding.moved(weights)
+
     def check() -> list[str]:
         differing = _differences(_weights(trained([0, 1])), [_weights(trained([k])) for k in (0, 1)])
         if differing:
             return [f"trained as a two-member ensemble, a member's weights differ from its weights trained alone: "
                     f"{', '.join(differing)}; treat the leading axis K as independent networks"]
+        if cls.keeps_padding_zero and moves_padding():
+            return ["trained with zero padding (neurons whose rows and columns are 0, zero sequences after "
+                    "problem.n), it moved the padded entries: keep an entry that is 0 with a gradient of 0 at 0 and "
+                    "sample only the problem.n real sequences, or set keeps_padding_zero = False"]
         return []
 
     return _run(check, "start()/step()")
