@@ -67,9 +67,9 @@ class Measurements:
     """
 
     def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem,
-                 padding: Padding | None = None):
+                 padding: Padding):
         self.trainings, self.results, self.initial, self.problem = trainings, results, initial, problem
-        self.padding = padding if padding is not None else Padding.none(problem.n, initial.m)
+        self.padding = padding
         self.history_steps: list[int] = []
         self.history_loss: list[Tensor] = []
         self._real: list[tuple[Weights, Problem]] | None = None  # each member's initial weights and problem, cut back

@@ -198,8 +198,7 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         lr = learning_rates(trainings, initial, problem, padding)
         measure = Measurements(trainings, results, initial, problem, padding)
         start = Weights(initial.W.clone(), initial.A.clone(), initial.B.clone())  # never shared with a step
-        optimizer = first.call.component()
-        trajectory = train(optimizer, first.call.params, start, problem, lr,
+        trajectory = train(first.call.component(), first.call.params, start, problem, lr,
                            [training.call.seed for training in trainings], first.steps, on_log=measure,
                            on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))
         if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
