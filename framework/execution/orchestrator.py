@@ -256,16 +256,17 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     in_flight: dict[Any, tuple[str, list[list[Job]]]] = {}
     ready = threading.Event()  # set when a batch finishes (distributed.wait with a timeout kept futures alive)
 
-    def submit_more() -> None:
-        for number, batch in queue:
+    def submit_more() -> None:  # up to the bound, never past it: it is called on every wake, finished or not
+        while len(in_flight) < IN_FLIGHT_PER_SLOT * slots:
+            number, batch = next(queue, (None, None))
+            if batch is None:
+                return
             name = f"{prefix}{number}"
             started.submitted(name, [job for task in batch for job in task])
             future = client.submit(run_batch, batch, layout, pipeline.device, pipeline.dtype, name, pure=False,
                                    retries=options.retries, resources=resources or None)
             future.add_done_callback(lambda _: ready.set())
             in_flight[future] = (name, batch)
-            if len(in_flight) >= IN_FLIGHT_PER_SLOT * slots:
-                return
 
     try:
         submit_more()
