@@ -18,6 +18,7 @@ import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,9 +31,9 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from framework.execution.cluster import ClusterOptions
-from framework.execution.orchestrator import IN_FLIGHT_PER_SLOT, RunOptions, run_plan
+from framework.execution.orchestrator import IN_FLIGHT_PER_SLOT, RunOptions, RunSummary, run_plan
 from framework.execution.task import run_task
-from framework.planning.plan import plan_file
+from framework.planning.plan import Plan, plan_file
 from framework.storage import chunking
 from framework.storage.chunking import chunk_of, chunk_region, grid_chunks, points_per_chunk
 from framework.storage.layout import layout_of
@@ -489,6 +490,18 @@ class InFlight(SchedulerPlugin):
         self.most = max(self.most, len(self.active))
 
 
+def run_watched(plan: Plan, **options: Any) -> tuple[RunSummary, InFlight]:
+    """``run_plan`` on a local cluster of two one-thread workers whose scheduler an ``InFlight``
+    watches; the run's summary and the watcher."""
+    plugin = InFlight()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address="127.0.0.1:0") as cluster:
+        cluster.scheduler.add_plugin(plugin)
+        summary = run_plan(plan, RunOptions(cluster=ClusterOptions(scheduler=cluster.scheduler_address),
+                                            progress="quiet", **options))
+    return summary, plugin
+
+
 SLOW_BATCHES = """\
 name: slow-batches
 grid:
@@ -504,15 +517,10 @@ store: slow.zarr
 
 def test_waking_to_flush_between_finished_batches_submits_nothing_more(tmp_path: Path):
     # with --flush-every 0 the client wakes every 0.05 s to write, many times while a batch runs;
-    # each wake that submitted one batch past the bound let 10^5 points' client hold 20 batches
-    # (10^4 jobs, 150 MB) by the middle of the scan instead of IN_FLIGHT_PER_SLOT per thread
+    # each wake that submitted one batch past the bound let a 10^5-point scan hold 20 batches by
+    # its middle instead of IN_FLIGHT_PER_SLOT per thread (a client peak of 656 MB, 444 MB bounded)
     plan = plan_file(write_pipeline(tmp_path, SLOW_BATCHES))
-    plugin = InFlight()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:
-        cluster.scheduler.add_plugin(plugin)
-        summary = run_plan(plan, RunOptions(cluster=ClusterOptions(scheduler=cluster.scheduler_address),
-                                            progress="quiet", tasks_per_batch=1, max_ensemble=1, flush_interval=0))
+    summary, plugin = run_watched(plan, tasks_per_batch=1, max_ensemble=1, flush_interval=0)
     assert summary.ok and summary.counts["done"] == 24, summary.text()
     assert len(plugin.processed) == 24
     assert plugin.most == IN_FLIGHT_PER_SLOT * 2, plugin.most  # two worker threads, kept full
@@ -521,12 +529,7 @@ def test_waking_to_flush_between_finished_batches_submits_nothing_more(tmp_path:
 def test_a_thousand_point_scan_makes_few_files_opens_cleanly_and_keeps_few_batches_in_flight(tmp_path: Path):
     plan = plan_file(write_pipeline(tmp_path, THOUSAND))
     path = tmp_path / "thousand.zarr"
-    plugin = InFlight()
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address="127.0.0.1:0") as cluster:
-        cluster.scheduler.add_plugin(plugin)
-        summary = run_plan(plan, RunOptions(cluster=ClusterOptions(scheduler=cluster.scheduler_address),
-                                            progress="quiet", tasks_per_batch=1, max_ensemble=1))
+    summary, plugin = run_watched(plan, tasks_per_batch=1, max_ensemble=1)
     assert summary.ok and summary.counts["done"] == 1000, summary.text()
     files = sum(len(names) for _, _, names in os.walk(path))
     assert files <= 200, files

@@ -9,6 +9,7 @@ recorded as failed. Interrupting the client leaves a store that the next run res
 """
 from __future__ import annotations
 
+import itertools
 import logging
 import signal
 import threading
@@ -257,10 +258,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     ready = threading.Event()  # set when a batch finishes (distributed.wait with a timeout kept futures alive)
 
     def submit_more() -> None:  # up to the bound, never past it: it is called on every wake, finished or not
-        while len(in_flight) < IN_FLIGHT_PER_SLOT * slots:
-            number, batch = next(queue, (None, None))
-            if batch is None:
-                return
+        for number, batch in itertools.islice(queue, max(0, IN_FLIGHT_PER_SLOT * slots - len(in_flight))):
             name = f"{prefix}{number}"
             started.submitted(name, [job for task in batch for job in task])
             future = client.submit(run_batch, batch, layout, pipeline.device, pipeline.dtype, name, pure=False,
