@@ -160,7 +160,7 @@ CLAIM_MODULE = """
 @pytest.fixture
 def claim_module(plugin_module):
     def write(module: str, *, name: str = "toy", title: str = "A toy claim", statement: str = "x stays small.",
-              variable: str = "x", figure: str = "toy", verdict: str = "consistent", fit: str = "pass") -> str:
+              variable: str = "x", figure: str = "toy", verdict: str = "supported", fit: str = "pass") -> str:
         return plugin_module(module, CLAIM_MODULE.format(cls="Toy", name=name, title=title, statement=statement,
                                                          variable=variable, figure=figure, verdict=verdict, fit=fit))
 

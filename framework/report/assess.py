@@ -3,7 +3,8 @@
 For each claim, in the order given: ``missing`` says why the store cannot test it (a
 ``Skipped`` with that reason), else each of its ``instances`` is fitted. Instances naming one
 figure share it: the figure gets as many panels as they ask for together, each draws into its
-own, in order, and the figure is titled by the first and saved once (PNG and SVG). A claim that
+own, in order, and the figure is titled by the first, with what its lines and bands are, and
+saved once (PNG and SVG). A claim that
 raises is skipped with the error, so one broken plugin does not take the report down with it.
 """
 from __future__ import annotations
@@ -69,7 +70,10 @@ def _draw(view: StoreView, out: Path, items: list[_Fitted], prefix: str = "") ->
         if count == 0:
             continue
         first = members[0].claim
-        figure, axes = panels(count, first.figure_title or first.title)
+        title = first.figure_title or first.title
+        if view.replica:
+            title += f" — lines: median over the {view.ds.sizes[view.replica]} replicas ({view.replica}); bands: their min–max"
+        figure, axes = panels(count, title)
         start = 0
         for item in members:
             try:

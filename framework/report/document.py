@@ -8,6 +8,7 @@ and links each figure to its SVG for print quality.
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,15 +16,39 @@ from framework.report.verdicts import Finding, Skipped
 from framework.report.view import LeftOut
 
 RULES = (
-    "consistent: the fitted number lies on the side of the bound the paper allows (thresholds: every point at "
-    "the largest width satisfies it)",
-    "not consistent: the whole 95% bootstrap interval lies on the forbidden side (thresholds: the median at the "
-    "largest width violates it)",
-    "inconclusive: the estimate is on the forbidden side but its interval reaches the allowed side",
-    "not enough range: fewer than 3 axis values with done points, a span under a factor 4, too few done points, "
-    "or an interval wider than 1 in the exponent",
+    "supported: the whole 95% interval over replicas lies on the side of the bound the paper allows (thresholds: "
+    "every replica at the largest width satisfies it)",
+    "contradicted: the whole interval lies on the other side (thresholds: every replica at the largest width "
+    "violates it)",
+    "inconclusive: the interval contains the bound (thresholds: the replicas at the largest width straddle it); "
+    "the data decide neither way",
+    "not enough range: fewer than 3 axis values with done points, a span under a factor 4, or too few done points",
+    "not enough replicas: fewer than 3 replicas measured, too few for an interval",
     "no claim: the paper says nothing about this axis; the fits are descriptive",
+    "where the series differ in width, the largest width measured decides and the smaller ones are stated as "
+    "context: the theorems hold for m large enough",
 )
+
+_GROUP = r"\{([^{}]*)\}"
+_SUBSCRIPT = re.compile(r"_" + _GROUP + r"|(?<=[‖)\]])_(\w)(?!\w)|(?<=(?<!\w)[A-Za-z])_(\w)(?!\w)")
+_SUPERSCRIPT = re.compile(r"\^" + _GROUP + r"|\^\(([^()]*)\)|\^([−\-]?[\w.]+(?:\([^()]*\))?)")
+_CODE = re.compile(r"`([^`]+)`")
+
+
+def _first(match: re.Match[str]) -> str:
+    return next(group for group in match.groups() if group is not None)
+
+
+def legible(text: str, *, escape: bool) -> str:
+    """Mathematics in plain text made legible in HTML (and in markdown that allows HTML):
+    ``D_{i,l1}`` as D<sub>i,l1</sub>, ``m^{2/3}`` and ``m^(−1/2)`` as superscripts, ``f_T`` and
+    ``‖h‖_2`` with subscripts, `` `m` `` as code. Names of variables such as ``steps_to_target``
+    are left as they are (a subscript is one letter or a braced group). ``escape`` HTML-escapes
+    the text first (for report.html; markdown keeps its own escaping)."""
+    out = html.escape(str(text), quote=False) if escape else str(text)
+    out = _SUBSCRIPT.sub(lambda m: f"<sub>{_first(m)}</sub>", out)
+    out = _SUPERSCRIPT.sub(lambda m: f"<sup>{_first(m)}</sup>", out)
+    return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out) if escape else out
 
 
 @dataclass
@@ -50,6 +75,11 @@ def _left_out_lines(content: ReportContent) -> list[str]:
     return lines
 
 
+def md(text: str) -> str:
+    """Text for report.md: its mathematics with the HTML tags markdown renders (``legible``)."""
+    return legible(text, escape=False)
+
+
 def markdown(content: ReportContent) -> str:
     """report.md: summary table, one section per claim with its figure, numbers and verdict."""
     out = [f"# {content.title}", ""]
@@ -59,16 +89,23 @@ def markdown(content: ReportContent) -> str:
         verdict = finding.assessment.verdict if finding.assessment else "—"
         out.append(f"| {number} | [{finding.title}](#claim-{number}) | {finding.paper_ref} | **{verdict}** |")
     out.append("")
+    shown: dict[str, int] = {}
     for number, finding in enumerate(content.findings, 1):
         out += [f'<a id="claim-{number}"></a>', f"## {number}. {finding.title} ({finding.paper_ref})", "",
-                f"**The paper.** {finding.statement}", ""]
-        out += [f"![{finding.title}]({name})" for name in dict.fromkeys(finding.figures)] + [""]
+                f"**The paper.** {md(finding.statement)}", ""]
+        for name in dict.fromkeys(finding.figures):
+            if name in shown:
+                out.append(f"Figure: {name}, shown with [claim {shown[name]}](#claim-{shown[name]}) above.")
+            else:
+                shown[name] = number
+                out.append(f"![{finding.title}]({name})")
+        out.append("")
         if finding.numbers:
-            out += ["**Measured.**", ""] + [f"- {line}" for line in finding.numbers] + [""]
+            out += ["**Measured.**", ""] + [f"- {md(line)}" for line in finding.numbers] + [""]
         if finding.assessment:
-            out += [f"**Verdict: {finding.assessment.verdict}.** {finding.assessment.reason}", ""]
+            out += [f"**Verdict: {finding.assessment.verdict}.** {md(finding.assessment.reason)}", ""]
         if finding.notes:
-            out += ["Notes: " + "; ".join(finding.notes) + ".", ""]
+            out += ["Notes: " + md("; ".join(finding.notes)) + ".", ""]
     out += ["## Figures not made", ""]
     out += [f"- {item.title}: {item.reason}" for item in content.skipped] or ["- none"]
     out += ["", "## Points left out", ""] + [f"- {line}" for line in _left_out_lines(content)]
@@ -82,9 +119,14 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
+def _m(text: object) -> str:
+    """Text for report.html: escaped, its mathematics legible."""
+    return legible(str(text), escape=True)
+
+
 STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em}img{max-width:100%}
-.consistent{color:#176b2c}.not-consistent{color:#b00020}.inconclusive,.not-enough-range{color:#8a5a00}"""
+.supported{color:#176b2c}.contradicted{color:#b00020}.inconclusive,.not-enough-range,.not-enough-replicas{color:#8a5a00}"""
 
 
 def page(content: ReportContent) -> str:
@@ -101,23 +143,29 @@ def page(content: ReportContent) -> str:
                                                                   "<table><tr><th>#</th><th>claim</th><th>paper</th>"
                                                                   "<th>verdict</th></tr>"]
     for number, finding in enumerate(content.findings, 1):
-        out.append(f'<tr><td>{number}</td><td><a href="#claim-{number}">{_e(finding.title)}</a></td>'
+        out.append(f'<tr><td>{number}</td><td><a href="#claim-{number}">{_m(finding.title)}</a></td>'
                    f"<td>{_e(finding.paper_ref)}</td><td>{verdict_span(finding)}</td></tr>")
     out.append("</table>")
+    shown: dict[str, int] = {}
     for number, finding in enumerate(content.findings, 1):
-        out += [f'<h2 id="claim-{number}">{number}. {_e(finding.title)} ({_e(finding.paper_ref)})</h2>',
-                f"<p><b>The paper.</b> {_e(finding.statement)}</p>"]
+        out += [f'<h2 id="claim-{number}">{number}. {_m(finding.title)} ({_e(finding.paper_ref)})</h2>',
+                f"<p><b>The paper.</b> {_m(finding.statement)}</p>"]
         for name in dict.fromkeys(finding.figures):
+            if name in shown:
+                out.append(f'<p>Figure: {_e(name)}, shown with <a href="#claim-{shown[name]}">claim {shown[name]}</a> '
+                           "above.</p>")
+                continue
+            shown[name] = number
             svg = Path(name).with_suffix(".svg").name
             out.append(f'<p><a href="{_e(svg)}"><img src="{_e(name)}" alt="{_e(finding.title)}"></a></p>')
         if finding.numbers:
-            out += ["<p><b>Measured.</b></p><ul>"] + [f"<li>{_e(line)}</li>" for line in finding.numbers] + ["</ul>"]
+            out += ["<p><b>Measured.</b></p><ul>"] + [f"<li>{_m(line)}</li>" for line in finding.numbers] + ["</ul>"]
         if finding.assessment:
-            out.append(f"<p><b>Verdict: {verdict_span(finding)}.</b> {_e(finding.assessment.reason)}</p>")
+            out.append(f"<p><b>Verdict: {verdict_span(finding)}.</b> {_m(finding.assessment.reason)}</p>")
         if finding.notes:
-            out.append(f"<p><i>Notes:</i> {_e('; '.join(finding.notes))}.</p>")
+            out.append(f"<p><i>Notes:</i> {_m('; '.join(finding.notes))}.</p>")
     out += ["<h2>Figures not made</h2><ul>"]
-    out += [f"<li>{_e(item.title)}: {_e(item.reason)}</li>" for item in content.skipped] or ["<li>none</li>"]
+    out += [f"<li>{_m(item.title)}: {_m(item.reason)}</li>" for item in content.skipped] or ["<li>none</li>"]
     out += ["</ul><h2>Points left out</h2><ul>"] + [f"<li>{_e(line)}</li>" for line in _left_out_lines(content)]
     out += ["</ul><h2>How the verdicts are decided</h2><ul>"] + [f"<li>{_e(rule)}</li>" for rule in RULES]
     out += ["</ul></body></html>", ""]

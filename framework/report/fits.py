@@ -1,35 +1,42 @@
-"""Scaling-law fits with bootstrap confidence intervals over replicas.
+"""Scaling-law fits with confidence intervals over replicas.
 
 The paper's claims about width, depth and separation are asymptotic power laws or bounds on
 them: ‖D'‖_0 ≤ O(m^{2/3}) in (5.1), ‖W − W0‖_2 ≤ poly(ϱ)/√m in Theorems 3–4, T polynomial
 (not exponential) in L in Theorems 1–2. A store holds, for each value x of a grid axis, one
 measurement per replica (the ``seed`` axis). A straight line through (log x, log y) gives the
-exponent of a power law y = c·x^a; through (x, log y), the growth constant r of an exponential y = c·e^{r x}.
+exponent of a power law y = c·x^a; through (x, log y), the growth constant r of an exponential
+y = c·e^{r x}.
 
-The point estimate is ordinary least squares over every finite, positive (x, y) pair, all
-replicas pooled. Its uncertainty comes from a cluster bootstrap: whole replicas are drawn with
-replacement (a replica's points at different x share its data set and random streams, so they
-are resampled together) and the line is refitted; the interval is the central ``level``
-fraction of the refitted slopes (percentile interval). With a single replica there is nothing
-to resample across, so the (x, y) pairs themselves are resampled instead. Every draw is seeded:
-the same inputs give the same interval.
+Replicas are the independent units: a replica's points at different x share its data set and
+random streams, so its points are not independent of each other, but two replicas are. Each
+replica's points are therefore fitted on their own (least squares), giving one slope per
+replica; the estimate is their mean and its interval the Student-t interval over replicas,
+mean ± t_{R−1} · sd / √R. That interval covers the true slope at its nominal rate when the
+per-replica slopes scatter normally around it, whatever the correlation inside a replica
+(tests/test_fit_coverage.py checks the rate on data made with a known exponent and noise).
+With every replica measured at the same x, the mean slope is also the pooled least-squares
+slope. Fewer than ``MIN_REPLICAS`` replicas give no interval (NaN): two slopes make an interval
+too wide to say anything (t₁ = 12.7), and the report calls such a fit "not enough replicas".
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import t as student_t
 
-BOOTSTRAP_DRAWS = 2000
 LEVEL = 0.95
+MIN_REPLICAS = 3
+"""The fewest replicas with a slope for an interval: t₂ = 4.30 at 95%, against 12.7 for two."""
 
 
 @dataclass(frozen=True)
 class LineFit:
-    """A fitted line v = intercept + slope·u with a bootstrap interval for the slope.
+    """A fitted line v = intercept + slope·u with a confidence interval for the slope.
 
     For a power law (u = ln x, v = ln y) the slope is the exponent a and ``exp(intercept)`` the
     prefactor c; for an exponential (u = x, v = ln y) the slope is the growth constant r.
+    ``low`` and ``high`` are NaN when fewer than ``MIN_REPLICAS`` replicas could be fitted.
     """
 
     slope: float
@@ -39,40 +46,41 @@ class LineFit:
     points: int
     replicas: int
     residual: float
-    """Root-mean-square residual of v (natural-log units): how far the data sit from the line."""
+    """Root-mean-square residual of v about the mean line (natural-log units)."""
 
     @property
     def prefactor(self) -> float:
         return float(np.exp(self.intercept))
+
+    @property
+    def has_interval(self) -> bool:
+        return bool(np.isfinite(self.low) and np.isfinite(self.high))
 
     def contains(self, value: float) -> bool:
         return self.low <= value <= self.high
 
     def text(self, symbol: str = "a") -> str:
         """``a = 0.52 [0.41, 0.63]``: the estimate and its interval, three significant figures."""
+        if not self.has_interval:
+            return f"{symbol} = {self.slope:.3g} (no interval: {self.replicas} replica(s))"
         return f"{symbol} = {self.slope:.3g} [{self.low:.3g}, {self.high:.3g}]"
 
 
-def _least_squares(u: np.ndarray, v: np.ndarray) -> tuple[float, float]:
-    """Slope and intercept of the least-squares line through (u, v); NaN when u has no spread."""
-    centered = u - u.mean()
-    spread = float((centered * centered).sum())
-    if spread == 0.0:
-        return float("nan"), float("nan")
-    slope = float((centered * (v - v.mean())).sum() / spread)
-    return slope, float(v.mean() - slope * u.mean())
+def t_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """Mean of ``values`` (one per replica, NaN left out) and its Student-t interval.
 
-
-def _weighted_slopes(u: np.ndarray, v: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Least-squares slopes of v on u, one per draw: ``weights`` ``[draws, *u.shape]`` counts each point."""
-    total = weights.sum(axis=(1, 2))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean_u = (weights * u).sum(axis=(1, 2)) / total
-        mean_v = (weights * v).sum(axis=(1, 2)) / total
-        du = u[None] - mean_u[:, None, None]
-        spread = (weights * du * du).sum(axis=(1, 2))
-        slopes = (weights * du * (v[None] - mean_v[:, None, None])).sum(axis=(1, 2)) / spread
-    return np.where(spread > 1e-12 * np.maximum(1.0, (weights * u * u).sum(axis=(1, 2))), slopes, np.nan)
+    The interval is NaN with fewer than ``MIN_REPLICAS`` finite values. This is the one rule
+    every fit of the report uses for its uncertainty.
+    """
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return float("nan"), float("nan"), float("nan")
+    mean = float(values.mean())
+    if values.size < MIN_REPLICAS:
+        return mean, float("nan"), float("nan")
+    half = float(student_t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
+    return mean, mean - half, mean + half
 
 
 def _as_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,35 +94,39 @@ def _as_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def fit_line(u: np.ndarray, v: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS, level: float = LEVEL,
-             seed: int = 0) -> LineFit:
-    """Least-squares line through (u, v) with a cluster-bootstrap interval for its slope.
+def replica_lines(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares slope and intercept of each replica (column of ``v``), NaN where a replica
+    has fewer than two distinct finite u."""
+    u, v = _as_columns(u, v)
+    slopes = np.full(v.shape[1], np.nan)
+    intercepts = np.full(v.shape[1], np.nan)
+    for column in range(v.shape[1]):
+        keep = np.isfinite(v[:, column]) & np.isfinite(u)
+        if np.unique(u[keep]).size < 2:
+            continue
+        uu, vv = u[keep], v[keep, column]
+        centered = uu - uu.mean()
+        slopes[column] = float((centered * (vv - vv.mean())).sum() / (centered * centered).sum())
+        intercepts[column] = float(vv.mean() - slopes[column] * uu.mean())
+    return slopes, intercepts
+
+
+def fit_line(u: np.ndarray, v: np.ndarray, *, level: float = LEVEL) -> LineFit:
+    """A line through (u, v) per replica, their mean, and the t interval of the mean slope.
 
     ``u`` is ``[n_x]``; ``v`` is ``[n_x, n_replicas]`` (or ``[n_x]``), NaN where a replica has
-    no value. Replicas (columns) are resampled whole; with one replica, the points are.
-    The interval is NaN when fewer than two distinct u remain.
+    no value.
     """
     u, v = _as_columns(u, v)
-    finite = np.isfinite(v) & np.isfinite(u)[:, None]
-    columns = [c for c in range(v.shape[1]) if finite[:, c].any()]
+    slopes, intercepts = replica_lines(u, v)
+    fitted = np.isfinite(slopes)
+    slope, low, high = t_interval(slopes, level)
+    intercept = float(intercepts[fitted].mean()) if fitted.any() else float("nan")
+    finite = np.isfinite(v) & np.isfinite(u)[:, None] & fitted[None, :]
     uu = np.broadcast_to(u[:, None], v.shape)
-    slope, intercept = _least_squares(uu[finite], v[finite])
-    residual = float(np.sqrt(np.mean((v[finite] - intercept - slope * uu[finite]) ** 2))) if finite.any() else np.nan
-    rng = np.random.default_rng(seed)
-    if len(columns) >= 2:  # a draw counts how often each replica was picked; its points weigh that much
-        picks = rng.multinomial(len(columns), np.full(len(columns), 1 / len(columns)), size=draws)
-        counts = np.zeros((draws, v.shape[1]))
-        counts[:, columns] = picks
-        weights = counts[:, None, :] * finite[None]
-    else:  # one replica: resample its points
-        picks = rng.multinomial(int(finite.sum()), np.full(int(finite.sum()), 1 / finite.sum()), size=draws)
-        weights = np.zeros((draws, *v.shape))
-        weights[:, finite] = picks
-    slopes = _weighted_slopes(uu, np.where(finite, v, 0.0), weights)
-    slopes = slopes[np.isfinite(slopes)]
-    tail = 100 * (1 - level) / 2
-    low, high = (np.percentile(slopes, [tail, 100 - tail]) if slopes.size else (np.nan, np.nan))
-    return LineFit(slope, intercept, float(low), float(high), int(finite.sum()), len(columns), residual)
+    residual = (float(np.sqrt(np.mean((v[finite] - intercept - slope * uu[finite]) ** 2))) if finite.any()
+                else float("nan"))
+    return LineFit(slope, intercept, low, high, int(finite.sum()), int(fitted.sum()), residual)
 
 
 def _positive(y: np.ndarray) -> np.ndarray:
@@ -122,23 +134,49 @@ def _positive(y: np.ndarray) -> np.ndarray:
     return np.where(y > 0, y, np.nan)
 
 
-def fit_power_law(x: np.ndarray, y: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS, level: float = LEVEL,
-                  seed: int = 0) -> LineFit:
-    """Fit y = c·x^a by least squares in log-log; ``slope`` is a, with a bootstrap interval.
+def fit_power_law(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL) -> LineFit:
+    """Fit y = c·x^a by least squares in log-log; ``slope`` is a, with its t interval over replicas.
 
     ``x`` is ``[n_x]`` (positive), ``y`` is ``[n_x, n_replicas]`` or ``[n_x]``; non-positive and
     NaN values of y are left out (a logarithm needs a positive number).
     """
     x, y = _as_columns(x, y)
-    return fit_line(np.log(np.where(x > 0, x, np.nan)), np.log(_positive(y)), draws=draws, level=level, seed=seed)
+    return fit_line(np.log(np.where(x > 0, x, np.nan)), np.log(_positive(y)), level=level)
 
 
-def fit_exponential(x: np.ndarray, y: np.ndarray, *, draws: int = BOOTSTRAP_DRAWS, level: float = LEVEL,
-                    seed: int = 0) -> LineFit:
-    """Fit y = c·e^{r x} by least squares of ln y on x; ``slope`` is r, with a bootstrap interval.
+def fit_exponential(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL) -> LineFit:
+    """Fit y = c·e^{r x} by least squares of ln y on x; ``slope`` is r, with its t interval.
 
     The growth factor per unit of x is e^r: above √2 per layer is the exponential blow-up that
     (4.4) rules out for ReLU chains.
     """
     x, y = _as_columns(x, y)
-    return fit_line(x, np.log(_positive(y)), draws=draws, level=level, seed=seed)
+    return fit_line(x, np.log(_positive(y)), level=level)
+
+
+@dataclass(frozen=True)
+class GrowthFit:
+    """ln y = a + b ln x + r x fitted per replica: ``power`` is b, ``rate`` r (t intervals over replicas).
+
+    A polynomial in x has r = 0 whatever its degree; an exponential has r > 0 whatever power
+    multiplies it. ``rate`` separates the two, net of the power.
+    """
+
+    power: tuple[float, float, float]
+    rate: tuple[float, float, float]
+    replicas: int
+
+
+def fit_growth(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL) -> GrowthFit:
+    """The power and the exponential rate of y in x at once, per replica (needs 4 distinct x)."""
+    x, y = _as_columns(x, y)
+    logs = np.log(_positive(y))
+    powers, rates = np.full(y.shape[1], np.nan), np.full(y.shape[1], np.nan)
+    for column in range(y.shape[1]):
+        keep = np.isfinite(logs[:, column]) & (x > 0)
+        if np.unique(x[keep]).size < 4:
+            continue
+        design = np.stack([np.ones(keep.sum()), np.log(x[keep]), x[keep]], axis=1)
+        coefficients = np.linalg.lstsq(design, logs[keep, column], rcond=None)[0]
+        powers[column], rates[column] = coefficients[1], coefficients[2]
+    return GrowthFit(t_interval(powers, level), t_interval(rates, level), int(np.isfinite(rates).sum()))

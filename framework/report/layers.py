@@ -15,6 +15,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 
 from framework.contract.claim import Claim
+from framework.report.fits import MIN_REPLICAS
 from framework.report.plotting import color, finish, median_band
 from framework.report.scaling import MAX_SERIES
 from framework.report.verdicts import Assessment, Verdict
@@ -26,9 +27,11 @@ LAYER = "layer"
 def threshold_verdict(view: StoreView, worst: xr.DataArray, bound: float, what: str) -> Assessment:
     """Judge ``worst`` (one value per grid point, the lowest over steps and layers) against ≥ bound.
 
-    The theorems hold for m large enough, so the points at the largest width decide: none below
-    the bound is consistent, a median below it is not consistent, some below is inconclusive.
-    Smaller widths that fall below are named in the reason.
+    The theorems hold for m large enough, so the replicas at the largest width decide, through
+    the range of their worst values: supported when every replica is at or above the bound,
+    contradicted when every one is below, inconclusive when they straddle it; fewer than
+    ``MIN_REPLICAS`` replicas are not enough. The smaller widths are stated as context: the
+    smallest width from which every replica holds is where the regime starts.
     """
     finite = worst.notnull()
     if not bool(finite.any()):
@@ -36,19 +39,23 @@ def threshold_verdict(view: StoreView, worst: xr.DataArray, bound: float, what: 
     if WIDTH_AXIS in view.scanned:
         widths = [m for m in view.ds[WIDTH_AXIS].values if bool(finite.sel({WIDTH_AXIS: m}).any())]
         top, where = worst.sel({WIDTH_AXIS: max(widths)}), f"at the largest width m = {max(widths)}"
-        below_smaller = [m for m in widths[:-1] if bool((worst.sel({WIDTH_AXIS: m}) < bound).any())]
+        failing = [m for m in widths if bool((worst.sel({WIDTH_AXIS: m}) < bound).any())]
     else:
-        top, where, below_smaller = worst, "over all points", []
+        top, where, failing = worst, "over all points", []
     values = top.values[np.isfinite(top.values)]
     below = int((values < bound).sum())
-    text = (f"{what} {where}: lowest {values.min():.3g}, median {np.median(values):.3g}; {below} of {values.size} "
-            f"point(s) below {bound:g}")
-    if below_smaller:
-        text += f"; below {bound:g} at the smaller width(s) m = {', '.join(map(str, below_smaller))}"
+    text = (f"{what} {where}: {values.size} point(s) from {values.min():.3g} to {values.max():.3g}, {below} below "
+            f"{bound:g}")
+    if WIDTH_AXIS in view.scanned and failing:
+        holding = [m for m in widths if m > max(failing)]
+        text += (f"; some point below {bound:g} at m = {', '.join(map(str, failing))}"
+                 + (f", every point holds from m = {min(holding)}" if holding else ""))
+    if values.size < MIN_REPLICAS:
+        return Assessment(Verdict.NOT_ENOUGH_REPLICAS, text + f"; a verdict needs at least {MIN_REPLICAS} replicas")
     if below == 0:
-        return Assessment(Verdict.CONSISTENT, text)
-    if np.median(values) < bound:
-        return Assessment(Verdict.NOT_CONSISTENT, text)
+        return Assessment(Verdict.SUPPORTED, text)
+    if below == values.size:
+        return Assessment(Verdict.CONTRADICTED, text)
     return Assessment(Verdict.INCONCLUSIVE, text)
 
 

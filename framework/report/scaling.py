@@ -3,7 +3,8 @@
 A quantity measured per grid point (the minimum of a ratio over training, a final norm, ...) is
 split into series, one per combination of the scanned axes other than the one on the x axis;
 each series is drawn as the median over replicas with a min–max band, fitted as a power law (or
-an exponential) with a bootstrap interval over replicas, and judged against the paper's bound.
+an exponential) with a t interval over replicas, and judged against the paper's bound: at the
+largest width when the series differ in m, since the theorems hold for m large enough.
 """
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ import numpy as np
 import xarray as xr
 from matplotlib.axes import Axes
 
-from framework.report.fits import LineFit, fit_exponential, fit_power_law
+from framework.report.fits import LineFit, fit_exponential, fit_growth, fit_power_law
 from framework.report.plotting import color, finish, median_band
-from framework.report.verdicts import Assessment, Verdict, range_problem
+from framework.report.verdicts import (
+    UNMEASURED,
+    Assessment,
+    Verdict,
+    combine,
+    interval_verdict,
+    range_problem,
+    with_regime,
+)
 from framework.report.view import DEPTH_AXIS, WIDTH_AXIS, StoreView
 
 MAX_SERIES = 8
@@ -34,6 +43,7 @@ class Series:
     y: np.ndarray
     fit: LineFit | None
     problem: str | None
+    selection: dict[str, object]
 
 
 def series_of(view: StoreView, values: xr.DataArray, axis: str, *, model: str = "power",
@@ -57,7 +67,7 @@ def series_of(view: StoreView, values: xr.DataArray, axis: str, *, model: str = 
         y = view.replicas(values.sel(selection), axis)
         problem = range_problem(x, y, axis)
         fit = None if problem else fitter(x, y)
-        result.append(Series(view.label(selection) or "all points", axis, x, y, fit, problem))
+        result.append(Series(view.label(selection) or "all points", axis, x, y, fit, problem, selection))
     return result, notes
 
 
@@ -115,31 +125,57 @@ def fit_numbers(series: list[Series], what: str, symbol: str = "a") -> list[str]
         if line.fit is None:
             lines.append(f"{what}, {line.label}: no fit ({line.problem})")
         else:
-            lines.append(f"{what}, {line.label}: {line.fit.text(symbol)} (95% bootstrap interval over "
-                         f"{line.fit.replicas} replica(s), {line.fit.points} points)")
+            over = (f" (95% t interval over {line.fit.replicas} replicas, {line.fit.points} points)"
+                    if line.fit.has_interval else "")
+            lines.append(f"{what}, {line.label}: {line.fit.text(symbol)}{over}")
     return lines
 
 
-def polynomial_not_exponential(series: list[Series], axis: str) -> list[tuple[str, Assessment]]:
-    """Judge each series by which law fits it better: a power of ``axis`` or an exponential.
+def decide(series: list[Series], assessed: list[tuple[str, Assessment]]) -> Assessment:
+    """One verdict from the series' own: at the largest width measured when the series differ in m
+    (the smaller widths are stated as context), else the worst over all series (``combine``)."""
+    widths = [line.selection.get(WIDTH_AXIS) for line in series]
+    measured = [w for w, (_, a) in zip(widths, assessed) if w is not None and a.verdict not in UNMEASURED]
+    if None in widths or len(set(widths)) < 2 or not measured:
+        return combine(assessed)
+    top = max(measured)
+    decisive = [pair for w, pair in zip(widths, assessed) if w == top]
+    smaller = [pair for w, pair in zip(widths, assessed) if w != top]
+    return with_regime(decisive, smaller, f"at the largest width measured, m = {top:g}")
 
-    For a claim that a quantity grows polynomially, not exponentially, in an axis (the steps
-    of Theorems 1–2 in L): consistent when the power law's rms log-residual is at most the
-    exponential's, inconclusive otherwise.
+
+GROWTH_FACTOR = 2.0
+"""The most an exponential factor may multiply a polynomial quantity over the measured range."""
+
+
+def polynomial_not_exponential(series: list[Series], axis: str) -> list[tuple[str, Assessment]]:
+    """Judge each series' growth in ``axis``: polynomial (Theorems 1–2's steps in L or n) or exponential.
+
+    ln y = a + b ln x + r x is fitted per replica (``fit_growth``): r is the exponential rate net of
+    any power of x. Supported when the whole interval of r keeps the exponential factor
+    e^{r (x_max − x_min)} over the measured range below ``GROWTH_FACTOR``, contradicted when the
+    whole interval puts it above.
     """
     result = []
     for line in series:
         if line.fit is None:
             result.append((line.label, Assessment(Verdict.NOT_ENOUGH_RANGE, line.problem or "no fit")))
             continue
-        power, exponential = fit_power_law(line.x, line.y), fit_exponential(line.x, line.y)
-        text = (f"power law {power.text()} (rms log-residual {power.residual:.3g}) against exponential "
-                f"{exponential.text('r')} (rms log-residual {exponential.residual:.3g})")
-        if power.residual <= exponential.residual:
-            result.append((line.label, Assessment(Verdict.CONSISTENT, text + ": the power law fits at least as well")))
-        else:
-            result.append((line.label, Assessment(Verdict.INCONCLUSIVE,
-                                                  text + f": the exponential fits better over this range of {axis}")))
+        used = line.x[np.isfinite(line.y).any(axis=1)]
+        if np.unique(used).size < 4:
+            result.append((line.label, Assessment(Verdict.NOT_ENOUGH_RANGE, f"{np.unique(used).size} values of "
+                                                  f"{axis} with done points; telling a power from an exponential "
+                                                  "needs at least 4")))
+            continue
+        growth = fit_growth(line.x, line.y)
+        span = float(used.max() - used.min())
+        rate, low, high = growth.rate
+        bound = float(np.log(GROWTH_FACTOR) / span)
+        assessment = interval_verdict(rate, low, high, growth.replicas, bound, "below",
+                                      f"the exponential rate r of ln y = a + b ln {axis} + r·{axis} (b = "
+                                      f"{growth.power[0]:.3g})")
+        result.append((line.label, Assessment(assessment.verdict, assessment.reason + f" (bound: a factor "
+                                              f"{GROWTH_FACTOR:g} over {axis} = {used.min():g} to {used.max():g})")))
     return result
 
 

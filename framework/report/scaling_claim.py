@@ -2,7 +2,7 @@
 
 Most of the paper's width claims share one shape: reduce a store variable to one number per
 grid point (its maximum over training, its final value, ...), fit it against m with a
-bootstrap interval over replicas, and compare the exponent with a bound: ‖D'‖_0 ≤ O(m^{2/3})
+t interval over replicas, and compare the exponent with a bound: ‖D'‖_0 ≤ O(m^{2/3})
 in (5.1) is "exponent ≤ 2/3", Theorem 3's PL ratio "≥ 0". ``ScalingLawClaim`` is that shape;
 a claim declares its panels (the judged quantity first, companions drawn beside it), the
 axis, the bound and the side the paper allows, and inherits ``fit``, ``draw``, ``numbers`` and
@@ -23,6 +23,7 @@ from framework.contract.claim import Claim
 from framework.report.reductions import reduce
 from framework.report.scaling import (
     Series,
+    decide,
     draw_series,
     first_median,
     fit_numbers,
@@ -32,7 +33,7 @@ from framework.report.scaling import (
     scaling_axes,
     series_of,
 )
-from framework.report.verdicts import Assessment, Verdict, combine, exponent_verdict
+from framework.report.verdicts import Assessment, Verdict, exponent_verdict
 from framework.report.view import WIDTH_AXIS, StoreView
 
 OPPOSITE = {"below": "above", "above": "below"}
@@ -143,11 +144,22 @@ class ScalingLawClaim(Claim):
     def panel_count(self, view: StoreView, fitted: list[FittedPanel]) -> int:
         return len(fitted)
 
+    def bound_line(self, panel: ScalingPanel) -> ReferenceLine | None:
+        """The line a judged panel is judged against (∝ axis^bound through its first median), unless
+        the panel draws that exponent already; None for a panel not judged by an exponent."""
+        if not panel.judged or self.law != "power":
+            return None
+        exponent = -self.bound if panel.inverse else self.bound
+        if any(reference.exponent == exponent and reference.anchored for reference in panel.references):
+            return None
+        return ReferenceLine(exponent, f"judged against: ∝ {self.axis}^{exponent:g}")
+
     def draw(self, axes: list[Axes], view: StoreView, fitted: list[FittedPanel]) -> None:
         x = np.asarray(view.ds[self.axis].values, dtype=float)
         for ax, item in zip(axes, fitted):
             draw_series(ax, item.series)
-            for reference in item.panel.references:
+            bound = self.bound_line(item.panel)
+            for reference in item.panel.references + ((bound,) if bound else ()):
                 reference.draw(ax, x, item.series)
             scaling_axes(ax, view, self.axis, item.panel.axis_text(view))
 
@@ -171,7 +183,7 @@ class ScalingLawClaim(Claim):
         if self.law == "none":
             return Assessment(Verdict.DESCRIPTIVE, "descriptive fits only")
         if self.law == "polynomial":
-            return combine(polynomial_not_exponential(item.series, self.axis))
+            return decide(item.series, polynomial_not_exponential(item.series, self.axis))
         bound, allowed = (-self.bound, OPPOSITE[self.allowed]) if item.panel.inverse else (self.bound, self.allowed)
         what = f"the exponent of {item.panel.label} in {self.axis}"
-        return combine(judged(item.series, lambda fit: exponent_verdict(fit, bound, allowed, what)))
+        return decide(item.series, judged(item.series, lambda fit: exponent_verdict(fit, bound, allowed, what)))

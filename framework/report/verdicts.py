@@ -1,19 +1,20 @@
-"""Verdict rules: when a store's numbers may be called consistent with one of the paper's claims.
+"""Verdict rules: when a store's numbers support one of the paper's claims, and when they contradict it.
 
 The paper's statements are asymptotic (m ≥ poly(n, d, L, δ⁻¹)) and hide constants in O(·) and
 poly(ρ). A finite scan can test only their *shape*: an exponent, a threshold, a growth law.
-The rules, applied in this order (docs/report.md explains them with examples):
+Every judged number comes with a 95% interval over replicas (``fits.t_interval``), and the
+rules read the interval, never the estimate alone (docs/report.md explains them with examples):
 
-1. **not enough range** — a scaling law needs at least ``MIN_VALUES`` distinct axis values with
+1. **not enough range**: a scaling law needs at least ``MIN_VALUES`` distinct axis values with
    done points, spanning a factor of at least ``MIN_FACTOR``, and at least ``MIN_POINTS`` done
-   points in all; an exponent whose interval is wider than ``MAX_INTERVAL`` is not a measurement.
-2. **not consistent** — the whole confidence interval lies on the side the paper rules out
-   (a threshold: the points at the largest width violate it).
-3. **consistent** — the point estimate lies on the side the paper allows (a threshold: every
-   point at the largest width satisfies it; smaller widths may not, since the theorems need m
-   large, and the text says so).
-4. **inconclusive** — the estimate is on the forbidden side but its interval reaches the allowed
-   side: the data neither support nor contradict the claim.
+   points in all.
+2. **not enough replicas**: an interval needs at least ``fits.MIN_REPLICAS`` replicas measured.
+3. **supported**: the whole interval lies on the side of the bound the paper allows.
+4. **contradicted**: the whole interval lies on the other side.
+5. **inconclusive**: the interval contains the bound: the data decide neither way.
+
+A claim that holds for m large enough is judged at the largest width measured; the verdicts at
+smaller widths are stated beside it, as where the regime ends, and do not decide.
 """
 from __future__ import annotations
 
@@ -22,19 +23,19 @@ from enum import Enum
 
 import numpy as np
 
-from framework.report.fits import LineFit
+from framework.report.fits import MIN_REPLICAS, LineFit
 
 MIN_VALUES = 3
 MIN_FACTOR = 4.0
 MIN_POINTS = 3
-MAX_INTERVAL = 1.0
 
 
 class Verdict(str, Enum):
-    CONSISTENT = "consistent"
-    NOT_CONSISTENT = "not consistent"
+    SUPPORTED = "supported"
+    CONTRADICTED = "contradicted"
     INCONCLUSIVE = "inconclusive"
     NOT_ENOUGH_RANGE = "not enough range"
+    NOT_ENOUGH_REPLICAS = "not enough replicas"
     DESCRIPTIVE = "no claim"
 
     def __str__(self) -> str:
@@ -86,36 +87,45 @@ def range_problem(x: np.ndarray, y: np.ndarray, axis: str) -> str | None:
     return None
 
 
-def exponent_verdict(fit: LineFit, bound: float, allowed: str, what: str) -> Assessment:
-    """Judge a fitted slope against a bound: ``allowed`` is ``"below"`` (slope ≤ bound) or ``"above"``.
+def interval_verdict(estimate: float, low: float, high: float, replicas: int, bound: float, allowed: str,
+                     what: str, unit: str = "") -> Assessment:
+    """Judge a number's interval against a bound: ``allowed`` is ``"below"`` (≤ bound) or ``"above"``.
 
-    ``what`` names the slope in the sentence (``the exponent of ‖D'‖_0 in m``).
+    ``what`` names the number in the sentence (``the exponent of ‖D'‖_0 in m``).
     """
-    if not np.isfinite(fit.low) or fit.high - fit.low > MAX_INTERVAL:
-        return Assessment(Verdict.NOT_ENOUGH_RANGE,
-                          f"{what} is {fit.slope:.3g} with an interval [{fit.low:.3g}, {fit.high:.3g}] too wide "
-                          f"to judge (wider than {MAX_INTERVAL:g})")
     sign = "≤" if allowed == "below" else "≥"
-    ok = fit.slope <= bound if allowed == "below" else fit.slope >= bound
-    excluded = fit.low > bound if allowed == "below" else fit.high < bound
-    measured = f"{what} is {fit.slope:.3g}, 95% interval [{fit.low:.3g}, {fit.high:.3g}]"
-    if excluded:
-        return Assessment(Verdict.NOT_CONSISTENT,
-                          f"{measured}: the whole interval violates {sign} {bound:.3g} (the paper's bound is "
-                          "asymptotic: its scaling has not set in over the measured range, which a larger range "
-                          "may change)")
-    if ok:
-        return Assessment(Verdict.CONSISTENT, f"{measured}, {sign} {bound:.3g} as the paper allows")
-    return Assessment(Verdict.INCONCLUSIVE,
-                      f"{measured}: the estimate violates {sign} {bound:.3g} but the interval reaches it")
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return Assessment(Verdict.NOT_ENOUGH_REPLICAS,
+                          f"{what} is {estimate:.3g}{unit} from {replicas} replica(s); an interval needs at least "
+                          f"{MIN_REPLICAS}")
+    measured = f"{what} is {estimate:.3g}{unit}, 95% interval [{low:.3g}, {high:.3g}] over {replicas} replicas"
+    inside = high <= bound if allowed == "below" else low >= bound
+    outside = low > bound if allowed == "below" else high < bound
+    if inside:
+        return Assessment(Verdict.SUPPORTED, f"{measured}: the whole interval is {sign} {bound:.3g}, as the paper says")
+    if outside:
+        return Assessment(Verdict.CONTRADICTED,
+                          f"{measured}: the whole interval violates {sign} {bound:.3g} (over the measured range; the "
+                          "paper's bound is asymptotic, and a wider range may set it in)")
+    return Assessment(Verdict.INCONCLUSIVE, f"{measured}: the interval contains {bound:.3g}, so the data decide "
+                      f"neither for nor against {sign} {bound:.3g}")
+
+
+def exponent_verdict(fit: LineFit, bound: float, allowed: str, what: str) -> Assessment:
+    """Judge a fitted slope's interval against a bound (``interval_verdict``)."""
+    return interval_verdict(fit.slope, fit.low, fit.high, fit.replicas, bound, allowed, what)
+
+
+UNMEASURED = (Verdict.NOT_ENOUGH_RANGE, Verdict.NOT_ENOUGH_REPLICAS, Verdict.DESCRIPTIVE)
 
 
 def combine(assessments: list[tuple[str, Assessment]]) -> Assessment:
-    """One verdict for several series (one per optimizer, say): the worst that is measured.
+    """One verdict for several series that all decide (one per optimizer, say): supported only if
+    every measured series is.
 
-    Any ``not consistent`` series makes the claim not consistent, then any inconclusive one
-    inconclusive; series with too little range are named but do not count; none measured is
-    not enough range.
+    Any contradicted series makes the claim contradicted, then any inconclusive one
+    inconclusive; series that could not be measured are named but do not count; none measured
+    gives the first unmeasured verdict.
     """
     if not assessments:
         return Assessment(Verdict.NOT_ENOUGH_RANGE, "no series could be fitted")
@@ -123,9 +133,19 @@ def combine(assessments: list[tuple[str, Assessment]]) -> Assessment:
         return assessments[0][1]
     reasons = "; ".join(f"{label}: {a.reason}" for label, a in assessments)
     verdicts = {a.verdict for _, a in assessments}
-    for verdict in (Verdict.NOT_CONSISTENT, Verdict.INCONCLUSIVE):
+    for verdict in (Verdict.CONTRADICTED, Verdict.INCONCLUSIVE, Verdict.SUPPORTED):
         if verdict in verdicts:
             return Assessment(verdict, reasons)
-    if Verdict.CONSISTENT in verdicts:
-        return Assessment(Verdict.CONSISTENT, reasons)
-    return Assessment(Verdict.NOT_ENOUGH_RANGE, reasons)
+    return Assessment(assessments[0][1].verdict, reasons)
+
+
+def with_regime(decisive: list[tuple[str, Assessment]], smaller: list[tuple[str, Assessment]],
+                where: str) -> Assessment:
+    """The verdict of the ``decisive`` series (those at the largest width), with the smaller widths'
+    verdicts stated after it as context: they show where the regime ends but do not decide."""
+    verdict = combine(decisive)
+    if not smaller:
+        return verdict
+    context = "; ".join(f"{label}: {a.verdict}" for label, a in smaller)
+    return Assessment(verdict.verdict, f"judged {where}: {verdict.reason}. At smaller widths (context, not judged): "
+                      f"{context}")

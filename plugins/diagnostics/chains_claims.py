@@ -20,7 +20,7 @@ from framework import (
     ScalingPanel,
     StoreView,
     color,
-    combine,
+    decide,
     draw_series,
     exponent_verdict,
     finish,
@@ -82,7 +82,7 @@ class ChainsDoNotBlowUp(Claim):
         return list(fitted["notes"])
 
     def verdict(self, view: StoreView, fitted: dict[str, Any]) -> Assessment:
-        return combine(judged(fitted["series"], lambda f: exponent_verdict(
+        return decide(fitted["series"], judged(fitted["series"], lambda f: exponent_verdict(
             f, math.log(NAIVE_GROWTH), "below", "the exponential rate r of the W chains per layer (ln √2 = 0.347)")))
 
 

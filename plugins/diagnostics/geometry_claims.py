@@ -15,21 +15,24 @@ from framework import (
     Assessment,
     Claim,
     LayerThresholdClaim,
+    ReferenceLine,
     StoreView,
     Verdict,
     by_layer,
-    combine,
+    decide,
+    draw_series,
     exponent_verdict,
     finish,
     fit_numbers,
     judged,
+    scaling_axes,
     series_of,
     series_selections,
 )
 
 HALF = 0.5
 LAYERS_FIGURE = "layers"
-LAYERS_TITLE = "§4 at every layer: worst value over training, median over seeds"
+LAYERS_TITLE = "§4 at every layer: worst value over training"
 PAPER_HALF = "paper's lower bound 1/2"
 
 
@@ -79,9 +82,21 @@ class FreshRandomness(Claim):
         series = series_of(view, lowest, DEPTH_AXIS)[0] if DEPTH_AXIS in view.numeric_axes else None
         return {"selections": selections, "notes": notes, "lowest": lowest, "series": series}
 
+    def panel_count(self, view: StoreView, fitted: dict[str, Any]) -> int:
+        return 1 if fitted["series"] is None else 2
+
     def draw(self, axes: list[Any], view: StoreView, fitted: dict[str, Any]) -> None:
         by_layer(axes[0], view, view.ds["fresh_randomness"].min("step"), fitted["selections"])
+        depths = sorted({s[DEPTH_AXIS] for s in fitted["selections"] if DEPTH_AXIS in s}) or [view.ds.sizes["layer"]]
+        for depth in depths:
+            axes[0].axhline(1 / depth**2, color="k", linestyle="--", linewidth=0.8,
+                            label="paper: 1/L² (constant 1)" if depth == depths[0] else "_nolegend_")
         finish(axes[0], "layer l (1..L)", r"$\min_i\ \|(I - U_{l-1}U_{l-1}^\top)\, h_{i,l}\|_2$", logy=True)
+        if fitted["series"] is not None:
+            draw_series(axes[1], fitted["series"])
+            x = np.asarray(view.ds[DEPTH_AXIS].values, dtype=float)
+            ReferenceLine(-2.0, "paper's bound: ∝ L^(−2) (through first point)").draw(axes[1], x, fitted["series"])
+            scaling_axes(axes[1], view, DEPTH_AXIS, r"$\min_{i,l,t}$ fresh randomness")
 
     def numbers(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
         if fitted["series"] is not None:
@@ -97,7 +112,7 @@ class FreshRandomness(Claim):
         if fitted["series"] is None:
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "the bound is Ω̃(1/L²) with an unknown constant: testing it "
                               f"needs a scan over `{DEPTH_AXIS}` with at least 3 values")
-        return combine(judged(fitted["series"], lambda f: exponent_verdict(
+        return decide(fitted["series"], judged(fitted["series"], lambda f: exponent_verdict(
             f, -2.0, "above", "the exponent of the fresh randomness in L")))
 
 

@@ -1,12 +1,23 @@
 """The report's claims on the variables of ``loss``: linear convergence (Theorems 1–2), by width
 and by optimizer, and Theorem 3's Polyak–Łojasiewicz condition.
 
+Linear convergence is judged on the rate itself, not on a final loss. Each trajectory is cut
+into phases at the logged steps nearest T/4 and T/2 (T: its last step with f above round-off):
+a first phase [0, T/4], which the theory allows to be fast, a middle [T/4, T/2] and a late
+[T/2, T] one, each with its mean rate −Δ ln f / Δt. Under linear convergence the late rate
+equals the middle one, q = r_late / r_middle = 1; under any power-law (sublinear) decay
+f ∝ t^{−p}, q = ln(T/t_h)/(T − t_h) · (t_h − t_q)/ln(t_h/t_q), exactly 1/2 for exact halves,
+whatever p. The claim is supported when the whole 95% interval of q over replicas lies above
+the geometric midpoint of the two, √q_power (1/√2 for exact halves), contradicted when it lies
+below.
+
 Theorem 1 (GD) and Theorem 2 (SGD): with η = Θ̃(δ/m · poly(n, d, L)) and m large enough,
 f(W_T) ≤ ε after T = Ω̃(poly(n, d, L)/δ² · log(1/ε)) steps: the loss falls geometrically.
 Theorem 3: ‖∇f(W)‖_F² ≥ δ/poly(ρ) · m · f(W) within poly(ϱ)/√m of initialization.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,11 +32,16 @@ from framework import (
     StoreView,
     Verdict,
     color,
+    decide,
     finish,
+    interval_verdict,
     median_band,
+    t_interval,
 )
 
 TARGET = 1e-2
+FLOOR = 1e-9
+"""Trajectories are cut at the last logged f ≥ FLOOR·f(W0): below, round-off, not training, sets f."""
 MAX_FACETS = 6
 OPTIMIZER_AXIS = "optimizer"
 LINEAR_RATE = ("f(W_T) ≤ ε after T = Ω̃(poly(n, d, L)/δ² · log(1/ε)) steps, for GD (Theorem 1) and for SGD "
@@ -40,25 +56,117 @@ def line_axis(view: StoreView) -> str | None:
     return view.numeric_axes[0] if view.numeric_axes else None
 
 
-def convergence(groups: dict[str, np.ndarray]) -> Assessment:
-    """Whether every done point of every group reached f_T ≤ TARGET·f_0 (groups: final ratios)."""
-    parts, reached_all, measured = [], True, False
-    for label, ratios in groups.items():
-        ratios = ratios[np.isfinite(ratios)]
-        if ratios.size == 0:
-            continue
-        measured = True
-        reached = int((ratios <= TARGET).sum())
-        reached_all &= reached == ratios.size
-        parts.append(f"{label}: {reached} of {ratios.size} reached f ≤ {TARGET:g}·f(W0) "
-                     f"(median f_T/f_0 = {np.median(ratios):.3g})")
-    if not measured:
-        return Assessment(Verdict.NOT_ENOUGH_RANGE, "no done point has a loss trajectory")
-    text = "; ".join(parts)
-    if reached_all:
-        return Assessment(Verdict.CONSISTENT, text)
-    return Assessment(Verdict.INCONCLUSIVE, text + ": a run that stops short may need more steps or another step "
-                      "size (the theorems fix both), so this is not evidence against linear convergence")
+@dataclass(frozen=True)
+class Phases:
+    """The phase rates of one trajectory: steps 0 < t_q < t_h < T and the mean rate in each phase."""
+
+    first: float
+    middle: float
+    late: float
+    t_q: float
+    t_h: float
+    end: float
+
+    @property
+    def ratio(self) -> float:
+        """q = r_late / r_middle: 1 for linear convergence, 1/2 for any power-law decay."""
+        return self.late / self.middle if self.middle > 0 else float("nan")
+
+    @property
+    def power_law_ratio(self) -> float:
+        """q that a power-law decay f ∝ t^{−p} gives at these steps, for every p."""
+        late = np.log(self.end / self.t_h) / (self.end - self.t_h)
+        middle = np.log(self.t_h / self.t_q) / (self.t_h - self.t_q)
+        return float(late / middle)
+
+
+def phases(steps: np.ndarray, f: np.ndarray) -> Phases | None:
+    """The phases of one trajectory ``f`` logged at ``steps`` (NaN where not logged), or None when
+    it has too few logged steps (three phases need t_q < t_h < T, all past 0)."""
+    steps, f = np.asarray(steps, dtype=float), np.asarray(f, dtype=float)
+    keep = np.isfinite(f) & (f > 0)
+    steps, f = steps[keep], f[keep]
+    if steps.size < 4 or steps[0] != 0:
+        return None
+    usable = f >= FLOOR * f[0]
+    last = int(np.nonzero(usable)[0].max())
+    steps, f = steps[:last + 1], f[:last + 1]
+    end = steps[-1]
+    half = int(np.argmin(np.abs(steps - end / 2)))
+    quarter = int(np.argmin(np.abs(steps - end / 4)))
+    if not 0 < quarter < half < steps.size - 1:
+        return None
+    t_q, t_h = steps[quarter], steps[half]
+
+    def rate(a: int, b: int) -> float:
+        return float(np.log(f[a] / f[b]) / (steps[b] - steps[a]))
+
+    return Phases(rate(0, quarter), rate(quarter, half), rate(half, steps.size - 1), t_q, t_h, end)
+
+
+@dataclass(frozen=True)
+class RateSeries:
+    """The replicas of one line of the loss figure, their phases and the verdict on them."""
+
+    label: str
+    selection: dict[str, object]
+    phases: list[Phases]
+    left: int
+
+    def judge(self) -> Assessment:
+        ratios = np.array([p.ratio for p in self.phases])
+        if not self.phases:
+            return Assessment(Verdict.NOT_ENOUGH_RANGE, "no trajectory has three phases past step 0 above round-off")
+        q, low, high = t_interval(ratios)
+        bound = float(np.sqrt(np.median([p.power_law_ratio for p in self.phases])))
+        verdict = interval_verdict(q, low, high, int(np.isfinite(ratios).sum()), bound, "above",
+                                   "the late rate over the middle rate, q = r_late/r_middle,")
+        return Assessment(verdict.verdict, verdict.reason + f" (linear convergence gives q = 1, any power-law decay "
+                          f"q = {bound ** 2:.3g} at these steps; the bound is their geometric midpoint)")
+
+    def text(self) -> str:
+        """The phases in words: rates per step, medians over replicas."""
+        if not self.phases:
+            return f"{self.label}: no trajectory long enough for three phases"
+        first, middle, late = (float(np.median([getattr(p, k) for p in self.phases])) for k in
+                               ("first", "middle", "late"))
+        t_q, t_h, end = (float(np.median([getattr(p, k) for p in self.phases])) for k in ("t_q", "t_h", "end"))
+        kind = "a fast first phase" if first > 1.5 * middle else "a first phase"
+        return (f"{self.label}: {kind} at {first:.3g} per step (steps 0–{t_q:g}), then {middle:.3g} "
+                f"(steps {t_q:g}–{t_h:g}) and {late:.3g} (steps {t_h:g}–{end:g}); medians over "
+                f"{len(self.phases)} replica(s)")
+
+
+def rate_series(view: StoreView, selections: list[dict[str, object]]) -> list[RateSeries]:
+    """The phases of every done trajectory, grouped by selection (replicas pooled)."""
+    found = []
+    steps = view.ds["step"].values
+    for selection in selections:
+        loss = view.ds["loss"].sel(selection)
+        rows = loss.transpose(..., "step").values.reshape(-1, steps.size)
+        measured = [phases(steps, row) for row in rows if np.isfinite(row).any()]
+        found.append(RateSeries(view.label(selection) or "all points", selection,
+                                [p for p in measured if p is not None], sum(p is None for p in measured)))
+    return found
+
+
+def convergence(series: list[RateSeries]) -> Assessment:
+    """The linear-rate verdict, decided at the largest width when the lines differ in m."""
+    return decide(series, [(line.label, line.judge()) for line in series])
+
+
+def reached(view: StoreView, axis: str | None) -> list[str]:
+    """How many done points of each line reached f ≤ TARGET·f(W0): context, not the verdict."""
+    ratio = final_ratio(view)
+    groups = ({"all points": ratio.values.ravel()} if axis is None else
+              {view.label({axis: v}): ratio.sel({axis: v}).values.ravel() for v in view.ds[axis].values.tolist()})
+    lines = []
+    for label, values in groups.items():
+        values = values[np.isfinite(values)]
+        if values.size:
+            lines.append(f"{label}: {int((values <= TARGET).sum())} of {values.size} reached f ≤ {TARGET:g}·f(W0) "
+                         f"(median f_T/f_0 = {np.median(values):.3g})")
+    return lines
 
 
 def final_ratio(view: StoreView) -> Any:
@@ -88,41 +196,44 @@ class LinearConvergence(Claim):
     needs = ("loss",)
     uses = ("rate",)
     figure = "loss"
-    figure_title = "Training loss f(W_t)/f(W_0): median over seeds, band = min–max"
+    figure_title = "Training loss f(W_t)/f(W_0); dotted verticals: the phases' ends T/4 and T/2"
     order = 10
     columns = (Column("f_T/f_0", "loss", "relative"),)
 
-    def fit(self, view: StoreView) -> tuple[str | None, list[dict[str, object]], list[str]]:
+    def fit(self, view: StoreView) -> tuple[str | None, list[dict[str, object]], list[str], list[RateSeries]]:
         lines = line_axis(view)
         facets = [f for f in view.combinations([d for d in view.scanned if d != lines]) if view.done_at(f)]
         notes = []
         if len(facets) > MAX_FACETS:
             notes.append(f"only the first {MAX_FACETS} of {len(facets)} panels are drawn")
-        return lines, facets[:MAX_FACETS], notes
+        selections = [f for f in view.combinations([d for d in view.scanned]) if view.done_at(f)]
+        return lines, facets[:MAX_FACETS], notes, rate_series(view, selections)
 
     def panel_count(self, view: StoreView, fitted: Any) -> int:
         return len(fitted[1])
 
     def draw(self, axes: list[Any], view: StoreView, fitted: Any) -> None:
-        lines, facets, _ = fitted
+        lines, facets = fitted[0], fitted[1]
+        ends = [(p.t_q, p.t_h) for line in fitted[3] for p in line.phases]
         for ax, facet in zip(axes, facets):
             curves(ax, view, facet, lines)
+            if ends:
+                for boundary in np.median(np.array(ends), axis=0):
+                    ax.axvline(boundary, color="0.4", linestyle=":", linewidth=0.9)
 
     def numbers(self, view: StoreView, fitted: Any) -> list[str]:
-        if not view.has("rate"):
-            return []
-        rate = view.ds["rate"]
-        return [f"fitted rate −d ln f/dt: median {float(rate.median()):.3g} per step "
-                f"(range {float(rate.min()):.3g} to {float(rate.max()):.3g})"]
+        lines = [line.text() for line in fitted[3]] + reached(view, fitted[0])
+        if view.has("rate"):
+            rate = view.ds["rate"]
+            lines.append(f"rate −d ln f/dt fitted over the whole logged trajectory: median {float(rate.median()):.3g} "
+                         f"per step (range {float(rate.min()):.3g} to {float(rate.max()):.3g})")
+        return lines
 
     def notes(self, view: StoreView, fitted: Any) -> list[str]:
         return list(fitted[2])
 
     def verdict(self, view: StoreView, fitted: Any) -> Assessment:
-        lines, ratio = fitted[0], final_ratio(view)
-        if lines is None:
-            return convergence({"all points": ratio.values.ravel()})
-        return convergence({view.label({lines: v}): ratio.sel({lines: v}).values.ravel() for v in view.ds[lines].values})
+        return convergence(fitted[3])
 
 
 class OptimizerComparison(Claim):
@@ -135,28 +246,31 @@ class OptimizerComparison(Claim):
     needs = ("loss",)
     axes = (OPTIMIZER_AXIS,)
     figure = "optimizers"
-    figure_title = "Loss by optimizer (each with its own step budget): median over seeds"
+    figure_title = "Loss by optimizer (each with its own step budget)"
     order = 20
 
-    def fit(self, view: StoreView) -> list[dict[str, object]]:
+    def fit(self, view: StoreView) -> tuple[list[dict[str, object]], list[RateSeries]]:
         facet_dims = [d for d in view.scanned if d != OPTIMIZER_AXIS]
-        return [f for f in view.combinations(facet_dims) if view.done_at(f)][:MAX_FACETS]
+        facets = [f for f in view.combinations(facet_dims) if view.done_at(f)][:MAX_FACETS]
+        selections = [f for f in view.combinations(view.scanned) if view.done_at(f)]
+        return facets, rate_series(view, selections)
 
-    def panel_count(self, view: StoreView, fitted: list[dict[str, object]]) -> int:
-        return len(fitted)
+    def panel_count(self, view: StoreView, fitted: Any) -> int:
+        return len(fitted[0])
 
-    def draw(self, axes: list[Any], view: StoreView, fitted: list[dict[str, object]]) -> None:
-        for ax, facet in zip(axes, fitted):
+    def draw(self, axes: list[Any], view: StoreView, fitted: Any) -> None:
+        for ax, facet in zip(axes, fitted[0]):
             curves(ax, view, facet, OPTIMIZER_AXIS)
+
+    def numbers(self, view: StoreView, fitted: Any) -> list[str]:
+        return [line.text() for line in fitted[1]] + reached(view, OPTIMIZER_AXIS)
 
     def notes(self, view: StoreView, fitted: Any) -> list[str]:
         return ["steps are optimizer steps: SGD reads one sequence per step, GD all n, so compare at equal "
                 "sequence-gradients through the step budgets named in the legend"]
 
     def verdict(self, view: StoreView, fitted: Any) -> Assessment:
-        ratio = final_ratio(view)
-        return convergence({view.label({OPTIMIZER_AXIS: n}): ratio.sel({OPTIMIZER_AXIS: n}).values.ravel()
-                            for n in view.ds[OPTIMIZER_AXIS].values.tolist()})
+        return convergence(fitted[1])
 
 
 class PLCondition(ScalingLawClaim):
@@ -169,7 +283,7 @@ class PLCondition(ScalingLawClaim):
                  "‖∇f‖²/(m f) stays above a constant that does not shrink as m grows; and ‖∇f‖², ‖∇f_i‖² ≤ "
                  "poly(ρ)·m·f.")
     figure = "pl_ratio"
-    figure_title = "Theorem 3: gradient norm relative to m·f over training (median over seeds)"
+    figure_title = "Theorem 3: gradient norm relative to m·f over training"
     order = 40
     panels = (
         ScalingPanel("pl_ratio", reduce="min", name="min_t PL ratio", judged=True, listed="fit and medians",

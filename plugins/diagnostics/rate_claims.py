@@ -52,6 +52,5 @@ class StepsToTarget(ScalingLawClaim):
             found.append(self.along(axis=axis, axes=(axis,), title=f"Steps to target against {axis}",
                                     statement=statement, law=law, bound=bound, allowed=allowed,
                                     figure=f"speed_{axis}",
-                                    figure_title=f"Training speed against {axis}: median over seeds, dashed = "
-                                                 "power-law fit"))
+                                    figure_title=f"Training speed against {axis}; dashed: power-law fit"))
         return found

@@ -18,7 +18,7 @@ from framework import (
     StoreView,
     Verdict,
     color,
-    combine,
+    decide,
     draw_series,
     exponent_verdict,
     finish,
@@ -90,5 +90,5 @@ class SemiSmoothness(Claim):
         if fitted["by_m"] is None:
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "the constants are unknown: testing that the ratio does not "
                               f"grow needs a width axis `{WIDTH_AXIS}`")
-        return combine(judged(fitted["by_m"][0], lambda f: exponent_verdict(
+        return decide(fitted["by_m"][0], judged(fitted["by_m"][0], lambda f: exponent_verdict(
             f, 0.0, "below", f"the exponent in m of {RATIO}")))

@@ -66,9 +66,11 @@ class ForwardStability(ScalingLawClaim):
     order = 70
     panels = (
         ScalingPanel("h_perturbation", reduce="max", over=("step", "layer"), name="max ‖h'‖", judged=True,
-                     ylabel=r"$\max_{i,l,t}\ \|h_{i,l}-h^{(0)}_{i,l}\|_2$"),
+                     ylabel=r"$\max_{i,l,t}\ \|h_{i,l}-h^{(0)}_{i,l}\|_2$",
+                     references=(ReferenceLine(-0.5, "paper: ∝ m^(−1/2) (through first point)"),)),
         ScalingPanel("g_perturbation", reduce="max", over=("step", "layer"), name="max ‖g'‖",
-                     ylabel=r"$\max_{i,l,t}\ \|g_{i,l}-g^{(0)}_{i,l}\|_2$"),
+                     ylabel=r"$\max_{i,l,t}\ \|g_{i,l}-g^{(0)}_{i,l}\|_2$",
+                     references=(ReferenceLine(-0.5, "paper: ∝ m^(−1/2) (through first point)"),)),
     )
     bound = -0.5
     allowed = "below"
