@@ -25,6 +25,11 @@ class SeparableParams(Params):
     input_norm_min: float = Field(1.0, gt=0, le=1, description="smallest norm of x_{i,l}, l >= 2")
     input_norm_max: float = Field(1.0, gt=0, le=1, description="largest norm of x_{i,l}, l >= 2")
     target_scale: float = Field(1.0, gt=0, description="targets are N(0, target_scale^2/d) per coordinate")
+    shared_tail: bool = Field(False, description="every sequence has the same inputs after the first, so the first "
+                                                 "inputs alone tell the sequences apart and delta is the whole data's "
+                                                 "separation")
+    tight: bool = Field(False, description="place the first two sequences' first inputs exactly delta apart, so the "
+                                           "data's separation is delta itself, not only at least delta")
 
     @model_validator(mode="after")
     def _consistent(self) -> SeparableParams:
@@ -67,12 +72,26 @@ def _min_pairwise_distance(points: Tensor) -> float:
     return float(dist.min())
 
 
-def separated_first_inputs(n: int, d_x: int, delta: float, rng: torch.Generator) -> Tensor:
+def _at_distance(point: Tensor, delta: float, rng: torch.Generator) -> Tensor:
+    """A point on the sphere of ``point``'s radius, exactly ``delta`` from it (chord length), in a
+    random direction: rotated by θ = 2 asin(δ / 2r) towards a random unit vector orthogonal to it."""
+    radius = float(point.norm())
+    along = point / radius
+    other = torch.randn(point.shape[0], generator=rng, dtype=torch.float64)
+    other = other - (other @ along) * along
+    other = other / other.norm()
+    angle = 2 * math.asin(delta / (2 * radius))
+    return radius * (math.cos(angle) * along + math.sin(angle) * other)
+
+
+def separated_first_inputs(n: int, d_x: int, delta: float, rng: torch.Generator, tight: bool = False) -> Tensor:
     """``x_{i,1}``: unit norm, last coordinate 1/sqrt(2), pairwise distance >= δ (Assumption 2.1).
 
     The first d_x - 1 coordinates are a point on the sphere of radius 1/sqrt(2); points in a
-    too-close pair are redrawn (the later one of each pair) until none is left. Raises
-    ``ValueError`` saying why when the request is impossible or no placement was found.
+    too-close pair are redrawn (the later one of each pair) until none is left. ``tight`` puts the
+    second point exactly δ from the first (n >= 2, d_x >= 3), so that δ is the data's separation:
+    random points are usually much farther apart than a small δ. Raises ``ValueError`` saying why
+    when the request is impossible or no placement was found.
     """
     k = d_x - 1
     reason = _impossibility(n, k, delta)
@@ -80,8 +99,13 @@ def separated_first_inputs(n: int, d_x: int, delta: float, rng: torch.Generator)
         raise ValueError(f"cannot place n = {n} sequences at separation delta = {delta}: {reason}")
     radius = FIRST_INPUT_LAST_COORDINATE
     points = radius * _unit_rows(n, k, rng)
+    tight = tight and n >= 2 and k >= 2
+    if tight:
+        points[1] = _at_distance(points[0], delta, rng)
     for _ in range(PLACEMENT_ROUNDS):
         dist = torch.cdist(points, points)
+        if tight:  # the one pair placed at exactly δ is not too close
+            dist[0, 1] = dist[1, 0] = math.inf
         too_close = torch.triu(dist < delta, diagonal=1).any(dim=0)  # the later point of a close pair
         if not too_close.any():
             break
@@ -104,15 +128,17 @@ class Separable(Generator):
 
     def generate(self, params: SeparableParams, seed: int) -> Problem:
         """Inputs per §2.1: ``||x_{i,1}|| = 1`` with last coordinate 1/sqrt(2), pairwise distance
-        >= δ; later inputs uniform in direction with norm uniform in
-        [input_norm_min, input_norm_max] (<= 1); targets i.i.d. N(0, target_scale²/d),
+        >= δ (one pair at exactly δ when ``tight``); later inputs uniform in direction with norm uniform in
+        [input_norm_min, input_norm_max] (<= 1), the same for every sequence when ``shared_tail``; targets i.i.d. N(0, target_scale²/d),
         independent of the inputs ("fit random labels")."""
         rng = seeded_generator(seed)
         n, L, d_x, d = params.n, params.L, params.d_x, params.d
-        first = separated_first_inputs(n, d_x, params.delta, rng)
+        first = separated_first_inputs(n, d_x, params.delta, rng, params.tight)
         directions = _unit_rows(n * (L - 1), d_x, rng).view(n, L - 1, d_x)
         low, high = params.input_norm_min, params.input_norm_max
         norms = low + (high - low) * torch.rand(n, L - 1, 1, generator=rng, dtype=torch.float64)
+        if params.shared_tail:  # the first sequence's later inputs, for every sequence
+            directions, norms = directions[:1].expand_as(directions), norms[:1].expand_as(norms)
         X = torch.cat([first.unsqueeze(1), directions * norms], dim=1)
         Y = params.target_scale / math.sqrt(d) * torch.randn(n, L, d, generator=rng, dtype=torch.float64)
         delta = torch.tensor([_min_pairwise_distance(first)], dtype=torch.float64)

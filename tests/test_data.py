@@ -42,6 +42,35 @@ def test_inputs_keep_section_2_1_and_separation_holds_exactly(params):
         assert measured == pytest.approx(min(pair_distances), rel=1e-12)
 
 
+@pytest.mark.parametrize("delta", [0.02, 0.1, 0.5, 0.8])
+def test_tight_data_are_separated_by_exactly_delta(delta):
+    """With ``tight``, the closest pair of first inputs is δ apart to round-off (a brute-force loop
+    over pairs), every other pair at least δ, and §2.1's norms still hold."""
+    problem = make_problem(5, n=8, L=3, d_x=8, d=2, delta=delta, tight=True)
+    first = problem.X[0, :, 0]
+    distances = {(i, j): (first[i] - first[j]).norm().item() for i, j in itertools.combinations(range(8), 2)}
+    assert distances[(0, 1)] == pytest.approx(delta, abs=1e-12)
+    assert min(distances.values()) >= delta - 1e-12
+    assert problem.delta.item() == pytest.approx(delta, abs=1e-12)
+    assert torch.allclose(first.norm(dim=1), torch.ones(8, dtype=torch.float64), atol=1e-15)
+    assert torch.all(first[:, -1] == 1 / math.sqrt(2))
+
+
+def test_a_shared_tail_leaves_only_the_first_inputs_to_tell_sequences_apart():
+    problem = make_problem(2, n=6, L=5, d_x=8, d=2, delta=0.1, tight=True, shared_tail=True)
+    X = problem.X[0]
+    for i in range(1, 6):
+        assert torch.equal(X[i, 1:], X[0, 1:])
+    assert (X[0, 0] - X[1, 0]).norm().item() == pytest.approx(0.1, abs=1e-12)
+    assert torch.allclose(X[:, 1:].norm(dim=-1), torch.ones(6, 4, dtype=torch.float64), atol=1e-15)
+
+
+def test_tight_leaves_the_default_data_unchanged():
+    loose = make_problem(5, n=8, L=3, d_x=8, d=2, delta=0.3)
+    again = make_problem(5, n=8, L=3, d_x=8, d=2, delta=0.3, tight=False)
+    assert torch.equal(loose.X, again.X) and torch.equal(loose.Y, again.Y)
+
+
 def test_same_seed_same_data_and_other_seed_other_data():
     a, b, c = (make_problem(s, n=5, L=4, d_x=6, d=2, delta=0.2) for s in (7, 7, 8))
     assert torch.equal(a.X, b.X) and torch.equal(a.Y, b.Y)

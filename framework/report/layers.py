@@ -31,7 +31,8 @@ def threshold_verdict(view: StoreView, worst: xr.DataArray, bound: float, what: 
     the range of their worst values: supported when every replica is at or above the bound,
     contradicted when every one is below, inconclusive when they straddle it; fewer than
     ``MIN_REPLICAS`` replicas are not enough. The smaller widths are stated as context: the
-    smallest width from which every replica holds is where the regime starts.
+    smallest width from which every replica holds is where the regime starts. The judged number
+    is the median of the worst values, with their range as its interval.
     """
     finite = worst.notnull()
     if not bool(finite.any()):
@@ -50,23 +51,27 @@ def threshold_verdict(view: StoreView, worst: xr.DataArray, bound: float, what: 
         holding = [m for m in widths if m > max(failing)]
         text += (f"; some point below {bound:g} at m = {', '.join(map(str, failing))}"
                  + (f", every point holds from m = {min(holding)}" if holding else ""))
+    measured = (float(np.median(values)), float(values.min()), float(values.max()))
     if values.size < MIN_REPLICAS:
-        return Assessment(Verdict.NOT_ENOUGH_REPLICAS, text + f"; a verdict needs at least {MIN_REPLICAS} replicas")
+        return Assessment(Verdict.NOT_ENOUGH_REPLICAS, text + f"; a verdict needs at least {MIN_REPLICAS} replicas",
+                          measured)
     if below == 0:
-        return Assessment(Verdict.SUPPORTED, text)
+        return Assessment(Verdict.SUPPORTED, text, measured)
     if below == values.size:
-        return Assessment(Verdict.CONTRADICTED, text)
-    return Assessment(Verdict.INCONCLUSIVE, text)
+        return Assessment(Verdict.CONTRADICTED, text, measured)
+    return Assessment(Verdict.INCONCLUSIVE, text, measured)
 
 
 def series_selections(view: StoreView) -> tuple[list[dict[str, object]], list[str]]:
-    """One line per combination of the scanned axes (L first when present), at most MAX_SERIES."""
+    """One line per combination of the scanned axes (L first when present), at most MAX_SERIES:
+    the last ones in grid order (the longest sequences), where the regime is tested hardest."""
     dims = sorted(view.scanned, key=lambda d: d != DEPTH_AXIS)
     selections = list(view.combinations(dims))
     notes = []
     if len(selections) > MAX_SERIES:
-        notes.append(f"only the first {MAX_SERIES} of {len(selections)} series are drawn")
-        selections = selections[:MAX_SERIES]
+        notes.append(f"only the last {MAX_SERIES} of {len(selections)} series (the largest values of "
+                     f"{', '.join(dims)}) are drawn against the layer")
+        selections = selections[-MAX_SERIES:]
     return selections, notes
 
 

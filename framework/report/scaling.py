@@ -9,7 +9,7 @@ largest width when the series differ in m, since the theorems hold for m large e
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
@@ -50,17 +50,15 @@ def series_of(view: StoreView, values: xr.DataArray, axis: str, *, model: str = 
               others: list[str] | None = None) -> tuple[list[Series], list[str]]:
     """Split ``values`` (dims ⊆ grid dims) into series along ``axis``, each fitted; and notes.
 
-    ``model`` is ``"power"`` (log-log) or ``"exponential"`` (log y against x). Series beyond
-    ``MAX_SERIES`` are left out and a note says so.
+    ``model`` is ``"power"`` (log-log) or ``"exponential"`` (log y against x). Every series is
+    fitted; figures draw the first ``MAX_SERIES`` (``draw_series``) and a note says so.
     """
     fitter = fit_power_law if model == "power" else fit_exponential
     dims = [d for d in (others if others is not None else view.scanned) if d != axis and d in values.dims]
     selections = list(view.combinations(dims))
     notes = []
     if len(selections) > MAX_SERIES:
-        notes.append(f"{len(selections) - MAX_SERIES} of {len(selections)} series left out of the figure "
-                     f"(only the first {MAX_SERIES} are drawn and fitted)")
-        selections = selections[:MAX_SERIES]
+        notes.append(f"only the first {MAX_SERIES} of {len(selections)} series are drawn; all are fitted and judged")
     x = np.asarray(values[axis].values, dtype=float)
     result = []
     for selection in selections:
@@ -72,8 +70,8 @@ def series_of(view: StoreView, values: xr.DataArray, axis: str, *, model: str = 
 
 
 def draw_series(ax: Axes, series: list[Series], *, symbol: str = "a", model: str = "power") -> None:
-    """Each series as median and band, its fitted line dashed, its fit in the legend."""
-    for index, line in enumerate(series):
+    """The first ``MAX_SERIES`` series, each as median and band, its fitted line dashed, its fit in the legend."""
+    for index, line in enumerate(series[:MAX_SERIES]):
         colour = color(index)
         label = line.label if line.fit is None else f"{line.label}: {line.fit.text(symbol)}"
         if not median_band(ax, line.x, line.y, label, colour):
@@ -114,7 +112,7 @@ def judged(series: list[Series], judge: Callable[[LineFit], Assessment]) -> list
         used = line.x[np.isfinite(line.y).any(axis=1)]
         assessment = judge(line.fit)
         span = f" (fitted over {line.axis} = {used.min():g} to {used.max():g})"
-        result.append((line.label, Assessment(assessment.verdict, assessment.reason + span)))
+        result.append((line.label, replace(assessment, reason=assessment.reason + span)))
     return result
 
 
@@ -148,13 +146,14 @@ GROWTH_FACTOR = 2.0
 """The most an exponential factor may multiply a polynomial quantity over the measured range."""
 
 
-def polynomial_not_exponential(series: list[Series], axis: str) -> list[tuple[str, Assessment]]:
+def polynomial_not_exponential(series: list[Series], axis: str, *, inverse: bool = False) -> list[tuple[str, Assessment]]:
     """Judge each series' growth in ``axis``: polynomial (Theorems 1–2's steps in L or n) or exponential.
 
     ln y = a + b ln x + r x is fitted per replica (``fit_growth``): r is the exponential rate net of
     any power of x. Supported when the whole interval of r keeps the exponential factor
     e^{r (x_max − x_min)} over the measured range below ``GROWTH_FACTOR``, contradicted when the
-    whole interval puts it above.
+    whole interval puts it above. ``inverse`` judges a quantity ∝ 1/T (a rate): its exponential
+    rate must then stay above −ln(GROWTH_FACTOR)/(x_max − x_min).
     """
     result = []
     for line in series:
@@ -170,12 +169,12 @@ def polynomial_not_exponential(series: list[Series], axis: str) -> list[tuple[st
         growth = fit_growth(line.x, line.y)
         span = float(used.max() - used.min())
         rate, low, high = growth.rate
-        bound = float(np.log(GROWTH_FACTOR) / span)
-        assessment = interval_verdict(rate, low, high, growth.replicas, bound, "below",
+        bound = float(np.log(GROWTH_FACTOR) / span) * (-1 if inverse else 1)
+        assessment = interval_verdict(rate, low, high, growth.replicas, bound, "above" if inverse else "below",
                                       f"the exponential rate r of ln y = a + b ln {axis} + r·{axis} (b = "
                                       f"{growth.power[0]:.3g})")
-        result.append((line.label, Assessment(assessment.verdict, assessment.reason + f" (bound: a factor "
-                                              f"{GROWTH_FACTOR:g} over {axis} = {used.min():g} to {used.max():g})")))
+        result.append((line.label, replace(assessment, reason=assessment.reason + f" (bound: a factor "
+                                           f"{GROWTH_FACTOR:g} over {axis} = {used.min():g} to {used.max():g})")))
     return result
 
 

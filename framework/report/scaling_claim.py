@@ -33,7 +33,7 @@ from framework.report.scaling import (
     scaling_axes,
     series_of,
 )
-from framework.report.verdicts import Assessment, Verdict, exponent_verdict
+from framework.report.verdicts import UNMEASURED, Assessment, Verdict, exponent_verdict
 from framework.report.view import WIDTH_AXIS, StoreView
 
 OPPOSITE = {"below": "above", "above": "below"}
@@ -177,13 +177,19 @@ class ScalingLawClaim(Claim):
         return list(dict.fromkeys(note for item in fitted for note in item.notes))
 
     def verdict(self, view: StoreView, fitted: list[FittedPanel]) -> Assessment:
-        item = next((item for item in fitted if item.panel.judged), None)
-        if item is None:
+        """The verdict of the first judged panel that can be measured (steps to target, say, else
+        the rate when too few points reached the target), else the first judged panel's."""
+        judged_panels = [item for item in fitted if item.panel.judged]
+        if not judged_panels:
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "the store has none of the judged quantities")
         if self.law == "none":
             return Assessment(Verdict.DESCRIPTIVE, "descriptive fits only")
-        if self.law == "polynomial":
-            return decide(item.series, polynomial_not_exponential(item.series, self.axis))
-        bound, allowed = (-self.bound, OPPOSITE[self.allowed]) if item.panel.inverse else (self.bound, self.allowed)
+        verdicts = [self.panel_verdict(item) for item in judged_panels]
+        return next((v for v in verdicts if v.verdict not in UNMEASURED), verdicts[0])
+
+    def panel_verdict(self, item: FittedPanel) -> Assessment:
         what = f"the exponent of {item.panel.label} in {self.axis}"
+        if self.law == "polynomial":
+            return decide(item.series, polynomial_not_exponential(item.series, self.axis, inverse=item.panel.inverse))
+        bound, allowed = (-self.bound, OPPOSITE[self.allowed]) if item.panel.inverse else (self.bound, self.allowed)
         return decide(item.series, judged(item.series, lambda fit: exponent_verdict(fit, bound, allowed, what)))

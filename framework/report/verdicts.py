@@ -44,10 +44,12 @@ class Verdict(str, Enum):
 
 @dataclass(frozen=True)
 class Assessment:
-    """A verdict and the sentence that justifies it from the numbers."""
+    """A verdict, the sentence that justifies it from the numbers, and the judged number itself
+    (estimate, low, high of its 95% interval) where one number decided it."""
 
     verdict: Verdict
     reason: str
+    measured: tuple[float, float, float] | None = None
 
 
 @dataclass
@@ -101,14 +103,16 @@ def interval_verdict(estimate: float, low: float, high: float, replicas: int, bo
     measured = f"{what} is {estimate:.3g}{unit}, 95% interval [{low:.3g}, {high:.3g}] over {replicas} replicas"
     inside = high <= bound if allowed == "below" else low >= bound
     outside = low > bound if allowed == "below" else high < bound
+    number = (float(estimate), float(low), float(high))
     if inside:
-        return Assessment(Verdict.SUPPORTED, f"{measured}: the whole interval is {sign} {bound:.3g}, as the paper says")
+        return Assessment(Verdict.SUPPORTED, f"{measured}: the whole interval is {sign} {bound:.3g}, as the paper says",
+                          number)
     if outside:
         return Assessment(Verdict.CONTRADICTED,
                           f"{measured}: the whole interval violates {sign} {bound:.3g} (over the measured range; the "
-                          "paper's bound is asymptotic, and a wider range may set it in)")
+                          "paper's bound is asymptotic, and a wider range may set it in)", number)
     return Assessment(Verdict.INCONCLUSIVE, f"{measured}: the interval contains {bound:.3g}, so the data decide "
-                      f"neither for nor against {sign} {bound:.3g}")
+                      f"neither for nor against {sign} {bound:.3g}", number)
 
 
 def exponent_verdict(fit: LineFit, bound: float, allowed: str, what: str) -> Assessment:
@@ -125,17 +129,18 @@ def combine(assessments: list[tuple[str, Assessment]]) -> Assessment:
 
     Any contradicted series makes the claim contradicted, then any inconclusive one
     inconclusive; series that could not be measured are named but do not count; none measured
-    gives the first unmeasured verdict.
+    gives the first unmeasured verdict. The judged number is that of the first series with
+    the verdict given.
     """
     if not assessments:
         return Assessment(Verdict.NOT_ENOUGH_RANGE, "no series could be fitted")
     if len(assessments) == 1:
         return assessments[0][1]
     reasons = "; ".join(f"{label}: {a.reason}" for label, a in assessments)
-    verdicts = {a.verdict for _, a in assessments}
     for verdict in (Verdict.CONTRADICTED, Verdict.INCONCLUSIVE, Verdict.SUPPORTED):
-        if verdict in verdicts:
-            return Assessment(verdict, reasons)
+        deciding = [a for _, a in assessments if a.verdict is verdict]
+        if deciding:
+            return Assessment(verdict, reasons, deciding[0].measured)
     return Assessment(assessments[0][1].verdict, reasons)
 
 
@@ -148,4 +153,4 @@ def with_regime(decisive: list[tuple[str, Assessment]], smaller: list[tuple[str,
         return verdict
     context = "; ".join(f"{label}: {a.verdict}" for label, a in smaller)
     return Assessment(verdict.verdict, f"judged {where}: {verdict.reason}. At smaller widths (context, not judged): "
-                      f"{context}")
+                      f"{context}", verdict.measured)

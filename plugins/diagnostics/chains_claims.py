@@ -13,6 +13,7 @@ import numpy as np
 
 from framework import (
     DEPTH_AXIS,
+    MAX_SERIES,
     Assessment,
     Claim,
     ReferenceLine,
@@ -70,7 +71,7 @@ class ChainsDoNotBlowUp(Claim):
                          label="naive: √2 per layer")
         finish(axes[0], LENGTH_LABEL, r"$\|W D_{l_1} W \cdots D_{l_2} W\|_2$", logy=True)
         if fitted["b_series"] is not None:
-            for index, line in enumerate(fitted["b_series"]):
+            for index, line in enumerate(fitted["b_series"][:MAX_SERIES]):
                 median_band(axes[1], line.x, line.y, line.label, color(index))
             finish(axes[1], LENGTH_LABEL, r"$\|B D_{l_1} W \cdots D_{l_2} W\|_2$", logy=True)
 

@@ -17,7 +17,7 @@ Theorem 3: ‖∇f(W)‖_F² ≥ δ/poly(ρ) · m · f(W) within poly(ϱ)/√m o
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -121,8 +121,13 @@ class RateSeries:
         bound = float(np.sqrt(np.median([p.power_law_ratio for p in self.phases])))
         verdict = interval_verdict(q, low, high, int(np.isfinite(ratios).sum()), bound, "above",
                                    "the late rate over the middle rate, q = r_late/r_middle,")
-        return Assessment(verdict.verdict, verdict.reason + f" (linear convergence gives q = 1, any power-law decay "
-                          f"q = {bound ** 2:.3g} at these steps; the bound is their geometric midpoint)")
+        reason = verdict.reason + (f" (linear convergence gives q = 1, any power-law decay q = {bound ** 2:.3g} at "
+                                   "these steps; the bound is their geometric midpoint)")
+        if verdict.verdict is Verdict.CONTRADICTED and low > bound**2:
+            reason += (f". The interval also lies above the power-law value {bound ** 2:.3g}: the decay is faster than "
+                       "any power law, but its rate still falls over this budget, as a sum of exponentials does "
+                       "before its slowest one takes over (gradient descent on a near-constant kernel)")
+        return replace(verdict, reason=reason)
 
     def text(self) -> str:
         """The phases in words: rates per step, medians over replicas."""

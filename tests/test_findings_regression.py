@@ -1,0 +1,143 @@
+"""The findings do not move (issue 16): each pipeline of pipelines/findings/, reduced, rerun, and
+its verdicts and judged intervals checked against the table in docs/findings.md.
+
+The reduced pipelines keep each findings pipeline's data, model, optimizer and diagnostics and
+shrink its grid and budget (``REDUCTIONS``) so that all of them run in a few minutes on two
+cores. A change to the engine, a diagnostic or a verdict rule that moves one of their findings
+changes a verdict or an interval here. Slow: set OVERPARAM_SLOW=1.
+
+When a change is meant to move a finding, rerun the reduced pipelines and rewrite the table:
+``python tests/test_findings_regression.py --write`` (docs/findings.md says what changed, why).
+"""
+from __future__ import annotations
+
+import copy
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+FINDINGS = ROOT / "pipelines" / "findings"
+DOCUMENT = ROOT / "docs" / "findings.md"
+START, END = "<!-- regression table: start -->", "<!-- regression table: end -->"
+RELATIVE, ABSOLUTE = 0.02, 0.005
+"""How far a rerun's numbers may sit from the table: its 3 significant figures and BLAS round-off."""
+
+# Dotted keys into the pipeline file, and their reduced values.
+REDUCTIONS: dict[str, dict[str, Any]] = {
+    "width": {"grid.m": [64, 128, 256, 512], "grid.seed": 3, "stages.train.params.steps": 300},
+    "depth": {"grid.L": [2, 4, 8, 16], "grid.m": [32, 128], "grid.seed": 3, "stages.train.params.steps": 200,
+              "stages.chains.schedule": {"at": [0, 200]}},
+    "samples": {"grid.n": [2, 4, 8, 16], "grid.m": [64, 256], "grid.seed": 3, "stages.train.params.steps": 400},
+    "separation": {"grid.delta": [0.05, 0.1, 0.2, 0.5], "grid.m": [64, 256], "grid.seed": 3,
+                   "stages.train.params.steps": 400},
+    "optimizers": {"grid.m": [128], "grid.seed": 3, "grid.steps": [300, 2400, 1200]},
+    "token_map": {"grid.m": [64, 128, 256], "grid.seed": 3, "stages.train.params.steps": 400},
+    "digits": {"grid.m": [64, 256], "grid.seed": 3, "stages.train.params.steps": 400,
+               "stages.data.params.n": 16},
+}
+
+
+def reduced(name: str, directory: Path) -> Path:
+    """The findings pipeline ``name`` with its reductions applied, written into ``directory``."""
+    spec = yaml.safe_load((FINDINGS / f"{name}.yaml").read_text())
+    spec = copy.deepcopy(spec)
+    for dotted, value in REDUCTIONS[name].items():
+        *parents, last = dotted.split(".")
+        node = spec
+        for key in parents:
+            node = node[key]
+        if last not in node:
+            raise KeyError(f"pipelines/findings/{name}.yaml has no key {dotted}")
+        node[last] = value
+    spec["name"] = f"{spec['name']}-reduced"
+    spec["store"] = f"{name}.zarr"
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return path
+
+
+def measured_rows(name: str, directory: Path) -> list[tuple[str, str, str, str]]:
+    """Run the reduced pipeline and report on it: (pipeline, claim, verdict, number) per finding."""
+    from framework.execution.cluster import ClusterOptions
+    from framework.execution.orchestrator import RunOptions, run_plan
+    from framework.planning.plan import plan_file
+    from framework.report import build_report
+
+    pipeline = reduced(name, directory)
+    run_plan(plan_file(pipeline), RunOptions(cluster=ClusterOptions(workers=2), progress="quiet"))
+    report = build_report(directory / f"{name}.zarr", directory / f"{name}.report")
+    rows = []
+    for finding in report.content.findings:
+        assessment = finding.assessment
+        number = ("—" if assessment is None or assessment.measured is None else
+                  "{:.3g} [{:.3g}, {:.3g}]".format(*assessment.measured))
+        rows.append((name, finding.title, str(assessment.verdict) if assessment else "—", number))
+    return rows
+
+
+def documented() -> dict[tuple[str, str], tuple[str, str]]:
+    """The table in docs/findings.md: (pipeline, claim) -> (verdict, number)."""
+    text = DOCUMENT.read_text()
+    table = text[text.index(START) + len(START):text.index(END)]
+    rows = {}
+    for line in table.strip().splitlines()[2:]:
+        pipeline, claim, verdict, number = (cell.strip() for cell in line.strip().strip("|").split("|"))
+        rows[(pipeline, claim)] = (verdict, number)
+    return rows
+
+
+def numbers(text: str) -> list[float]:
+    return [float(x) for x in re.findall(r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?", text)]
+
+
+def test_every_findings_pipeline_has_a_reduction_that_names_its_keys_and_validates(tmp_path):
+    from framework.planning.plan import plan_file
+
+    assert set(REDUCTIONS) == {path.stem for path in FINDINGS.glob("*.yaml")}
+    for name in REDUCTIONS:
+        plan = plan_file(reduced(name, tmp_path))
+        assert 0 < len(plan.jobs) < len(plan_file(FINDINGS / f"{name}.yaml").jobs), name
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("name", list(REDUCTIONS))
+def test_a_reduced_findings_pipeline_reproduces_its_documented_verdicts_and_intervals(name, tmp_path):
+    table = {key: value for key, value in documented().items() if key[0] == name}
+    assert table, f"docs/findings.md has no regression rows for {name}"
+    rows = {(pipeline, claim): (verdict, number) for pipeline, claim, verdict, number in measured_rows(name, tmp_path)}
+    assert set(rows) == set(table), (set(rows) ^ set(table))
+    for key, (verdict, number) in rows.items():
+        expected_verdict, expected_number = table[key]
+        assert verdict == expected_verdict, f"{key}: {verdict}, documented {expected_verdict}"
+        got, expected = numbers(number), numbers(expected_number)
+        assert len(got) == len(expected), f"{key}: {number}, documented {expected_number}"
+        for value, reference in zip(got, expected):
+            assert abs(value - reference) <= RELATIVE * abs(reference) + ABSOLUTE, (
+                f"{key}: {number}, documented {expected_number}")
+
+
+def write_table() -> None:
+    """Rerun every reduced pipeline and put the table into docs/findings.md."""
+    import tempfile
+
+    lines = ["| pipeline | claim | verdict | judged number [interval] |", "| --- | --- | --- | --- |"]
+    with tempfile.TemporaryDirectory() as directory:
+        for name in REDUCTIONS:
+            folder = Path(directory) / name
+            folder.mkdir()
+            lines += [f"| {' | '.join(row)} |" for row in measured_rows(name, folder)]
+    text = DOCUMENT.read_text()
+    head, tail = text[:text.index(START) + len(START)], text[text.index(END):]
+    DOCUMENT.write_text(head + "\n" + "\n".join(lines) + "\n" + tail)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--write"]:
+        sys.exit("usage: python tests/test_findings_regression.py --write")
+    write_table()
