@@ -3,9 +3,10 @@
 Each test makes many data sets with a known exponent, growth rate or rate ratio, and the noise
 a scan has (a random offset per replica, since a replica's points share its data and streams,
 and noise per point), fits each, and counts how often the 95% interval contains the truth.
-With 2,000 data sets the count's standard error is 0.5%, so a correct method lands in
-[0.93, 0.97] except once in about 10^4 runs; a bootstrap over three replicas (the method this
-replaces) covered 0.5 only about 70% of the time.
+With 1,000 data sets the count's standard error is 0.7%, so a correct method lands in
+[0.925, 0.975] except about once in 2,000 runs (3.5 standard errors). The cluster bootstrap
+over three replicas that this replaced covered 2/3 in 73% of 400 such data sets (measured once,
+with the same noise, at nominal 95%).
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 from framework.report.fits import LEVEL, fit_exponential, fit_growth, fit_power_law, t_interval
 from plugins.diagnostics.loss_claims import phases
 
-DATA_SETS = 2000
+DATA_SETS = 1000
 WIDTHS = 64.0 * 2.0 ** np.arange(7)
 
 
@@ -37,7 +38,7 @@ def test_power_law_interval_covers_the_exponent_at_its_nominal_rate(replicas):
     exponent = 2 / 3
     covered = [fit_power_law(WIDTHS, noisy(3.0 * WIDTHS**exponent, rng, replicas, 0.2)).contains(exponent)
                for _ in range(DATA_SETS)]
-    assert 0.93 <= coverage(covered) <= 0.97, coverage(covered)
+    assert 0.925 <= coverage(covered) <= 0.975, coverage(covered)
 
 
 def test_power_law_interval_covers_the_mean_exponent_when_each_replica_has_its_own():
@@ -48,14 +49,14 @@ def test_power_law_interval_covers_the_mean_exponent_when_each_replica_has_its_o
         exponents = -0.5 + rng.normal(0, 0.05, size=4)
         y = 2.0 * WIDTHS[:, None] ** exponents[None, :] * np.exp(rng.normal(0, 0.1, size=(WIDTHS.size, 4)))
         covered.append(fit_power_law(WIDTHS, y).contains(-0.5))
-    assert 0.93 <= coverage(covered) <= 0.97, coverage(covered)
+    assert 0.925 <= coverage(covered) <= 0.975, coverage(covered)
 
 
 def test_power_law_interval_keeps_its_rate_under_heavy_tailed_noise():
     rng = np.random.default_rng(5)
     covered = [fit_power_law(WIDTHS, noisy(WIDTHS**0.5, rng, 5, 0.2, heavy=True)).contains(0.5)
                for _ in range(DATA_SETS)]
-    assert 0.92 <= coverage(covered) <= 0.98, coverage(covered)
+    assert 0.915 <= coverage(covered) <= 0.985, coverage(covered)
 
 
 def test_exponential_interval_covers_the_growth_rate():
@@ -63,7 +64,7 @@ def test_exponential_interval_covers_the_growth_rate():
     length = np.arange(1.0, 9.0)
     covered = [fit_exponential(length, noisy(4.0 * np.exp(0.2 * length), rng, 4, 0.1)).contains(0.2)
                for _ in range(DATA_SETS)]
-    assert 0.93 <= coverage(covered) <= 0.97, coverage(covered)
+    assert 0.925 <= coverage(covered) <= 0.975, coverage(covered)
 
 
 def test_growth_fit_covers_the_exponential_rate_net_of_the_power():
@@ -76,8 +77,8 @@ def test_growth_fit_covers_the_exponential_rate_net_of_the_power():
         fit = fit_growth(depth, noisy(exact, rng, 4, 0.1))
         covered_rate.append(fit.rate[1] <= 0.02 <= fit.rate[2])
         covered_power.append(fit.power[1] <= 3.0 <= fit.power[2])
-    assert 0.93 <= coverage(covered_rate) <= 0.97, coverage(covered_rate)
-    assert 0.93 <= coverage(covered_power) <= 0.97, coverage(covered_power)
+    assert 0.925 <= coverage(covered_rate) <= 0.975, coverage(covered_rate)
+    assert 0.925 <= coverage(covered_power) <= 0.975, coverage(covered_power)
 
 
 def test_t_interval_is_the_textbook_one():
@@ -121,28 +122,28 @@ def test_rate_ratio_is_one_for_linear_decay_and_one_half_for_any_power_law():
 
 def test_rate_ratio_interval_covers_its_mean_on_noisy_linear_runs():
     """Replicas with their own rate and noisy logs: the interval covers the population mean of q,
-    found by simulating 20,000 replicas."""
+    found by simulating 10,000 replicas."""
     rng = np.random.default_rng(7)
 
     def replica() -> float:
         return phases(LOGGED, linear_trajectory(rng, rng.uniform(0.004, 0.008), 0.05)).ratio
 
-    truth = float(np.mean([replica() for _ in range(20_000)]))
+    truth = float(np.mean([replica() for _ in range(10_000)]))
     covered = []
     for _ in range(DATA_SETS):
         _, low, high = t_interval(np.array([replica() for _ in range(4)]))
         covered.append(low <= truth <= high)
     assert abs(truth - 1) < 0.01
-    assert 0.93 <= coverage(covered) <= 0.97, coverage(covered)
+    assert 0.925 <= coverage(covered) <= 0.975, coverage(covered)
 
 
 def test_power_law_decay_is_almost_never_judged_linear():
     """The claim's rule (the interval of q above √q_power) on sublinear runs of random order:
-    supported at most at the interval's one-sided error rate, 2.5%."""
+    supported at most at the interval's one-sided error rate, 2.5% (3% allows for the count's noise)."""
     rng = np.random.default_rng(9)
     supported = []
     for _ in range(DATA_SETS):
         found = [phases(LOGGED, power_trajectory(rng, rng.uniform(0.5, 3), 0.05)) for _ in range(4)]
         _, low, _ = t_interval(np.array([p.ratio for p in found]))
         supported.append(low > np.sqrt(np.median([p.power_law_ratio for p in found])))
-    assert coverage(supported) <= 0.025
+    assert coverage(supported) <= 0.03

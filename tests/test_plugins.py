@@ -304,7 +304,7 @@ def test_parameters_out_of_bounds_are_refused_with_the_key_path() -> None:
     assert refusals("{plugin: separable, params: {delta: 1.5, nn: 3}}") == [
         "t.yaml:3 stages.data.params.delta: 1.5: should be less than or equal to 1",
         "t.yaml:3 stages.data.params.nn: unknown parameter of generator 'separable'; did you mean 'n'?; "
-        "it takes n, L, d_x, d, delta, input_norm_min, input_norm_max, target_scale",
+        "it takes n, L, d_x, d, delta, input_norm_min, input_norm_max, target_scale, shared_tail, tight",
     ]
     data = "{plugin: token_map, params: {mapping: [{token: 1, position: 0, output: 0, at: 3}]}}"
     assert refusals(data, init="{plugin: orthogonal, params: {scale: 1.0}}") == [
