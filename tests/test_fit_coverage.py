@@ -75,7 +75,7 @@ def test_growth_fit_covers_the_exponential_rate_net_of_the_power():
     covered_rate, covered_power = [], []
     for _ in range(DATA_SETS):
         fit = fit_growth(depth, noisy(exact, rng, 4, 0.1))
-        covered_rate.append(fit.rate[1] <= 0.02 <= fit.rate[2])
+        covered_rate.append(fit.exponential[1] <= 0.02 <= fit.exponential[2])
         covered_power.append(fit.power[1] <= 3.0 <= fit.power[2])
     assert 0.925 <= coverage(covered_rate) <= 0.975, coverage(covered_rate)
     assert 0.925 <= coverage(covered_power) <= 0.975, coverage(covered_power)

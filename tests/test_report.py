@@ -25,6 +25,7 @@ from framework.report.view import StoreView
 from framework.storage.store import STATUS_CODE, ZARR_FORMAT
 from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness
 from plugins.diagnostics.loss_claims import PLCondition
+from plugins.diagnostics.smoothness_claims import SemiSmoothness
 from plugins.diagnostics.stability_claims import ForwardStability, ReluSignFlips
 from scans import FAILING, write_pipeline
 
@@ -237,6 +238,7 @@ def legend_labels(view: StoreView, claim, tmp_path: Path) -> list[str]:
     (FreshRandomness(), "1/L²"),
     (ForwardNormsBounded(), "1/2"),
     (PLCondition(), "judged against: ∝ m^0"),
+    (SemiSmoothness(), "judged against: ∝ m^0"),
 ])
 def test_each_figure_draws_the_bound_its_claim_is_judged_against(scan, tmp_path, claim, bound):
     view = StoreView(scan).of_stage("diagnose", "train") if StoreView(scan).trainings() else StoreView(scan)

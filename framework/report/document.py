@@ -39,16 +39,16 @@ def _first(match: re.Match[str]) -> str:
     return next(group for group in match.groups() if group is not None)
 
 
-def legible(text: str, *, escape: bool) -> str:
-    """Mathematics in plain text made legible in HTML (and in markdown that allows HTML):
+def legible(text: str) -> str:
+    """Mathematics in plain text made legible in report.html:
     ``D_{i,l1}`` as D<sub>i,l1</sub>, ``m^{2/3}`` and ``m^(−1/2)`` as superscripts, ``f_T`` and
-    ``‖h‖_2`` with subscripts, `` `m` `` as code. Names of variables such as ``steps_to_target``
-    are left as they are (a subscript is one letter or a braced group). ``escape`` HTML-escapes
-    the text first (for report.html; markdown keeps its own escaping)."""
-    out = html.escape(str(text), quote=False) if escape else str(text)
+    ``‖h‖_2`` with subscripts, `` `m` `` as code. Names of variables such as ``weight_norm_max``
+    are left as they are (a subscript is one letter or a braced group). The text is HTML-escaped
+    first; report.md keeps the plain text, its source."""
+    out = html.escape(str(text), quote=False)
     out = _SUBSCRIPT.sub(lambda m: f"<sub>{_first(m)}</sub>", out)
     out = _SUPERSCRIPT.sub(lambda m: f"<sup>{_first(m)}</sup>", out)
-    return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out) if escape else out
+    return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
 
 
 @dataclass
@@ -75,11 +75,6 @@ def _left_out_lines(content: ReportContent) -> list[str]:
     return lines
 
 
-def md(text: str) -> str:
-    """Text for report.md: its mathematics with the HTML tags markdown renders (``legible``)."""
-    return legible(text, escape=False)
-
-
 def markdown(content: ReportContent) -> str:
     """report.md: summary table, one section per claim with its figure, numbers and verdict."""
     out = [f"# {content.title}", ""]
@@ -92,7 +87,7 @@ def markdown(content: ReportContent) -> str:
     shown: dict[str, int] = {}
     for number, finding in enumerate(content.findings, 1):
         out += [f'<a id="claim-{number}"></a>', f"## {number}. {finding.title} ({finding.paper_ref})", "",
-                f"**The paper.** {md(finding.statement)}", ""]
+                f"**The paper.** {finding.statement}", ""]
         for name in dict.fromkeys(finding.figures):
             if name in shown:
                 out.append(f"Figure: {name}, shown with [claim {shown[name]}](#claim-{shown[name]}) above.")
@@ -101,11 +96,11 @@ def markdown(content: ReportContent) -> str:
                 out.append(f"![{finding.title}]({name})")
         out.append("")
         if finding.numbers:
-            out += ["**Measured.**", ""] + [f"- {md(line)}" for line in finding.numbers] + [""]
+            out += ["**Measured.**", ""] + [f"- {line}" for line in finding.numbers] + [""]
         if finding.assessment:
-            out += [f"**Verdict: {finding.assessment.verdict}.** {md(finding.assessment.reason)}", ""]
+            out += [f"**Verdict: {finding.assessment.verdict}.** {finding.assessment.reason}", ""]
         if finding.notes:
-            out += ["Notes: " + md("; ".join(finding.notes)) + ".", ""]
+            out += ["Notes: " + "; ".join(finding.notes) + ".", ""]
     out += ["## Figures not made", ""]
     out += [f"- {item.title}: {item.reason}" for item in content.skipped] or ["- none"]
     out += ["", "## Points left out", ""] + [f"- {line}" for line in _left_out_lines(content)]
@@ -121,7 +116,7 @@ def _e(text: object) -> str:
 
 def _m(text: object) -> str:
     """Text for report.html: escaped, its mathematics legible."""
-    return legible(str(text), escape=True)
+    return legible(str(text))
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}

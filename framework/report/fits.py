@@ -11,9 +11,9 @@ Replicas are the independent units: a replica's points at different x share its 
 random streams, so its points are not independent of each other, but two replicas are. Each
 replica's points are therefore fitted on their own (least squares), giving one slope per
 replica; the estimate is their mean and its interval the Student-t interval over replicas,
-mean ± t_{R−1} · sd / √R. That interval covers the true slope at its nominal rate when the
+mean ± t_{R−1} · sd / √R. That interval covers the true slope at its nominal level when the
 per-replica slopes scatter normally around it, whatever the correlation inside a replica
-(tests/test_fit_coverage.py checks the rate on data made with a known exponent and noise).
+(tests/test_fit_coverage.py checks the coverage on data made with a known exponent and noise).
 With every replica measured at the same x, the mean slope is also the pooled least-squares
 slope. Fewer than ``MIN_REPLICAS`` replicas give no interval (NaN): two slopes make an interval
 too wide to say anything (t₁ = 12.7), and the report calls such a fit "not enough replicas".
@@ -156,27 +156,27 @@ def fit_exponential(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL) -> Li
 
 @dataclass(frozen=True)
 class GrowthFit:
-    """ln y = a + b ln x + r x fitted per replica: ``power`` is b, ``rate`` r (t intervals over replicas).
+    """ln y = a + b ln x + r x fitted per replica: ``power`` is b, ``exponential`` r (t intervals over replicas).
 
     A polynomial in x has r = 0 whatever its degree; an exponential has r > 0 whatever power
-    multiplies it. ``rate`` separates the two, net of the power.
+    multiplies it. ``exponential`` separates the two, net of the power.
     """
 
     power: tuple[float, float, float]
-    rate: tuple[float, float, float]
+    exponential: tuple[float, float, float]
     replicas: int
 
 
 def fit_growth(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL) -> GrowthFit:
-    """The power and the exponential rate of y in x at once, per replica (needs 4 distinct x)."""
+    """The power and the exponential constant of y in x at once, per replica (needs 4 distinct x)."""
     x, y = _as_columns(x, y)
     logs = np.log(_positive(y))
-    powers, rates = np.full(y.shape[1], np.nan), np.full(y.shape[1], np.nan)
+    powers, constants = np.full(y.shape[1], np.nan), np.full(y.shape[1], np.nan)
     for column in range(y.shape[1]):
         keep = np.isfinite(logs[:, column]) & (x > 0)
         if np.unique(x[keep]).size < 4:
             continue
         design = np.stack([np.ones(keep.sum()), np.log(x[keep]), x[keep]], axis=1)
         coefficients = np.linalg.lstsq(design, logs[keep, column], rcond=None)[0]
-        powers[column], rates[column] = coefficients[1], coefficients[2]
-    return GrowthFit(t_interval(powers, level), t_interval(rates, level), int(np.isfinite(rates).sum()))
+        powers[column], constants[column] = coefficients[1], coefficients[2]
+    return GrowthFit(t_interval(powers, level), t_interval(constants, level), int(np.isfinite(constants).sum()))

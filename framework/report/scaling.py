@@ -149,11 +149,11 @@ GROWTH_FACTOR = 2.0
 def polynomial_not_exponential(series: list[Series], axis: str, *, inverse: bool = False) -> list[tuple[str, Assessment]]:
     """Judge each series' growth in ``axis``: polynomial (Theorems 1–2's steps in L or n) or exponential.
 
-    ln y = a + b ln x + r x is fitted per replica (``fit_growth``): r is the exponential rate net of
+    ln y = a + b ln x + r x is fitted per replica (``fit_growth``): r is the exponential constant net of
     any power of x. Supported when the whole interval of r keeps the exponential factor
     e^{r (x_max − x_min)} over the measured range below ``GROWTH_FACTOR``, contradicted when the
-    whole interval puts it above. ``inverse`` judges a quantity ∝ 1/T (a rate): its exponential
-    rate must then stay above −ln(GROWTH_FACTOR)/(x_max − x_min).
+    whole interval puts it above. ``inverse`` judges a quantity ∝ 1/T (a speed): its exponential
+    constant must then stay above −ln(GROWTH_FACTOR)/(x_max − x_min).
     """
     result = []
     for line in series:
@@ -168,10 +168,10 @@ def polynomial_not_exponential(series: list[Series], axis: str, *, inverse: bool
             continue
         growth = fit_growth(line.x, line.y)
         span = float(used.max() - used.min())
-        rate, low, high = growth.rate
+        constant, low, high = growth.exponential
         bound = float(np.log(GROWTH_FACTOR) / span) * (-1 if inverse else 1)
-        assessment = interval_verdict(rate, low, high, growth.replicas, bound, "above" if inverse else "below",
-                                      f"the exponential rate r of ln y = a + b ln {axis} + r·{axis} (b = "
+        assessment = interval_verdict(constant, low, high, growth.replicas, bound, "above" if inverse else "below",
+                                      f"the exponential constant r of ln y = a + b ln {axis} + r·{axis} (b = "
                                       f"{growth.power[0]:.3g})")
         result.append((line.label, replace(assessment, reason=assessment.reason + f" (bound: a factor "
                                            f"{GROWTH_FACTOR:g} over {axis} = {used.min():g} to {used.max():g})")))

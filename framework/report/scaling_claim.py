@@ -177,8 +177,8 @@ class ScalingLawClaim(Claim):
         return list(dict.fromkeys(note for item in fitted for note in item.notes))
 
     def verdict(self, view: StoreView, fitted: list[FittedPanel]) -> Assessment:
-        """The verdict of the first judged panel that can be measured (steps to target, say, else
-        the rate when too few points reached the target), else the first judged panel's."""
+        """The verdict of the first judged panel that can be measured (the steps to a target, say,
+        else the speed per step when too few points reached the target), else the first judged panel's."""
         judged_panels = [item for item in fitted if item.panel.judged]
         if not judged_panels:
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "the store has none of the judged quantities")

@@ -15,6 +15,7 @@ from framework import (
     WIDTH_AXIS,
     Assessment,
     Claim,
+    ReferenceLine,
     StoreView,
     Verdict,
     color,
@@ -71,6 +72,8 @@ class SemiSmoothness(Claim):
         finish(axes[0], r"$\|W'\|_2 = \tau/\sqrt{m}$", "value (loss units)", logx=True, logy=True)
         if fitted["by_m"] is not None:
             draw_series(axes[1], fitted["by_m"][0])
+            ReferenceLine(0.0, "judged against: ∝ m^0").draw(axes[1], np.asarray(view.ds[WIDTH_AXIS].values, dtype=float),
+                                                          fitted["by_m"][0])
             scaling_axes(axes[1], view, WIDTH_AXIS, r"$\max_t$ remainder / ($m^{1/3}\sqrt{f}\|W'\|_2 + m\|W'\|_2^2$)")
 
     def numbers(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
