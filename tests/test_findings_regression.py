@@ -11,7 +11,6 @@ When a change is meant to move a finding, rerun the reduced pipelines and rewrit
 """
 from __future__ import annotations
 
-import copy
 import re
 import sys
 from pathlib import Path
@@ -45,7 +44,6 @@ REDUCTIONS: dict[str, dict[str, Any]] = {
 def reduced(name: str, directory: Path) -> Path:
     """The findings pipeline ``name`` with its reductions applied, written into ``directory``."""
     spec = yaml.safe_load((FINDINGS / f"{name}.yaml").read_text())
-    spec = copy.deepcopy(spec)
     for dotted, value in REDUCTIONS[name].items():
         *parents, last = dotted.split(".")
         node = spec

@@ -39,7 +39,7 @@ def _first(match: re.Match[str]) -> str:
     return next(group for group in match.groups() if group is not None)
 
 
-def legible(text: str) -> str:
+def legible(text: object) -> str:
     """Mathematics in plain text made legible in report.html:
     ``D_{i,l1}`` as D<sub>i,l1</sub>, ``m^{2/3}`` and ``m^(−1/2)`` as superscripts, ``f_T`` and
     ``‖h‖_2`` with subscripts, `` `m` `` as code. Names of variables such as ``weight_norm_max``
@@ -75,6 +75,16 @@ def _left_out_lines(content: ReportContent) -> list[str]:
     return lines
 
 
+def first_shown(findings: list[Finding]) -> dict[str, int]:
+    """The number of the first claim that shows each figure: a figure several claims share is
+    shown there once, and the later claims point to it."""
+    shown: dict[str, int] = {}
+    for number, finding in enumerate(findings, 1):
+        for name in finding.figures:
+            shown.setdefault(name, number)
+    return shown
+
+
 def markdown(content: ReportContent) -> str:
     """report.md: summary table, one section per claim with its figure, numbers and verdict."""
     out = [f"# {content.title}", ""]
@@ -84,16 +94,15 @@ def markdown(content: ReportContent) -> str:
         verdict = finding.assessment.verdict if finding.assessment else "—"
         out.append(f"| {number} | [{finding.title}](#claim-{number}) | {finding.paper_ref} | **{verdict}** |")
     out.append("")
-    shown: dict[str, int] = {}
+    shown = first_shown(content.findings)
     for number, finding in enumerate(content.findings, 1):
         out += [f'<a id="claim-{number}"></a>', f"## {number}. {finding.title} ({finding.paper_ref})", "",
                 f"**The paper.** {finding.statement}", ""]
         for name in dict.fromkeys(finding.figures):
-            if name in shown:
-                out.append(f"Figure: {name}, shown with [claim {shown[name]}](#claim-{shown[name]}) above.")
-            else:
-                shown[name] = number
+            if shown[name] == number:
                 out.append(f"![{finding.title}]({name})")
+            else:
+                out.append(f"Figure: {name}, shown with [claim {shown[name]}](#claim-{shown[name]}) above.")
         out.append("")
         if finding.numbers:
             out += ["**Measured.**", ""] + [f"- {line}" for line in finding.numbers] + [""]
@@ -114,9 +123,8 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-def _m(text: object) -> str:
-    """Text for report.html: escaped, its mathematics legible."""
-    return legible(str(text))
+_m = legible
+"""Text for report.html: escaped, its mathematics legible."""
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}
@@ -141,16 +149,15 @@ def page(content: ReportContent) -> str:
         out.append(f'<tr><td>{number}</td><td><a href="#claim-{number}">{_m(finding.title)}</a></td>'
                    f"<td>{_e(finding.paper_ref)}</td><td>{verdict_span(finding)}</td></tr>")
     out.append("</table>")
-    shown: dict[str, int] = {}
+    shown = first_shown(content.findings)
     for number, finding in enumerate(content.findings, 1):
         out += [f'<h2 id="claim-{number}">{number}. {_m(finding.title)} ({_e(finding.paper_ref)})</h2>',
                 f"<p><b>The paper.</b> {_m(finding.statement)}</p>"]
         for name in dict.fromkeys(finding.figures):
-            if name in shown:
+            if shown[name] != number:
                 out.append(f'<p>Figure: {_e(name)}, shown with <a href="#claim-{shown[name]}">claim {shown[name]}</a> '
                            "above.</p>")
                 continue
-            shown[name] = number
             svg = Path(name).with_suffix(".svg").name
             out.append(f'<p><a href="{_e(svg)}"><img src="{_e(name)}" alt="{_e(finding.title)}"></a></p>')
         if finding.numbers:

@@ -94,21 +94,19 @@ def _as_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def replica_lines(u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares slope and intercept of each replica (column of ``v``), NaN where a replica
-    has fewer than two distinct finite u."""
-    u, v = _as_columns(u, v)
-    slopes = np.full(v.shape[1], np.nan)
-    intercepts = np.full(v.shape[1], np.nan)
+def replica_coefficients(columns: list[np.ndarray], v: np.ndarray, distinct: np.ndarray,
+                         least: int) -> np.ndarray:
+    """Least-squares coefficients of each replica (column of ``v`` ``[n_x, R]``) on the regressors
+    ``columns`` (each ``[n_x]``): ``[R, len(columns)]``, NaN where a replica has fewer than
+    ``least`` distinct values of ``distinct`` among its finite points."""
+    coefficients = np.full((v.shape[1], len(columns)), np.nan)
+    design = np.stack(columns, axis=1)
+    usable = np.isfinite(design).all(axis=1)
     for column in range(v.shape[1]):
-        keep = np.isfinite(v[:, column]) & np.isfinite(u)
-        if np.unique(u[keep]).size < 2:
-            continue
-        uu, vv = u[keep], v[keep, column]
-        centered = uu - uu.mean()
-        slopes[column] = float((centered * (vv - vv.mean())).sum() / (centered * centered).sum())
-        intercepts[column] = float(vv.mean() - slopes[column] * uu.mean())
-    return slopes, intercepts
+        keep = usable & np.isfinite(v[:, column])
+        if np.unique(distinct[keep]).size >= least:
+            coefficients[column] = np.linalg.lstsq(design[keep], v[keep, column], rcond=None)[0]
+    return coefficients
 
 
 def fit_line(u: np.ndarray, v: np.ndarray, *, level: float = LEVEL) -> LineFit:
@@ -118,7 +116,7 @@ def fit_line(u: np.ndarray, v: np.ndarray, *, level: float = LEVEL) -> LineFit:
     no value.
     """
     u, v = _as_columns(u, v)
-    slopes, intercepts = replica_lines(u, v)
+    intercepts, slopes = replica_coefficients([np.ones_like(u), u], v, u, least=2).T
     fitted = np.isfinite(slopes)
     slope, low, high = t_interval(slopes, level)
     intercept = float(intercepts[fitted].mean()) if fitted.any() else float("nan")
@@ -170,13 +168,7 @@ class GrowthFit:
 def fit_growth(x: np.ndarray, y: np.ndarray, *, level: float = LEVEL) -> GrowthFit:
     """The power and the exponential constant of y in x at once, per replica (needs 4 distinct x)."""
     x, y = _as_columns(x, y)
-    logs = np.log(_positive(y))
-    powers, constants = np.full(y.shape[1], np.nan), np.full(y.shape[1], np.nan)
-    for column in range(y.shape[1]):
-        keep = np.isfinite(logs[:, column]) & (x > 0)
-        if np.unique(x[keep]).size < 4:
-            continue
-        design = np.stack([np.ones(keep.sum()), np.log(x[keep]), x[keep]], axis=1)
-        coefficients = np.linalg.lstsq(design, logs[keep, column], rcond=None)[0]
-        powers[column], constants[column] = coefficients[1], coefficients[2]
+    positive = np.where(x > 0, x, np.nan)
+    _, powers, constants = replica_coefficients([np.ones_like(x), np.log(positive), positive], np.log(_positive(y)),
+                                                x, least=4).T
     return GrowthFit(t_interval(powers, level), t_interval(constants, level), int(np.isfinite(constants).sum()))

@@ -47,7 +47,7 @@ def threshold_verdict(view: StoreView, worst: xr.DataArray, bound: float, what: 
     below = int((values < bound).sum())
     text = (f"{what} {where}: {values.size} point(s) from {values.min():.3g} to {values.max():.3g}, {below} below "
             f"{bound:g}")
-    if WIDTH_AXIS in view.scanned and failing:
+    if failing:
         holding = [m for m in widths if m > max(failing)]
         text += (f"; some point below {bound:g} at m = {', '.join(map(str, failing))}"
                  + (f", every point holds from m = {min(holding)}" if holding else ""))

@@ -111,12 +111,11 @@ class RateSeries:
     label: str
     selection: dict[str, object]
     phases: list[Phases]
-    left: int
 
     def judge(self) -> Assessment:
-        ratios = np.array([p.ratio for p in self.phases])
         if not self.phases:
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "no trajectory has three phases past step 0 above round-off")
+        ratios = np.array([p.ratio for p in self.phases])
         q, low, high = t_interval(ratios)
         bound = float(np.sqrt(np.median([p.power_law_ratio for p in self.phases])))
         verdict = interval_verdict(q, low, high, int(np.isfinite(ratios).sum()), bound, "above",
@@ -151,7 +150,7 @@ def rate_series(view: StoreView, selections: list[dict[str, object]]) -> list[Ra
         rows = loss.transpose(..., "step").values.reshape(-1, steps.size)
         measured = [phases(steps, row) for row in rows if np.isfinite(row).any()]
         found.append(RateSeries(view.label(selection) or "all points", selection,
-                                [p for p in measured if p is not None], sum(p is None for p in measured)))
+                                [p for p in measured if p is not None]))
     return found
 
 
@@ -211,7 +210,7 @@ class LinearConvergence(Claim):
         notes = []
         if len(facets) > MAX_FACETS:
             notes.append(f"only the first {MAX_FACETS} of {len(facets)} panels are drawn")
-        selections = [f for f in view.combinations([d for d in view.scanned]) if view.done_at(f)]
+        selections = [f for f in view.combinations(view.scanned) if view.done_at(f)]
         return lines, facets[:MAX_FACETS], notes, rate_series(view, selections)
 
     def panel_count(self, view: StoreView, fitted: Any) -> int:
