@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from framework import Problem, Weights, resolve_device
+from framework import Problem, Weights, elman_weights, resolve_device
 from plugins.optimizers import GradientDescent
 
 N, L, D_X, D = 32, 16, 8, 4
@@ -25,7 +25,7 @@ N, L, D_X, D = 32, 16, 8, 4
 def members(m: int, K: int, device: torch.device, dtype: torch.dtype) -> tuple[Weights, Problem, torch.Tensor]:
     """K networks of width m at paper scale, their data, and K different learning rates."""
     g = torch.Generator().manual_seed(m + K)
-    weights = Weights(torch.randn(K, m, m, generator=g) * (2 / m) ** 0.5,
+    weights = elman_weights(torch.randn(K, m, m, generator=g) * (2 / m) ** 0.5,
                       torch.randn(K, m, D_X, generator=g) * (2 / m) ** 0.5,
                       torch.randn(K, D, m, generator=g) / D**0.5)
     X = torch.randn(K, N, L, D_X, generator=g)

@@ -16,7 +16,7 @@ import time
 
 import torch
 
-from framework import Problem, Weights, closed_form_gradient, resolve_device
+from framework import Problem, Weights, closed_form_gradient, elman_weights, resolve_device
 from plugins.optimizers import GradientDescent
 
 SHAPES = [(256, 32, 16), (1024, 32, 16), (2048, 16, 32)]  # (m, n, L)
@@ -30,7 +30,7 @@ def synchronize(device: torch.device) -> None:
 
 def make_inputs(m: int, n: int, L: int, device: torch.device, dtype: torch.dtype) -> tuple[Weights, Problem]:
     g = torch.Generator().manual_seed(0)
-    weights = Weights(
+    weights = elman_weights(
         torch.randn(1, m, m, generator=g) * (2 / m) ** 0.5,
         torch.randn(1, m, D_X, generator=g) * (2 / m) ** 0.5,
         torch.randn(1, D, m, generator=g) / D**0.5,
@@ -45,7 +45,7 @@ class PlainPyTorch:
     """nn.RNN + read-out + autograd + SGD on W, as a researcher would write it."""
 
     def __init__(self, weights: Weights, problem: Problem, lr: float):
-        m, d_x, d = weights.m, weights.d_x, weights.d
+        m, d_x, d = weights.m, weights.size("d_x"), weights.d
         self.rnn = torch.nn.RNN(d_x, m, nonlinearity="relu", bias=False, batch_first=True)
         self.readout = torch.nn.Linear(m, d, bias=False)
         self.rnn.to(weights.W.device, weights.W.dtype)

@@ -13,7 +13,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import Initializer, InitializerParams, Params, Weights, hookimpl, seeded_generator
+from framework import Initializer, InitializerParams, Params, Weights, elman_weights, hookimpl, seeded_generator
 
 
 def gaussian(shape: tuple[int, ...], variance: float, rng: torch.Generator) -> torch.Tensor:
@@ -33,7 +33,7 @@ class PaperInitialization(Initializer):
         m = params.m
         W = gaussian((1, m, m), 2 / m, rng)
         A, B = paper_input_output(m, d_x, d, rng)
-        return Weights(W, A, B)
+        return elman_weights(W, A, B)
 
 
 def paper_input_output(m: int, d_x: int, d: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -70,7 +70,7 @@ class OrthogonalInitialization(Initializer):
         m = params.m
         W = params.scale * haar_orthogonal(torch.randn(1, m, m, generator=rng, dtype=torch.float64))
         A, B = paper_input_output(m, d_x, d, rng)
-        return Weights(W, A, B)
+        return elman_weights(W, A, B)
 
 
 class IdentityParams(InitializerParams):
@@ -94,7 +94,7 @@ class IdentityInitialization(Initializer):
         torch.randn(1, m, m, generator=rng, dtype=torch.float64)
         W = params.scale * torch.eye(m, dtype=torch.float64).unsqueeze(0)
         A, B = paper_input_output(m, d_x, d, rng)
-        return Weights(W, A, B)
+        return elman_weights(W, A, B)
 
 
 @hookimpl

@@ -14,7 +14,7 @@ from framework import (
     Optimizer,
     Output,
     Params,
-    Weights,
+    elman_weights,
     check_component,
     closed_form_gradient,
     seeded_generator,
@@ -30,7 +30,7 @@ class SeededInit(Initializer):
     def initialize(self, params, d_x, d, seed):
         stream = seeded_generator(seed)
         m = params.m
-        return Weights(torch.randn(1, m, m, generator=stream, dtype=torch.float64) / m ** 0.5,
+        return elman_weights(torch.randn(1, m, m, generator=stream, dtype=torch.float64) / m ** 0.5,
                        torch.randn(1, m, d_x, generator=stream, dtype=torch.float64) / m ** 0.5,
                        torch.randn(1, d, m, generator=stream, dtype=torch.float64))
 
@@ -42,7 +42,7 @@ class GlobalStreamInit(SeededInit):
 
     def initialize(self, params, d_x, d, seed):
         m = params.m
-        return Weights(torch.randn(1, m, m, dtype=torch.float64) / m ** 0.5,
+        return elman_weights(torch.randn(1, m, m, dtype=torch.float64) / m ** 0.5,
                        torch.randn(1, m, d_x, dtype=torch.float64) / m ** 0.5,
                        torch.randn(1, d, m, dtype=torch.float64))
 

@@ -6,14 +6,14 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import Problem, Weights, closed_form_gradient, forward, loss
+from framework import Problem, closed_form_gradient, elman_weights, forward, loss
 from reference import autograd_gradient, loop_loss, relative_error
 
 
 def random_ensemble(K: int, n: int, L: int, d_x: int, d: int, m: int, seed: int, dtype=torch.float64):
     """Weights and data with entries of the paper's scale, drawn independently of the engine."""
     g = torch.Generator().manual_seed(seed)
-    weights = Weights(
+    weights = elman_weights(
         torch.randn(K, m, m, generator=g, dtype=dtype) * (2 / m) ** 0.5,
         torch.randn(K, m, d_x, generator=g, dtype=dtype) * (2 / m) ** 0.5,
         torch.randn(K, d, m, generator=g, dtype=dtype) / d**0.5,

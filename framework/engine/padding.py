@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from framework.engine.tensors import Problem, Weights, aligned_rows
+from framework.engine.tensors import HIDDEN, Problem, Weights, aligned_rows
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -75,9 +75,15 @@ class Padding:
         return (self.n_padded, self.m_padded) != (self.n, self.m)
 
     def weights(self, weights: Weights) -> Weights:
-        """The weights with zero neurons appended: W ``[K, m', m']``, A ``[K, m', d_x]``, B ``[K, d, m']``."""
-        W = _pad(_pad(weights.W, 1, self.m_padded), 2, self.m_padded)
-        return Weights(W, _pad(weights.A, 1, self.m_padded), _pad(weights.B, 2, self.m_padded))
+        """The weights with zero neurons appended along every axis labelled ``m`` (``Weights.dims``)."""
+        return Weights({name: self._padded(t, weights.dims[name]) for name, t in weights.tensors.items()},
+                       weights.dims)
+
+    def _padded(self, t: Tensor, labels: tuple[str, ...]) -> Tensor:
+        for axis, label in enumerate(labels, start=1):
+            if label == HIDDEN:
+                t = _pad(t, axis, self.m_padded)
+        return t
 
     def problem(self, problem: Problem) -> Problem:
         """The problem with zero sequences appended, counted in ``Problem.padding``."""
@@ -88,9 +94,12 @@ class Padding:
     def real_weights(self, weights: Weights, k: int) -> Weights:
         """Member k cut back to its real neurons, as a K = 1 ensemble of its own (fresh, contiguous
         tensors: what the member's numbers would be in if it had never been padded)."""
-        m = self.m
-        return Weights(weights.W[k : k + 1, :m, :m].contiguous(), weights.A[k : k + 1, :m].contiguous(),
-                       weights.B[k : k + 1, :, :m].contiguous())
+        def real(name: str, t: Tensor) -> Tensor:
+            index = (slice(k, k + 1),) + tuple(slice(None, self.m) if label == HIDDEN else slice(None)
+                                               for label in weights.dims[name])
+            return t[index].contiguous()
+
+        return Weights({name: real(name, t) for name, t in weights.tensors.items()}, weights.dims)
 
     def real_problem(self, problem: Problem, k: int) -> Problem:
         """Member k's real sequences, as a K = 1 problem without padding."""
@@ -102,7 +111,9 @@ class Padding:
         """Whether any padded entry of the ``members`` (a ``[K]`` mask; all by default) is no
         longer 0: an update that does not keep them at 0. (A diverged member's are NaN: its
         non-finite residuals reach them, as they reach every entry.)"""
-        m = self.m
-        keep = slice(None) if members is None else members.to(weights.W.device)
-        padded = (weights.W[keep, m:], weights.W[keep, :m, m:], weights.A[keep, m:], weights.B[keep, :, m:])
-        return any(bool(t.ne(0).any()) for t in padded if t.numel())
+        keep = slice(None) if members is None else members.to(weights.device)
+        for name, t in weights.tensors.items():
+            for axis, label in enumerate(weights.dims[name], start=1):
+                if label == HIDDEN and t[keep].narrow(axis, self.m, t.shape[axis] - self.m).ne(0).any():
+                    return True
+        return False

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 
 from framework.engine.tensors import Problem, Weights
-from framework.engine.rnn import Forward, closed_form_gradient, forward, member_columns
+from framework.engine.rnn import Forward, forward, gradient_and_backward, member_columns, sequence_gradient_norms_W
 from framework.engine.seeds import purpose_seed, seeded_generator
 
 if TYPE_CHECKING:
@@ -112,40 +112,12 @@ class Probe:
         return self._backward()[1]
 
     def _backward(self) -> tuple[Tensor, Tensor]:
-        return self._once("gradient", self._gradient_and_backward)
-
-    def _gradient_and_backward(self) -> tuple[Tensor, Tensor]:
-        """``∇_W f`` and every ``δ_{i,l}`` from one call of the closed form.
-
-        The closed form gives ``∇_A f = Σ_{i,l} δ_{i,l} x_{i,l}ᵀ``. Appending to each input
-        ``x_{i,l}`` a one-hot channel for its (i, l), read by zero columns of A, leaves the
-        forward pass unchanged and makes the gradient for those columns exactly the matrix of
-        all δ_{i,l}: the per-sequence gradients of Theorem 3 without n separate passes.
-        """
-        K, n, L, _ = self.problem.X.shape
-        channels = torch.eye(n * L, dtype=self.problem.X.dtype, device=self.problem.X.device)
-        one_hot = channels.view(1, n, L, n * L).expand(K, n, L, n * L)
-        tagged = Problem(torch.cat([self.problem.X, one_hot], dim=-1), self.problem.Y, self.problem.delta)
-        zero_columns = self.weights.A.new_zeros(K, self.m, n * L)
-        augmented = self.weights.replace(A=torch.cat([self.weights.A, zero_columns], dim=-1))
-        grads = closed_form_gradient(augmented, tagged, ("W", "A"), state=self.forward)
-        delta = grads["A"][..., self.problem.d_x :].reshape(K, self.m, n, L).permute(0, 2, 3, 1)
-        return grads["W"], delta
+        return self._once("gradient", lambda: gradient_and_backward(self.weights, self.problem, self.forward))
 
     @property
     def sequence_gradient_norms(self) -> Tensor:
-        """``||∇f_i(W)||_F²`` for each sequence (Theorem 3's upper bound), ``[K, n]``.
-
-        With ``∇f_i = Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ``, the squared norm is
-        ``Σ_{l,l'} (δ_{i,l}·δ_{i,l'}) (h_{i,l-1}·h_{i,l'-1})``: two L×L Gram matrices per
-        sequence instead of n gradients of m×m.
-        """
-        def compute() -> Tensor:
-            delta = self.backward[:, :, 1:].contiguous()  # a strided view takes a K-dependent kernel path
-            h = self.forward.h[:, :, :-1].contiguous()
-            return ((delta @ delta.mT) * (h @ h.mT)).sum(dim=(-1, -2))
-
-        return self._once("sequence_gradient_norms", compute)
+        """``||∇f_i(W)||_F²`` for each sequence (Theorem 3's upper bound), ``[K, n]``."""
+        return self._once("sequence_gradient_norms", lambda: sequence_gradient_norms_W(self.backward, self.forward))
 
     @property
     def basis(self) -> tuple[Tensor, Tensor]:

@@ -11,12 +11,12 @@ is, so a member of an ensemble computes bit for bit what it computes alone.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Collection, Mapping
 
 import torch
 
-from framework.engine.tensors import Problem, Weights, member_sum
+from framework.engine.network import Forward, Network
+from framework.engine.tensors import HIDDEN, Problem, Weights
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -24,43 +24,13 @@ if TYPE_CHECKING:
 TRAINABLE = ("W", "A", "B")
 
 
-@dataclass(frozen=True)
-class Forward:
-    """One forward pass, layer-major storage; properties give the paper's ``[K, n, L, ·]`` views."""
+ELMAN_DIMS: dict[str, tuple[str, ...]] = {"W": (HIDDEN, HIDDEN), "A": (HIDDEN, "d_x"), "B": ("d", HIDDEN)}
+"""The weights of §2.1 and the labels of their axes after K: ``W [m, m]``, ``A [m, d_x]``, ``B [d, m]``."""
 
-    g_layers: Tensor  # [L, K, n, m]: g_{i,l} = W h_{i,l-1} + A x_{i,l}
-    h_layers: Tensor  # [L, K, n, m]: h_{i,l} = relu(g_{i,l})
-    residual_members: Tensor  # [K, L, n, d]: loss_{i,l} = B h_{i,l} - y*_{i,l}, zero at l = 1
 
-    @property
-    def g(self) -> Tensor:
-        """Pre-activations ``g_{i,l}``, ``[K, n, L, m]``."""
-        return self.g_layers.permute(1, 2, 0, 3)
-
-    @property
-    def h(self) -> Tensor:
-        """Hidden states ``h_{i,l}``, ``[K, n, L, m]``."""
-        return self.h_layers.permute(1, 2, 0, 3)
-
-    @property
-    def pattern(self) -> Tensor:
-        """The diagonals of ``D_{i,l}`` (Definition 2.2): ``1[g_{i,l} >= 0]``, bool ``[K, n, L, m]``."""
-        return self.g >= 0
-
-    @property
-    def residual(self) -> Tensor:
-        """``loss_{i,l} = B h_{i,l} - y*_{i,l}`` for l >= 2, zero at l = 1 (§2.2), ``[K, n, L, d]``."""
-        return self.residual_members.transpose(1, 2)
-
-    @property
-    def sequence_loss(self) -> Tensor:
-        """``f_i(W) = ½ Σ_{l=2..L} ||loss_{i,l}||²`` (§2.2), ``[K, n]``."""
-        return 0.5 * self.residual_members.square().sum(dim=(1, 3))
-
-    @property
-    def loss(self) -> Tensor:
-        """``f(W) = Σ_i f_i(W)``, the sum over sequences (§2.2), ``[K]``."""
-        return 0.5 * member_sum(self.residual_members.square())
+def elman_weights(W: Tensor, A: Tensor, B: Tensor) -> Weights:
+    """The weights of K Elman networks (§2.1) from ``W [K, m, m]``, ``A [K, m, d_x]``, ``B [K, d, m]``."""
+    return Weights({"W": W, "A": A, "B": B}, ELMAN_DIMS)
 
 
 def _layer_major(t: Tensor) -> Tensor:
@@ -180,3 +150,72 @@ def residual_tangent(
             dy = torch.bmm(dh, Bt)
             tangent[layer] = dy + torch.bmm(fwd.h_layers[layer], transposed["B"]) if "B" in transposed else dy
     return tangent.permute(1, 0, 2, 3).contiguous()
+
+
+def gradient_and_backward(weights: Weights, problem: Problem, state: Forward | None = None) -> tuple[Tensor, Tensor]:
+    """``∇_W f`` and every back-propagated ``δ_{i,l}`` ``[K, n, L, m]`` from one call of the closed form.
+
+    The closed form gives ``∇_A f = Σ_{i,l} δ_{i,l} x_{i,l}ᵀ``. Appending to each input
+    ``x_{i,l}`` a one-hot channel for its (i, l), read by zero columns of A, leaves the
+    forward pass unchanged and makes the gradient for those columns exactly the matrix of
+    all δ_{i,l}: the per-sequence gradients of Theorem 3 without n separate passes.
+    """
+    K, n, L, d_x = problem.X.shape
+    m = weights.m
+    channels = torch.eye(n * L, dtype=problem.X.dtype, device=problem.X.device)
+    one_hot = channels.view(1, n, L, n * L).expand(K, n, L, n * L)
+    tagged = Problem(torch.cat([problem.X, one_hot], dim=-1), problem.Y, problem.delta, padding=problem.padding)
+    augmented = weights.replace(A=torch.cat([weights.A, weights.A.new_zeros(K, m, n * L)], dim=-1))
+    fwd = forward(weights, problem) if state is None else state
+    grads = closed_form_gradient(augmented, tagged, ("W", "A"), state=fwd)
+    delta = grads["A"][..., d_x:].reshape(K, m, n, L).permute(0, 2, 3, 1)
+    return grads["W"], delta
+
+
+def sequence_gradient_norms_W(delta: Tensor, fwd: Forward) -> Tensor:
+    """``||∇_W f_i||_F²`` for each sequence (Theorem 3's upper bound), ``[K, n]``, from the δ of
+    ``gradient_and_backward``.
+
+    With ``∇_W f_i = Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ``, the squared norm is
+    ``Σ_{l,l'} (δ_{i,l}·δ_{i,l'}) (h_{i,l-1}·h_{i,l'-1})``: two L×L Gram matrices per
+    sequence instead of n gradients of m×m.
+    """
+    delta = delta[:, :, 1:].contiguous()  # a strided view takes a K-dependent kernel path
+    h = fwd.h[:, :, :-1].contiguous()
+    return ((delta @ delta.mT) * (h @ h.mT)).sum(dim=(-1, -2))
+
+
+class Elman(Network):
+    """The ReLU Elman network of §2.1 with every product in closed form (Fact 2.5 and its tangent).
+
+    ``provides`` ``layers`` (the L hidden states), ``recurrent`` (one W shared by the layers) and
+    ``sequence`` (the layers are time steps, as §4's U_l needs).
+    """
+
+    provides = frozenset({"layers", "recurrent", "sequence"})
+    trained_by_default = ("W",)
+    dims = ELMAN_DIMS
+
+    def forward(self, weights: Weights, problem: Problem) -> Forward:
+        return forward(weights, problem)
+
+    def gradient(self, weights: Weights, problem: Problem, trained: Collection[str],
+                 state: Forward | None = None) -> dict[str, Tensor]:
+        return closed_form_gradient(weights, problem, trained, state)
+
+    def pullback(self, weights: Weights, problem: Problem, residual: Tensor, trained: Collection[str],
+                 state: Forward | None = None) -> dict[str, Tensor]:
+        fwd = forward(weights, problem) if state is None else state
+        return closed_form_gradient(weights, problem, trained, fwd.with_residuals(residual))
+
+    def tangent(self, weights: Weights, problem: Problem, direction: Mapping[str, Tensor],
+                state: Forward | None = None) -> Tensor:
+        return residual_tangent(weights, problem, direction, state)
+
+    def sequence_gradient_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
+                                state: Forward | None = None) -> Tensor:
+        if tuple(trained) != ("W",):
+            return super().sequence_gradient_norms(weights, problem, trained, state)
+        fwd = forward(weights, problem) if state is None else state
+        _, delta = gradient_and_backward(weights, problem, fwd)
+        return sequence_gradient_norms_W(delta, fwd)[:, : problem.n]

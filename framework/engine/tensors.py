@@ -6,7 +6,8 @@ K = 1 objects; ``stack`` joins members into an ensemble and ``member`` takes one
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import torch
@@ -46,54 +47,124 @@ def member_sum(x: Tensor) -> Tensor:
     return flat.view(x.shape[0], -1, SUM_ROW).sum(dim=-1).sum(dim=-1)
 
 
-@dataclass(frozen=True)
+HIDDEN = "m"  # the dimension label of a model's hidden width in ``Weights.dims``
+
+
 class Weights:
-    """The weights of §2.1, batched: ``W [K, m, m]``, ``A [K, m, d_x]``, ``B [K, d, m]``."""
+    """The weights of K networks of one model, batched: named tensors ``[K, *shape]``.
 
-    W: Tensor
-    A: Tensor
-    B: Tensor
+    ``dims`` labels each tensor's axes after K, as its model declares them (``framework.Model``):
+    the Elman network of §2.1 has ``W ("m", "m")``, ``A ("m", "d_x")`` and ``B ("d", "m")``. The
+    labels say which axes are the hidden width ``m`` (zero padding appends neurons along them,
+    ``framework.engine.padding``), so nothing outside a model needs to know its weights. A
+    weight is read as an attribute (``weights.W``) or by name (``weights["W"]``); the order of
+    ``dims`` is the model's declaration order, in which initializers draw.
+    """
 
-    def __post_init__(self) -> None:
-        K, m, m2 = self.W.shape
-        if m != m2 or self.A.shape[:2] != (K, m) or self.B.shape[0] != K or self.B.shape[2] != m:
-            raise ValueError(
-                f"inconsistent weight shapes: W {tuple(self.W.shape)}, A {tuple(self.A.shape)}, "
-                f"B {tuple(self.B.shape)}; expected W [K,m,m], A [K,m,d_x], B [K,d,m]"
-            )
+    __slots__ = ("tensors", "dims")
+
+    def __init__(self, tensors: Mapping[str, Tensor], dims: Mapping[str, tuple[str, ...]]):
+        if list(tensors) != list(dims):
+            raise ValueError(f"weights {list(tensors)} do not match their declared dims {list(dims)}")
+        sizes: dict[str, int] = {}
+        K = {t.shape[0] for t in tensors.values()}
+        for name, tensor in tensors.items():
+            labels = dims[name]
+            if tensor.dim() != len(labels) + 1:
+                raise ValueError(f"weight {name} has shape {tuple(tensor.shape)}; expected [K, {', '.join(labels)}]")
+            for label, size in zip(labels, tensor.shape[1:]):
+                if sizes.setdefault(label, size) != size:
+                    raise ValueError(f"inconsistent weight shapes: {name} {tuple(tensor.shape)} has {label} = {size}, "
+                                     f"another weight {label} = {sizes[label]}")
+        if len(K) > 1:
+            raise ValueError(f"weights of different ensemble sizes K: {sorted(K)}")
+        object.__setattr__(self, "tensors", dict(tensors))
+        object.__setattr__(self, "dims", {name: tuple(labels) for name, labels in dims.items()})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("Weights are immutable: use replace()")
+
+    def __getattr__(self, name: str) -> Tensor:
+        try:
+            return object.__getattribute__(self, "tensors")[name]
+        except KeyError:
+            raise AttributeError(f"these weights have no {name!r}; they have {', '.join(self.tensors)}") from None
+
+    def __getitem__(self, name: str) -> Tensor:
+        return self.tensors[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.tensors
+
+    def __reduce__(self) -> tuple:
+        return (Weights, (self.tensors, self.dims))
+
+    def __repr__(self) -> str:
+        shapes = ", ".join(f"{name} {tuple(t.shape)}" for name, t in self.tensors.items())
+        return f"Weights({shapes})"
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(self.tensors)
+
+    def size(self, label: str) -> int:
+        """The size of the axes labelled ``label`` (``"m"``, ``"d"``, ...)."""
+        for name, labels in self.dims.items():
+            if label in labels:
+                return self.tensors[name].shape[1 + labels.index(label)]
+        raise KeyError(f"no weight has an axis {label!r}")
+
+    @property
+    def first(self) -> Tensor:
+        return next(iter(self.tensors.values()))
 
     @property
     def K(self) -> int:
-        return self.W.shape[0]
+        return self.first.shape[0]
 
     @property
     def m(self) -> int:
-        return self.W.shape[1]
-
-    @property
-    def d_x(self) -> int:
-        return self.A.shape[2]
+        """The hidden width."""
+        return self.size(HIDDEN)
 
     @property
     def d(self) -> int:
-        return self.B.shape[1]
+        return self.size("d")
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.first.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.first.device
 
     def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> Weights:
         """The same weights on another device or in another dtype."""
-        return Weights(*(t.to(device=device, dtype=dtype) for t in (self.W, self.A, self.B)))
+        return self.map(lambda t: t.to(device=device, dtype=dtype))
+
+    def map(self, function: Callable[[Tensor], Tensor]) -> Weights:
+        """``function`` applied to every tensor."""
+        return Weights({name: function(t) for name, t in self.tensors.items()}, self.dims)
 
     def replace(self, **tensors: Tensor) -> Weights:
-        """A copy with some of W, A, B replaced."""
-        return replace(self, **tensors)
+        """A copy with some weights replaced."""
+        unknown = set(tensors) - set(self.tensors)
+        if unknown:
+            raise ValueError(f"these weights have no {sorted(unknown)}; they have {', '.join(self.tensors)}")
+        return Weights({**self.tensors, **tensors}, self.dims)
 
     def member(self, k: int) -> Weights:
         """Member k as a K = 1 ensemble."""
-        return Weights(self.W[k : k + 1], self.A[k : k + 1], self.B[k : k + 1])
+        return self.map(lambda t: t[k : k + 1])
 
     @staticmethod
     def stack(members: Sequence[Weights]) -> Weights:
-        """Join ensembles of one shape along K."""
-        return Weights(*(torch.cat([getattr(w, f.name) for w in members]) for f in fields(Weights)))
+        """Join ensembles of one model along K."""
+        dims = members[0].dims
+        if any(w.dims != dims for w in members):
+            raise ValueError("cannot stack the weights of different models")
+        return Weights({name: torch.cat([w.tensors[name] for w in members]) for name in dims}, dims)
 
 
 @dataclass(frozen=True)

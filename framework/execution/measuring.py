@@ -82,9 +82,9 @@ class Measurements:
         if not due:
             return
         if diverged.any():  # diverged members are measured at their initial weights, then blanked
-            keep = diverged.to(weights.W.device).view(-1, 1, 1)
-            weights = Weights(*(torch.where(keep, w0, w) for w, w0 in
-                                ((weights.W, self.initial.W), (weights.A, self.initial.A), (weights.B, self.initial.B))))
+            keep = diverged.to(weights.device)
+            weights = Weights({name: torch.where(keep.view(-1, *[1] * (w.dim() - 1)), self.initial[name], w)
+                               for name, w in weights.tensors.items()}, weights.dims)
         history = torch.stack(self.history_loss)
         blank = diverged.numpy()
         if not self.padding.active:

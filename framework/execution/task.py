@@ -167,8 +167,8 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
     2/λ_max of the tangent kernel at its initialization, from its own seed (a padded network's
     measured on its real neurons and sequences, member by member)."""
     given = [training.call.params.lr for training in trainings]
-    rates = torch.tensor([0.0 if rate == "auto" else rate for rate in given], dtype=weights.W.dtype,
-                         device=weights.W.device)
+    rates = torch.tensor([0.0 if rate == "auto" else rate for rate in given], dtype=weights.dtype,
+                         device=weights.device)
     if "auto" in given:
         seeds = [derive_seed(training.call.seed, "lr-auto") for training in trainings]
         fractions = torch.tensor([training.call.params.lr_fraction for training in trainings], dtype=rates.dtype,
@@ -197,7 +197,7 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         trainings = [job.trainings[position] for job in jobs]
         lr = learning_rates(trainings, initial, problem, padding)
         measure = Measurements(trainings, results, initial, problem, padding)
-        start = Weights(initial.W.clone(), initial.A.clone(), initial.B.clone())  # never shared with a step
+        start = initial.map(torch.clone)  # never shared with a step
         trajectory = train(first.call.component(), first.call.params, start, problem, lr,
                            [training.call.seed for training in trainings], first.steps, on_log=measure,
                            on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))

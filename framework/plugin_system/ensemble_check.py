@@ -24,7 +24,7 @@ from framework.engine.padding import Padding
 from framework.engine.tensors import Problem, Weights
 from framework.engine.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.engine.probe import Probe
-from framework.engine.rnn import closed_form_gradient, forward
+from framework.engine.rnn import closed_form_gradient, elman_weights, forward
 from framework.engine.seeds import seeded_generator
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def example_weights(seed: int, shape: ProblemShape = SIZES) -> Weights:
     W = torch.randn(1, shape.m, shape.m, generator=stream, dtype=torch.float64) * scale
     A = torch.randn(1, shape.m, shape.d_x, generator=stream, dtype=torch.float64) * scale
     B = torch.randn(1, shape.d, shape.m, generator=stream, dtype=torch.float64) / math.sqrt(shape.d)
-    return Weights(W, A, B)
+    return elman_weights(W, A, B)
 
 
 def example_ensemble(members: Sequence[int]) -> tuple[Problem, Weights, Tensor]:

@@ -7,7 +7,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import Initializer, InitializerParams, Params, Weights, seeded_generator
+from framework import Initializer, InitializerParams, Params, Weights, elman_weights, seeded_generator
 
 
 class GainParams(InitializerParams):
@@ -29,4 +29,4 @@ class GaussianGain(Initializer):
         W = math.sqrt(params.gain * 2 / m) * torch.randn(1, m, m, generator=rng, dtype=torch.float64)
         A = math.sqrt(2 / m) * torch.randn(1, m, d_x, generator=rng, dtype=torch.float64)
         B = math.sqrt(1 / d) * torch.randn(1, d, m, generator=rng, dtype=torch.float64)
-        return Weights(W, A, B)
+        return elman_weights(W, A, B)
