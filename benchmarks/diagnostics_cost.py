@@ -20,11 +20,13 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from framework import Diagnostic, Params, Probe, Problem, Weights, resolve_device, resolve_dtype
+from framework import Diagnostic, Elman, Params, Probe, Problem, Weights, resolve_device, resolve_dtype
 from plugins.diagnostics import DIAGNOSTICS
 from plugins.initializers import PaperInitialization
 from plugins.optimizers import GradientDescent
 from plugins.separable import Separable
+
+ELMAN = Elman()
 
 M, N, L, D_X, D = 1024, 32, 16, 8, 4
 WARM_STEPS = 5
@@ -82,14 +84,14 @@ def main() -> None:
         history_steps.append(t)
         history.append(Probe(weights, initial, problem).forward.loss)
         if t < WARM_STEPS:
-            weights = optimizer.step(params, None, weights, problem, lr)
+            weights = optimizer.step(params, None, weights, problem, lr, ELMAN)
     history_loss = torch.stack(history)
 
     def probe() -> Probe:
         return Probe(weights, initial, problem, step=WARM_STEPS, history_steps=history_steps,
                      history_loss=history_loss, seed=0)
 
-    step = median_seconds(lambda: optimizer.step(params, None, weights, problem, lr), args.repeats, device)
+    step = median_seconds(lambda: optimizer.step(params, None, weights, problem, lr, ELMAN), args.repeats, device)
     rows: list[tuple[str, float, int]] = []
     for diagnostic_class in DIAGNOSTICS:
         repeats = 1 if diagnostic_class.name in ONCE else args.repeats

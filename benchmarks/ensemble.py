@@ -16,8 +16,10 @@ import time
 
 import torch
 
-from framework import Problem, Weights, elman_weights, resolve_device
+from framework import Elman, Problem, Weights, elman_weights, resolve_device
 from plugins.optimizers import GradientDescent
+
+ELMAN = Elman()
 
 N, L, D_X, D = 32, 16, 8, 4
 
@@ -54,11 +56,11 @@ def compare(m: int, K: int, device: torch.device, repeats: int, steps: int) -> d
 
     def ensemble() -> None:
         for _ in range(steps):
-            state["ensemble"] = optimizer.step(params, None, state["ensemble"], problem, lr)
+            state["ensemble"] = optimizer.step(params, None, state["ensemble"], problem, lr, ELMAN)
 
     def one_by_one() -> None:
         for _ in range(steps):
-            state["singles"] = [optimizer.step(params, None, w, p, r)
+            state["singles"] = [optimizer.step(params, None, w, p, r, ELMAN)
                                 for w, (_, p, r) in zip(state["singles"], singles)]
 
     ensemble()

@@ -16,8 +16,10 @@ import time
 
 import torch
 
-from framework import Problem, Weights, closed_form_gradient, elman_weights, resolve_device
+from framework import Elman, Problem, Weights, closed_form_gradient, elman_weights, resolve_device
 from plugins.optimizers import GradientDescent
+
+ELMAN = Elman()
 
 SHAPES = [(256, 32, 16), (1024, 32, 16), (2048, 16, 32)]  # (m, n, L)
 D_X, D = 8, 4
@@ -100,7 +102,7 @@ def benchmark(m: int, n: int, L: int, device: torch.device, repeats: int) -> dic
     state = {"weights": weights}
 
     def engine_step() -> None:
-        state["weights"] = optimizer.step(params, None, state["weights"], problem, lr_tensor)
+        state["weights"] = optimizer.step(params, None, state["weights"], problem, lr_tensor, ELMAN)
 
     for _ in range(3):  # warm-up: allocator, kernels, thread pools
         engine_step()

@@ -1,6 +1,7 @@
 """Built-in update rules: GD (Theorem 1), SGD (Theorem 2) and mini-batch SGD.
 
-All three use the closed-form gradient of Fact 2.5 and per-member learning rates ``lr [K]``.
+All three step along the network's gradient (for the Elman network, the closed form of Fact 2.5)
+with per-member learning rates ``lr [K]``.
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from framework import (
     OptimizerParams,
     Params,
     Problem,
+    Network,
     Weights,
     aligned_rows,
-    closed_form_gradient,
     hookimpl,
     seeded_generator,
 )
@@ -40,8 +41,9 @@ class GradientDescent(Optimizer):
 
     name: ClassVar[str] = "gd"
 
-    def step(self, params: OptimizerParams, state: None, weights: Weights, problem: Problem, lr: Tensor) -> Weights:
-        return descend(weights, closed_form_gradient(weights, problem, params.trained), lr)
+    def step(self, params: OptimizerParams, state: None, weights: Weights, problem: Problem, lr: Tensor,
+             network: Network) -> Weights:
+        return descend(weights, network.gradient(weights, problem, params.trained), lr)
 
 
 class SequenceSampler:
@@ -95,10 +97,11 @@ class MinibatchSGD(Optimizer):
         return SequenceSampler(seeds, problem.n, self.batch_size(params), problem.X.device)
 
     def step(
-        self, params: OptimizerParams, state: SequenceSampler, weights: Weights, problem: Problem, lr: Tensor
+        self, params: OptimizerParams, state: SequenceSampler, weights: Weights, problem: Problem, lr: Tensor,
+        network: Network,
     ) -> Weights:
         batch = problem.sequences(state.next(), multiple=aligned_rows(problem.X.dtype))
-        gradient = closed_form_gradient(weights, batch, params.trained)
+        gradient = network.gradient(weights, batch, params.trained)
         return descend(weights, gradient, lr, scale=1.0 / state.batch_size)
 
 

@@ -52,7 +52,7 @@ class PlainStep(Optimizer):
 
     name = "plain_step"
 
-    def step(self, params, state, weights, problem, lr):
+    def step(self, params, state, weights, problem, lr, network):
         gradient = closed_form_gradient(weights, problem, params.trained)["W"]
         return weights.replace(W=weights.W - lr.view(-1, 1, 1) * gradient)
 
@@ -62,7 +62,7 @@ class EnsembleNormalizedStep(PlainStep):
 
     name = "ensemble_normalized_step"
 
-    def step(self, params, state, weights, problem, lr):
+    def step(self, params, state, weights, problem, lr, network):
         gradient = closed_form_gradient(weights, problem, params.trained)["W"]
         return weights.replace(W=weights.W - lr.view(-1, 1, 1) * gradient / gradient.norm())
 
@@ -72,8 +72,8 @@ class DecayedStep(PlainStep):
 
     name = "decayed_step"
 
-    def step(self, params, state, weights, problem, lr):
-        stepped = PlainStep.step(self, params, state, weights, problem, lr)
+    def step(self, params, state, weights, problem, lr, network):
+        stepped = PlainStep.step(self, params, state, weights, problem, lr, network)
         return stepped.replace(W=stepped.W + lr.view(-1, 1, 1) * (0.01 - stepped.W))
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from conftest import make_problem, make_weights
-from framework import Problem, log_schedule, train
+from framework import Elman, Problem, log_schedule, train
 from plugins.optimizers import GradientDescent, MinibatchSGD, StochasticGradientDescent
 from reference import autograd_gradient
 
@@ -33,7 +33,7 @@ def test_gd_step_is_w_minus_lr_times_autograd_gradient(train_what):
     optimizer = GradientDescent()
     params = optimizer.parse_params({"steps": 1, "lr": 0.01, "train": train_what})
     lr = torch.tensor([0.01])
-    after = optimizer.step(params, None, weights, problem, lr)
+    after = optimizer.step(params, None, weights, problem, lr, Elman())
     full = autograd_gradient(weights.W[0], weights.A[0], weights.B[0], problem.X[0], problem.Y[0])
     for name in "WAB":
         expected = getattr(weights, name)[0] - (0.01 * full[name] if name in train_what else 0)
@@ -48,7 +48,7 @@ def test_sgd_step_follows_one_uniformly_drawn_sequence():
     state = optimizer.start(params, problem, seeds=[123])
     chosen = Counter()
     for _ in range(400):
-        after = optimizer.step(params, state, weights, problem, torch.tensor([0.05]))
+        after = optimizer.step(params, state, weights, problem, torch.tensor([0.05]), Elman())
         matches = [i for i, g in enumerate(candidates)
                    if torch.allclose(after.W[0], weights.W[0] - 0.05 * g["W"], rtol=1e-12, atol=1e-14)]
         assert len(matches) == 1
@@ -66,7 +66,7 @@ def test_minibatch_step_is_the_mean_over_b_distinct_sequences():
     state = optimizer.start(params, problem, seeds=[7])
     seen = set()
     for _ in range(60):
-        after = optimizer.step(params, state, weights, problem, torch.tensor([0.05]))
+        after = optimizer.step(params, state, weights, problem, torch.tensor([0.05]), Elman())
         matches = [s for s in subsets
                    if torch.allclose(after.W[0], weights.W[0] - 0.05 * (candidates[s[0]]["W"] + candidates[s[1]]["W"]) / 2,
                                      rtol=1e-12, atol=1e-14)]
@@ -88,7 +88,7 @@ def test_gd_on_the_paper_setup_fits_to_one_percent(paper_problem):
     optimizer = GradientDescent()
     params = optimizer.parse_params({"steps": 500, "lr": 0.05 / 256})
     lr = torch.tensor([params.lr])
-    run = train(optimizer, params, weights, paper_problem, lr, [0], log_schedule(500, 30))
+    run = train(optimizer, params, weights, paper_problem, lr, [0], log_schedule(500, 30), Elman())
     f = run.loss[:, 0]
     assert not run.diverged.any()
     assert f[-1] < 1e-2 * f[0]
@@ -105,9 +105,9 @@ def test_an_ensemble_trains_exactly_as_its_members_alone(optimizer):
         {"batch_size": 3} if optimizer.name == "minibatch" else {}))
     schedule = log_schedule(25, 6)
     together = train(optimizer, params, type(members[0]).stack(members), Problem.stack(problems),
-                     torch.tensor(lrs), seeds, schedule)
+                     torch.tensor(lrs), seeds, schedule, Elman())
     for k in range(3):
-        alone = train(optimizer, params, members[k], problems[k], torch.tensor([lrs[k]]), [seeds[k]], schedule)
+        alone = train(optimizer, params, members[k], problems[k], torch.tensor([lrs[k]]), [seeds[k]], schedule, Elman())
         assert torch.equal(together.loss[:, k], alone.loss[:, 0])
         for name in "WAB":
             assert torch.equal(getattr(together.weights, name)[k], getattr(alone.weights, name)[0])
@@ -120,10 +120,10 @@ def test_a_diverging_member_is_masked_and_the_others_go_on():
     optimizer = GradientDescent()
     params = optimizer.parse_params({"steps": 60, "lr": 1.0, "train": "WAB"})
     schedule = log_schedule(60, 10)
-    run = train(optimizer, params, weights, problem, torch.tensor([0.001, 2.0]), [0, 1], schedule)
+    run = train(optimizer, params, weights, problem, torch.tensor([0.001, 2.0]), [0, 1], schedule, Elman())
     assert run.diverged.tolist() == [False, True]
     assert run.diverged_at[1] > 0
-    alone = train(optimizer, params, weights.member(0), problem.member(0), torch.tensor([0.001]), [0], schedule)
+    alone = train(optimizer, params, weights.member(0), problem.member(0), torch.tensor([0.001]), [0], schedule, Elman())
     assert torch.equal(run.loss[:, 0], alone.loss[:, 0])
 
 

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framework.contract.diagnostic import ProblemShape
+from framework import Elman
 from framework.engine.padding import Padding
 from framework.engine.tensors import Problem, Weights
 from framework.execution.task import run_task
@@ -83,7 +84,7 @@ def test_a_padded_network_trains_as_the_unpadded_one_and_its_padding_stays_zero(
     params = rule.Params(steps=6, lr=0.02, train="WAB", **extra)
     padded_problem = padding.problem(problem)
     assert padded_problem.n == n and padded_problem.rows == padding.n_padded
-    got = train(rule, params, padding.weights(weights), padded_problem, torch.tensor([0.02], dtype=torch.float64), [7], range(7))
+    got = train(rule, params, padding.weights(weights), padded_problem, torch.tensor([0.02], dtype=torch.float64), [7], range(7), Elman())
     batches = None
     if optimizer == "minibatch":  # the sequences the sampler draws from the real n, as SGD on the unpadded data would
         sampler = SequenceSampler([7], n, params.batch_size, torch.device("cpu"))
@@ -162,8 +163,8 @@ def test_an_optimizer_that_moves_the_padding_fails_its_points_naming_itself(tmp_
     layout = layout_of(plan)
     step = GradientDescent.step
 
-    def noisy(self, params, state, weights, problem, lr):
-        moved = step(self, params, state, weights, problem, lr)
+    def noisy(self, params, state, weights, problem, lr, network):
+        moved = step(self, params, state, weights, problem, lr, network)
         return moved.replace(W=moved.W + 1e-3)  # touches every entry, the zero neurons' too
 
     monkeypatch.setattr(GradientDescent, "step", noisy)

@@ -23,6 +23,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from framework import (
+    Elman,
     DuplicateComponentError,
     Diagnostic,
     Generator,
@@ -339,7 +340,7 @@ def test_example_components_train_a_network(with_example: Path) -> None:
     initializer, init_params = make(registry, "initializer", "gaussian_gain", m=256)
     weights = initializer.initialize(init_params, problem.d_x, problem.d, seed=2)
     optimizer, opt_params = make(registry, "optimizer", "heavy_ball", steps=300, lr=0.01 / 256, momentum=0.5)
-    trajectory = train(optimizer, opt_params, weights, problem, torch.tensor([0.01 / 256]), [0], [0, 300])
+    trajectory = train(optimizer, opt_params, weights, problem, torch.tensor([0.01 / 256]), [0], [0, 300], Elman())
     assert trajectory.loss[-1, 0] < 0.5 * trajectory.loss[0, 0]
 
     diagnostic, diag_params = make(registry, "diagnostic", "w_spectral_norm")
@@ -403,7 +404,7 @@ def test_example_reduces_to_the_builtins_at_their_neutral_settings(with_example:
     problem = generator.generate(data_params, seed=0)
     heavy, heavy_params = make(registry, "optimizer", "heavy_ball", steps=1, lr=0.001, momentum=0.0, train="WAB")
     lr = torch.tensor([0.001], dtype=torch.float64)
-    stepped = heavy.step(heavy_params, heavy.start(heavy_params, problem, [0]), w_paper, problem, lr)
+    stepped = heavy.step(heavy_params, heavy.start(heavy_params, problem, [0]), w_paper, problem, lr, Elman())
     gradient = closed_form_gradient(w_paper, problem, ("W", "A", "B"))
     for name in "WAB":
         assert torch.allclose(getattr(stepped, name), getattr(w_paper, name) - 0.001 * gradient[name])

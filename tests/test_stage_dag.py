@@ -18,6 +18,7 @@ import pytest
 import xarray as xr
 
 from framework.configuration.source import PipelineError
+from framework import Elman
 from framework.execution.task import run_task
 from framework.planning.plan import plan_file
 from framework.report import build_report
@@ -198,6 +199,6 @@ def test_a_training_runs_all_its_steps_whatever_its_diagnostics_measure(tmp_path
     expected = float(loop_loss(W, A, B, X, Y))
     training = job.trainings[0]  # what the task trains on: the logged steps above
     run = train(training.call.component(), training.call.params, weights, problem,
-                torch.tensor([training.call.params.lr], dtype=torch.float64), [training.call.seed], training.steps)
+                torch.tensor([training.call.params.lr], dtype=torch.float64), [training.call.seed], training.steps, Elman())
     assert run.steps[-1] == 12
     assert abs(float(run.loss[-1, 0]) - expected) <= 1e-10 * expected

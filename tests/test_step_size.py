@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from conftest import make_problem, make_weights
-from framework import kernel_top_eigenvalue, log_schedule, residual_tangent, train
+from framework import Elman, kernel_top_eigenvalue, log_schedule, residual_tangent, train
 from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.planning.plan import plan_file
@@ -57,16 +57,16 @@ def test_kernel_top_eigenvalue_is_that_of_the_autograd_jacobian(trained):
     jacobians = torch.autograd.functional.jacobian(of_trained, tuple(primals[n] for n in trained))
     J = torch.cat([j.reshape(j.shape[0], -1) for j in jacobians], dim=1)
     expected = torch.linalg.eigvalsh(J @ J.T)[-1]
-    measured = kernel_top_eigenvalue(weights, problem, trained, [torch.Generator().manual_seed(0)], iterations=400)
+    measured = kernel_top_eigenvalue(weights, problem, trained, [torch.Generator().manual_seed(0)], Elman(), iterations=400)
     assert measured.item() == pytest.approx(expected.item(), rel=1e-8)
 
 
 def test_gd_at_half_the_edge_of_stability_descends_monotonically(paper_problem):
     weights = make_weights(128, 8, 4, seed=4)
-    lam = kernel_top_eigenvalue(weights, paper_problem, ("W",), [torch.Generator().manual_seed(1)])
+    lam = kernel_top_eigenvalue(weights, paper_problem, ("W",), [torch.Generator().manual_seed(1)], Elman())
     optimizer = GradientDescent()
     params = optimizer.parse_params({"steps": 200, "lr": 1.0})
-    run = train(optimizer, params, weights, paper_problem, 1.0 / lam, [0], log_schedule(200, 20))
+    run = train(optimizer, params, weights, paper_problem, 1.0 / lam, [0], log_schedule(200, 20), Elman())
     f = run.loss[:, 0]
     assert torch.all(f[1:] <= f[:-1]) and f[-1] < 0.2 * f[0]
 
@@ -99,7 +99,7 @@ def test_lr_auto_in_a_pipeline_takes_its_fraction_of_two_over_lambda_max(tmp_pat
     job = jobs[0]
     problem = job.data.component().generate(job.data.params, job.data.seed)
     weights = job.init.component().initialize(job.init.params, problem.d_x, problem.d, job.init.seed)
-    lam = kernel_top_eigenvalue(weights, problem, ("W",), [torch.Generator().manual_seed(9)], iterations=400)
+    lam = kernel_top_eigenvalue(weights, problem, ("W",), [torch.Generator().manual_seed(9)], Elman(), iterations=400)
     assert results[0].learning_rate[0] == pytest.approx(job.point.values["fraction"] * 2 / lam.item(), rel=1e-3)
 
 

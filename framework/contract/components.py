@@ -27,6 +27,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights
 
 if TYPE_CHECKING:
@@ -211,7 +212,8 @@ class Optimizer(Component, ABC):
     """Advances the weights of an ensemble by one step.
 
     ``start`` prepares whatever the rule keeps between steps (random streams, momenta) for the
-    K members; ``step`` applies one update with the per-member learning rates ``lr [K]``. All
+    K members; ``step`` applies one update with the per-member learning rates ``lr [K]`` to the
+    weights of ``network``. All
     members of one ensemble share ``params``; they differ in learning rate and seed.
 
     The weights and problem may carry zero padding (``framework.engine.padding``): neurons whose
@@ -231,5 +233,8 @@ class Optimizer(Component, ABC):
         return None
 
     @abstractmethod
-    def step(self, params: Params, state: Any, weights: Weights, problem: Problem, lr: Tensor) -> Weights:
-        """The weights after one update."""
+    def step(self, params: Params, state: Any, weights: Weights, problem: Problem, lr: Tensor,
+             network: Network) -> Weights:
+        """The weights after one update; ``network`` (``framework.Network``) gives the loss, the
+        gradient (``network.gradient(weights, problem, params.trained)``) and the forward pass
+        of the network being trained, so a rule works for every model."""

@@ -17,7 +17,7 @@ import torch
 
 from framework.engine.tensors import Problem, Weights, member_sum
 from framework.engine.probe import normal_per_member
-from framework.engine.rnn import Forward, closed_form_gradient, forward, residual_tangent
+from framework.engine.network import Network
 from framework.engine.seeds import seeded_generator
 
 if TYPE_CHECKING:
@@ -27,17 +27,18 @@ POWER_ITERATIONS = 40
 
 
 def kernel_top_eigenvalue(weights: Weights, problem: Problem, trained: Collection[str],
-                          generators: Sequence[torch.Generator], iterations: int = POWER_ITERATIONS) -> Tensor:
+                          generators: Sequence[torch.Generator], network: Network,
+                          iterations: int = POWER_ITERATIONS) -> Tensor:
     """λ_max(Jᵀ J) for each member, ``[K]``, by power iteration on Jᵀ J v.
 
-    J v is ``residual_tangent`` and Jᵀ u the closed-form gradient of Fact 2.5 with the residuals
-    replaced by u. Each member starts from its own random direction (``generators``) and takes
+    J v is ``network.tangent`` and Jᵀ u ``network.pullback`` (for the Elman network, the tangent
+    of §2.1 with fixed patterns and the closed form of Fact 2.5 with the residuals replaced by u). Each member starts from its own random direction (``generators``) and takes
     the same number of steps, so a member's estimate does not depend on its ensemble. The
     Rayleigh quotient of the last iterate is a lower bound of λ_max that the iteration raises.
     """
-    fwd = forward(weights, problem)
-    names = [name for name in ("W", "A", "B") if name in trained]
-    shapes = [getattr(weights, name).shape[1:] for name in names]
+    fwd = network.forward(weights, problem)
+    names = [name for name in weights.names if name in trained]
+    shapes = [weights[name].shape[1:] for name in names]
     sizes = [math.prod(shape) for shape in shapes]
     K = weights.K
 
@@ -45,11 +46,11 @@ def kernel_top_eigenvalue(weights: Weights, problem: Problem, trained: Collectio
         return {name: part.view(K, *shape) for name, part, shape in zip(names, v.split(sizes, dim=1), shapes)}
 
     def normal_map(v: Tensor) -> Tensor:
-        u = residual_tangent(weights, problem, split(v), fwd)
-        pulled = closed_form_gradient(weights, problem, names, Forward(fwd.g_layers, fwd.h_layers, u))
+        u = network.tangent(weights, problem, split(v), fwd)
+        pulled = network.pullback(weights, problem, u, names, fwd)
         return torch.cat([pulled[name].reshape(K, -1) for name in names], dim=1)
 
-    v = normal_per_member(generators, (sum(sizes),), weights.W)
+    v = normal_per_member(generators, (sum(sizes),), weights.first)
     v = v / member_sum(v.square()).sqrt().unsqueeze(1)
     estimate = v.new_zeros(K)
     for _ in range(iterations):
@@ -61,7 +62,7 @@ def kernel_top_eigenvalue(weights: Weights, problem: Problem, trained: Collectio
 
 
 def auto_learning_rate(weights: Weights, problem: Problem, trained: Collection[str], fraction: float,
-                       seeds: Sequence[int]) -> Tensor:
+                       seeds: Sequence[int], network: Network) -> Tensor:
     """``fraction · 2/λ_max`` for each member, λ_max measured at these (initial) weights."""
     generators = [seeded_generator(seed) for seed in seeds]
-    return fraction * 2 / kernel_top_eigenvalue(weights, problem, trained, generators)
+    return fraction * 2 / kernel_top_eigenvalue(weights, problem, trained, generators, network)

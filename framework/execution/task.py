@@ -26,6 +26,8 @@ from framework.engine.devices import resolve_device, resolve_dtype
 from framework.engine.padding import Padding
 from framework.engine.seeds import derive_seed
 from framework.engine.step_size import auto_learning_rate
+from framework.engine.network import Network
+from framework.engine.rnn import Elman
 from framework.engine.tensors import Problem, Weights
 from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.training import Trajectory, train
@@ -162,7 +164,8 @@ def run_task(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
     return results
 
 
-def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Problem, padding: Padding) -> Tensor:
+def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Problem, padding: Padding,
+                   network: Network) -> Tensor:
     """Each member's learning rate, ``[K]``: its number, or for ``lr: auto`` a fraction of
     2/λ_max of the tangent kernel at its initialization, from its own seed (a padded network's
     measured on its real neurons and sequences, member by member)."""
@@ -176,9 +179,9 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
         trained = trainings[0].call.params.trained
         if padding.active:
             measured = torch.cat([auto_learning_rate(padding.real_weights(weights, k), padding.real_problem(problem, k),
-                                                     trained, 1.0, [seed]) for k, seed in enumerate(seeds)])
+                                                     trained, 1.0, [seed], network) for k, seed in enumerate(seeds)])
         else:
-            measured = auto_learning_rate(weights, problem, trained, 1.0, seeds)
+            measured = auto_learning_rate(weights, problem, trained, 1.0, seeds, network)
         measured = measured * fractions
         automatic = torch.tensor([rate == "auto" for rate in given], device=rates.device)
         rates = torch.where(automatic, measured, rates)
@@ -191,15 +194,16 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
     problem = padding.problem(Problem.stack([DATA.get(job.data) for job in jobs]).to(device, dtype))
     initial = padding.weights(initial_weights(jobs).to(device, dtype))
     results = ResultArrays(jobs, layout)
+    network = Elman()
     runs: list[tuple[Trajectory, Tensor]] = []
     done = 0  # steps of the trainings already run: progress counts every training's steps
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
-        lr = learning_rates(trainings, initial, problem, padding)
+        lr = learning_rates(trainings, initial, problem, padding, network)
         measure = Measurements(trainings, results, initial, problem, padding)
         start = initial.map(torch.clone)  # never shared with a step
         trajectory = train(first.call.component(), first.call.params, start, problem, lr,
-                           [training.call.seed for training in trainings], first.steps, on_log=measure,
+                           [training.call.seed for training in trainings], first.steps, network, on_log=measure,
                            on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))
         if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
             raise RuntimeError(f"optimizer '{first.call.name}' (stage {first.call.stage}) moved the zero padding "

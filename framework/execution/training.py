@@ -10,7 +10,7 @@ import torch
 
 from framework.contract.components import Optimizer, Params
 from framework.engine.tensors import Problem, Weights
-from framework.engine.rnn import loss as loss_of
+from framework.engine.network import Network
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -42,10 +42,11 @@ def train(
     lr: Tensor,
     seeds: Sequence[int],
     schedule: Sequence[int],
+    network: Network,
     on_log: LogCallback | None = None,
     on_step: Callable[[int, int], None] | None = None,
 ) -> Trajectory:
-    """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble.
+    """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble of ``network``.
 
     At each step of ``schedule`` (before that step's update) f is measured and
     ``on_log(step, weights, f, diverged)`` is called (``on_step(step, steps)`` after every
@@ -58,13 +59,13 @@ def train(
     steps = max(schedule)
     logged = sorted(set(schedule))
     state = optimizer.start(params, problem, seeds)
-    lr = lr.to(device=weights.W.device, dtype=weights.W.dtype)
+    lr = lr.to(device=weights.device, dtype=weights.dtype)
     diverged_at = torch.full((weights.K,), -1, dtype=torch.long)
     losses = []
     next_log = 0
     for t in range(steps + 1):
         if t == logged[next_log]:
-            f = loss_of(weights, problem)
+            f = network.loss(weights, problem)
             losses.append(f)
             newly = ~torch.isfinite(f).cpu() & (diverged_at < 0)
             diverged_at[newly] = t
@@ -74,7 +75,7 @@ def train(
                 on_log(t, weights, f, diverged_at >= 0)
             next_log += 1
         if t < steps:
-            weights = optimizer.step(params, state, weights, problem, lr)
+            weights = optimizer.step(params, state, weights, problem, lr, network)
             if on_step is not None:
                 on_step(t + 1, steps)
     return Trajectory(logged, torch.stack(losses), weights, diverged_at)

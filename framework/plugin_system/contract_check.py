@@ -33,7 +33,7 @@ FRAMEWORK_REQUIRED_FIELDS = {name for values in FRAMEWORK_REQUIRED.values() for 
 CONTRACT_METHODS: dict[type[Component], tuple[str, tuple[str, ...]]] = {
     Generator: ("generate", ("params", "seed")),
     Initializer: ("initialize", ("params", "d_x", "d", "seed")),
-    Optimizer: ("step", ("params", "state", "weights", "problem", "lr")),
+    Optimizer: ("step", ("params", "state", "weights", "problem", "lr", "network")),
     Diagnostic: ("measure", ("params", "probe")),
 }
 

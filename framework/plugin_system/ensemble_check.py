@@ -24,7 +24,7 @@ from framework.engine.padding import Padding
 from framework.engine.tensors import Problem, Weights
 from framework.engine.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.engine.probe import Probe
-from framework.engine.rnn import closed_form_gradient, elman_weights, forward
+from framework.engine.rnn import Elman, closed_form_gradient, elman_weights, forward
 from framework.engine.seeds import seeded_generator
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ def check_initializer_ensemble(cls: type[Initializer]) -> list[str]:
 
 
 def _weights(weights: Weights) -> dict[str, Tensor]:
-    return {"W": weights.W, "A": weights.A, "B": weights.B}
+    return dict(weights.tensors)
 
 
 def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
@@ -153,7 +153,7 @@ def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
         problem, weights, lr = example_ensemble(members)
         state = component.start(params, problem, [MEMBER_SEEDS[k] for k in members])
         for _ in range(STEPS):
-            weights = component.step(params, state, weights, problem, lr)
+            weights = component.step(params, state, weights, problem, lr, Elman())
         return weights
 
     def moves_padding() -> bool:
@@ -165,7 +165,7 @@ def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
         problem, weights = padding.problem(problem), padding.weights(weights)
         state = component.start(params, problem, [MEMBER_SEEDS[0]])
         for _ in range(STEPS):
-            weights = component.step(params, state, weights, problem, lr)
+            weights = component.step(params, state, weights, problem, lr, Elman())
         return padding.moved(weights)
 
     def check() -> list[str]:

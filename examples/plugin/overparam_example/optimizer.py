@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Optimizer, OptimizerParams, Params, Problem, Weights, closed_form_gradient
+from framework import Network, Optimizer, OptimizerParams, Params, Problem, Weights
 
 
 class HeavyBallParams(OptimizerParams):
@@ -28,13 +28,14 @@ class HeavyBall(Optimizer):
         return {}
 
     def step(
-        self, params: HeavyBallParams, state: dict[str, Tensor], weights: Weights, problem: Problem, lr: Tensor
+        self, params: HeavyBallParams, state: dict[str, Tensor], weights: Weights, problem: Problem, lr: Tensor,
+        network: Network,
     ) -> Weights:
-        """One full-batch step with the closed-form gradient (Fact 2.5) and per-member ``lr [K]``."""
-        gradient = closed_form_gradient(weights, problem, params.trained)
-        rate = lr.view(-1, 1, 1)
+        """One full-batch step along the network's gradient with per-member ``lr [K]``."""
+        gradient = network.gradient(weights, problem, params.trained)
         moved = {}
         for name, g in gradient.items():
+            rate = lr.view(-1, *[1] * (g.dim() - 1))
             velocity = params.momentum * state.get(name, torch.zeros_like(g)) - rate * g
             state[name] = velocity
             moved[name] = getattr(weights, name) + velocity
