@@ -26,6 +26,8 @@ _EXPORTS: dict[str, str] = {
     "check_component": "framework.plugin_system.contract_check",
     "resolve_device": "framework.engine.devices",
     "resolve_dtype": "framework.engine.devices",
+    "DEFAULT_MODEL": "framework.contract.model",
+    "Model": "framework.contract.model",
     "Diagnostic": "framework.contract.diagnostic",
     "Output": "framework.contract.diagnostic",
     "ProblemShape": "framework.contract.diagnostic",

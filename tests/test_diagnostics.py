@@ -113,14 +113,14 @@ def test_pl_ratio_equals_autograd_gradient_norms_over_m_f():
     assert_agrees(out["pl_ratio_sequence_max"], torch.stack(sequence_max))
 
 
-def test_probe_backward_vectors_rebuild_each_sequence_gradient():
+def test_elman_backward_vectors_rebuild_each_sequence_gradient():
     weights, initial, problem = moved_state()
-    probe = Probe(weights, initial, problem)
+    _, delta = framework.engine.rnn.gradient_and_backward(weights, problem)
     for k in range(2):
         W, A, B, X, Y = weights.W[k], weights.A[k], weights.B[k], problem.X[k], problem.Y[k]
         _, h = loop_states(W, A, X)
         for i in range(N):
-            rebuilt = sum(torch.outer(probe.backward[k, i, layer], h[i][layer - 1]) for layer in range(1, L))
+            rebuilt = sum(torch.outer(delta[k, i, layer], h[i][layer - 1]) for layer in range(1, L))
             assert_agrees(rebuilt, autograd_gradient(W, A, B, X[i : i + 1], Y[i : i + 1])["W"])
 
 
@@ -501,7 +501,7 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
             return function(*args, **kwargs)
         return wrapper
 
-    for module, name in ((framework.engine.probe, "forward"), (framework.engine.rnn, "closed_form_gradient")):
+    for module, name in ((framework.engine.rnn, "forward"), (framework.engine.rnn, "closed_form_gradient")):
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
     weights, initial, problem = moved_state()
     steps = [0, 1, 2]
@@ -509,7 +509,9 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
     for _ in range(2):
         for diagnostic_class in DIAGNOSTICS:
             measure(diagnostic_class, probe)
-    assert calls == {"forward": 2, "closed_form_gradient": 1}  # at W and at W0; one gradient
+    # the probe's passes at W and at W0 once, plus semi_smoothness's own f(W + shift) at each of its two
+    # measurements; one gradient
+    assert calls == {"forward": 2 + 2, "closed_form_gradient": 1}
     assert set(probe.computations) == {"forward", "forward0", "gradient", "sequence_gradient_norms", "basis", "fresh"}
     assert all(count == 1 for count in probe.computations.values())
 

@@ -53,11 +53,13 @@ EXAMPLE_COMPONENTS = {
     "initializer": "gaussian_gain",
     "optimizer": "heavy_ball",
     "diagnostic": "w_spectral_norm",
+    "model": "looped",
 }
 BUILTINS = {
     "generator": {"separable", "token_map", "digits"},
     "initializer": {"paper", "orthogonal", "identity"},
     "optimizer": {"gd", "sgd", "minibatch"},
+    "model": {"elman"},
 }
 
 
@@ -421,7 +423,7 @@ def test_plugins_command_with_nothing_broken_lists_components_by_kind_with_provi
     assert result.stderr == ""
     lines = result.stdout.splitlines()
     headers = {line.rstrip(":"): i for i, line in enumerate(lines) if not line.startswith(" ")}
-    assert list(headers) == ["generators", "initializers", "optimizers", "diagnostics", "claims"]
+    assert list(headers) == ["generators", "initializers", "optimizers", "diagnostics", "models", "claims"]
     bounds = [*headers.values(), len(lines)]
     for (kind, start), end in zip(headers.items(), bounds[1:]):
         section = lines[start + 1 : end]
@@ -448,3 +450,91 @@ def test_plugins_command_reports_a_broken_plugin_and_fails(plugin_module) -> Non
     assert f"plugin '{name}' from module {name} failed to load" in result.stderr
     assert "ImportError: cannot start" in result.stderr
     assert "separable" in result.stdout
+
+
+# --- a third-party model: networks as plugins ----------------------------------------------
+
+LOOPED_PIPELINE = """\
+name: looped-model
+grid:
+  m: [16, 24]
+stages:
+  net: {{plugin: looped}}
+  data: {{plugin: separable, params: {{n: 5, L: 4, d_x: 6, d: 2, delta: 0.3}}}}
+  init: {{plugin: paper, params: {{m: "${{grid.m}}"}}, needs: [net]}}
+  train: {{plugin: gd, params: {{steps: 40, lr: 0.02}}, needs: [data, init]}}
+  diagnose: {{plugins: [{diagnostics}], schedule: {{at: [0, 40]}}, needs: [train]}}
+store: looped.zarr
+"""
+
+
+def looped_by_hand(W, A, B, X, Y):
+    """f of the weight-tied network for one member, sequence by sequence, written independently."""
+    total = 0.0
+    for i in range(X.shape[0]):
+        h = torch.relu(A @ X[i, 0])
+        for _ in range(1, X.shape[1]):
+            h = torch.relu(W @ h)
+        total = total + 0.5 * (B @ h - Y[i, -1]).square().sum()
+    return total
+
+
+def test_a_third_party_model_written_with_autograd_runs_in_a_pipeline(with_example: Path, tmp_path: Path) -> None:
+    """The example's `looped` model: its f and PL ratio as stored equal an independent per-sequence
+    computation with autograd at W0, and GD on it lowers f."""
+    from framework.execution.task import run_task
+    from framework.planning.plan import plan_file
+    from framework.storage.layout import layout_of
+
+    plan = plan_file(write_pipeline(tmp_path, LOOPED_PIPELINE.format(diagnostics="loss, pl_ratio, forward_norms")))
+    jobs = list(plan.jobs)
+    assert [job.model.name for job in jobs] == ["looped", "looped"]
+    assert plan.components()["net"] == ["looped"]
+    results = run_task(jobs, layout_of(plan))
+    for job, result in zip(jobs, results):
+        assert result.status == "done", result.error
+        problem = job.data.component().generate(job.data.params, job.data.seed)
+        weights = job.init.component().initialize(job.init.params, 6, 2, job.init.seed)
+        W = weights.W[0].clone().requires_grad_(True)
+        f = looped_by_hand(W, weights.A[0], weights.B[0], problem.X[0], problem.Y[0])
+        (gradient,) = torch.autograd.grad(f, W)
+        m = job.shape.m
+        assert result.values["loss"][0] == pytest.approx(float(f.detach()), rel=1e-12)
+        assert result.values["pl_ratio"][0] == pytest.approx(float(gradient.square().sum() / (m * f)), rel=1e-10)
+        assert result.values["loss"][-1] < result.values["loss"][0]
+
+
+def test_a_diagnostic_the_model_cannot_serve_is_refused_naming_both(with_example: Path, tmp_path: Path) -> None:
+    from framework.planning.plan import plan_file
+
+    path = write_pipeline(tmp_path, LOOPED_PIPELINE.format(diagnostics="loss, fresh_randomness"))
+    with pytest.raises(PipelineError) as refused:
+        plan_file(path)
+    message = str(refused.value)
+    assert "stages.diagnose" in message
+    assert "diagnostic 'fresh_randomness' needs sequence from the model" in message
+    assert "model 'looped' does not provide (it provides layers, recurrent)" in message
+
+
+def test_a_model_stage_the_initializer_does_not_need_is_refused(with_example: Path, tmp_path: Path) -> None:
+    from framework.planning.plan import plan_file
+
+    text = LOOPED_PIPELINE.format(diagnostics="loss").replace(", needs: [net]}", "}")
+    with pytest.raises(PipelineError, match="the model stage 'net' must be among this stage's needs"):
+        plan_file(write_pipeline(tmp_path, text))
+
+
+def test_the_model_check_catches_a_gradient_that_is_not_the_losss(with_example: Path) -> None:
+    from overparam_example.model import Looped
+
+    class Doubled(Looped):
+        """Looped, with a gradient twice too large."""
+
+        name = "doubled"
+
+        def gradient(self, weights, problem, trained, state=None):
+            return {name: 2 * g for name, g in super().gradient(weights, problem, trained, state).items()}
+
+    assert check_component(Looped) == []
+    (problem,) = check_component(Doubled)
+    assert "gradient() disagrees with a central difference of loss()" in problem

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from framework.engine.network import Network
+from framework.engine.rnn import ELMAN_DIMS
 from framework.engine.tensors import Problem, Weights
 
 if TYPE_CHECKING:
@@ -167,10 +168,12 @@ class InitializerParams(Params):
 
 
 class Initializer(Component, ABC):
-    """Makes the weights W, A, B of one network."""
+    """Makes the weights of one network: those ``dims`` declares (by default the Elman network's
+    W, A, B), for the models that declare the same weights (``framework.Model.dims``)."""
 
     kind: ClassVar[str] = "initializer"
     Params: ClassVar[type[Params]] = InitializerParams
+    dims: ClassVar[Mapping[str, tuple[str, ...]]] = ELMAN_DIMS
 
     @abstractmethod
     def initialize(self, params: Params, d_x: int, d: int, seed: int) -> Weights:

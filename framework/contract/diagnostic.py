@@ -60,10 +60,13 @@ class Diagnostic(Component, ABC):
     """Measures a state of an ensemble of K networks; every output has a leading K axis.
 
     ``when`` says when it is measured: ``init`` (once, at step 0), ``schedule`` (at the logged
-    steps) or ``end`` (once, after the last step).
+    steps) or ``end`` (once, after the last step). ``needs`` names what it reads from the model
+    beyond the loss and the gradient of W (``framework.Network.provides``: ``layers``,
+    ``recurrent``, ``sequence``); validation refuses it on a model that does not provide them.
     """
 
     kind: ClassVar[str] = "diagnostic"
+    needs: ClassVar[frozenset[str]] = frozenset()
     outputs: ClassVar[Mapping[str, Output]]
     when: ClassVar[When] = "schedule"
 

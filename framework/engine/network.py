@@ -138,6 +138,13 @@ class Network:
             {name: weights[name] for name in names}, problem.X[:, :n], problem.Y[:, :n])
         return sum(g.square().flatten(2).sum(dim=2) for g in per_sequence.values()).T
 
+    def gradient_and_sequence_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
+                                    state: Forward | None = None) -> tuple[dict[str, Tensor], Tensor]:
+        """``gradient`` and ``sequence_gradient_norms`` together: what a measurement of the PL
+        ratio reads (a network whose closed form gives both from one backward pass overrides it)."""
+        return (self.gradient(weights, problem, trained, state),
+                self.sequence_gradient_norms(weights, problem, trained, state))
+
     def _autograd_pullback(self, weights: Weights, problem: Problem, residual: Tensor | None,
                            trained: Collection[str]) -> dict[str, Tensor]:
         names = [name for name in weights.names if name in trained]

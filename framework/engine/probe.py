@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 
 from framework.engine.tensors import Problem, Weights
-from framework.engine.rnn import Forward, forward, gradient_and_backward, member_columns, sequence_gradient_norms_W
+from framework.engine.network import Forward, Network
+from framework.engine.rnn import Elman, member_columns
 from framework.engine.seeds import purpose_seed, seeded_generator
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ class Probe:
     initialized); ``trained`` names the weights the optimizer moves (the paper's quantities
     are those of W: Theorems 1-4 train W alone, and so do these diagnostics). For diagnostics
     that look at the run so far (``rate``), ``history_steps`` are the logged steps up to now
-    and ``history_loss [T, K]`` the f measured at them. ``seed`` (one per member, or one for
+    and ``history_loss [T, K]`` the f measured at them. ``network`` (``framework.Network``; the
+    Elman network of §2.1 by default) computes the forward passes and gradients. ``seed`` (one per member, or one for
     all) seeds the draws of
     diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
     """
@@ -48,11 +50,13 @@ class Probe:
         history_steps: Sequence[int] = (),
         history_loss: Tensor | None = None,
         seed: int | Sequence[int] = 0,
+        network: Network | None = None,
     ) -> None:
         if history_loss is not None and history_loss.shape[0] != len(history_steps):
             raise ValueError(
                 f"history_loss has {history_loss.shape[0]} rows but there are {len(history_steps)} history_steps"
             )
+        self.network = Elman() if network is None else network
         self.weights = weights
         self.initial = initial
         self.problem = problem
@@ -93,31 +97,26 @@ class Probe:
     @property
     def forward(self) -> Forward:
         """The forward pass at the current weights (§2.1)."""
-        return self._once("forward", lambda: forward(self.weights, self.problem))
+        return self._once("forward", lambda: self.network.forward(self.weights, self.problem))
 
     @property
     def forward0(self) -> Forward:
         """The forward pass at initialization: the g̃, h̃, D̃ of §5."""
-        return self._once("forward0", lambda: forward(self.initial, self.problem))
+        return self._once("forward0", lambda: self.network.forward(self.initial, self.problem))
 
     @property
     def gradient(self) -> Tensor:
-        """``∇_W f`` (Fact 2.5), ``[K, m, m]``."""
-        return self._backward()[0]
+        """``∇_W f`` (for the Elman network, Fact 2.5), ``[K, *W's shape]``."""
+        return self._gradients()[0]["W"]
 
-    @property
-    def backward(self) -> Tensor:
-        """The back-propagated vectors ``δ_{i,l} = D_{i,l} Σ_{a>=l} Back_{i,l→a}ᵀ loss_{i,a}``,
-        ``[K, n, L, m]``; ``∇f_i(W) = Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ`` (Fact 2.5 regrouped)."""
-        return self._backward()[1]
-
-    def _backward(self) -> tuple[Tensor, Tensor]:
-        return self._once("gradient", lambda: gradient_and_backward(self.weights, self.problem, self.forward))
+    def _gradients(self) -> tuple[dict[str, Tensor], Tensor]:
+        return self._once("gradient", lambda: self.network.gradient_and_sequence_norms(
+            self.weights, self.problem, ("W",), self.forward))
 
     @property
     def sequence_gradient_norms(self) -> Tensor:
-        """``||∇f_i(W)||_F²`` for each sequence (Theorem 3's upper bound), ``[K, n]``."""
-        return self._once("sequence_gradient_norms", lambda: sequence_gradient_norms_W(self.backward, self.forward))
+        """``||∇_W f_i||_F²`` for each sequence (Theorem 3's upper bound), ``[K, n]``."""
+        return self._once("sequence_gradient_norms", lambda: self._gradients()[1])
 
     @property
     def basis(self) -> tuple[Tensor, Tensor]:

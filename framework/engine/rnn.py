@@ -214,8 +214,13 @@ class Elman(Network):
 
     def sequence_gradient_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
                                 state: Forward | None = None) -> Tensor:
+        return self.gradient_and_sequence_norms(weights, problem, trained, state)[1]
+
+    def gradient_and_sequence_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
+                                    state: Forward | None = None) -> tuple[dict[str, Tensor], Tensor]:
+        """For W alone, both from one closed-form call (``gradient_and_backward``)."""
         if tuple(trained) != ("W",):
-            return super().sequence_gradient_norms(weights, problem, trained, state)
+            return super().gradient_and_sequence_norms(weights, problem, trained, state)
         fwd = forward(weights, problem) if state is None else state
-        _, delta = gradient_and_backward(weights, problem, fwd)
-        return sequence_gradient_norms_W(delta, fwd)[:, : problem.n]
+        gradient, delta = gradient_and_backward(weights, problem, fwd)
+        return {"W": gradient}, sequence_gradient_norms_W(delta, fwd)[:, : problem.n]

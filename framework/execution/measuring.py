@@ -18,6 +18,7 @@ import torch
 from framework.engine.padding import Padding
 from framework.engine.probe import Probe
 from framework.engine.seeds import derive_seed
+from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights
 from framework.planning.calls import Job, Training
 from framework.storage.layout import Layout
@@ -67,7 +68,8 @@ class Measurements:
     """
 
     def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem,
-                 padding: Padding):
+                 padding: Padding, network: Network):
+        self.network = network
         self.trainings, self.results, self.initial, self.problem = trainings, results, initial, problem
         self.padding = padding
         self.history_steps: list[int] = []
@@ -88,15 +90,17 @@ class Measurements:
         history = torch.stack(self.history_loss)
         blank = diverged.numpy()
         if not self.padding.active:
-            self._measure(due, Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
-                                     history_steps=self.history_steps, history_loss=history), step, blank, slice(None))
+            probe = Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
+                          history_steps=self.history_steps, history_loss=history, network=self.network)
+            self._measure(due, probe, step, blank, slice(None))
             return
         if self._real is None:
             self._real = [(self.padding.real_weights(self.initial, k), self.padding.real_problem(self.problem, k))
                           for k in range(weights.K)]
         for k, (initial, problem) in enumerate(self._real):
             probe = Probe(self.padding.real_weights(weights, k), initial, problem, trained=first.call.params.trained,
-                          step=step, history_steps=self.history_steps, history_loss=history[:, k : k + 1])
+                          step=step, history_steps=self.history_steps, history_loss=history[:, k : k + 1],
+                          network=self.network)
             self._measure(due, probe, step, blank[k : k + 1], slice(k, k + 1))
 
     def _measure(self, due: list[int], shared: Probe, step: int, blank: np.ndarray, members: slice) -> None:

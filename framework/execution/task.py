@@ -27,7 +27,6 @@ from framework.engine.padding import Padding
 from framework.engine.seeds import derive_seed
 from framework.engine.step_size import auto_learning_rate
 from framework.engine.network import Network
-from framework.engine.rnn import Elman
 from framework.engine.tensors import Problem, Weights
 from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.training import Trajectory, train
@@ -194,13 +193,13 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
     problem = padding.problem(Problem.stack([DATA.get(job.data) for job in jobs]).to(device, dtype))
     initial = padding.weights(initial_weights(jobs).to(device, dtype))
     results = ResultArrays(jobs, layout)
-    network = Elman()
+    network = jobs[0].network()
     runs: list[tuple[Trajectory, Tensor]] = []
     done = 0  # steps of the trainings already run: progress counts every training's steps
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
         lr = learning_rates(trainings, initial, problem, padding, network)
-        measure = Measurements(trainings, results, initial, problem, padding)
+        measure = Measurements(trainings, results, initial, problem, padding, network)
         start = initial.map(torch.clone)  # never shared with a step
         trajectory = train(first.call.component(), first.call.params, start, problem, lr,
                            [training.call.seed for training in trainings], first.steps, network, on_log=measure,

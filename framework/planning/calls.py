@@ -8,7 +8,11 @@ from functools import cached_property
 from framework.configuration.grid import GridPoint
 from framework.contract.components import Component, Params
 from framework.contract.diagnostic import ProblemShape
+from framework.engine.network import Network
 from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule
+
+
+DEFAULT_MODEL_STAGE = ""  # the stage of the default model, which no pipeline stage names
 
 
 @dataclass(frozen=True)
@@ -57,13 +61,15 @@ class Training:
 class Job:
     """One grid point, fully resolved: its data, its initialization and each training of its
     stage DAG; ``shape`` holds the sizes its tensors will have (from the generator's ``shape()``
-    and the initializer's m), known before anything is computed."""
+    and the initializer's m), known before anything is computed; ``model`` the network (its
+    stage is ``DEFAULT_MODEL_STAGE`` where the pipeline names none)."""
 
     point: GridPoint
     data: Call
     init: Call
     trainings: tuple[Training, ...]
     shape: ProblemShape
+    model: Call
 
     @property
     def diagnostics(self) -> tuple[DiagnosticCall, ...]:
@@ -73,7 +79,13 @@ class Job:
     @property
     def calls(self) -> tuple[Call, ...]:
         """Every component the job runs."""
-        return (self.data, self.init, *(t.call for t in self.trainings), *(d.call for d in self.diagnostics))
+        declared = (self.model,) if self.model.stage != DEFAULT_MODEL_STAGE else ()
+        return (*declared, self.data, self.init, *(t.call for t in self.trainings),
+                *(d.call for d in self.diagnostics))
+
+    def network(self) -> Network:
+        """The model's network, for any K."""
+        return self.model.component(self.model.params)
 
     @property
     def steps(self) -> tuple[int, ...]:

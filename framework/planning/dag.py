@@ -7,7 +7,8 @@ measurements of one trajectory. ``needs:`` says where a stage's inputs come from
 stage must reach the generator and the initializer through its needs, a diagnostic stage
 exactly one optimizer stage. Several optimizer stages may start from one initialization (GD and
 SGD from the same W0), each with its own diagnostic stages; there is one generator and one
-initializer.
+initializer. A ``model`` stage (at most one; without it the network is ``framework.DEFAULT_MODEL``,
+the paper's Elman network) says which network the weights are of: the initializer stage needs it.
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from framework.configuration.pipeline import Pipeline
 from framework.contract.messages import did_you_mean
 from framework.configuration.source import Finding
 
-KIND_ORDER = ("generator", "initializer", "optimizer", "diagnostic")
-PRODUCES = {"generator": "data", "initializer": "weights", "optimizer": "trajectory", "diagnostic": "measurements"}
-CONSUMES: Mapping[str, tuple[str, ...]] = {"generator": (), "initializer": (), "optimizer": ("data", "weights"),
+KIND_ORDER = ("model", "generator", "initializer", "optimizer", "diagnostic")
+PRODUCES = {"model": "network", "generator": "data", "initializer": "weights", "optimizer": "trajectory",
+            "diagnostic": "measurements"}
+CONSUMES: Mapping[str, tuple[str, ...]] = {"model": (), "generator": (), "initializer": ("network",),
+                                           "optimizer": ("data", "weights"),
                                            "diagnostic": ("trajectory",)}
 SINGLE_KINDS = ("generator", "initializer")  # one per pipeline; optimizer and diagnostic stages may be many
 
@@ -90,6 +93,14 @@ def check_structure(pipeline: Pipeline, kinds: Mapping[str, str], findings: list
         if len(found) != 1:
             what = "none" if not found else ", ".join(found)
             findings.append(Finding(("stages",), f"a pipeline needs exactly one {kind} stage; found {what}"))
+    if len(by_kind.get("model", [])) > 1:
+        findings.append(Finding(("stages",), f"a pipeline has at most one model stage; found {', '.join(by_kind['model'])}"))
+    for model in by_kind.get("model", [])[:1]:
+        for init in by_kind.get("initializer", []):
+            if model not in ancestors(pipeline, init):
+                findings.append(Finding(("stages", init, "needs"),
+                                        f"the model stage '{model}' must be among this stage's needs "
+                                        "(the initializer draws that model's weights)"))
     if not by_kind.get("optimizer"):
         findings.append(Finding(("stages",), "a pipeline needs at least one optimizer stage; found none"))
     for stage in by_kind.get("optimizer", []):

@@ -77,7 +77,7 @@ def job_at(template: Job, point: GridPoint, root: int) -> Job:
                                tuple(DiagnosticCall(_reseeded(d.call, root, replica), d.steps) for d in t.diagnostics))
                       for t in template.trainings)
     return Job(point, _reseeded(template.data, root, replica), _reseeded(template.init, root, replica), trainings,
-               template.shape)
+               template.shape, template.model)
 
 
 class Jobs(Sequence[Job]):

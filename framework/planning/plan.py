@@ -12,7 +12,8 @@ from functools import cached_property
 from pathlib import Path
 
 from framework.contract.diagnostic import ProblemShape
-from framework.planning.calls import Call, DiagnosticCall, Job, Training
+from framework.contract.model import DEFAULT_MODEL
+from framework.planning.calls import DEFAULT_MODEL_STAGE, Call, DiagnosticCall, Job, Training
 from framework.planning.jobs import Jobs, named_axes, named_dimensions, representatives
 from framework.configuration.grid import GridPoint
 from framework.configuration.pipeline import (
@@ -169,6 +170,14 @@ class _Shared:
     shapes: dict[tuple, ProblemShape] = field(default_factory=dict)
     validated: dict[tuple, tuple] = field(default_factory=dict)
     kinds: dict[tuple, tuple[str | None, str]] = field(default_factory=dict)
+    model: Call | None = None
+
+    def default_model(self, registry: Registry) -> Call:
+        """The model of a pipeline without a model stage: ``DEFAULT_MODEL``, with its default parameters."""
+        if self.model is None:
+            component = registry.get("model", DEFAULT_MODEL)
+            self.model = Call(DEFAULT_MODEL_STAGE, "model", DEFAULT_MODEL, component, component.Params(), 0)
+        return self.model
     steps: dict[tuple, tuple[int, ...]] = field(default_factory=dict)
     trained_by: dict[str, list[str]] = field(default_factory=dict)
 
@@ -215,12 +224,15 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
             validated = resolver.validate(stage.name, component, params, ref.path, failed)
             if validated is None:
                 continue
-            calls.setdefault(kind, []).append(
-                Call(stage.name, kind, name, component, validated, stage_seed(pipeline.seed, stage.name, replica)))
+            seed = 0 if kind == "model" else stage_seed(pipeline.seed, stage.name, replica)  # a model draws nothing
+            calls.setdefault(kind, []).append(Call(stage.name, kind, name, component, validated, seed))
             if kind in ("generator", "initializer"):
                 variables = {**numbers_of(validated.model_dump()), **variables}
     if len(found) > before or any(len(calls.get(kind, [])) != 1 for kind in SINGLE_KINDS) \
-            or not calls.get("optimizer"):
+            or not calls.get("optimizer") or len(calls.get("model", [])) > 1:
+        return None
+    model = calls["model"][0] if calls.get("model") else shared.default_model(registry)
+    if not _fits_model(resolver, model, calls["initializer"][0], calls.get("diagnostic", [])):
         return None
     shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, shared.shapes)
     if shape is None:
@@ -242,7 +254,32 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
         steps = shared.steps[key]
         measured_by[trains[0]].append(DiagnosticCall(call, steps))
     trainings = tuple(Training(train, tuple(measured_by[train.stage])) for train in calls["optimizer"])
-    return Job(point, calls["generator"][0], calls["initializer"][0], trainings, shape)
+    return Job(point, calls["generator"][0], calls["initializer"][0], trainings, shape, model)
+
+
+def _declared(dims: Mapping[str, tuple[str, ...]]) -> str:
+    return ", ".join(f"{name} [{', '.join(labels)}]" for name, labels in dims.items())
+
+
+def _fits_model(resolver: PointResolver, model: Call, init: Call, diagnostics: list[Call]) -> bool:
+    """Whether the initializer draws the model's weights (``Initializer.dims``, ``Model.dims``)
+    and the model provides what each diagnostic reads (``Diagnostic.needs``,
+    ``Network.provides``); a finding naming both for each that does not."""
+    fits = True
+    if dict(init.component.dims) != dict(model.component.dims):
+        fits = False
+        resolver.add(("stages", init.stage, "plugin"),
+                     f"initializer '{init.name}' draws {_declared(init.component.dims)}, but model '{model.name}' "
+                     f"has the weights {_declared(model.component.dims)}")
+    for call in diagnostics:
+        missing = sorted(set(call.component.needs) - set(model.component.provides))
+        if missing:
+            fits = False
+            offered = ", ".join(sorted(model.component.provides)) or "nothing"
+            resolver.add(("stages", call.stage, "plugin"),
+                         f"diagnostic '{call.name}' needs {' and '.join(missing)} from the model, which model "
+                         f"'{model.name}' does not provide (it provides {offered})")
+    return fits
 
 
 def _diagnostic_steps(resolver: PointResolver, pipeline: Pipeline, call: Call, train_steps: int) -> tuple[int, ...] | None:

@@ -59,7 +59,7 @@ def task_key(job: Job) -> tuple:
     trainings = tuple((t.call.stage, t.call.name, t.call.params.model_dump_json(exclude={"lr"}),
                        tuple((d.call.stage, d.call.name, d.call.params.model_dump_json(), d.steps)
                              for d in t.diagnostics)) for t in job.trainings)
-    return (shape.n, shape.L, shape.d_x, shape.d, shape.m, trainings)
+    return (job.model.key()[:3], shape.n, shape.L, shape.d_x, shape.d, shape.m, trainings)
 
 
 def member_bytes(job: Job, dtype: str) -> int:

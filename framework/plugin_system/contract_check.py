@@ -17,10 +17,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from framework.contract.components import Component, Generator, Initializer, Optimizer, Params
 from framework.contract.diagnostic import WHEN_CHOICES, Diagnostic, Output
+from framework.contract.model import Model
 from framework.plugin_system.ensemble_check import (
     FRAMEWORK_REQUIRED,
     check_diagnostic_ensemble,
     check_initializer_ensemble,
+    check_model,
     check_optimizer_ensemble,
 )
 from framework.contract.messages import format_path
@@ -35,6 +37,7 @@ CONTRACT_METHODS: dict[type[Component], tuple[str, tuple[str, ...]]] = {
     Initializer: ("initialize", ("params", "d_x", "d", "seed")),
     Optimizer: ("step", ("params", "state", "weights", "problem", "lr", "network")),
     Diagnostic: ("measure", ("params", "probe")),
+    Model: ("forward", ("weights", "problem")),
 }
 
 
@@ -44,7 +47,7 @@ def check_component(cls: Any) -> list[str]:
         return [f"{cls!r} is not a subclass of framework.Component"]
     bases = [base for base in CONTRACT_METHODS if issubclass(cls, base)]
     if len(bases) != 1:
-        return [f"{cls.__name__} must subclass exactly one of Generator, Initializer, Optimizer, Diagnostic"]
+        return [f"{cls.__name__} must subclass exactly one of Generator, Initializer, Optimizer, Diagnostic, Model"]
     problems = check_identity(cls) + check_methods(cls, bases[0]) + check_params(cls.Params)
     if issubclass(cls, Diagnostic):
         problems += check_outputs(cls)
@@ -145,6 +148,7 @@ RUNNING_CHECKS: dict[type[Component], Callable[[Any], list[str]]] = {
     Initializer: check_initializer_ensemble,
     Optimizer: check_optimizer_ensemble,
     Diagnostic: check_diagnostic_ensemble,
+    Model: check_model,
 }
 
 

@@ -21,7 +21,8 @@ from pydantic import ValidationError
 from framework.contract.components import Component, Initializer, Optimizer, Params
 from framework.contract.diagnostic import Diagnostic, ProblemShape
 from framework.engine.padding import Padding
-from framework.engine.tensors import Problem, Weights
+from framework.contract.model import Model
+from framework.engine.tensors import HIDDEN, Problem, Weights
 from framework.engine.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.engine.probe import Probe
 from framework.engine.rnn import Elman, closed_form_gradient, elman_weights, forward
@@ -220,3 +221,65 @@ def check_diagnostic_ensemble(cls: type[Diagnostic]) -> list[str]:
         return []
 
     return _run(check, "measure()")
+
+
+def model_weights(model: Model, params: Params, seed: int, shape: ProblemShape = SIZES) -> Weights:
+    """K = 1 weights of the shapes ``model.dims`` declares, entries N(0, 1/fan-in)."""
+    sizes = {HIDDEN: shape.m, "d_x": shape.d_x, "d": shape.d, **model.sizes(params)}
+    stream = seeded_generator(seed)
+    tensors = {}
+    for name, labels in model.dims.items():
+        dims = tuple(sizes[label] for label in labels)
+        tensors[name] = torch.randn(1, *dims, generator=stream, dtype=torch.float64) / math.sqrt(dims[-1])
+    return Weights(tensors, model.dims)
+
+
+def check_model(cls: type[Model]) -> list[str]:
+    """The forward pass has the declared layout; the gradient of the default-trained weights
+    agrees with a central difference of the loss; a two-member ensemble's losses and gradients
+    are each member's alone."""
+    params = example_params(cls)
+    if params is None:
+        return []
+    model = cls(params)
+    undeclared = sorted({label for labels in cls.dims.values() for label in labels}
+                        - {HIDDEN, "d_x", "d", *model.sizes(params)})
+    if undeclared:
+        return [f"dims use the labels {undeclared}, which sizes(params) does not size"]
+    unknown = sorted(set(cls.trained_by_default) - set(cls.dims))
+    if unknown:
+        return [f"trained_by_default names {unknown}, which dims does not declare"]
+
+    def check() -> list[str]:
+        problem = Problem.stack([example_problem(seed) for seed in MEMBER_SEEDS])
+        weights = Weights.stack([model_weights(model, params, seed + 100) for seed in MEMBER_SEEDS])
+        fwd = model.forward(weights, problem)
+        K, n, m = 2, SIZES.n, SIZES.m
+        if fwd.h_layers.dim() != 4 or tuple(fwd.h_layers.shape[1:]) != (K, n, m) or fwd.g_layers.shape != fwd.h_layers.shape:
+            return [f"forward() gave g_layers {tuple(fwd.g_layers.shape)} and h_layers {tuple(fwd.h_layers.shape)}; "
+                    f"expected both [layers, K={K}, n={n}, m={m}]"]
+        if fwd.residual_members.dim() != 4 or tuple(fwd.residual_members.shape[::2]) != (K, n) \
+                or fwd.residual_members.shape[3] != SIZES.d:
+            return [f"forward() gave residual_members {tuple(fwd.residual_members.shape)}; expected [K={K}, P, n={n}, "
+                    f"d={SIZES.d}]"]
+        trained = cls.trained_by_default
+        gradient = model.gradient(weights, problem, trained)
+        stream = seeded_generator(7)
+        direction = {name: torch.randn(weights[name].shape, generator=stream, dtype=torch.float64) for name in trained}
+        eps = 1e-6
+        moved = [model.loss(weights.replace(**{name: weights[name] + sign * eps * v for name, v in direction.items()}),
+                            problem) for sign in (1.0, -1.0)]
+        slope = sum((gradient[name] * v).flatten(1).sum(dim=1) for name, v in direction.items())
+        difference = (moved[0] - moved[1]) / (2 * eps)
+        if not torch.allclose(slope, difference, rtol=1e-5, atol=1e-7):
+            return [f"gradient() disagrees with a central difference of loss(): <grad f, v> = {slope.tolist()}, "
+                    f"(f(w + eps v) - f(w - eps v)) / 2 eps = {difference.tolist()}"]
+        for k in range(K):
+            alone = model.gradient(weights.member(k), problem.member(k), trained)
+            if any(not torch.allclose(gradient[name][k : k + 1], alone[name], rtol=1e-12, atol=1e-14)
+                   for name in trained):
+                return [f"member {k}'s gradient in a two-member ensemble differs from its gradient alone; "
+                        "treat the leading axis K as independent networks"]
+        return []
+
+    return _run(check, "forward()/gradient()")

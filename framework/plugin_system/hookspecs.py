@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from framework.contract.claim import Claim
     from framework.contract.components import Generator, Initializer, Optimizer
     from framework.contract.diagnostic import Diagnostic
+    from framework.contract.model import Model
     from framework.execution.orchestrator import RunSummary
     from framework.planning.plan import Job, Plan
     from framework.storage.layout import MemberResult
@@ -36,6 +37,11 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 @hookspec
 def overparam_register_generators() -> list[type[Generator]]:
     """Return the generator classes (data sets) this plugin provides."""
+
+
+@hookspec
+def overparam_register_models() -> list[type[Model]]:
+    """Return the model classes (networks, ``framework.Model`` subclasses) this plugin provides."""
 
 
 @hookspec

@@ -33,6 +33,7 @@ from framework.plugin_system import hookspecs
 from framework.contract.claim import Claim
 from framework.contract.components import Component, Generator, Initializer, Optimizer
 from framework.contract.diagnostic import Diagnostic
+from framework.contract.model import Model
 from framework.contract.messages import did_you_mean
 
 GROUP = "overparam"
@@ -43,6 +44,7 @@ KINDS: dict[str, tuple[str, type[Component]]] = {
     "initializer": ("overparam_register_initializers", Initializer),
     "optimizer": ("overparam_register_optimizers", Optimizer),
     "diagnostic": ("overparam_register_diagnostics", Diagnostic),
+    "model": ("overparam_register_models", Model),
 }
 # Report claims are no components (a pipeline never selects one): ``entries()`` leaves them out
 # and ``entries("claim")`` lists them. They are collected the first time they are asked for (by

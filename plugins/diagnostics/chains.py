@@ -80,6 +80,7 @@ class ChainNorms(Diagnostic):
     """
 
     name: ClassVar[str] = "chain_norms"
+    needs: ClassVar[frozenset[str]] = frozenset({"layers", "recurrent", "sequence"})
     Params: ClassVar[type[Params]] = ChainParams
     outputs: ClassVar[dict[str, Output]] = {
         "chain_norm_w": Output(

@@ -24,6 +24,7 @@ class ForwardNorms(Diagnostic):
     """
 
     name: ClassVar[str] = "forward_norms"
+    needs: ClassVar[frozenset[str]] = frozenset({"layers"})
     outputs: ClassVar[dict[str, Output]] = {
         "h_norm_min": Output(long_name="min_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",), units="1"),
         "h_norm_max": Output(long_name="max_i ||h_{i,l}||", paper_ref="(4.1)", dims=("layer",), units="1"),
@@ -57,6 +58,7 @@ class FreshRandomness(Diagnostic):
     """
 
     name: ClassVar[str] = "fresh_randomness"
+    needs: ClassVar[frozenset[str]] = frozenset({"layers", "sequence"})
     Params: ClassVar[type[Params]] = SparseScheduleParams
     outputs: ClassVar[dict[str, Output]] = {
         "fresh_randomness": Output(
@@ -130,6 +132,7 @@ class Separability(Diagnostic):
     """
 
     name: ClassVar[str] = "separability"
+    needs: ClassVar[frozenset[str]] = frozenset({"layers", "sequence"})
     Params: ClassVar[type[Params]] = SparseScheduleParams
     outputs: ClassVar[dict[str, Output]] = {
         "separability": Output(

@@ -16,7 +16,6 @@ from framework import (
     PipelinePath,
     Probe,
     SparseScheduleParams,
-    loss,
     member_sum,
     normal_per_member,
     seeded_generator,
@@ -82,6 +81,7 @@ class SemiSmoothness(Diagnostic):
     """
 
     name: ClassVar[str] = "semi_smoothness"
+    needs: ClassVar[frozenset[str]] = frozenset({"recurrent"})
     Params: ClassVar[type[Params]] = SemiSmoothnessParams
     outputs: ClassVar[dict[str, Output]] = {
         "semi_smoothness_gap": Output(long_name="f(W + W') - f(W) - <∇f(W), W'>", paper_ref="Theorem 4", units="1"),
@@ -110,7 +110,7 @@ class SemiSmoothness(Diagnostic):
     def measure(self, params: SemiSmoothnessParams, probe: Probe) -> dict[str, Tensor]:
         shift = self.perturbation(params, probe)
         f = probe.forward.loss
-        moved = loss(probe.weights.replace(W=probe.weights.W + shift), probe.problem)
+        moved = probe.network.loss(probe.weights.replace(W=probe.weights.W + shift), probe.problem)
         inner = member_sum(probe.gradient * shift)
         norm = torch.full_like(f, params.tau / math.sqrt(probe.m))
         return {

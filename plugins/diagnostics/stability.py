@@ -26,6 +26,7 @@ class DPrimeSparsity(Diagnostic):
     """
 
     name: ClassVar[str] = "dprime_sparsity"
+    needs: ClassVar[frozenset[str]] = frozenset({"layers"})
     outputs: ClassVar[dict[str, Output]] = {
         "dprime_max": Output(
             long_name="max_{i,l} ||D_{i,l} - D0_{i,l}||_0", paper_ref="(5.1)", dtype="int64", units="1"
@@ -57,6 +58,7 @@ class PerturbationNorms(Diagnostic):
     """
 
     name: ClassVar[str] = "perturbation_norms"
+    needs: ClassVar[frozenset[str]] = frozenset({"layers"})
     outputs: ClassVar[dict[str, Output]] = {
         "h_perturbation": Output(
             long_name="max_i ||h_{i,l} - h0_{i,l}||", paper_ref="(5.1)", dims=("layer",), units="1"
@@ -101,6 +103,7 @@ class WeightDistance(Diagnostic):
     """
 
     name: ClassVar[str] = "weight_distance"
+    needs: ClassVar[frozenset[str]] = frozenset({"recurrent"})
     Params: ClassVar[type[Params]] = SpectralParams
     outputs: ClassVar[dict[str, Output]] = {
         "weight_distance_spectral": Output(long_name="||W - W0||_2", paper_ref="Theorems 3-4", units="1"),

@@ -3,14 +3,15 @@ per component kind and one for its report claim. Everything it uses comes from `
 public API."""
 from __future__ import annotations
 
-from framework import Claim, Diagnostic, Generator, Initializer, Optimizer, hookimpl
+from framework import Claim, Diagnostic, Generator, Initializer, Model, Optimizer, hookimpl
 
 from overparam_example.diagnostic import WSpectralNorm
 from overparam_example.generator import SineWaves
 from overparam_example.initializer import GaussianGain
+from overparam_example.model import Looped
 from overparam_example.optimizer import HeavyBall
 
-__all__ = ["GaussianGain", "HeavyBall", "SineWaves", "WSpectralNorm"]
+__all__ = ["GaussianGain", "HeavyBall", "Looped", "SineWaves", "WSpectralNorm"]
 
 
 @hookimpl
@@ -35,6 +36,12 @@ def overparam_register_optimizers() -> list[type[Optimizer]]:
 def overparam_register_diagnostics() -> list[type[Diagnostic]]:
     """`w_spectral_norm`."""
     return [WSpectralNorm]
+
+
+@hookimpl
+def overparam_register_models() -> list[type[Model]]:
+    """`looped`."""
+    return [Looped]
 
 
 @hookimpl

@@ -1,0 +1,33 @@
+"""The model contract: a network as a component, selected by a pipeline's ``model`` stage.
+
+A model declares its weights up front, like xarray-simlab's processes declare their variables:
+``dims`` maps each weight's name to the labels of its axes after the ensemble axis K (``m``, the
+hidden width, along which ``framework.engine.padding`` appends zero neurons; ``d_x``, ``d``, the
+data's sizes; any label of its own, sized by ``sizes``), in the order initializers draw them.
+``trained_by_default`` are the weights an optimizer's ``train: W`` moves, and ``provides`` what
+its structure offers the diagnostics (``framework.Network``; ``Diagnostic.needs`` names what a
+diagnostic reads). The mathematics is ``framework.Network``'s: ``forward`` is the one method a
+model must write; the gradient and the tangent products default to torch autograd.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from framework.contract.components import Component, Params
+from framework.engine.network import Network
+
+PROVIDABLE = ("layers", "recurrent", "sequence")  # what a model's structure may offer the diagnostics
+DEFAULT_MODEL = "elman"  # the model of a pipeline without a model stage (the paper's network, §2.1)
+
+
+class Model(Component, Network):
+    """A network: its declared weights, forward pass per layer, loss, gradient and tangent products."""
+
+    kind: ClassVar[str] = "model"
+    Params: ClassVar[type[Params]] = Params
+    dims: ClassVar[Mapping[str, tuple[str, ...]]]
+
+    def sizes(self, params: Params) -> dict[str, int]:
+        """The sizes of this model's own axis labels (other than ``m``, ``d_x`` and ``d``); none by default."""
+        return {}

@@ -1,0 +1,24 @@
+"""The built-in model: `elman`, the ReLU Elman network of §2.1 (the default of every pipeline).
+
+Its mathematics is the engine's closed form (``framework.Elman``: the forward pass of §2.1, the
+gradient of Fact 2.5, the tangent J v with the ReLU patterns fixed), registered through the
+same hook a third-party model uses.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+from framework import DEFAULT_MODEL, Elman, Model, Params, hookimpl
+
+
+class ElmanModel(Elman, Model):
+    """The ReLU Elman network of §2.1: h_l = relu(W h_{l-1} + A x_l), y_l = B h_l; W trained by default."""
+
+    name: ClassVar[str] = DEFAULT_MODEL
+    Params: ClassVar[type[Params]] = Params
+
+
+@hookimpl
+def overparam_register_models() -> list[type[Model]]:
+    """`elman`."""
+    return [ElmanModel]
