@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "Weights": "framework.engine.tensors",
     "aligned_rows": "framework.engine.tensors",
     "member_sum": "framework.engine.tensors",
+    "per_member": "framework.engine.tensors",
     "ExpressionError": "framework.configuration.expressions",
     "evaluate": "framework.configuration.expressions",
     "hookimpl": "framework.plugin_system.hookspecs",

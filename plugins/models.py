@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from framework import DEFAULT_MODEL, Elman, Model, Params, hookimpl
+from framework import DEFAULT_MODEL, Elman, Model, hookimpl
 
 
 class ElmanModel(Elman, Model):
     """The ReLU Elman network of §2.1: h_l = relu(W h_{l-1} + A x_l), y_l = B h_l; W trained by default."""
 
     name: ClassVar[str] = DEFAULT_MODEL
-    Params: ClassVar[type[Params]] = Params
 
 
 @hookimpl

@@ -20,6 +20,7 @@ from framework import (
     Weights,
     aligned_rows,
     hookimpl,
+    per_member,
     seeded_generator,
 )
 
@@ -32,7 +33,7 @@ SAMPLE_BLOCK = 256
 def descend(weights: Weights, gradient: Mapping[str, Tensor], lr: Tensor, scale: float = 1.0) -> Weights:
     """``θ <- θ - lr_k · scale · ∇θ`` for every trained θ, member by member."""
     step = lr * scale
-    return weights.replace(**{name: torch.addcmul(weights[name], step.view(-1, *[1] * (g.dim() - 1)), g, value=-1)
+    return weights.replace(**{name: torch.addcmul(weights[name], per_member(step, g), g, value=-1)
                               for name, g in gradient.items()})
 
 

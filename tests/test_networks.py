@@ -119,3 +119,11 @@ def test_weights_refuse_inconsistent_shapes_and_unknown_names():
     with pytest.raises(ValueError, match="ensemble sizes"):
         weights.replace(B=torch.zeros(3, 2, 4, dtype=torch.float64))
     assert (weights.m, weights.d, weights.size("d_x"), weights.K) == (4, 2, 3, 2)
+
+
+def test_elman_sequence_gradient_norms_are_those_of_w_alone():
+    """Theorem 3's per-sequence norms are of ∇_W f; for other weights the closed form has none,
+    and the engine's forward pass cannot be differentiated by autograd: a clear error."""
+    weights, problem = ensemble(1, 2, 3, 4, 2, 1, seed=0)
+    with pytest.raises(ValueError, match="those of W alone"):
+        Elman().sequence_gradient_norms(weights, problem, ("W", "A"))

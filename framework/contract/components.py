@@ -216,8 +216,8 @@ class Optimizer(Component, ABC):
 
     ``start`` prepares whatever the rule keeps between steps (random streams, momenta) for the
     K members; ``step`` applies one update with the per-member learning rates ``lr [K]`` to the
-    weights of ``network``. All
-    members of one ensemble share ``params``; they differ in learning rate and seed.
+    weights of ``network``. All members of one ensemble share ``params``; they differ in
+    learning rate and seed.
 
     The weights and problem may carry zero padding (``framework.engine.padding``): neurons whose
     rows and columns are 0, and ``problem.padding`` zero sequences after the ``problem.n`` real

@@ -17,7 +17,6 @@ from typing import ClassVar
 from framework.contract.components import Component, Params
 from framework.engine.network import Network
 
-PROVIDABLE = ("layers", "recurrent", "sequence")  # what a model's structure may offer the diagnostics
 DEFAULT_MODEL = "elman"  # the model of a pipeline without a model stage (the paper's network, §2.1)
 
 
@@ -25,7 +24,6 @@ class Model(Component, Network):
     """A network: its declared weights, forward pass per layer, loss, gradient and tangent products."""
 
     kind: ClassVar[str] = "model"
-    Params: ClassVar[type[Params]] = Params
     dims: ClassVar[Mapping[str, tuple[str, ...]]]
 
     def sizes(self, params: Params) -> dict[str, int]:

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from framework.engine.tensors import HIDDEN, Problem, Weights, aligned_rows
+from framework.engine.tensors import Problem, Weights, aligned_rows
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -76,14 +76,12 @@ class Padding:
 
     def weights(self, weights: Weights) -> Weights:
         """The weights with zero neurons appended along every axis labelled ``m`` (``Weights.dims``)."""
-        return Weights({name: self._padded(t, weights.dims[name]) for name, t in weights.tensors.items()},
-                       weights.dims)
-
-    def _padded(self, t: Tensor, labels: tuple[str, ...]) -> Tensor:
-        for axis, label in enumerate(labels, start=1):
-            if label == HIDDEN:
+        def padded(name: str, t: Tensor) -> Tensor:
+            for axis in weights.hidden_axes(name):
                 t = _pad(t, axis, self.m_padded)
-        return t
+            return t
+
+        return Weights({name: padded(name, t) for name, t in weights.tensors.items()}, weights.dims)
 
     def problem(self, problem: Problem) -> Problem:
         """The problem with zero sequences appended, counted in ``Problem.padding``."""
@@ -95,9 +93,10 @@ class Padding:
         """Member k cut back to its real neurons, as a K = 1 ensemble of its own (fresh, contiguous
         tensors: what the member's numbers would be in if it had never been padded)."""
         def real(name: str, t: Tensor) -> Tensor:
-            index = (slice(k, k + 1),) + tuple(slice(None, self.m) if label == HIDDEN else slice(None)
-                                               for label in weights.dims[name])
-            return t[index].contiguous()
+            hidden = weights.hidden_axes(name)
+            index = [slice(k, k + 1)] + [slice(None, self.m) if axis in hidden else slice(None)
+                                         for axis in range(1, t.dim())]
+            return t[tuple(index)].contiguous()
 
         return Weights({name: real(name, t) for name, t in weights.tensors.items()}, weights.dims)
 
@@ -112,8 +111,5 @@ class Padding:
         longer 0: an update that does not keep them at 0. (A diverged member's are NaN: its
         non-finite residuals reach them, as they reach every entry.)"""
         keep = slice(None) if members is None else members.to(weights.device)
-        for name, t in weights.tensors.items():
-            for axis, label in enumerate(weights.dims[name], start=1):
-                if label == HIDDEN and t[keep].narrow(axis, self.m, t.shape[axis] - self.m).ne(0).any():
-                    return True
-        return False
+        return any(bool(t[keep].narrow(axis, self.m, t.shape[axis] - self.m).ne(0).any())
+                   for name, t in weights.tensors.items() for axis in weights.hidden_axes(name))

@@ -34,9 +34,9 @@ class Probe:
     are those of W: Theorems 1-4 train W alone, and so do these diagnostics). For diagnostics
     that look at the run so far (``rate``), ``history_steps`` are the logged steps up to now
     and ``history_loss [T, K]`` the f measured at them. ``network`` (``framework.Network``; the
-    Elman network of §2.1 by default) computes the forward passes and gradients. ``seed`` (one per member, or one for
-    all) seeds the draws of
-    diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
+    Elman network of §2.1 by default) computes the forward passes and gradients. ``seed`` (one
+    per member, or one for all) seeds the draws of diagnostics that draw (``semi_smoothness``),
+    so a measurement can be repeated exactly.
     """
 
     def __init__(

@@ -193,7 +193,6 @@ class Elman(Network):
     """
 
     provides = frozenset({"layers", "recurrent", "sequence"})
-    trained_by_default = ("W",)
     dims = ELMAN_DIMS
 
     def forward(self, weights: Weights, problem: Problem) -> Forward:
@@ -218,9 +217,12 @@ class Elman(Network):
 
     def gradient_and_sequence_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
                                     state: Forward | None = None) -> tuple[dict[str, Tensor], Tensor]:
-        """For W alone, both from one closed-form call (``gradient_and_backward``)."""
+        """Both from one closed-form call (``gradient_and_backward``), for W alone: the quantities
+        of Theorem 3. (The autograd default cannot stand in for other weights: this forward pass
+        writes into preallocated buffers, which autograd does not follow.)"""
         if tuple(trained) != ("W",):
-            return super().gradient_and_sequence_norms(weights, problem, trained, state)
+            raise ValueError(f"the Elman network's per-sequence gradient norms are those of W alone (Theorem 3); "
+                             f"asked for {', '.join(trained)}")
         fwd = forward(weights, problem) if state is None else state
         gradient, delta = gradient_and_backward(weights, problem, fwd)
         return {"W": gradient}, sequence_gradient_norms_W(delta, fwd)[:, : problem.n]

@@ -32,8 +32,9 @@ def kernel_top_eigenvalue(weights: Weights, problem: Problem, trained: Collectio
     """λ_max(Jᵀ J) for each member, ``[K]``, by power iteration on Jᵀ J v.
 
     J v is ``network.tangent`` and Jᵀ u ``network.pullback`` (for the Elman network, the tangent
-    of §2.1 with fixed patterns and the closed form of Fact 2.5 with the residuals replaced by u). Each member starts from its own random direction (``generators``) and takes
-    the same number of steps, so a member's estimate does not depend on its ensemble. The
+    of §2.1 with fixed patterns and the closed form of Fact 2.5 with the residuals replaced by
+    u). Each member starts from its own random direction (``generators``) and takes the same
+    number of steps, so a member's estimate does not depend on its ensemble. The
     Rayleigh quotient of the last iterate is a lower bound of λ_max that the iteration raises.
     """
     fwd = network.forward(weights, problem)

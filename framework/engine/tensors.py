@@ -47,6 +47,12 @@ def member_sum(x: Tensor) -> Tensor:
     return flat.view(x.shape[0], -1, SUM_ROW).sum(dim=-1).sum(dim=-1)
 
 
+def per_member(values: Tensor, like: Tensor) -> Tensor:
+    """Per-member ``values [K]`` shaped to broadcast against ``like [K, ...]`` (a learning rate
+    per member against a weight tensor)."""
+    return values.view(-1, *[1] * (like.dim() - 1))
+
+
 HIDDEN = "m"  # the dimension label of a model's hidden width in ``Weights.dims``
 
 
@@ -106,6 +112,10 @@ class Weights:
     @property
     def names(self) -> tuple[str, ...]:
         return tuple(self.tensors)
+
+    def hidden_axes(self, name: str) -> tuple[int, ...]:
+        """The axes of weight ``name`` (counting K as axis 0) that are the hidden width ``m``."""
+        return tuple(axis for axis, label in enumerate(self.dims[name], start=1) if label == HIDDEN)
 
     def size(self, label: str) -> int:
         """The size of the axes labelled ``label`` (``"m"``, ``"d"``, ...)."""

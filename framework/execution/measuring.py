@@ -19,7 +19,7 @@ from framework.engine.padding import Padding
 from framework.engine.probe import Probe
 from framework.engine.seeds import derive_seed
 from framework.engine.network import Network
-from framework.engine.tensors import Problem, Weights
+from framework.engine.tensors import Problem, Weights, per_member
 from framework.planning.calls import Job, Training
 from framework.storage.layout import Layout
 
@@ -85,7 +85,7 @@ class Measurements:
             return
         if diverged.any():  # diverged members are measured at their initial weights, then blanked
             keep = diverged.to(weights.device)
-            weights = Weights({name: torch.where(keep.view(-1, *[1] * (w.dim() - 1)), self.initial[name], w)
+            weights = Weights({name: torch.where(per_member(keep, w), self.initial[name], w)
                                for name, w in weights.tensors.items()}, weights.dims)
         history = torch.stack(self.history_loss)
         blank = diverged.numpy()

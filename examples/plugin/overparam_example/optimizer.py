@@ -8,7 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Network, Optimizer, OptimizerParams, Params, Problem, Weights
+from framework import Network, Optimizer, OptimizerParams, Params, Problem, Weights, per_member
 
 
 class HeavyBallParams(OptimizerParams):
@@ -35,8 +35,7 @@ class HeavyBall(Optimizer):
         gradient = network.gradient(weights, problem, params.trained)
         moved = {}
         for name, g in gradient.items():
-            rate = lr.view(-1, *[1] * (g.dim() - 1))
-            velocity = params.momentum * state.get(name, torch.zeros_like(g)) - rate * g
+            velocity = params.momentum * state.get(name, torch.zeros_like(g)) - per_member(lr, g) * g
             state[name] = velocity
             moved[name] = getattr(weights, name) + velocity
         return weights.replace(**moved)
