@@ -1,9 +1,10 @@
-"""Built-in initializers: the paper's random initialization (Definition 2.3), and two that
-change only W: a scaled random orthogonal matrix, and the IRNN's scaled identity.
+"""Built-in initializers: the paper's random initialization (Definition 2.3), for any model,
+and two for the Elman network that change only W: a scaled random orthogonal matrix, and the
+IRNN's scaled identity.
 
-All three draw from one CPU stream per seed in the same order (an m x m Gaussian block, then
-A, then B), so at one seed `orthogonal` and `identity` have exactly the A and B of `paper`:
-comparing initializations compares W alone.
+All three draw from one CPU stream per seed in the model's declaration order (for the Elman
+network an m x m Gaussian block, then A, then B), so at one seed `orthogonal` and `identity`
+have exactly the A and B of `paper`: comparing initializations compares W alone.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import Initializer, InitializerParams, Params, Weights, elman_weights, hookimpl, seeded_generator
+from framework import (ELMAN_DIMS, HIDDEN, Initializer, InitializerParams, Layout, Params, Weights, hookimpl,
+                       seeded_generator)
 
 
 def gaussian(shape: tuple[int, ...], variance: float, rng: torch.Generator) -> torch.Tensor:
@@ -21,24 +23,35 @@ def gaussian(shape: tuple[int, ...], variance: float, rng: torch.Generator) -> t
     return math.sqrt(variance) * torch.randn(*shape, generator=rng, dtype=torch.float64)
 
 
+def is_readout(labels: tuple[str, ...]) -> bool:
+    """Whether a weight with these axis labels maps into the output space (its first axis is
+    the data's d): the read-out B of Definition 2.3, drawn N(0, 1/d) where the others are N(0, 2/m)."""
+    return labels[:1] == ("d",)
+
+
+def paper_weight(layout: Layout, name: str, rng: torch.Generator) -> torch.Tensor:
+    """One weight as Definition 2.3 draws it: N(0, 1/d) for the read-out, N(0, 2/m) otherwise."""
+    variance = 1 / layout.sizes["d"] if is_readout(layout.dims[name]) else 2 / layout.sizes[HIDDEN]
+    return gaussian(layout.shape(name), variance, rng)
+
+
 class PaperInitialization(Initializer):
-    """W, A ~ N(0, 2/m) and B ~ N(0, 1/d) entrywise (Definition 2.3)."""
+    """Every weight N(0, 2/m) entrywise but the read-out, N(0, 1/d): Definition 2.3 for the
+    Elman network (W, A ~ N(0, 2/m), B ~ N(0, 1/d)), and the companion paper's initialization
+    of the deep feed-forward network (each W_l and A ~ N(0, 2/m), B ~ N(0, 1/d)). Any model."""
 
     name: ClassVar[str] = "paper"
     Params: ClassVar[type[Params]] = InitializerParams
 
-    def initialize(self, params: InitializerParams, d_x: int, d: int, seed: int) -> Weights:
-        """Draws W, then A, then B from one CPU stream seeded by ``seed``."""
+    def initialize(self, params: InitializerParams, layout: Layout, seed: int) -> Weights:
+        """Draws the weights in the model's declaration order from one CPU stream seeded by ``seed``."""
         rng = seeded_generator(seed)
-        m = params.m
-        W = gaussian((1, m, m), 2 / m, rng)
-        A, B = paper_input_output(m, d_x, d, rng)
-        return elman_weights(W, A, B)
+        return layout.weights({name: paper_weight(layout, name, rng) for name in layout.dims})
 
 
-def paper_input_output(m: int, d_x: int, d: int, rng: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A ~ N(0, 2/m) and B ~ N(0, 1/d) entrywise (Definition 2.3), drawn after W's block."""
-    return gaussian((1, m, d_x), 2 / m, rng), gaussian((1, d, m), 1 / d, rng)
+def elman_with_W(W: torch.Tensor, layout: Layout, rng: torch.Generator) -> Weights:
+    """The Elman network's weights with this W [m, m]; A and B drawn as `paper` draws them, after W's block."""
+    return layout.weights({"W": W, "A": paper_weight(layout, "A", rng), "B": paper_weight(layout, "B", rng)})
 
 
 def haar_orthogonal(gaussian_block: torch.Tensor) -> torch.Tensor:
@@ -61,16 +74,16 @@ class OrthogonalInitialization(Initializer):
 
     name: ClassVar[str] = "orthogonal"
     Params: ClassVar[type[Params]] = ScaledWParams
+    dims = ELMAN_DIMS
 
-    def initialize(self, params: ScaledWParams, d_x: int, d: int, seed: int) -> Weights:
+    def initialize(self, params: ScaledWParams, layout: Layout, seed: int) -> Weights:
         """W is Haar-orthogonal times ``scale``, so every singular value of W is ``scale``. The
         default sqrt(2) keeps ||h_l|| about constant with depth, like the paper's N(0, 2/m):
         W preserves norms up to the scale and ReLU halves E||g||² for sign-symmetric g."""
         rng = seeded_generator(seed)
         m = params.m
         W = params.scale * haar_orthogonal(torch.randn(1, m, m, generator=rng, dtype=torch.float64))
-        A, B = paper_input_output(m, d_x, d, rng)
-        return elman_weights(W, A, B)
+        return elman_with_W(W, layout, rng)
 
 
 class IdentityParams(InitializerParams):
@@ -84,17 +97,17 @@ class IdentityInitialization(Initializer):
 
     name: ClassVar[str] = "identity"
     Params: ClassVar[type[Params]] = IdentityParams
+    dims = ELMAN_DIMS
 
-    def initialize(self, params: IdentityParams, d_x: int, d: int, seed: int) -> Weights:
+    def initialize(self, params: IdentityParams, layout: Layout, seed: int) -> Weights:
         """With scale 1 and h_{l-1} >= 0, h_l = relu(h_{l-1} + A x_l): the state accumulates the
         inputs. The m x m block that `paper` spends on W is drawn and discarded, so A and B match
         `paper`'s at the same seed."""
         rng = seeded_generator(seed)
         m = params.m
-        torch.randn(1, m, m, generator=rng, dtype=torch.float64)
-        W = params.scale * torch.eye(m, dtype=torch.float64).unsqueeze(0)
-        A, B = paper_input_output(m, d_x, d, rng)
-        return elman_weights(W, A, B)
+        torch.randn(m, m, generator=rng, dtype=torch.float64)
+        W = params.scale * torch.eye(m, dtype=torch.float64)
+        return elman_with_W(W, layout, rng)
 
 
 @hookimpl

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from framework import Problem, Weights  # noqa: E402
+from framework import Elman, Problem, Weights  # noqa: E402
 from plugins.initializers import PaperInitialization  # noqa: E402
 from plugins.separable import Separable  # noqa: E402
 
@@ -23,7 +23,7 @@ def make_problem(seed: int = 0, **params) -> Problem:
 
 def make_weights(m: int, d_x: int, d: int, seed: int = 0) -> Weights:
     initializer = PaperInitialization()
-    return initializer.initialize(initializer.parse_params({"m": m}), d_x, d, seed)
+    return initializer.initialize(initializer.parse_params({"m": m}), Elman().layout(m, d_x, d), seed)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sys
 import pytest
 import torch
 
-from framework import FIRST_INPUT_LAST_COORDINATE, Problem, Registry, Weights
+from framework import FIRST_INPUT_LAST_COORDINATE, Elman, Problem, Registry, Weights
 
 REGISTRY = Registry(autoload=False)
 
@@ -21,7 +21,8 @@ def generate(name: str, seed: int = 0, **raw) -> Problem:
 
 def initialize(name: str, d_x: int, d: int, seed: int = 0, **raw) -> Weights:
     component = REGISTRY.get("initializer", name)
-    return component().initialize(component.parse_params(raw), d_x, d, seed)
+    params = component.parse_params(raw)
+    return component().initialize(params, Elman().layout(params.m, d_x, d), seed)
 
 
 def assert_input_convention(problem: Problem) -> None:

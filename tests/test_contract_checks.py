@@ -27,12 +27,12 @@ class SeededInit(Initializer):
 
     name = "seeded_init"
 
-    def initialize(self, params, d_x, d, seed):
+    def initialize(self, params, layout, seed):
         stream = seeded_generator(seed)
-        m = params.m
+        m, d_x, d = params.m, layout.sizes["d_x"], layout.sizes["d"]
         return elman_weights(torch.randn(1, m, m, generator=stream, dtype=torch.float64) / m ** 0.5,
-                       torch.randn(1, m, d_x, generator=stream, dtype=torch.float64) / m ** 0.5,
-                       torch.randn(1, d, m, generator=stream, dtype=torch.float64))
+                             torch.randn(1, m, d_x, generator=stream, dtype=torch.float64) / m ** 0.5,
+                             torch.randn(1, d, m, generator=stream, dtype=torch.float64))
 
 
 class GlobalStreamInit(SeededInit):
@@ -40,11 +40,11 @@ class GlobalStreamInit(SeededInit):
 
     name = "global_stream_init"
 
-    def initialize(self, params, d_x, d, seed):
-        m = params.m
+    def initialize(self, params, layout, seed):
+        m, d_x, d = params.m, layout.sizes["d_x"], layout.sizes["d"]
         return elman_weights(torch.randn(1, m, m, dtype=torch.float64) / m ** 0.5,
-                       torch.randn(1, m, d_x, dtype=torch.float64) / m ** 0.5,
-                       torch.randn(1, d, m, dtype=torch.float64))
+                             torch.randn(1, m, d_x, dtype=torch.float64) / m ** 0.5,
+                             torch.randn(1, d, m, dtype=torch.float64))
 
 
 class PlainStep(Optimizer):

@@ -28,8 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from framework.engine.network import Network
-from framework.engine.rnn import ELMAN_DIMS
-from framework.engine.tensors import Problem, Weights
+from framework.engine.tensors import Layout, Problem, Weights
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -168,16 +167,23 @@ class InitializerParams(Params):
 
 
 class Initializer(Component, ABC):
-    """Makes the weights of one network: those ``dims`` declares (by default the Elman network's
-    W, A, B), for the models that declare the same weights (``framework.Model.dims``)."""
+    """Makes the weights of one network of a model, from the model's ``Layout`` (each weight's
+    name and shape, in declaration order).
+
+    ``dims`` says which models it can initialize: ``None`` (the default) for any model, whose
+    declared weights it draws whatever they are; otherwise exactly the weights it knows (the
+    Elman network's ``framework.ELMAN_DIMS`` for an initializer that builds W as a matrix of
+    its own kind), and validation refuses it on a model that declares others.
+    """
 
     kind: ClassVar[str] = "initializer"
     Params: ClassVar[type[Params]] = InitializerParams
-    dims: ClassVar[Mapping[str, tuple[str, ...]]] = ELMAN_DIMS
+    dims: ClassVar[Mapping[str, tuple[str, ...]] | None] = None
 
     @abstractmethod
-    def initialize(self, params: Params, d_x: int, d: int, seed: int) -> Weights:
-        """One network's weights (K = 1), float64 on the CPU, determined by ``params`` and ``seed``."""
+    def initialize(self, params: Params, layout: Layout, seed: int) -> Weights:
+        """One network's weights (K = 1) of ``layout``'s shapes, float64 on the CPU, determined
+        by ``params`` and ``seed`` (``layout.weights`` builds them from plain tensors)."""
 
 
 class OptimizerParams(Params):

@@ -3,7 +3,7 @@
 A model declares its weights up front, like xarray-simlab's processes declare their variables:
 ``dims`` maps each weight's name to the labels of its axes after the ensemble axis K (``m``, the
 hidden width, along which ``framework.engine.padding`` appends zero neurons; ``d_x``, ``d``, the
-data's sizes; any label of its own, sized by ``sizes``), in the order initializers draw them.
+data's sizes; any label of its own, sized by ``sizes()`` from the model's parameters), in the order initializers draw them.
 ``trained_by_default`` are the weights an optimizer's ``train: W`` moves, and ``provides`` what
 its structure offers the diagnostics (``framework.Network``; ``Diagnostic.needs`` names what a
 diagnostic reads). The mathematics is ``framework.Network``'s: ``forward`` is the one method a
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from framework.contract.components import Component, Params
+from framework.contract.components import Component
 from framework.engine.network import Network
 
 DEFAULT_MODEL = "elman"  # the model of a pipeline without a model stage (the paper's network, §2.1)
@@ -25,7 +25,3 @@ class Model(Component, Network):
 
     kind: ClassVar[str] = "model"
     dims: ClassVar[Mapping[str, tuple[str, ...]]]
-
-    def sizes(self, params: Params) -> dict[str, int]:
-        """The sizes of this model's own axis labels (other than ``m``, ``d_x`` and ``d``); none by default."""
-        return {}

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from framework.engine.tensors import Problem, Weights, member_sum
+from framework.engine.tensors import HIDDEN, Layout, Problem, Weights, member_sum
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -88,9 +88,19 @@ class Network:
 
     provides: ClassVar[frozenset[str]] = frozenset({"layers"})
     trained_by_default: ClassVar[tuple[str, ...]] = ("W",)
+    dims: ClassVar[Mapping[str, tuple[str, ...]]]
 
     def __init__(self, params: object = None) -> None:
         self.params = params
+
+    def sizes(self) -> dict[str, int]:
+        """The sizes of this network's own axis labels (other than ``m``, ``d_x`` and ``d``),
+        from its parameters; none by default."""
+        return {}
+
+    def layout(self, m: int, d_x: int, d: int) -> Layout:
+        """The shapes of one network's weights at width ``m`` on data of sizes ``d_x``, ``d``."""
+        return Layout(self.dims, {HIDDEN: m, "d_x": d_x, "d": d, **self.sizes()})
 
     def forward(self, weights: Weights, problem: Problem) -> Forward:
         """The forward pass of the K networks on their sequences."""

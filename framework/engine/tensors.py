@@ -56,6 +56,34 @@ def per_member(values: Tensor, like: Tensor) -> Tensor:
 HIDDEN = "m"  # the dimension label of a model's hidden width in ``Weights.dims``
 
 
+@dataclass(frozen=True)
+class Layout:
+    """The weights one network of a model has, before any is drawn: each weight's axis labels
+    (``dims``, the model's declaration, in the order initializers draw) and the size of every
+    label (``sizes``: ``m``, the data's ``d_x`` and ``d``, and any label of the model's own).
+    An initializer reads its shapes from here, so one initializer serves every model whose
+    weights it knows how to draw (``framework.Initializer``)."""
+
+    dims: Mapping[str, tuple[str, ...]]
+    sizes: Mapping[str, int]
+
+    def __post_init__(self) -> None:
+        unsized = sorted({label for labels in self.dims.values() for label in labels} - set(self.sizes))
+        if unsized:
+            raise ValueError(f"the axis labels {unsized} of the weights {list(self.dims)} have no size")
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        """The shape of weight ``name`` for one network (no ensemble axis)."""
+        return tuple(self.sizes[label] for label in self.dims[name])
+
+    def weights(self, tensors: Mapping[str, Tensor]) -> Weights:
+        """One network's weights (K = 1) from tensors of this layout's shapes, in declaration order."""
+        missing = [name for name in self.dims if name not in tensors]
+        if missing:
+            raise ValueError(f"no tensors for the weights {missing} of {list(self.dims)}")
+        return Weights({name: tensors[name].reshape(1, *self.shape(name)) for name in self.dims}, self.dims)
+
+
 class Weights:
     """The weights of K networks of one model, batched: named tensors ``[K, *shape]``.
 

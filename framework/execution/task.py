@@ -69,13 +69,14 @@ DATA = DataCache()
 
 def initial_weights(jobs: Sequence[Job]) -> Weights:
     """The members' initial weights, each distinct initializer call of the task computed once
-    (an initializer is a function of its parameters, seed and the data's d_x and d)."""
+    (an initializer is a function of its parameters, seed and the weights' layout: the model's
+    at the data's d_x and d)."""
     made: dict[tuple, Weights] = {}
     members = []
     for job in jobs:
-        key = (job.init.key(), job.shape.d_x, job.shape.d)
+        key = (job.init.key(), job.model.key(), job.shape.d_x, job.shape.d)
         if key not in made:
-            made[key] = job.init.component().initialize(job.init.params, job.shape.d_x, job.shape.d, job.init.seed)
+            made[key] = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
         members.append(made[key])
     return Weights.stack(members)
 

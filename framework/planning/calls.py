@@ -9,6 +9,7 @@ from framework.configuration.grid import GridPoint
 from framework.contract.components import Component, Params
 from framework.contract.diagnostic import ProblemShape
 from framework.engine.network import Network
+from framework.engine.tensors import Layout
 from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule
 
 
@@ -86,6 +87,10 @@ class Job:
     def network(self) -> Network:
         """The model's network, for any K."""
         return self.model.component(self.model.params)
+
+    def layout(self) -> Layout:
+        """The shapes of this job's weights: the model's at the initializer's width on the data's sizes."""
+        return self.network().layout(self.init.params.m, self.shape.d_x, self.shape.d)
 
     @property
     def steps(self) -> tuple[int, ...]:

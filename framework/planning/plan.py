@@ -262,11 +262,12 @@ def _declared(dims: Mapping[str, tuple[str, ...]]) -> str:
 
 
 def _fits_model(resolver: PointResolver, model: Call, init: Call, diagnostics: list[Call]) -> bool:
-    """Whether the initializer draws the model's weights (``Initializer.dims``, ``Model.dims``)
-    and the model provides what each diagnostic reads (``Diagnostic.needs``,
-    ``Network.provides``); a finding naming both for each that does not."""
+    """Whether the initializer draws the model's weights (``Initializer.dims``, ``Model.dims``;
+    an initializer without ``dims`` draws any model's) and the model provides what each
+    diagnostic reads (``Diagnostic.needs``, ``Network.provides``); a finding naming both for
+    each that does not."""
     fits = True
-    if dict(init.component.dims) != dict(model.component.dims):
+    if init.component.dims is not None and dict(init.component.dims) != dict(model.component.dims):
         fits = False
         resolver.add(("stages", init.stage, "plugin"),
                      f"initializer '{init.name}' draws {_declared(init.component.dims)}, but model '{model.name}' "

@@ -34,7 +34,7 @@ UPPER_BOUNDS = ("<=", "<")
 FRAMEWORK_REQUIRED_FIELDS = {name for values in FRAMEWORK_REQUIRED.values() for name in values}
 CONTRACT_METHODS: dict[type[Component], tuple[str, tuple[str, ...]]] = {
     Generator: ("generate", ("params", "seed")),
-    Initializer: ("initialize", ("params", "d_x", "d", "seed")),
+    Initializer: ("initialize", ("params", "layout", "seed")),
     Optimizer: ("step", ("params", "state", "weights", "problem", "lr", "network")),
     Diagnostic: ("measure", ("params", "probe")),
     Model: ("forward", ("weights", "problem")),

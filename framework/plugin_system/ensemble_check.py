@@ -22,10 +22,10 @@ from framework.contract.components import Component, Initializer, Optimizer, Par
 from framework.contract.diagnostic import Diagnostic, ProblemShape
 from framework.engine.padding import Padding
 from framework.contract.model import Model
-from framework.engine.tensors import HIDDEN, Problem, Weights
+from framework.engine.tensors import HIDDEN, Layout, Problem, Weights
 from framework.engine.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.engine.probe import Probe
-from framework.engine.rnn import Elman, closed_form_gradient, elman_weights, forward
+from framework.engine.rnn import ELMAN_DIMS, Elman, closed_form_gradient, elman_weights, forward
 from framework.engine.seeds import seeded_generator
 
 if TYPE_CHECKING:
@@ -120,15 +120,17 @@ def check_initializer_ensemble(cls: type[Initializer]) -> list[str]:
 
     def check() -> list[str]:
         component = cls()
-        alone = component.initialize(params, SIZES.d_x, SIZES.d, MEMBER_SEEDS[1])
+        layout = Layout(ELMAN_DIMS if cls.dims is None else cls.dims,
+                        {HIDDEN: params.m, "d_x": SIZES.d_x, "d": SIZES.d})
+        alone = component.initialize(params, layout, MEMBER_SEEDS[1])
         torch.manual_seed(12345)
-        component.initialize(params, SIZES.d_x, SIZES.d, MEMBER_SEEDS[0])
+        component.initialize(params, layout, MEMBER_SEEDS[0])
         torch.rand(7)
-        after_another = component.initialize(params, SIZES.d_x, SIZES.d, MEMBER_SEEDS[1])
-        expected = {"W": (1, SIZES.m, SIZES.m), "A": (1, SIZES.m, SIZES.d_x), "B": (1, SIZES.d, SIZES.m)}
-        shapes = {name: tuple(getattr(alone, name).shape) for name in expected}
+        after_another = component.initialize(params, layout, MEMBER_SEEDS[1])
+        expected = {name: (1, *layout.shape(name)) for name in layout.dims}
+        shapes = {name: tuple(alone[name].shape) if name in alone else None for name in expected}
         if shapes != expected:
-            return [f"initialize(params, d_x={SIZES.d_x}, d={SIZES.d}, seed) gave shapes {shapes}, expected {expected}"]
+            return [f"initialize(params, {layout}, seed) gave shapes {shapes}, expected {expected}"]
         differing = [name for name in expected if not torch.equal(getattr(alone, name), getattr(after_another, name))]
         if differing:
             return [f"initialize() gives other {', '.join(differing)} for one seed after other draws: draw from "
@@ -223,15 +225,12 @@ def check_diagnostic_ensemble(cls: type[Diagnostic]) -> list[str]:
     return _run(check, "measure()")
 
 
-def model_weights(model: Model, params: Params, seed: int, shape: ProblemShape = SIZES) -> Weights:
+def model_weights(model: Model, seed: int, shape: ProblemShape = SIZES) -> Weights:
     """K = 1 weights of the shapes ``model.dims`` declares, entries N(0, 1/fan-in)."""
-    sizes = {HIDDEN: shape.m, "d_x": shape.d_x, "d": shape.d, **model.sizes(params)}
+    layout = model.layout(shape.m, shape.d_x, shape.d)
     stream = seeded_generator(seed)
-    tensors = {}
-    for name, labels in model.dims.items():
-        dims = tuple(sizes[label] for label in labels)
-        tensors[name] = torch.randn(1, *dims, generator=stream, dtype=torch.float64) / math.sqrt(dims[-1])
-    return Weights(tensors, model.dims)
+    return layout.weights({name: torch.randn(layout.shape(name), generator=stream, dtype=torch.float64)
+                           / math.sqrt(layout.shape(name)[-1]) for name in layout.dims})
 
 
 def check_model(cls: type[Model]) -> list[str]:
@@ -243,7 +242,7 @@ def check_model(cls: type[Model]) -> list[str]:
         return []
     model = cls(params)
     undeclared = sorted({label for labels in cls.dims.values() for label in labels}
-                        - {HIDDEN, "d_x", "d", *model.sizes(params)})
+                        - {HIDDEN, "d_x", "d", *model.sizes()})
     if undeclared:
         return [f"dims use the labels {undeclared}, which sizes(params) does not size"]
     unknown = sorted(set(cls.trained_by_default) - set(cls.dims))
@@ -252,7 +251,7 @@ def check_model(cls: type[Model]) -> list[str]:
 
     def check() -> list[str]:
         problem = Problem.stack([example_problem(seed) for seed in MEMBER_SEEDS])
-        weights = Weights.stack([model_weights(model, params, seed + 100) for seed in MEMBER_SEEDS])
+        weights = Weights.stack([model_weights(model, seed + 100) for seed in MEMBER_SEEDS])
         fwd = model.forward(weights, problem)
         K, n, m = 2, SIZES.n, SIZES.m
         if fwd.h_layers.dim() != 4 or tuple(fwd.h_layers.shape[1:]) != (K, n, m) or fwd.g_layers.shape != fwd.h_layers.shape:

@@ -47,9 +47,9 @@ class CountedPaper(PaperInitialization):
     name = "counted_paper"
     Params = CountedInitParams
 
-    def initialize(self, params, d_x, d, seed):
+    def initialize(self, params, layout, seed):
         _count(params.log, "init")
-        return super().initialize(params, d_x, d, seed)
+        return super().initialize(params, layout, seed)
 
 
 @hookimpl

@@ -7,7 +7,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import Initializer, InitializerParams, Params, Weights, elman_weights, seeded_generator
+from framework import ELMAN_DIMS, Initializer, InitializerParams, Layout, Params, Weights, seeded_generator
 
 
 class GainParams(InitializerParams):
@@ -21,12 +21,13 @@ class GaussianGain(Initializer):
 
     name: ClassVar[str] = "gaussian_gain"
     Params: ClassVar[type[Params]] = GainParams
+    dims = ELMAN_DIMS  # the Elman network's W, A, B (and any model with the same weights)
 
-    def initialize(self, params: GainParams, d_x: int, d: int, seed: int) -> Weights:
+    def initialize(self, params: GainParams, layout: Layout, seed: int) -> Weights:
         """W, then A, then B from one CPU stream: with gain 1, exactly the built-in `paper`."""
         rng = seeded_generator(seed)
-        m = params.m
-        W = math.sqrt(params.gain * 2 / m) * torch.randn(1, m, m, generator=rng, dtype=torch.float64)
-        A = math.sqrt(2 / m) * torch.randn(1, m, d_x, generator=rng, dtype=torch.float64)
-        B = math.sqrt(1 / d) * torch.randn(1, d, m, generator=rng, dtype=torch.float64)
-        return elman_weights(W, A, B)
+        m, d = layout.sizes["m"], layout.sizes["d"]
+        W = math.sqrt(params.gain * 2 / m) * torch.randn(layout.shape("W"), generator=rng, dtype=torch.float64)
+        A = math.sqrt(2 / m) * torch.randn(layout.shape("A"), generator=rng, dtype=torch.float64)
+        B = math.sqrt(1 / d) * torch.randn(layout.shape("B"), generator=rng, dtype=torch.float64)
+        return layout.weights({"W": W, "A": A, "B": B})
