@@ -1,14 +1,17 @@
-"""The built-in model: `elman`, the ReLU Elman network of §2.1 (the default of every pipeline).
+"""The built-in models: `elman`, the ReLU Elman network of §2.1 (the default of every
+pipeline), and `feedforward`, the companion paper's deep feed-forward network.
 
-Its mathematics is the engine's closed form (``framework.Elman``: the forward pass of §2.1, the
-gradient of Fact 2.5, the tangent J v with the ReLU patterns fixed), registered through the
-same hook a third-party model uses.
+The Elman network's mathematics is the engine's closed form (``framework.Elman``: the forward
+pass of §2.1, the gradient of Fact 2.5, the tangent J v with the ReLU patterns fixed); the
+feed-forward network's is in ``plugins.feedforward``. Both register through the same hook a
+third-party model uses.
 """
 from __future__ import annotations
 
 from typing import ClassVar
 
 from framework import DEFAULT_MODEL, Elman, Model, hookimpl
+from plugins.feedforward import Feedforward
 
 
 class ElmanModel(Elman, Model):
@@ -19,5 +22,5 @@ class ElmanModel(Elman, Model):
 
 @hookimpl
 def overparam_register_models() -> list[type[Model]]:
-    """`elman`."""
-    return [ElmanModel]
+    """`elman` and `feedforward`."""
+    return [ElmanModel, Feedforward]

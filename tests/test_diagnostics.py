@@ -13,7 +13,7 @@ from torch import Tensor
 
 import framework.engine.probe
 import framework.engine.rnn
-from framework import Probe, Problem, ProblemShape, Weights, measured_steps, top_singular_value
+from framework import Elman, Probe, Problem, ProblemShape, Weights, measured_steps, top_singular_value
 from plugins.diagnostics import (
     DIAGNOSTICS,
     ChainNorms,
@@ -51,6 +51,11 @@ def moved_state(scale: float = 0.5) -> tuple[Weights, Weights, Problem]:
     rng = torch.Generator().manual_seed(7)
     shift = scale / math.sqrt(M) * torch.randn(initial.W.shape, generator=rng, dtype=torch.float64)
     return initial.replace(W=initial.W + shift), initial, problem
+
+
+def elman_probe(weights: Weights, initial: Weights, problem: Problem, **options) -> Probe:
+    """A probe of the Elman network of §2.1, the network these diagnostics are checked on."""
+    return Probe(weights, initial, problem, network=Elman(), **options)
 
 
 def measure(diagnostic_class, probe: Probe, **params) -> dict[str, Tensor]:
@@ -92,7 +97,7 @@ def hidden_in_paper_order(h: list[list[Tensor]], layers: int) -> list[Tensor]:
 
 def test_loss_equals_loop_over_sequences_and_layers():
     weights, _, problem = moved_state()
-    out = measure(Loss, Probe(weights, weights, problem))
+    out = measure(Loss, elman_probe(weights, weights, problem))
     expected = torch.stack([loop_loss(weights.W[k], weights.A[k], weights.B[k], problem.X[k], problem.Y[k])
                             for k in range(2)])
     assert_agrees(out["loss"], expected)
@@ -100,7 +105,7 @@ def test_loss_equals_loop_over_sequences_and_layers():
 
 def test_pl_ratio_equals_autograd_gradient_norms_over_m_f():
     weights, initial, problem = moved_state()
-    out = measure(PLRatio, Probe(weights, initial, problem))
+    out = measure(PLRatio, elman_probe(weights, initial, problem))
     full, sequence_max = [], []
     for k in range(2):
         W, A, B, X, Y = weights.W[k], weights.A[k], weights.B[k], problem.X[k], problem.Y[k]
@@ -126,7 +131,7 @@ def test_elman_backward_vectors_rebuild_each_sequence_gradient():
 
 def test_weight_distance_equals_matrix_norms_of_w_minus_w0():
     weights, initial, problem = moved_state()
-    out = measure(WeightDistance, Probe(weights, initial, problem))
+    out = measure(WeightDistance, elman_probe(weights, initial, problem))
     moved = weights.W - initial.W
     spectral = torch.stack([torch.linalg.matrix_norm(moved[k], ord=2) for k in range(2)])
     frobenius = torch.stack([torch.linalg.matrix_norm(moved[k], ord="fro") for k in range(2)])
@@ -139,7 +144,7 @@ def test_weight_distance_equals_matrix_norms_of_w_minus_w0():
 def test_stability_diagnostics_are_exactly_zero_at_initialization():
     _, initial, problem = moved_state()
     same = initial.map(torch.clone)
-    probe = Probe(same, initial, problem)
+    probe = elman_probe(same, initial, problem)
     for diagnostic_class in (DPrimeSparsity, PerturbationNorms, WeightDistance):
         for name, value in measure(diagnostic_class, probe).items():
             assert torch.count_nonzero(value) == 0, name
@@ -147,7 +152,7 @@ def test_stability_diagnostics_are_exactly_zero_at_initialization():
 
 def test_dprime_sparsity_counts_sign_flips_of_explicit_d_matrices():
     weights, initial, problem = moved_state()
-    out = measure(DPrimeSparsity, Probe(weights, initial, problem))
+    out = measure(DPrimeSparsity, elman_probe(weights, initial, problem))
     for k in range(2):
         g, _ = loop_states(weights.W[k], weights.A[k], problem.X[k])
         g0, _ = loop_states(initial.W[k], initial.A[k], problem.X[k])
@@ -165,7 +170,7 @@ def test_dprime_sparsity_counts_sign_flips_of_explicit_d_matrices():
 
 def test_perturbation_norms_equal_loop_over_sequences_and_layers():
     weights, initial, problem = moved_state()
-    out = measure(PerturbationNorms, Probe(weights, initial, problem))
+    out = measure(PerturbationNorms, elman_probe(weights, initial, problem))
     for k in range(2):
         g, h = loop_states(weights.W[k], weights.A[k], problem.X[k])
         g0, h0 = loop_states(initial.W[k], initial.A[k], problem.X[k])
@@ -183,7 +188,7 @@ def test_perturbation_norms_equal_loop_over_sequences_and_layers():
 
 def test_forward_norms_equal_loop_over_sequences_and_layers():
     weights, initial, problem = moved_state()
-    out = measure(ForwardNorms, Probe(weights, initial, problem))
+    out = measure(ForwardNorms, elman_probe(weights, initial, problem))
     for k in range(2):
         g, h = loop_states(weights.W[k], weights.A[k], problem.X[k])
         for layer in range(L):
@@ -195,7 +200,7 @@ def test_forward_norms_equal_loop_over_sequences_and_layers():
 
 def test_basis_columns_equal_paper_gram_schmidt_up_to_sign():
     weights, initial, problem = moved_state()
-    probe = Probe(weights, initial, problem)
+    probe = elman_probe(weights, initial, problem)
     for k in range(2):
         _, h = loop_states(weights.W[k], weights.A[k], problem.X[k])
         all_layers = paper_gram_schmidt(hidden_in_paper_order(h, L))
@@ -209,7 +214,7 @@ def test_basis_columns_equal_paper_gram_schmidt_up_to_sign():
 
 def test_fresh_randomness_equals_norm_outside_paper_gram_schmidt_basis():
     weights, initial, problem = moved_state()
-    out = measure(FreshRandomness, Probe(weights, initial, problem))
+    out = measure(FreshRandomness, elman_probe(weights, initial, problem))
     identity = torch.eye(M, dtype=torch.float64)
     for k in range(2):
         _, h = loop_states(weights.W[k], weights.A[k], problem.X[k])
@@ -230,7 +235,7 @@ def test_basis_rank_equals_matrix_rank_of_the_stacked_hidden_states(case):
         problem = Problem(X, Y, problem.delta)
     if case == "m_below_nL":  # m = 12 < nL = 20: the hidden states fill R^m by layer 3
         weights = initial = Weights.stack([make_weights(12, D_X, D, seed) for seed in (0, 1)])
-    out = measure(FreshRandomness, Probe(weights, initial, problem))
+    out = measure(FreshRandomness, elman_probe(weights, initial, problem))
     assert out["basis_rank"].dtype == torch.int64
     for k in range(2):
         _, h = loop_states(weights.W[k], weights.A[k], problem.X[k])
@@ -245,7 +250,7 @@ def test_basis_rank_equals_matrix_rank_of_the_stacked_hidden_states(case):
 
 def test_separability_equals_min_over_ordered_pairs_of_projected_vectors():
     weights, initial, problem = moved_state()
-    out = measure(Separability, Probe(weights, initial, problem))
+    out = measure(Separability, elman_probe(weights, initial, problem))
     identity = torch.eye(M, dtype=torch.float64)
     for k in range(2):
         _, h = loop_states(weights.W[k], weights.A[k], problem.X[k])
@@ -264,7 +269,7 @@ def test_separability_equals_min_over_ordered_pairs_of_projected_vectors():
 def test_separability_of_a_single_sequence_is_infinite():
     problem = make_problem(0, n=1, L=3, d_x=4, d=2)
     weights = make_weights(8, 4, 2)
-    out = measure(Separability, Probe(weights, weights, problem))
+    out = measure(Separability, elman_probe(weights, weights, problem))
     assert torch.isinf(out["separability"]).all()
 
 
@@ -302,7 +307,7 @@ def fact_2_5_back(W: Tensor, A: Tensor, B: Tensor, X: Tensor, i: int, l: int, a:
 def test_chain_norms_equal_spectral_norms_of_explicit_products():
     weights, initial, problem = moved_state()
     for params in ({"iterations": M, "tol": 0.0}, {}):  # exact (the whole Krylov space), and the defaults
-        out = measure(ChainNorms, Probe(weights, initial, problem), **params)
+        out = measure(ChainNorms, elman_probe(weights, initial, problem), **params)
         for k in range(2):
             w_norms, b_norms = explicit_chain_norms(weights.W[k], weights.A[k], weights.B[k], problem.X[k])
             torch.testing.assert_close(out["chain_norm_w_by_layer"][k], w_norms, rtol=RTOL, atol=0, equal_nan=True)
@@ -314,14 +319,14 @@ def test_chain_norms_equal_spectral_norms_of_explicit_products():
 
 def test_chains_of_length_zero_are_the_spectral_norms_of_w_and_b():
     weights, initial, problem = moved_state()
-    out = measure(ChainNorms, Probe(weights, initial, problem))
+    out = measure(ChainNorms, elman_probe(weights, initial, problem))
     assert_agrees(out["chain_norm_w_length0"], torch.linalg.matrix_norm(weights.W, ord=2))
     assert_agrees(out["chain_norm_b_length0"], torch.linalg.matrix_norm(weights.B, ord=2))
 
 
 def test_back_norm_is_the_maximum_over_the_back_matrices_of_fact_2_5():
     weights, initial, problem = moved_state()
-    out = measure(ChainNorms, Probe(weights, initial, problem))
+    out = measure(ChainNorms, elman_probe(weights, initial, problem))
     for k in range(2):
         W, A, B, X = weights.W[k], weights.A[k], weights.B[k], problem.X[k]
         by_length = torch.full((L,), float("nan"), dtype=torch.float64)
@@ -344,7 +349,7 @@ def test_default_chain_norms_are_accurate_to_1e_10_at_m_256():
     rng = torch.Generator().manual_seed(7)
     weights = initial.replace(W=initial.W + 0.5 / math.sqrt(m) * torch.randn(initial.W.shape, generator=rng,
                                                                               dtype=torch.float64))
-    out = measure(ChainNorms, Probe(weights, initial, problem))
+    out = measure(ChainNorms, elman_probe(weights, initial, problem))
     w_norms, _ = explicit_chain_norms(weights.W[0], weights.A[0], weights.B[0], problem.X[0])
     exact = torch.cat([torch.linalg.matrix_norm(weights.W[0], ord=2).view(1), w_norms.flatten()])
     measured = torch.cat([out["chain_norm_w_length0"], out["chain_norm_w_by_layer"][0].flatten()])
@@ -353,13 +358,13 @@ def test_default_chain_norms_are_accurate_to_1e_10_at_m_256():
     assert error <= 1e-10
     assert out["chain_norm_w_error"][0] <= 1e-10
     assert error <= out["chain_norm_w_error"][0] + 1e-13  # the recorded bound is honest (up to the SVD's round-off)
-    truncated = measure(ChainNorms, Probe(weights, initial, problem), iterations=3)
+    truncated = measure(ChainNorms, elman_probe(weights, initial, problem), iterations=3)
     assert truncated["chain_norm_w_error"][0] > 1e-10  # iterations that ran out first are not passed off as converged
 
 
 def test_chain_norms_max_length_keeps_the_shortest_chains():
     weights, initial, problem = moved_state()
-    probe = Probe(weights, initial, problem)
+    probe = elman_probe(weights, initial, problem)
     full = measure(ChainNorms, probe, iterations=M, tol=0.0)
     short = measure(ChainNorms, probe, iterations=M, tol=0.0, max_length=2)
     assert short["chain_norm_w"].shape == (2, 2)
@@ -369,7 +374,7 @@ def test_chain_norms_max_length_keeps_the_shortest_chains():
 
 def test_semi_smoothness_inner_product_equals_central_finite_difference():
     weights, initial, problem = moved_state()
-    probe = Probe(weights, initial, problem, seed=3)
+    probe = elman_probe(weights, initial, problem, seed=3)
     diagnostic = SemiSmoothness()
     params = diagnostic.parse_params({"tau": 1.0})
     out = diagnostic.measure(params, probe)
@@ -395,9 +400,9 @@ def test_semi_smoothness_perturbation_has_norm_tau_over_sqrt_m_and_repeats_with_
     weights, initial, problem = moved_state()
     diagnostic = SemiSmoothness()
     params = diagnostic.parse_params({"tau": 0.3})
-    first = diagnostic.perturbation(params, Probe(weights, initial, problem, seed=5))
-    again = diagnostic.perturbation(params, Probe(weights, initial, problem, seed=5))
-    other = diagnostic.perturbation(params, Probe(weights, initial, problem, seed=6))
+    first = diagnostic.perturbation(params, elman_probe(weights, initial, problem, seed=5))
+    again = diagnostic.perturbation(params, elman_probe(weights, initial, problem, seed=5))
+    other = diagnostic.perturbation(params, elman_probe(weights, initial, problem, seed=6))
     assert_agrees(torch.linalg.matrix_norm(first, ord=2), torch.full((2,), 0.3 / math.sqrt(M), dtype=torch.float64))
     assert torch.equal(first, again)
     assert not torch.equal(first, other)
@@ -419,7 +424,7 @@ def test_semi_smoothness_along_a_direction_file_equals_the_autograd_remainder(tm
     diagnostic = SemiSmoothness()
     params = diagnostic.parse_params({"tau": tau, "direction": "direction.npz"}, tmp_path)  # as in a pipeline file there
     assert params.direction == path
-    out = diagnostic.measure(params, Probe(weights, initial, problem, seed=[3, 4]))
+    out = diagnostic.measure(params, elman_probe(weights, initial, problem, seed=[3, 4]))
     shift = tau / math.sqrt(M) * direction / torch.linalg.matrix_norm(direction, ord=2)  # W' = τ/√m · V/||V||_2
     for k in range(2):  # the same W' for every member, whatever the probe's seeds
         gradient = autograd_gradient(weights.W[k], weights.A[k], weights.B[k], problem.X[k], problem.Y[k])["W"]
@@ -432,21 +437,21 @@ def test_semi_smoothness_along_a_named_seed_is_fixed_across_members_and_probes()
     weights, initial, problem = moved_state()
     diagnostic = SemiSmoothness()
     params = diagnostic.parse_params({"direction_seed": 5})
-    first = diagnostic.perturbation(params, Probe(weights, initial, problem, seed=[1, 2]))
-    again = diagnostic.perturbation(params, Probe(weights, initial, problem, seed=[8, 9]))
+    first = diagnostic.perturbation(params, elman_probe(weights, initial, problem, seed=[1, 2]))
+    again = diagnostic.perturbation(params, elman_probe(weights, initial, problem, seed=[8, 9]))
     gaussian = torch.randn(M, M, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     expected = gaussian / (math.sqrt(M) * torch.linalg.matrix_norm(gaussian, ord=2))
     for k in range(2):
         assert torch.equal(first[k], again[k])
         assert_agrees(first[k], expected)
-    out = diagnostic.measure(params, Probe(weights, initial, problem))
+    out = diagnostic.measure(params, elman_probe(weights, initial, problem))
     for k in range(2):
         assert_agrees(out["semi_smoothness_gap"][k], autograd_remainder(weights, problem, expected, k))
 
 
 def test_semi_smoothness_direction_files_of_the_wrong_shape_or_key_are_refused(tmp_path):
     weights, initial, problem = moved_state()
-    probe = Probe(weights, initial, problem)
+    probe = elman_probe(weights, initial, problem)
     wrong_shape, wrong_key = tmp_path / "shape.npz", tmp_path / "key.npz"
     np.savez(wrong_shape, direction=np.ones((M - 1, M)))
     np.savez(wrong_key, W=np.ones((M, M)))
@@ -460,11 +465,11 @@ def test_semi_smoothness_direction_files_of_the_wrong_shape_or_key_are_refused(t
 
 def test_rate_recovers_the_exponent_of_an_exact_exponential_decay():
     weights, initial, problem = moved_state()
-    f0 = Probe(initial, initial, problem).forward.loss
+    f0 = elman_probe(initial, initial, problem).forward.loss
     steps = [0, 1, 2, 4, 8, 16, 32, 64, 100]
     exponents = torch.tensor([0.05, 0.2], dtype=torch.float64)
     history = torch.stack([f0 * torch.exp(-exponents * t) for t in steps])
-    probe = Probe(weights, initial, problem, history_steps=steps, history_loss=history)
+    probe = elman_probe(weights, initial, problem, history_steps=steps, history_loss=history)
     out = measure(Rate, probe, target=0.01)
     assert_agrees(out["rate"], exponents)
     first = [min(t for t, f in zip(steps, history[:, k]) if f <= 0.01 * f0[k]) for k in range(2)]
@@ -473,13 +478,13 @@ def test_rate_recovers_the_exponent_of_an_exact_exponential_decay():
 
 def test_rate_equals_loop_least_squares_over_the_fitted_points():
     weights, initial, problem = moved_state()
-    f0 = Probe(initial, initial, problem).forward.loss
+    f0 = elman_probe(initial, initial, problem).forward.loss
     steps = [0, 1, 3, 7, 15, 31, 63]
     rng = torch.Generator().manual_seed(2)
     history = f0 * torch.exp(-0.1 * torch.tensor(steps, dtype=torch.float64).unsqueeze(1)
                              + 0.3 * torch.randn(len(steps), 2, generator=rng, dtype=torch.float64))
     history[2, 1] = float("nan")  # a diverged point is left out
-    probe = Probe(weights, initial, problem, history_steps=steps, history_loss=history)
+    probe = elman_probe(weights, initial, problem, history_steps=steps, history_loss=history)
     out = measure(Rate, probe, fit_from=0.05, target=1e-9)
     for k in range(2):
         points = [(t, math.log(float(history[j, k]))) for j, t in enumerate(steps)
@@ -505,7 +510,7 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
     weights, initial, problem = moved_state()
     steps = [0, 1, 2]
-    probe = Probe(weights, initial, problem, history_steps=steps, history_loss=torch.ones(3, 2, dtype=torch.float64))
+    probe = elman_probe(weights, initial, problem, history_steps=steps, history_loss=torch.ones(3, 2, dtype=torch.float64))
     for _ in range(2):
         for diagnostic_class in DIAGNOSTICS:
             measure(diagnostic_class, probe)
@@ -530,10 +535,10 @@ def test_a_member_measures_bit_for_bit_what_it_measures_alone(diagnostic_class, 
     rng = torch.Generator().manual_seed(7)
     moved = [w.replace(W=w.W + 0.5 / math.sqrt(m) * torch.randn(w.W.shape, generator=rng, dtype=torch.float64))
              for w in initial]
-    together = measure(diagnostic_class, Probe(Weights.stack(moved), Weights.stack(initial), Problem.stack(problems),
+    together = measure(diagnostic_class, elman_probe(Weights.stack(moved), Weights.stack(initial), Problem.stack(problems),
                                                seed=list(seeds)), **params)
     for k in range(2):
-        alone = measure(diagnostic_class, Probe(moved[k], initial[k], problems[k], seed=seeds[k]), **params)
+        alone = measure(diagnostic_class, elman_probe(moved[k], initial[k], problems[k], seed=seeds[k]), **params)
         for name, value in alone.items():
             torch.testing.assert_close(together[name][k : k + 1], value, rtol=0, atol=0, equal_nan=True, msg=name)
 
@@ -563,8 +568,8 @@ def test_measured_steps_keeps_every_kth_logged_step_and_the_last():
 
 def test_every_diagnostic_returns_exactly_its_declared_outputs_and_shapes():
     weights, initial, problem = moved_state()
-    probe = Probe(weights, initial, problem, history_steps=[0, 5], history_loss=torch.ones(2, 2, dtype=torch.float64))
-    shape = ProblemShape(n=N, L=L, m=M, d_x=D_X, d=D)
+    probe = elman_probe(weights, initial, problem, history_steps=[0, 5], history_loss=torch.ones(2, 2, dtype=torch.float64))
+    shape = ProblemShape(n=N, L=L, m=M, d_x=D_X, d=D, layers=L)
     for diagnostic_class in DIAGNOSTICS:
         diagnostic = diagnostic_class()
         params = diagnostic.parse_params({})

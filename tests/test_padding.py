@@ -75,7 +75,7 @@ def autograd_trajectory(weights: Weights, problem: Problem, lr: float, steps: in
 @settings(max_examples=12, deadline=None)
 @given(n=st.integers(1, 11), m=st.integers(1, 13), L=st.integers(2, 4), optimizer=st.sampled_from(["gd", "minibatch"]))
 def test_a_padded_network_trains_as_the_unpadded_one_and_its_padding_stays_zero(n, m, L, optimizer):
-    shape = ProblemShape(n=n, L=L, m=m, d_x=3, d=2)
+    shape = ProblemShape(n=n, L=L, m=m, d_x=3, d=2, layers=L)
     problem, weights = example_problem(1, shape), example_weights(2, shape)
     padding = Padding.aligning(n, m, torch.float64)
     assert padding.n_padded % 8 == 0 and padding.m_padded % 8 == 0 and padding.n_padded - n < 8
@@ -98,7 +98,7 @@ def test_a_padded_network_trains_as_the_unpadded_one_and_its_padding_stays_zero(
 
 
 def test_sgd_on_a_padded_problem_samples_only_real_sequences():
-    shape = ProblemShape(n=3, L=3, m=5, d_x=3, d=2)
+    shape = ProblemShape(n=3, L=3, m=5, d_x=3, d=2, layers=3)
     problem = Padding.aligning(3, 5, torch.float64).problem(example_problem(3, shape))
     rule = StochasticGradientDescent()
     state = rule.start(rule.Params(steps=1, lr=0.1), problem, [1, 2, 3, 4])

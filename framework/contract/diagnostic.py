@@ -54,6 +54,7 @@ class ProblemShape:
     m: int
     d_x: int
     d: int
+    layers: int  # the hidden layers the model reports (``Network.layer_count``: L for the Elman network)
 
 
 class Diagnostic(Component, ABC):

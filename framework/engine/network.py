@@ -98,6 +98,11 @@ class Network:
         from its parameters; none by default."""
         return {}
 
+    def layer_count(self, L: int) -> int:
+        """How many hidden layers ``forward`` reports on sequences of length ``L``: one per time
+        step by default (the Elman network's h_1..h_L); a network whose layers are its own says so."""
+        return L
+
     def layout(self, m: int, d_x: int, d: int) -> Layout:
         """The shapes of one network's weights at width ``m`` on data of sizes ``d_x``, ``d``."""
         return Layout(self.dims, {HIDDEN: m, "d_x": d_x, "d": d, **self.sizes()})

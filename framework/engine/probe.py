@@ -17,7 +17,7 @@ import torch
 
 from framework.engine.tensors import Problem, Weights
 from framework.engine.network import Forward, Network
-from framework.engine.rnn import Elman, member_columns
+from framework.engine.rnn import member_columns
 from framework.engine.seeds import purpose_seed, seeded_generator
 
 if TYPE_CHECKING:
@@ -30,13 +30,15 @@ class Probe:
     """The state of K networks at one step, and the shared quantities computed from it lazily.
 
     ``weights`` are those at ``step``, ``initial`` those at step 0 (W0, and A, B as
-    initialized); ``trained`` names the weights the optimizer moves (the paper's quantities
-    are those of W: Theorems 1-4 train W alone, and so do these diagnostics). For diagnostics
-    that look at the run so far (``rate``), ``history_steps`` are the logged steps up to now
-    and ``history_loss [T, K]`` the f measured at them. ``network`` (``framework.Network``; the
-    Elman network of §2.1 by default) computes the forward passes and gradients. ``seed`` (one
-    per member, or one for all) seeds the draws of diagnostics that draw (``semi_smoothness``),
-    so a measurement can be repeated exactly.
+    initialized); ``network`` (``framework.Network``, the model's mathematics) computes the
+    forward passes and gradients. ``trained`` names the weights the optimizer moves; the
+    paper's quantities are those of the network's default-trained weights whatever else is
+    trained (Theorems 1-4 train W alone, and so do these diagnostics): ``gradients`` holds
+    theirs, and ``primary``, the first of them (W), is the weight whose distance and
+    perturbations the diagnostics of §5 measure. For diagnostics that look at the run so far
+    (``rate``), ``history_steps`` are the logged steps up to now and ``history_loss [T, K]``
+    the f measured at them. ``seed`` (one per member, or one for all) seeds the draws of
+    diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
     """
 
     def __init__(
@@ -45,18 +47,18 @@ class Probe:
         initial: Weights,
         problem: Problem,
         *,
+        network: Network,
         trained: Collection[str] = ("W",),
         step: int = 0,
         history_steps: Sequence[int] = (),
         history_loss: Tensor | None = None,
         seed: int | Sequence[int] = 0,
-        network: Network | None = None,
     ) -> None:
         if history_loss is not None and history_loss.shape[0] != len(history_steps):
             raise ValueError(
                 f"history_loss has {history_loss.shape[0]} rows but there are {len(history_steps)} history_steps"
             )
-        self.network = Elman() if network is None else network
+        self.network = network
         self.weights = weights
         self.initial = initial
         self.problem = problem
@@ -105,17 +107,28 @@ class Probe:
         return self._once("forward0", lambda: self.network.forward(self.initial, self.problem))
 
     @property
+    def primary(self) -> str:
+        """The name of the weight the diagnostics of §5 measure: the network's first default-trained one (W)."""
+        return self.network.trained_by_default[0]
+
+    @property
+    def gradients(self) -> dict[str, Tensor]:
+        """``∇f`` of each default-trained weight (for the Elman network ∇_W f, Fact 2.5), ``[K, *shape]``."""
+        return self._gradients()[0]
+
+    @property
     def gradient(self) -> Tensor:
-        """``∇_W f`` (for the Elman network, Fact 2.5), ``[K, *W's shape]``."""
-        return self._gradients()[0]["W"]
+        """``∇f`` of the primary weight (``∇_W f``), ``[K, *W's shape]``."""
+        return self.gradients[self.primary]
 
     def _gradients(self) -> tuple[dict[str, Tensor], Tensor]:
         return self._once("gradient", lambda: self.network.gradient_and_sequence_norms(
-            self.weights, self.problem, ("W",), self.forward))
+            self.weights, self.problem, self.network.trained_by_default, self.forward))
 
     @property
     def sequence_gradient_norms(self) -> Tensor:
-        """``||∇_W f_i||_F²`` for each sequence (Theorem 3's upper bound), ``[K, n]``."""
+        """``||∇f_i||²`` over the default-trained weights for each sequence (``||∇_W f_i||_F²``,
+        Theorem 3's upper bound), ``[K, n]``."""
         return self._once("sequence_gradient_norms", lambda: self._gradients()[1])
 
     @property

@@ -234,7 +234,7 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
     model = calls["model"][0] if calls.get("model") else shared.default_model(registry)
     if not _fits_model(resolver, model, calls["initializer"][0], calls.get("diagnostic", [])):
         return None
-    shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, shared.shapes)
+    shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, model, shared.shapes)
     if shape is None:
         return None
     measured_by: dict[str, list[DiagnosticCall]] = {train.stage: [] for train in calls["optimizer"]}

@@ -197,9 +197,10 @@ class PointResolver:
             self.plugin_failed(stage, component, "validating its parameters", error)
             return None
 
-    def problem_shape(self, data: Call, m: int, cache: dict[tuple, ProblemShape]) -> ProblemShape | None:
-        """The job's sizes from the generator's ``shape()``, checked; ``None`` after a finding."""
-        key = (data.key(), m)
+    def problem_shape(self, data: Call, m: int, model: Call, cache: dict[tuple, ProblemShape]) -> ProblemShape | None:
+        """The job's sizes from the generator's ``shape()`` and the model's layer count, checked;
+        ``None`` after a finding."""
+        key = (data.key(), m, model.key())
         if key in cache:
             return cache[key]
         try:
@@ -213,7 +214,8 @@ class PointResolver:
                                              f"(n, L, d_x, d)")
             return None
         n, L, d_x, d = sizes
-        cache[key] = ProblemShape(n=n, L=L, m=m, d_x=d_x, d=d)
+        layers = model.component(model.params).layer_count(L)
+        cache[key] = ProblemShape(n=n, L=L, m=m, d_x=d_x, d=d, layers=layers)
         return cache[key]
 
     def provider(self, component: type[Component]) -> str:

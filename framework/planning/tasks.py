@@ -64,12 +64,16 @@ def task_key(job: Job) -> tuple:
 
 def member_bytes(job: Job, dtype: str) -> int:
     """An estimate of one member's memory while training and measuring: the weights, gradient and
-    update (about 6 m×m), the forward and backward states at W and W0 (about 12 L·n·m), and the
-    Gram and basis work of the diagnostics (about 4 (nL)² + 2 m·nL), with n and m padded."""
+    update (about 6 times the default-trained weights, 6 m×m for the Elman network's W), the forward and
+    backward states at W and W0 (about 12 layers·n·m), and the Gram and basis work of the
+    diagnostics (about 4 (n·layers)² + 2 m·n·layers), with n and m padded."""
     padding = padding_of(job, dtype)
-    m, rows = padding.m_padded, padding.n_padded * job.shape.L
+    m, rows = padding.m_padded, padding.n_padded * job.shape.layers
+    network = job.network()
+    layout = network.layout(m, job.shape.d_x, job.shape.d)
+    weights = sum(math.prod(layout.shape(name)) for name in network.trained_by_default)
     itemsize = resolve_dtype(dtype).itemsize
-    return itemsize * (6 * m * m + 12 * rows * m + 4 * rows * rows + 2 * m * rows)
+    return itemsize * (6 * weights + 12 * rows * m + 4 * rows * rows + 2 * m * rows)
 
 
 def ensemble_size(job: Job, jobs: int, groups: int, max_ensemble: int | None, dtype: str, slots: int = 1,

@@ -31,7 +31,7 @@ from framework.engine.seeds import seeded_generator
 if TYPE_CHECKING:
     from torch import Tensor
 
-SIZES = ProblemShape(n=8, L=3, m=16, d_x=4, d=2)
+SIZES = ProblemShape(n=8, L=3, m=16, d_x=4, d=2, layers=3)
 MEMBER_SEEDS = (11, 12)
 LEARNING_RATES = (0.01, 0.02)
 STEPS = 3
@@ -201,7 +201,8 @@ def check_diagnostic_ensemble(cls: type[Diagnostic]) -> list[str]:
             weights = weights.replace(W=weights.W - lr.view(-1, 1, 1) * gradient["W"])
             state = forward(weights, problem)
             history.append(state.loss)
-        probe = Probe(weights, weights0, problem, step=STEPS, history_steps=list(range(STEPS + 1)),
+        # the Elman network provides everything a diagnostic may need (``Diagnostic.needs``)
+        probe = Probe(weights, weights0, problem, network=Elman(), step=STEPS, history_steps=list(range(STEPS + 1)),
                       history_loss=torch.stack(history), seed=[MEMBER_SEEDS[k] for k in members])
         return dict(cls().measure(params, probe))
 

@@ -33,7 +33,7 @@ class ForwardNorms(Diagnostic):
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
-        return {"layer": shape.L}
+        return {"layer": shape.layers}
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         h = probe.forward.h.norm(dim=-1)  # [K, n, L]
@@ -74,7 +74,7 @@ class FreshRandomness(Diagnostic):
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
-        return {"layer": shape.L}
+        return {"layer": shape.layers}
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         return {"fresh_randomness": probe.fresh.norm(dim=-1).amin(dim=1), "basis_rank": basis_ranks(probe)}
@@ -148,7 +148,7 @@ class Separability(Diagnostic):
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
-        return {"layer": shape.L}
+        return {"layer": shape.layers}
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         fresh = probe.fresh  # [K, n, L, r]

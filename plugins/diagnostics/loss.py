@@ -28,8 +28,9 @@ class PLRatio(Diagnostic):
     Theorem 3 bounds it below by δ/poly(ρ) (the Polyak–Łojasiewicz condition that makes GD
     converge linearly) and bounds ||∇f(W)||_F² and every ||∇f_i(W)||_F² above by
     poly(ρ)·m·f(W); ``pl_ratio_sequence_max`` is the upper-bound side for single sequences,
-    the one that SGD's step size (Theorem 2) has to respect. Both use ∇_W f, the paper's
-    gradient, whatever else is trained.
+    the one that SGD's step size (Theorem 2) has to respect. Both use the gradient of the
+    model's default-trained weights (∇_W f, the paper's gradient; all W_l of the feed-forward
+    network, as in the companion paper's Theorem 3), whatever else is trained.
     """
 
     name: ClassVar[str] = "pl_ratio"
@@ -42,7 +43,7 @@ class PLRatio(Diagnostic):
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         scale = probe.m * probe.forward.loss
-        full = member_sum(probe.gradient.square())
+        full = sum(member_sum(g.square()) for g in probe.gradients.values())
         return {
             "pl_ratio": full / scale,
             "pl_ratio_sequence_max": probe.sequence_gradient_norms.amax(dim=1) / scale,

@@ -47,23 +47,29 @@ class SemiSmoothnessParams(SparseScheduleParams):
         return self
 
 
-def load_direction(path: Path, m: int) -> np.ndarray:
-    """The m×m direction array of an .npz file, float64; ``ValueError`` naming the file when it
-    has no array ``direction``, has another shape, or is not finite and nonzero."""
+def load_direction(path: Path, shape: tuple[int, int], weight: str) -> np.ndarray:
+    """The direction array of an .npz file, of the ``shape`` of one matrix of ``weight`` (m×m
+    for W), float64; ``ValueError`` naming the file when it has no array ``direction``, has
+    another shape, or is not finite and nonzero."""
     with np.load(path, allow_pickle=False) as archive:
         if DIRECTION_KEY not in archive.files:
             raise ValueError(f"semi_smoothness: {path} has no array '{DIRECTION_KEY}' (it holds {sorted(archive.files)}); "
                              f"write it with numpy.savez(path, {DIRECTION_KEY}=V)")
         array = archive[DIRECTION_KEY]
-    if array.shape != (m, m):
-        raise ValueError(f"semi_smoothness: the direction in {path} has shape {array.shape}, but W is m×m with "
-                         f"m = {m}: it must have shape ({m}, {m})")
+    if array.shape != shape:
+        raise ValueError(f"semi_smoothness: the direction in {path} has shape {array.shape}, but each matrix of "
+                         f"{weight} is {shape[0]}×{shape[1]} (m = {shape[-1]}): it must have shape {shape}")
     if not np.issubdtype(array.dtype, np.number) or np.iscomplexobj(array):
         raise ValueError(f"semi_smoothness: the direction in {path} holds {array.dtype} values, not real numbers")
     array = array.astype(np.float64)
     if not np.isfinite(array).all() or not array.any():
         raise ValueError(f"semi_smoothness: the direction in {path} must be finite and not all zero")
     return array
+
+
+def at_spectral_norm(matrices: Tensor, norm: float) -> Tensor:
+    """``matrices [..., a, b]`` each rescaled to spectral norm ``norm``."""
+    return matrices * (norm / torch.linalg.matrix_norm(matrices, ord=2)).unsqueeze(-1).unsqueeze(-1)
 
 
 class SemiSmoothness(Diagnostic):
@@ -81,7 +87,6 @@ class SemiSmoothness(Diagnostic):
     """
 
     name: ClassVar[str] = "semi_smoothness"
-    needs: ClassVar[frozenset[str]] = frozenset({"recurrent"})
     Params: ClassVar[type[Params]] = SemiSmoothnessParams
     outputs: ClassVar[dict[str, Output]] = {
         "semi_smoothness_gap": Output(long_name="f(W + W') - f(W) - <∇f(W), W'>", paper_ref="Theorem 4", units="1"),
@@ -92,25 +97,29 @@ class SemiSmoothness(Diagnostic):
     }
 
     def perturbation(self, params: SemiSmoothnessParams, probe: Probe) -> Tensor:
-        """The W' of this measurement, ``[K, m, m]``: the direction scaled to ||W'||_2 = τ/sqrt(m)."""
-        W = probe.weights.W
+        """The W' of this measurement, of the primary weight's shape (``[K, m, m]`` for the Elman
+        network's W): the direction scaled so that each of its matrices (the last two axes:
+        W_1..W_depth of a deep network, each bounded so in the companion paper) has spectral
+        norm τ/sqrt(m)."""
+        W = probe.weights[probe.primary]
         scale = params.tau / math.sqrt(probe.m)
         if params.direction is None and params.direction_seed is None:
             gaussian = normal_per_member(probe.generators(self.name), W.shape[1:], W)
-            spectral = torch.linalg.matrix_norm(gaussian, ord=2).view(-1, 1, 1)
-            return gaussian * (scale / spectral)
+            return at_spectral_norm(gaussian, scale)
         if params.direction is not None:
-            direction = torch.from_numpy(load_direction(params.direction, probe.m))
+            matrix = torch.from_numpy(load_direction(params.direction, tuple(W.shape[-2:]), probe.primary))
+            direction = matrix.expand(W.shape[1:])  # the same matrix in every layer
         else:
             stream = seeded_generator(params.direction_seed)
-            direction = torch.randn(probe.m, probe.m, generator=stream, dtype=torch.float64)
-        shift = direction * (scale / torch.linalg.matrix_norm(direction, ord=2))  # float64, once for all members
-        return shift.to(W).expand(probe.K, -1, -1)
+            direction = torch.randn(*W.shape[1:], generator=stream, dtype=torch.float64)
+        shift = at_spectral_norm(direction, scale)  # float64, once for all members
+        return shift.to(W).expand(probe.K, *W.shape[1:])
 
     def measure(self, params: SemiSmoothnessParams, probe: Probe) -> dict[str, Tensor]:
         shift = self.perturbation(params, probe)
         f = probe.forward.loss
-        moved = probe.network.loss(probe.weights.replace(W=probe.weights.W + shift), probe.problem)
+        moved_weight = probe.weights[probe.primary] + shift
+        moved = probe.network.loss(probe.weights.replace(**{probe.primary: moved_weight}), probe.problem)
         inner = member_sum(probe.gradient * shift)
         norm = torch.full_like(f, params.tau / math.sqrt(probe.m))
         return {

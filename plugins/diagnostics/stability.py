@@ -38,7 +38,7 @@ class DPrimeSparsity(Diagnostic):
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
-        return {"layer": shape.L}
+        return {"layer": shape.layers}
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         flips = (probe.forward.pattern != probe.forward0.pattern).sum(dim=-1, dtype=torch.int64)  # [K, n, L]
@@ -72,7 +72,7 @@ class PerturbationNorms(Diagnostic):
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
-        return {"layer": shape.L}
+        return {"layer": shape.layers}
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         now, then = probe.forward, probe.forward0
@@ -99,11 +99,13 @@ class WeightDistance(Diagnostic):
     Theorems 3-4 (and so the convergence proofs) need ||W - W0||_2 <= poly(ϱ)/sqrt(m); the
     ``_sqrt_m`` outputs multiply by sqrt(m), so the theory predicts they stay bounded as m
     grows. The spectral norm is a Lanczos estimate (a lower bound, exact to ``tol``): an SVD
-    of W - W0 would alone cost two training steps at m = 1024.
+    of W - W0 would alone cost two training steps at m = 1024. W is the model's primary
+    weight (``Probe.primary``); where it holds several matrices (the feed-forward network's
+    W_1..W_depth, each bounded so in the companion paper's Theorems 3-4), the spectral norm
+    is the largest of theirs and the Frobenius norm is that of all of them together.
     """
 
     name: ClassVar[str] = "weight_distance"
-    needs: ClassVar[frozenset[str]] = frozenset({"recurrent"})
     Params: ClassVar[type[Params]] = SpectralParams
     outputs: ClassVar[dict[str, Output]] = {
         "weight_distance_spectral": Output(long_name="||W - W0||_2", paper_ref="Theorems 3-4", units="1"),
@@ -117,17 +119,12 @@ class WeightDistance(Diagnostic):
     }
 
     def measure(self, params: SpectralParams, probe: Probe) -> dict[str, Tensor]:
-        moved = probe.weights.W - probe.initial.W  # [K, m, m]
+        name = probe.primary
+        moved = probe.weights[name] - probe.initial[name]  # [K, m, m], or [K, depth, m, m]
         streams = probe.generators(self.name)
-        start = normal_per_member(streams, (probe.m,), moved)
-
-        def normal_map(v: Tensor) -> Tensor:  # v [K, m] -> (ΔWᵀ ΔW v) [K, m]
-            # sums of elementwise products: a matrix-vector kernel would round by each member's
-            # place in the ensemble
-            moved_v = (moved * v.unsqueeze(1)).sum(dim=-1)  # ΔW v
-            return (moved * moved_v.unsqueeze(-1)).sum(dim=-2)  # ΔWᵀ (ΔW v)
-
-        spectral = top_singular_value(normal_map, start, params.iterations, params.tol, streams)
+        matrices = moved.reshape(probe.K, -1, *moved.shape[-2:])
+        spectral = torch.stack([self.spectral_norm(params, matrices[:, i], streams)
+                                for i in range(matrices.shape[1])]).amax(dim=0)
         frobenius = member_sum(moved.square()).sqrt()
         root_m = math.sqrt(probe.m)
         return {
@@ -136,3 +133,16 @@ class WeightDistance(Diagnostic):
             "weight_distance_spectral_sqrt_m": spectral * root_m,
             "weight_distance_frobenius_sqrt_m": frobenius * root_m,
         }
+
+    @staticmethod
+    def spectral_norm(params: SpectralParams, moved: Tensor, streams: list) -> Tensor:
+        """``||ΔW||_2`` of one matrix per member, ``moved [K, a, b]``, by Lanczos on ΔWᵀ ΔW."""
+        start = normal_per_member(streams, (moved.shape[-1],), moved)
+
+        def normal_map(v: Tensor) -> Tensor:  # v [K, b] -> (ΔWᵀ ΔW v) [K, b]
+            # sums of elementwise products: a matrix-vector kernel would round by each member's
+            # place in the ensemble
+            moved_v = (moved * v.unsqueeze(1)).sum(dim=-1)  # ΔW v
+            return (moved * moved_v.unsqueeze(-1)).sum(dim=-2)  # ΔWᵀ (ΔW v)
+
+        return top_singular_value(normal_map, start, params.iterations, params.tol, streams)
