@@ -60,6 +60,7 @@ _EXPORTS: dict[str, str] = {
     "ELMAN_DIMS": "framework.engine.rnn",
     "Elman": "framework.engine.rnn",
     "elman_weights": "framework.engine.rnn",
+    "member_rows": "framework.engine.rnn",
     "closed_form_gradient": "framework.engine.rnn",
     "forward": "framework.engine.rnn",
     "loss": "framework.engine.rnn",

@@ -20,6 +20,7 @@ import torch
 from pydantic import Field
 
 from framework import HIDDEN, Forward, Model, Params, Problem, Weights
+from plugins.batched import layer_major, outer_sum, rows_times
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -33,22 +34,6 @@ class FeedforwardParams(Params):
     """The number of hidden m x m layers."""
 
     depth: int = Field(3, ge=1, description="number of m x m layers W_1..W_depth (the companion paper's L)")
-
-
-def layer_major(W: Tensor) -> Tensor:
-    """``W [K, depth, m, m]`` to a contiguous ``[depth, K, m, m]``: each layer one batch of K matrices."""
-    return W.transpose(0, 1).contiguous()
-
-
-def rows_times(rows: Tensor, matrices: Tensor) -> Tensor:
-    """``rows [K, n, a] @ matricesᵀ`` for ``matrices [K, b, a]``: the K products ``M v`` of the
-    vectors held as rows, through a contiguous transpose (a strided one takes a K-dependent kernel)."""
-    return torch.bmm(rows, matrices.mT.contiguous())
-
-
-def outer_sum(left: Tensor, right: Tensor) -> Tensor:
-    """``Σ_i left_i right_iᵀ`` for rows ``left [K, n, a]``, ``right [K, n, b]``: ``[K, a, b]``."""
-    return torch.bmm(left.mT.contiguous(), right)
 
 
 def feedforward(weights: Weights, problem: Problem) -> Forward:
@@ -137,6 +122,47 @@ def sequence_gradient_norms(weights: Weights, problem: Problem, trained: Collect
     return total[:, : problem.n]
 
 
+COMPANION = "companion paper"
+RADIUS = "within ω = poly(n, L, δ⁻¹)/√m of initialization at every layer (‖W_l − W_l^(0)‖_2 ≤ ω)"
+
+STATEMENTS: dict[str, tuple[str, str]] = {
+    "linear_convergence": (
+        f"{COMPANION}, Theorems 1–2",
+        "Once m ≥ poly(n, L, δ⁻¹)·d, GD and SGD on the deep feed-forward network find a point of loss ε in "
+        "T = O(poly(n, L)/δ² · log(1/ε)) steps: f falls at a linear rate."),
+    "pl_condition": (
+        f"{COMPANION}, Theorem 3",
+        f"‖∇f(W)‖_F² ≥ Ω(δ/(d n²)) · m · f(W) {RADIUS}: the ratio ‖∇f‖²/(m f) over all layers' W_l stays above a "
+        "constant that does not shrink as m grows, and does not depend on L."),
+    "semi_smoothness": (
+        f"{COMPANION}, Theorem 4",
+        "f(W + W') ≤ f(W) + ⟨∇f(W), W'⟩ + poly(n, L) ω^{1/3} √(m log m) √f(W) ‖W'‖_2 + poly(n, L) m ‖W'‖_2² for "
+        "every layer's ‖W'_l‖_2 ≤ ω; with ω ∝ m^{−1/2}, ω^{1/3}√m = m^{1/3}: the remainder divided by "
+        "m^{1/3}√f‖W'‖ + m‖W'‖² stays below a constant that grows at most as √(log m)."),
+    "training_radius": (
+        f"{COMPANION}, Theorems 3–4",
+        f"The gradient bounds and semi-smoothness hold {RADIUS}, and the convergence proof keeps GD inside: "
+        "√m·max_l ‖W_l,T − W_l,0‖_2 stays bounded as m grows (exponent in m at most 0)."),
+    "relu_sign_flips": (
+        f"{COMPANION}, forward perturbation under Theorems 3–4",
+        "Within ‖W_l − W_l^(0)‖_2 ≤ ω of initialization at most O(m ω^{2/3} L) of the m ReLU signs of a layer "
+        "flip; on the trajectory ω ∝ m^{−1/2}, so the count is O(m^{2/3}): the fitted exponent in m should be at "
+        "most 2/3."),
+    "forward_stability": (
+        f"{COMPANION}, forward perturbation under Theorems 3–4",
+        "‖h_l − h_l^(0)‖, ‖g_l − g_l^(0)‖ ≤ O(ω · poly(L) · √(log m)) within radius ω, with no exponential growth "
+        "in l: O(m^{−1/2}) up to the logarithm, so the exponent in m should be at most −1/2."),
+    "forward_norms_bounded": (
+        f"{COMPANION}, forward propagation at random initialization",
+        "At the initialization ‖h_{i,l}‖ stays within constants of ‖x_i‖ = 1 at every layer l ≤ L (about [1/2, 2]) "
+        "with high probability, with no growth or decay in L; by the forward perturbation bound, also within "
+        "the training radius."),
+}
+"""The report's claims as the companion paper ("A Convergence Theory for Deep Learning via
+Over-Parameterization") states them for this network, where its wording differs from the
+recurrent paper's: the same exponents in m, with the depth entering only polynomially."""
+
+
 class Feedforward(Model):
     """The deep ReLU feed-forward network of the companion paper: h_0 = relu(A x), h_l = relu(W_l h_{l-1}), y = B h_depth."""
 
@@ -145,6 +171,7 @@ class Feedforward(Model):
     dims = FEEDFORWARD_DIMS
     provides = frozenset({"layers"})
     trained_by_default = ("W",)
+    statements = STATEMENTS
 
     def sizes(self) -> dict[str, int]:
         return {"depth": self.params.depth}

@@ -1,10 +1,11 @@
 """The built-in models: `elman`, the ReLU Elman network of §2.1 (the default of every
-pipeline), and `feedforward`, the companion paper's deep feed-forward network.
+pipeline), `feedforward`, the companion paper's deep feed-forward network, and
+`stacked_elman`, several Elman layers stacked.
 
 The Elman network's mathematics is the engine's closed form (``framework.Elman``: the forward
 pass of §2.1, the gradient of Fact 2.5, the tangent J v with the ReLU patterns fixed); the
-feed-forward network's is in ``plugins.feedforward``. Both register through the same hook a
-third-party model uses.
+others' are in ``plugins.feedforward`` and ``plugins.stacked_elman``. All register through the
+same hook a third-party model uses.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import ClassVar
 
 from framework import DEFAULT_MODEL, Elman, Model, hookimpl
 from plugins.feedforward import Feedforward
+from plugins.stacked_elman import StackedElman
 
 
 class ElmanModel(Elman, Model):
@@ -22,5 +24,5 @@ class ElmanModel(Elman, Model):
 
 @hookimpl
 def overparam_register_models() -> list[type[Model]]:
-    """`elman` and `feedforward`."""
-    return [ElmanModel, Feedforward]
+    """`elman`, `feedforward` and `stacked_elman`."""
+    return [ElmanModel, Feedforward, StackedElman]

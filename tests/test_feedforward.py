@@ -117,7 +117,7 @@ def test_paper_initialization_draws_each_layer_and_the_readout_as_the_companion_
 
 
 def test_forward_norms_at_initialization_stay_near_one_at_every_layer():
-    """The companion paper's Lemma 7.1: at the initialization, ||h_l|| is within a constant of
+    """The companion paper's forward bound at random initialization: ||h_l|| is within a constant of
     ||x|| = 1 at every layer with high probability, for depth far below m."""
     weights, problem = ensemble(1, 6, 1, 8, 1024, 5, 2, seed=0)
     h = network(8).forward(weights, problem).h_layers.norm(dim=-1)  # [depth + 1, K, n]
@@ -268,3 +268,36 @@ def test_what_the_feedforward_network_cannot_serve_is_refused_naming_both(tmp_pa
         plan_file(write_pipeline(tmp_path / "b", PIPELINE.format(init="orthogonal", diagnostics="loss")))
     assert "initializer 'orthogonal' draws W [m, m]" in str(refused.value)
     assert "model 'feedforward' has the weights W [depth, m, m], A [m, d_x], B [d, m]" in str(refused.value)
+
+
+def test_a_report_of_a_feedforward_store_cites_the_companion_papers_statements(tmp_path: Path) -> None:
+    """The model's own statements (``Model.statements``) replace the recurrent paper's in the
+    report of a store that trained it, figure titles included; a store of the Elman network
+    keeps the paper's."""
+    from framework.execution.task import run_task
+    from framework.planning.plan import plan_file
+    from framework.report import build_report
+    from framework.storage.layout import layout_of
+    from framework.storage.store import Store
+
+    reports = {}
+    for model in ("feedforward", "elman"):
+        folder = tmp_path / model
+        folder.mkdir()
+        text = PIPELINE.format(init="paper", diagnostics="loss, dprime_sparsity")
+        if model == "elman":
+            text = text.replace("  net: {plugin: feedforward, params: {depth: 3}}\n", "").replace(", needs: [net]", "")
+        path = write_pipeline(folder, text.replace("m: [16, 32]", "m: [16, 32]\n  seed: 3"))
+        plan = plan_file(path)
+        layout = layout_of(plan)
+        store = Store.prepare(folder / "store.zarr", plan, layout)
+        store.write(run_task(list(plan.jobs), layout))
+        reports[model] = build_report(folder / "store.zarr", folder / "report")
+    statement, reference = Feedforward.statements["relu_sign_flips"][1], Feedforward.statements["relu_sign_flips"][0]
+    text = (tmp_path / "feedforward" / "report" / "report.md").read_text()
+    assert statement in text and f"Few ReLU signs flip during training ({reference})" in text
+    titles = {f.title: f.paper_ref for f in reports["feedforward"].content.findings}
+    assert titles["Linear convergence of training"] == Feedforward.statements["linear_convergence"][0]
+    elman = {f.title: (f.paper_ref, f.statement) for f in reports["elman"].content.findings}
+    assert elman["Few ReLU signs flip during training"][0] == "(5.1)"
+    assert statement not in (tmp_path / "elman" / "report" / "report.md").read_text()

@@ -538,3 +538,65 @@ def test_the_model_check_catches_a_gradient_that_is_not_the_losss(with_example: 
     assert check_component(Looped) == []
     (problem,) = check_component(Doubled)
     assert "gradient() disagrees with a central difference of loss()" in problem
+
+
+TWO_LAYER_PIPELINE = """\
+name: two-layer
+grid:
+  m: [20, 40]
+stages:
+  net: {{plugin: two_layer}}
+  data: {{plugin: separable, params: {{n: 6, L: 1, d_x: 5, d: 1, delta: 0.3}}}}
+  init: {{plugin: signs, params: {{m: "${{grid.m}}"}}, needs: [net]}}
+  train: {{plugin: gd, params: {{steps: 60, lr: 0.2{train}}}, needs: [data, init]}}
+  diagnose: {{plugins: [loss, pl_ratio, weight_distance, dprime_sparsity], schedule: {{at: [0, 60]}}, needs: [train]}}
+store: two_layer.zarr
+"""
+
+
+def du_by_hand(W, signs, X, Y):
+    """Du et al.'s f(x) = (1/√m) Σ_r a_r relu(w_rᵀ x), a_r = ±1, summed over the inputs neuron by neuron."""
+    m = W.shape[0]
+    total = 0.0
+    for i in range(X.shape[0]):
+        x = X[i, 0]
+        output = sum(signs[0, r] * torch.relu(W[r] @ x) for r in range(m)) / math.sqrt(m)
+        total = total + 0.5 * (output - Y[i, -1, 0]) ** 2
+    return total
+
+
+def test_the_du_et_al_two_layer_example_trains_its_first_layer_in_a_pipeline(with_example: Path, tmp_path: Path) -> None:
+    """The example's `two_layer` network with its own initializer `signs`: what the store holds at
+    W0 is a neuron-by-neuron computation of Du et al.'s network; GD moves W alone and lowers f."""
+    from framework.execution.task import run_task
+    from framework.planning.plan import plan_file
+    from framework.storage.layout import layout_of
+
+    plan = plan_file(write_pipeline(tmp_path, TWO_LAYER_PIPELINE.format(train="")))
+    jobs = list(plan.jobs)
+    assert [job.shape.layers for job in jobs] == [1, 1]
+    results = run_task(jobs, layout_of(plan))  # one ensemble of widths 20 and 40, zero-padded
+    for job, result in zip(jobs, results):
+        assert result.status == "done", result.error
+        problem = job.data.component().generate(job.data.params, job.data.seed)
+        weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+        m = job.shape.m
+        signs = weights.a * math.sqrt(m)
+        assert set(signs.unique().tolist()) == {-1.0, 1.0}
+        W = weights.W[0].clone().requires_grad_(True)
+        f = du_by_hand(W, signs[0], problem.X[0], problem.Y[0])
+        (gradient,) = torch.autograd.grad(f, W)
+        assert result.values["loss"][0] == pytest.approx(float(f.detach()), rel=1e-12)
+        assert result.values["pl_ratio"][0] == pytest.approx(float(gradient.square().sum() / (m * f.detach())), rel=1e-10)
+        assert result.values["loss"][-1] < 0.5 * result.values["loss"][0]
+        assert result.values["weight_distance_frobenius"][-1] > 0
+
+
+def test_an_optimizer_training_weights_the_model_lacks_is_refused_naming_them(with_example: Path, tmp_path: Path) -> None:
+    from framework.planning.plan import plan_file
+
+    with pytest.raises(PipelineError) as refused:
+        plan_file(write_pipeline(tmp_path, TWO_LAYER_PIPELINE.format(train=", train: WAB")))
+    message = str(refused.value)
+    assert "stages.train.params.train" in message
+    assert "optimizer 'gd' trains W, A, B, but model 'two_layer' has no A, B (its weights are W, a)" in message

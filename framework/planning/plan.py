@@ -232,7 +232,7 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
             or not calls.get("optimizer") or len(calls.get("model", [])) > 1:
         return None
     model = calls["model"][0] if calls.get("model") else shared.default_model(registry)
-    if not _fits_model(resolver, model, calls["initializer"][0], calls.get("diagnostic", [])):
+    if not _fits_model(resolver, model, calls["initializer"][0], calls["optimizer"], calls.get("diagnostic", [])):
         return None
     shape = resolver.problem_shape(calls["generator"][0], calls["initializer"][0].params.m, model, shared.shapes)
     if shape is None:
@@ -261,12 +261,20 @@ def _declared(dims: Mapping[str, tuple[str, ...]]) -> str:
     return ", ".join(f"{name} [{', '.join(labels)}]" for name, labels in dims.items())
 
 
-def _fits_model(resolver: PointResolver, model: Call, init: Call, diagnostics: list[Call]) -> bool:
+def _fits_model(resolver: PointResolver, model: Call, init: Call, optimizers: list[Call],
+                diagnostics: list[Call]) -> bool:
     """Whether the initializer draws the model's weights (``Initializer.dims``, ``Model.dims``;
-    an initializer without ``dims`` draws any model's) and the model provides what each
-    diagnostic reads (``Diagnostic.needs``, ``Network.provides``); a finding naming both for
-    each that does not."""
+    an initializer without ``dims`` draws any model's), each optimizer trains weights the model
+    has, and the model provides what each diagnostic reads (``Diagnostic.needs``,
+    ``Network.provides``); a finding naming both for each that does not."""
     fits = True
+    for call in optimizers:
+        absent = [name for name in call.params.trained if name not in model.component.dims]
+        if absent:
+            fits = False
+            resolver.add(("stages", call.stage, "params", "train"),
+                         f"optimizer '{call.name}' trains {', '.join(call.params.trained)}, but model '{model.name}' "
+                         f"has no {', '.join(absent)} (its weights are {', '.join(model.component.dims)})")
     if init.component.dims is not None and dict(init.component.dims) != dict(model.component.dims):
         fits = False
         resolver.add(("stages", init.stage, "plugin"),

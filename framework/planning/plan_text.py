@@ -170,9 +170,11 @@ def _sharing_text(plan: Plan, stage: str) -> str:
     """How often a stage is computed, as the run computes it (``framework.execution.task``):
     each distinct data set once per worker process that needs it, each distinct initialization
     once per task, each training once per job (the jobs of a task together), each diagnostic
-    per job at its steps."""
+    per job at its steps; the model is the network every one of them runs."""
     sharing = plan.sharing()
     kind = plan.kinds.get(stage)
+    if kind == "model":
+        return f"the network of every job ({len(plan.jobs)}x)"
     if stage not in sharing:
         return f"per job ({len(plan.jobs)}x), at its steps"
     distinct, jobs = sharing[stage]

@@ -15,7 +15,7 @@ from pathlib import Path
 from framework.plugin_system.registry import Registry
 from framework.report.assess import assess_claims
 from framework.report.document import ReportContent, markdown, page
-from framework.report.registered import load_claims, store_registry
+from framework.report.registered import load_claims, restated, store_model, store_registry
 from framework.report.verdicts import Skipped
 from framework.report.view import StoreView
 
@@ -79,8 +79,9 @@ def build_report(store: str | Path, out: str | Path | None = None, registry: Reg
     view = StoreView(store)
     folder = Path(out) if out is not None else default_out(store)
     folder.mkdir(parents=True, exist_ok=True)
-    loaded = load_claims(registry if registry is not None else store_registry(view.ds.attrs))
-    assessed = assess_claims(view, loaded.claims, folder)
+    registry = registry if registry is not None else store_registry(view.ds.attrs)
+    loaded = load_claims(registry)
+    assessed = assess_claims(view, restated(loaded.claims, registry, store_model(view.ds.attrs)), folder)
     skipped = assessed.skipped + [Skipped(what, why) for what, why in loaded.problems]
     content = ReportContent(f"overparam report: {view.ds.attrs.get('name', view.path.name)}", view.path,
                             _header(view), assessed.findings, skipped, view.left_out, view.done_count, view.total)

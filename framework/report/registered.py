@@ -9,6 +9,7 @@ providing one claim name) is returned in words, for the report to list; it stops
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,11 @@ from typing import Any
 import yaml
 
 from framework.contract.claim import Claim
-from framework.plugin_system.registry import CLAIM_KIND, DuplicateComponentError, PluginLoadError, Registry
+from framework.contract.model import DEFAULT_MODEL
+from framework.plugin_system.registry import (CLAIM_KIND, DuplicateComponentError, PluginLoadError, Registry,
+                                              UnknownComponentError)
+
+MODEL_KIND = "model"
 
 
 @dataclass
@@ -36,6 +41,36 @@ def pipeline_plugins(attrs: Mapping[str, Any]) -> list[str]:
         return []
     modules = data.get("plugins", []) if isinstance(data, dict) else []
     return [str(module) for module in modules] if isinstance(modules, list) else []
+
+
+def store_model(attrs: Mapping[str, Any]) -> str:
+    """The name of the model the store's run trained (its model stage's; the default without one)."""
+    try:
+        stages = json.loads(str(attrs.get("resolved_config", "{}"))).get("stages", {})
+    except (json.JSONDecodeError, AttributeError):
+        return DEFAULT_MODEL
+    for stage in stages.values():
+        if isinstance(stage, dict) and stage.get("kind") == MODEL_KIND and stage.get("components"):
+            return str(stage["components"][0])
+    return DEFAULT_MODEL
+
+
+def restated(claims: list[Claim], registry: Registry, model: str) -> list[Claim]:
+    """``claims`` with the paper reference and statement the model gives for each it restates
+    (``framework.Model.statements``), and the reference in its figure's title replaced too: a
+    report on the feed-forward network cites its theory."""
+    try:
+        statements = registry.get(MODEL_KIND, model).statements
+    except (UnknownComponentError, DuplicateComponentError):  # a model no longer installed: the claims as they are
+        return claims
+    out = []
+    for claim in claims:
+        if claim.name in statements:
+            reference, statement = statements[claim.name]
+            claim = claim.along(paper_ref=reference, statement=statement,
+                                figure_title=claim.figure_title.replace(claim.paper_ref, reference))
+        out.append(claim)
+    return out
 
 
 def store_registry(attrs: Mapping[str, Any]) -> Registry:

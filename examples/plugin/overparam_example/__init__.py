@@ -10,8 +10,9 @@ from overparam_example.generator import SineWaves
 from overparam_example.initializer import GaussianGain
 from overparam_example.model import Looped
 from overparam_example.optimizer import HeavyBall
+from overparam_example.two_layer import Signs, TwoLayer
 
-__all__ = ["GaussianGain", "HeavyBall", "Looped", "SineWaves", "WSpectralNorm"]
+__all__ = ["GaussianGain", "HeavyBall", "Looped", "Signs", "SineWaves", "TwoLayer", "WSpectralNorm"]
 
 
 @hookimpl
@@ -22,8 +23,8 @@ def overparam_register_generators() -> list[type[Generator]]:
 
 @hookimpl
 def overparam_register_initializers() -> list[type[Initializer]]:
-    """`gaussian_gain`."""
-    return [GaussianGain]
+    """`gaussian_gain` (the Elman network's weights) and `signs` (the two-layer network's)."""
+    return [GaussianGain, Signs]
 
 
 @hookimpl
@@ -40,8 +41,8 @@ def overparam_register_diagnostics() -> list[type[Diagnostic]]:
 
 @hookimpl
 def overparam_register_models() -> list[type[Model]]:
-    """`looped`."""
-    return [Looped]
+    """`looped` and `two_layer`."""
+    return [Looped, TwoLayer]
 
 
 @hookimpl

@@ -1,0 +1,150 @@
+"""The built-in `stacked_elman` model: S ReLU Elman layers, each with its own recurrent matrix W_s,
+the lower layer's hidden states the upper one's inputs through U_s. Its closed forms must equal
+autograd on a plainly written forward pass in float64 over hypothesis-drawn shapes, a member of
+an ensemble must compute bit for bit what it computes alone, and it runs in a pipeline."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from framework import Elman, Forward, Network, Problem, Weights, check_component, elman_weights
+from plugins.initializers import PaperInitialization
+from plugins.stacked_elman import StackedElman, StackedParams
+from scans import write_pipeline
+
+TRAINED = st.sampled_from([("W",), ("A",), ("U",), ("B",), ("W", "U"), ("W", "A", "U", "B")])
+
+
+class PlainStackedElman(Network):
+    """The stacked network written plainly, time step by time step and level by level, nothing
+    but its forward pass (an independent implementation; autograd gives the rest)."""
+
+    def forward(self, weights, problem):
+        S = weights.W.shape[1]
+        states = [problem.X.new_zeros(problem.K, problem.rows, weights.m) for _ in range(S)]
+        gs, hs, outputs = [[] for _ in range(S)], [[] for _ in range(S)], []
+        for l in range(problem.L):
+            below = problem.X[:, :, l] @ weights.A.mT
+            for s in range(S):
+                g = states[s] @ weights.W[:, s].mT + below
+                states[s] = torch.relu(g)
+                gs[s].append(g)
+                hs[s].append(states[s])
+                below = states[s] @ weights.U[:, s].mT if s < S - 1 else None
+            outputs.append(states[-1] @ weights.B.mT - problem.Y[:, :, l])
+        residual = torch.stack(outputs, dim=1)  # [K, L, n, d]
+        keep = (torch.arange(problem.L) > 0).to(residual.dtype).view(1, -1, 1, 1)  # f leaves out l = 1 (§2.2)
+        return Forward(torch.stack([g for level in gs for g in level]), torch.stack([h for level in hs for h in level]),
+                       residual * keep)
+
+
+def network(stack: int) -> StackedElman:
+    return StackedElman(StackedParams(stack=stack))
+
+
+def ensemble(K, n, L, stack, m, d_x, d, seed) -> tuple[Weights, Problem]:
+    g = torch.Generator().manual_seed(seed)
+    layout = network(stack).layout(m, d_x, d)
+    paper = PaperInitialization()
+    weights = Weights.stack([paper.initialize(paper.parse_params({"m": m}), layout, seed + k) for k in range(K)])
+    X = torch.randn(K, n, L, d_x, generator=g, dtype=torch.float64)
+    Y = torch.randn(K, n, L, d, generator=g, dtype=torch.float64)
+    return weights, Problem(X / X.norm(dim=-1, keepdim=True), Y, torch.ones(K, dtype=torch.float64))
+
+
+SHAPES = dict(K=st.integers(1, 3), n=st.integers(1, 3), L=st.integers(1, 4), stack=st.integers(2, 3),
+              m=st.integers(1, 8), d_x=st.integers(1, 3), d=st.integers(1, 3), seed=st.integers(0, 2**16))
+
+
+def close(a: torch.Tensor, b: torch.Tensor) -> None:
+    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(trained=TRAINED, **SHAPES)
+def test_closed_form_gradient_pullback_and_sequence_norms_equal_autograd(trained, K, n, L, stack, m, d_x, d, seed):
+    weights, problem = ensemble(K, n, L, stack, m, d_x, d, seed)
+    exact, plain = network(stack), PlainStackedElman()
+    ours, theirs = exact.forward(weights, problem), plain.forward(weights, problem)
+    close(ours.h_layers, theirs.h_layers)
+    close(ours.residual_members, theirs.residual_members)
+    reference = plain.gradient(weights, problem, trained)
+    for name, g in exact.gradient(weights, problem, trained).items():
+        close(g, reference[name])
+    u = torch.randn(K, L, n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(seed + 1))
+    u[:, 0] = 0  # layer 1 is no output of the loss (§2.2)
+    reference = plain.pullback(weights, problem, u, trained)
+    for name, g in exact.pullback(weights, problem, u, trained).items():
+        close(g, reference[name])
+    close(exact.sequence_gradient_norms(weights, problem, trained), plain.sequence_gradient_norms(weights, problem, trained))
+
+
+@settings(max_examples=40, deadline=None)
+@given(trained=TRAINED, **SHAPES)
+def test_closed_form_tangent_equals_forward_mode_autograd(trained, K, n, L, stack, m, d_x, d, seed):
+    weights, problem = ensemble(K, n, L, stack, m, d_x, d, seed)
+    g = torch.Generator().manual_seed(seed + 2)
+    direction = {name: torch.randn(weights[name].shape, generator=g, dtype=torch.float64) for name in trained}
+    close(network(stack).tangent(weights, problem, direction), PlainStackedElman().tangent(weights, problem, direction))
+
+
+def test_with_the_upper_levels_switched_off_it_is_the_elman_network():
+    """With U = 0 the upper levels get no input and stay at zero, and the lowest level is the
+    Elman network of §2.1 with W_1 and A."""
+    weights, problem = ensemble(2, 3, 4, 2, 6, 3, 2, seed=3)
+    lowest = network(2).forward(weights.replace(U=torch.zeros_like(weights.U)), problem)
+    alone = Elman().forward(elman_weights(weights.W[:, 0].contiguous(), weights.A, weights.B), problem)
+    close(lowest.h_layers[:4], alone.h_layers)
+    assert torch.equal(lowest.h_layers[4:], torch.zeros_like(lowest.h_layers[4:]))
+
+
+def test_a_member_of_an_ensemble_computes_bit_for_bit_what_it_computes_alone():
+    weights, problem = ensemble(3, 4, 5, 3, 20, 4, 2, seed=8)
+    net = network(3)
+    together = net.gradient(weights, problem, ("W", "A", "U", "B"))
+    norms = net.sequence_gradient_norms(weights, problem, ("W",))
+    for k in range(3):
+        alone = net.gradient(weights.member(k), problem.member(k), ("W", "A", "U", "B"))
+        assert all(torch.equal(together[name][k : k + 1], alone[name]) for name in alone)
+        assert torch.equal(norms[k : k + 1], net.sequence_gradient_norms(weights.member(k), problem.member(k), ("W",)))
+
+
+def test_the_model_passes_its_contract_check():
+    assert check_component(StackedElman) == []
+
+
+PIPELINE = """\
+name: stacked
+grid:
+  m: [16, 24]
+stages:
+  net: {plugin: stacked_elman, params: {stack: 2}}
+  data: {plugin: separable, params: {n: 4, L: 3, d_x: 5, d: 2, delta: 0.3}}
+  init: {plugin: paper, params: {m: "${grid.m}"}, needs: [net]}
+  train: {plugin: gd, params: {steps: 40, lr: 0.01}, needs: [data, init]}
+  diagnose: {plugins: [loss, pl_ratio, forward_norms, weight_distance], schedule: {at: [0, 40]}, needs: [train]}
+store: stacked.zarr
+"""
+
+
+def test_stacked_elman_runs_in_a_pipeline_and_stores_its_loss_as_the_plain_forward(tmp_path: Path) -> None:
+    from framework.execution.task import run_task
+    from framework.planning.plan import plan_file
+    from framework.storage.layout import layout_of
+
+    plan = plan_file(write_pipeline(tmp_path, PIPELINE))
+    jobs = list(plan.jobs)
+    assert [job.shape.layers for job in jobs] == [6, 6]
+    results = run_task(jobs, layout_of(plan))
+    for job, result in zip(jobs, results):
+        assert result.status == "done", result.error
+        problem = job.data.component().generate(job.data.params, job.data.seed)
+        weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+        f = PlainStackedElman().loss(weights, problem)
+        assert result.values["loss"][0] == pytest.approx(float(f), rel=1e-12)
+        assert result.values["loss"][-1] < result.values["loss"][0]
+        assert result.values["h_norm_max"].shape[-1] == 6
