@@ -1,8 +1,9 @@
 """The cost of a model written with its forward pass alone: one gradient by autograd (the
-``framework.Network`` default) against the Elman network's closed form (Fact 2.5), same weights.
+``framework.Network`` default) against the closed form of the same network, same weights: the
+Elman network (Fact 2.5) and the companion paper's deep feed-forward network (depth 3).
 
-The autograd model is the Elman network of §2.1 as a third party would write it (a layer loop
-with ``torch.relu``); both gradients are compared before timing.
+The autograd models are the networks as a third party would write them (a layer loop with
+``torch.relu``); both gradients are compared before timing.
 
     python benchmarks/autograd_fallback.py [--repeats 15] [--dtype float32]
 """
@@ -14,10 +15,12 @@ import time
 
 import torch
 
-from framework import Elman, Forward, Network, Problem, Weights, elman_weights
+from framework import Elman, Forward, Network, Problem, Weights
+from plugins.feedforward import Feedforward, FeedforwardParams
+from plugins.initializers import PaperInitialization
 
-SHAPES = [(256, 32, 16), (1024, 32, 16)]  # (m, n, L)
-D_X, D = 8, 4
+SHAPES = [(256, 32, 16), (1024, 32, 16)]  # (m, n, L); the feed-forward network reads x_{i,1} alone
+D_X, D, DEPTH = 8, 4, 3
 
 
 class PlainElman(Network):
@@ -35,6 +38,24 @@ class PlainElman(Network):
         residual = torch.einsum("lknm,kdm->klnd", h_layers, weights.B) - problem.Y.transpose(1, 2)
         keep = (torch.arange(problem.L) > 0).to(residual.dtype).view(1, -1, 1, 1)
         return Forward(torch.stack(gs), h_layers, residual * keep)
+
+
+class PlainFeedforward(Network):
+    """The feed-forward network written plainly: h_0 = relu(A x), h_l = relu(W_l h_{l-1}), y = B h_depth."""
+
+    def forward(self, weights: Weights, problem: Problem) -> Forward:
+        g = problem.X[:, :, 0] @ weights.A.mT
+        gs, hs = [g], [torch.relu(g)]
+        for layer in range(weights.W.shape[1]):
+            g = hs[-1] @ weights.W[:, layer].mT
+            gs.append(g)
+            hs.append(torch.relu(g))
+        residual = hs[-1] @ weights.B.mT - problem.Y[:, :, -1]
+        return Forward(torch.stack(gs), torch.stack(hs), residual.unsqueeze(1))
+
+
+MODELS = {"elman": (Elman(), PlainElman()),
+          "feedforward": (Feedforward(FeedforwardParams(depth=DEPTH)), PlainFeedforward())}
 
 
 def median_ms(step, repeats: int) -> float:
@@ -55,23 +76,23 @@ def main() -> None:
     args = parser.parse_args()
     dtype = getattr(torch, args.dtype)
     print(f"torch={torch.__version__} threads={torch.get_num_threads()} {args.dtype}, gradient of W")
-    print(f"{'m':>6} {'n':>4} {'L':>4} {'rel diff':>10} {'closed ms':>10} {'autograd ms':>12} {'ratio':>6}")
-    for m, n, L in SHAPES:
-        g = torch.Generator().manual_seed(0)
-        weights = elman_weights(torch.randn(1, m, m, generator=g) * (2 / m) ** 0.5,
-                                torch.randn(1, m, D_X, generator=g) * (2 / m) ** 0.5,
-                                torch.randn(1, D, m, generator=g) / D**0.5).to(dtype=dtype)
-        X = torch.randn(1, n, L, D_X, generator=g)
-        problem = Problem((X / X.norm(dim=-1, keepdim=True)).to(dtype), torch.randn(1, n, L, D, generator=g).to(dtype),
-                          torch.ones(1, dtype=torch.float64))
-        closed, plain = Elman(), PlainElman()
-        exact = closed.gradient(weights, problem, ("W",))["W"]
-        fallback = plain.gradient(weights, problem, ("W",))["W"]
-        difference = float((exact - fallback).norm() / exact.norm())
-        closed_ms = median_ms(lambda: closed.gradient(weights, problem, ("W",)), args.repeats)
-        autograd_ms = median_ms(lambda: plain.gradient(weights, problem, ("W",)), args.repeats)
-        print(f"{m:>6} {n:>4} {L:>4} {difference:>10.2e} {closed_ms:>10.2f} {autograd_ms:>12.2f} "
-              f"{autograd_ms / closed_ms:>6.2f}")
+    print(f"{'model':>12} {'m':>6} {'n':>4} {'L':>4} {'rel diff':>10} {'closed ms':>10} {'autograd ms':>12} "
+          f"{'ratio':>6}")
+    paper = PaperInitialization()
+    for name, (closed, plain) in MODELS.items():
+        for m, n, L in SHAPES:
+            g = torch.Generator().manual_seed(0)
+            weights = paper.initialize(paper.parse_params({"m": m}), closed.layout(m, D_X, D), 0).to(dtype=dtype)
+            X = torch.randn(1, n, L, D_X, generator=g)
+            problem = Problem((X / X.norm(dim=-1, keepdim=True)).to(dtype),
+                              torch.randn(1, n, L, D, generator=g).to(dtype), torch.ones(1, dtype=torch.float64))
+            exact = closed.gradient(weights, problem, ("W",))["W"]
+            fallback = plain.gradient(weights, problem, ("W",))["W"]
+            difference = float((exact - fallback).norm() / exact.norm())
+            closed_ms = median_ms(lambda: closed.gradient(weights, problem, ("W",)), args.repeats)
+            autograd_ms = median_ms(lambda: plain.gradient(weights, problem, ("W",)), args.repeats)
+            print(f"{name:>12} {m:>6} {n:>4} {L:>4} {difference:>10.2e} {closed_ms:>10.2f} {autograd_ms:>12.2f} "
+                  f"{autograd_ms / closed_ms:>6.2f}")
 
 
 if __name__ == "__main__":

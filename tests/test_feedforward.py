@@ -18,6 +18,7 @@ from framework.configuration.source import PipelineError
 from plugins.diagnostics import DPrimeSparsity, ForwardNorms, PerturbationNorms, PLRatio, SemiSmoothness, WeightDistance
 from plugins.feedforward import Feedforward, FeedforwardParams
 from plugins.initializers import PaperInitialization
+from model_cases import close, paper_ensemble
 from scans import write_pipeline
 
 TRAINED = st.sampled_from([("W",), ("A",), ("B",), ("W", "A"), ("W", "A", "B")])
@@ -43,22 +44,11 @@ def network(depth: int) -> Feedforward:
 
 
 def ensemble(K, n, L, depth, m, d_x, d, seed) -> tuple[Weights, Problem]:
-    """K networks of the paper's initialization (independent streams) and K random problems."""
-    g = torch.Generator().manual_seed(seed)
-    layout = network(depth).layout(m, d_x, d)
-    paper = PaperInitialization()
-    weights = Weights.stack([paper.initialize(paper.parse_params({"m": m}), layout, seed + k) for k in range(K)])
-    X = torch.randn(K, n, L, d_x, generator=g, dtype=torch.float64)
-    Y = torch.randn(K, n, L, d, generator=g, dtype=torch.float64)
-    return weights, Problem(X / X.norm(dim=-1, keepdim=True), Y, torch.ones(K, dtype=torch.float64))
+    return paper_ensemble(network(depth), K, n, L, m, d_x, d, seed)
 
 
 SHAPES = dict(K=st.integers(1, 3), n=st.integers(1, 4), L=st.integers(1, 3), depth=st.integers(1, 4),
               m=st.integers(1, 10), d_x=st.integers(1, 4), d=st.integers(1, 3), seed=st.integers(0, 2**16))
-
-
-def close(a: torch.Tensor, b: torch.Tensor) -> None:
-    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=40, deadline=None)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import psutil
+import pytest
 import xarray as xr
 import zarr
 
@@ -137,6 +138,7 @@ def test_waiting_for_batches_lets_go_of_their_futures_however_often_it_flushes(t
     assert len(held) > 20 and max(held) <= 3 * in_flight, held  # 8 here, at every point
 
 
+@pytest.mark.slow  # in CI, tests/faults/test_fault_kills.py kills the client at a random moment and resumes
 def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_path):
     """Each point is written as it finishes (``--flush-every 0``), so the kill comes while points are left."""
     pipeline = write_pipeline(tmp_path, SLOW)
@@ -167,6 +169,7 @@ def test_killing_the_client_mid_scan_then_resuming_recomputes_nothing_done(tmp_p
     assert_same_results(results(store), results(tmp_path / "clean.zarr"))
 
 
+@pytest.mark.slow  # in CI, tests/faults/test_fault_kills.py kills a worker and compares with an uninterrupted run
 def test_a_worker_killed_mid_job_is_replaced_and_the_scan_completes(tmp_path):
     pipeline = write_pipeline(tmp_path, SLOW)
     store = tmp_path / "slow.zarr"

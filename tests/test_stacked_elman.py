@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framework import Elman, Forward, Network, Problem, Weights, check_component, elman_weights
-from plugins.initializers import PaperInitialization
 from plugins.stacked_elman import StackedElman, StackedParams
+from model_cases import close, paper_ensemble
 from scans import write_pipeline
 
 TRAINED = st.sampled_from([("W",), ("A",), ("U",), ("B",), ("W", "U"), ("W", "A", "U", "B")])
@@ -47,21 +47,11 @@ def network(stack: int) -> StackedElman:
 
 
 def ensemble(K, n, L, stack, m, d_x, d, seed) -> tuple[Weights, Problem]:
-    g = torch.Generator().manual_seed(seed)
-    layout = network(stack).layout(m, d_x, d)
-    paper = PaperInitialization()
-    weights = Weights.stack([paper.initialize(paper.parse_params({"m": m}), layout, seed + k) for k in range(K)])
-    X = torch.randn(K, n, L, d_x, generator=g, dtype=torch.float64)
-    Y = torch.randn(K, n, L, d, generator=g, dtype=torch.float64)
-    return weights, Problem(X / X.norm(dim=-1, keepdim=True), Y, torch.ones(K, dtype=torch.float64))
+    return paper_ensemble(network(stack), K, n, L, m, d_x, d, seed)
 
 
 SHAPES = dict(K=st.integers(1, 3), n=st.integers(1, 3), L=st.integers(1, 4), stack=st.integers(2, 3),
               m=st.integers(1, 8), d_x=st.integers(1, 3), d=st.integers(1, 3), seed=st.integers(0, 2**16))
-
-
-def close(a: torch.Tensor, b: torch.Tensor) -> None:
-    torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
 
 
 @settings(max_examples=40, deadline=None)
@@ -148,3 +138,29 @@ def test_stacked_elman_runs_in_a_pipeline_and_stores_its_loss_as_the_plain_forwa
         assert result.values["loss"][0] == pytest.approx(float(f), rel=1e-12)
         assert result.values["loss"][-1] < result.values["loss"][0]
         assert result.values["h_norm_max"].shape[-1] == 6
+
+
+def test_pl_ratio_and_weight_distance_equal_autograd_and_matrix_norms_over_every_level():
+    """The diagnostics of §5 on the stacked network read all of W_1..W_S: the PL ratio is
+    autograd's ||∇_W f||² (and per-sequence maximum) over m f, the distance the largest level's
+    spectral norm of W_s - W_s0."""
+    from framework import Probe
+    from plugins.diagnostics import PLRatio, WeightDistance
+
+    initial, problem = ensemble(2, 3, 4, 3, 10, 3, 2, seed=5)
+    g = torch.Generator().manual_seed(1)
+    weights = initial.replace(W=initial.W + 0.2 * torch.randn(initial.W.shape, generator=g, dtype=torch.float64) / 10**0.5)
+    probe = Probe(weights, initial, problem, network=network(3))
+    pl = PLRatio().measure(PLRatio.parse_params({}), probe)
+    distance = WeightDistance().measure(WeightDistance.parse_params({}), probe)
+    plain = PlainStackedElman()
+    for k in range(2):
+        member, data = weights.member(k), problem.member(k)
+        f = plain.loss(member, data)
+        gradient = plain.gradient(member, data, ("W",))["W"]
+        assert pl["pl_ratio"][k].item() == pytest.approx((gradient.square().sum() / (10 * f)).item(), rel=1e-10)
+        per_sequence = [plain.gradient(member, Problem(data.X[:, i : i + 1], data.Y[:, i : i + 1], data.delta),
+                                       ("W",))["W"].square().sum() for i in range(3)]
+        assert pl["pl_ratio_sequence_max"][k].item() == pytest.approx((max(per_sequence) / (10 * f)).item(), rel=1e-10)
+    spectral = torch.linalg.matrix_norm(weights.W - initial.W, ord=2).amax(dim=1)
+    torch.testing.assert_close(distance["weight_distance_spectral"], spectral, rtol=1e-9, atol=0)
