@@ -82,7 +82,7 @@ def main() -> None:
     for name, (closed, plain) in MODELS.items():
         for m, n, L in SHAPES:
             g = torch.Generator().manual_seed(0)
-            weights = paper.initialize(paper.parse_params({"m": m}), closed.layout(m, D_X, D), 0).to(dtype=dtype)
+            weights = paper.initialize(paper.parse_params({"m": m}), closed.weight_layout(m, D_X, D), 0).to(dtype=dtype)
             X = torch.randn(1, n, L, D_X, generator=g)
             problem = Problem((X / X.norm(dim=-1, keepdim=True)).to(dtype),
                               torch.randn(1, n, L, D, generator=g).to(dtype), torch.ones(1, dtype=torch.float64))

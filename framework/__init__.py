@@ -34,7 +34,7 @@ _EXPORTS: dict[str, str] = {
     "Problem": "framework.engine.tensors",
     "HIDDEN": "framework.engine.tensors",
     "Weights": "framework.engine.tensors",
-    "Layout": "framework.engine.tensors",
+    "WeightLayout": "framework.engine.tensors",
     "aligned_rows": "framework.engine.tensors",
     "member_sum": "framework.engine.tensors",
     "per_member": "framework.engine.tensors",

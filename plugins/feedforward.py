@@ -185,17 +185,17 @@ class Feedforward(Model):
 
     def gradient(self, weights: Weights, problem: Problem, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
-        return feedforward_gradient(weights, problem, trained, state or feedforward(weights, problem))
+        return feedforward_gradient(weights, problem, trained, self.forward_unless_given(weights, problem, state))
 
     def pullback(self, weights: Weights, problem: Problem, residual: Tensor, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
-        fwd = (state or feedforward(weights, problem)).with_residuals(residual)
+        fwd = self.forward_unless_given(weights, problem, state).with_residuals(residual)
         return feedforward_gradient(weights, problem, trained, fwd)
 
     def tangent(self, weights: Weights, problem: Problem, direction: Mapping[str, Tensor],
                 state: Forward | None = None) -> Tensor:
-        return feedforward_tangent(weights, problem, direction, state or feedforward(weights, problem))
+        return feedforward_tangent(weights, problem, direction, self.forward_unless_given(weights, problem, state))
 
     def sequence_gradient_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
                                 state: Forward | None = None) -> Tensor:
-        return sequence_gradient_norms(weights, problem, trained, state or feedforward(weights, problem))
+        return sequence_gradient_norms(weights, problem, trained, self.forward_unless_given(weights, problem, state))

@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import (ELMAN_DIMS, HIDDEN, Initializer, InitializerParams, Layout, Params, Weights, hookimpl,
+from framework import (ELMAN_DIMS, HIDDEN, Initializer, InitializerParams, WeightLayout, Params, Weights, hookimpl,
                        seeded_generator)
 
 
@@ -29,7 +29,7 @@ def is_readout(labels: tuple[str, ...]) -> bool:
     return labels[:1] == ("d",)
 
 
-def paper_weight(layout: Layout, name: str, rng: torch.Generator) -> torch.Tensor:
+def paper_weight(layout: WeightLayout, name: str, rng: torch.Generator) -> torch.Tensor:
     """One weight as Definition 2.3 draws it: N(0, 1/d) for the read-out, N(0, 2/m) otherwise."""
     variance = 1 / layout.sizes["d"] if is_readout(layout.dims[name]) else 2 / layout.sizes[HIDDEN]
     return gaussian(layout.shape(name), variance, rng)
@@ -43,13 +43,13 @@ class PaperInitialization(Initializer):
     name: ClassVar[str] = "paper"
     Params: ClassVar[type[Params]] = InitializerParams
 
-    def initialize(self, params: InitializerParams, layout: Layout, seed: int) -> Weights:
+    def initialize(self, params: InitializerParams, layout: WeightLayout, seed: int) -> Weights:
         """Draws the weights in the model's declaration order from one CPU stream seeded by ``seed``."""
         rng = seeded_generator(seed)
         return layout.weights({name: paper_weight(layout, name, rng) for name in layout.dims})
 
 
-def elman_with_W(W: torch.Tensor, layout: Layout, rng: torch.Generator) -> Weights:
+def elman_with_W(W: torch.Tensor, layout: WeightLayout, rng: torch.Generator) -> Weights:
     """The Elman network's weights with this W [m, m]; A and B drawn as `paper` draws them, after W's block."""
     return layout.weights({"W": W, "A": paper_weight(layout, "A", rng), "B": paper_weight(layout, "B", rng)})
 
@@ -76,7 +76,7 @@ class OrthogonalInitialization(Initializer):
     Params: ClassVar[type[Params]] = ScaledWParams
     dims = ELMAN_DIMS
 
-    def initialize(self, params: ScaledWParams, layout: Layout, seed: int) -> Weights:
+    def initialize(self, params: ScaledWParams, layout: WeightLayout, seed: int) -> Weights:
         """W is Haar-orthogonal times ``scale``, so every singular value of W is ``scale``. The
         default sqrt(2) keeps ||h_l|| about constant with depth, like the paper's N(0, 2/m):
         W preserves norms up to the scale and ReLU halves E||g||² for sign-symmetric g."""
@@ -99,7 +99,7 @@ class IdentityInitialization(Initializer):
     Params: ClassVar[type[Params]] = IdentityParams
     dims = ELMAN_DIMS
 
-    def initialize(self, params: IdentityParams, layout: Layout, seed: int) -> Weights:
+    def initialize(self, params: IdentityParams, layout: WeightLayout, seed: int) -> Weights:
         """With scale 1 and h_{l-1} >= 0, h_l = relu(h_{l-1} + A x_l): the state accumulates the
         inputs. The m x m block that `paper` spends on W is drawn and discarded, so A and B match
         `paper`'s at the same seed."""

@@ -172,22 +172,22 @@ class StackedElman(Model):
 
     def gradient(self, weights: Weights, problem: Problem, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
-        return stacked_gradient(weights, problem, trained, stacked_forward(weights, problem) if state is None else state)
+        return stacked_gradient(weights, problem, trained, self.forward_unless_given(weights, problem, state))
 
     def pullback(self, weights: Weights, problem: Problem, residual: Tensor, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
-        fwd = stacked_forward(weights, problem) if state is None else state
+        fwd = self.forward_unless_given(weights, problem, state)
         return stacked_gradient(weights, problem, trained, fwd.with_residuals(residual))
 
     def tangent(self, weights: Weights, problem: Problem, direction: Mapping[str, Tensor],
                 state: Forward | None = None) -> Tensor:
-        return stacked_tangent(weights, problem, direction, stacked_forward(weights, problem) if state is None else state)
+        return stacked_tangent(weights, problem, direction, self.forward_unless_given(weights, problem, state))
 
     def sequence_gradient_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
                                 state: Forward | None = None) -> Tensor:
         """``||∇f_i||²`` over the trained weights from the factors of each matrix's gradient
         (``plugins.batched.sequence_outer_norms``), no per-sequence gradient formed."""
-        fwd = stacked_forward(weights, problem) if state is None else state
+        fwd = self.forward_unless_given(weights, problem, state)
         pairs = [pair for matrices in factors(weights, problem, fwd, trained).values() for pair in matrices]
         total = sum(sequence_outer_norms(per_sequence(left), per_sequence(right)) for left, right in pairs)
         return total[:, : problem.n]

@@ -23,7 +23,7 @@ def make_problem(seed: int = 0, **params) -> Problem:
 
 def make_weights(m: int, d_x: int, d: int, seed: int = 0) -> Weights:
     initializer = PaperInitialization()
-    return initializer.initialize(initializer.parse_params({"m": m}), Elman().layout(m, d_x, d), seed)
+    return initializer.initialize(initializer.parse_params({"m": m}), Elman().weight_layout(m, d_x, d), seed)
 
 
 @pytest.fixture

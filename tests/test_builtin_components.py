@@ -22,7 +22,7 @@ def generate(name: str, seed: int = 0, **raw) -> Problem:
 def initialize(name: str, d_x: int, d: int, seed: int = 0, **raw) -> Weights:
     component = REGISTRY.get("initializer", name)
     params = component.parse_params(raw)
-    return component().initialize(params, Elman().layout(params.m, d_x, d), seed)
+    return component().initialize(params, Elman().weight_layout(params.m, d_x, d), seed)
 
 
 def assert_input_convention(problem: Problem) -> None:

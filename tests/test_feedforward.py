@@ -18,7 +18,7 @@ from framework.configuration.source import PipelineError
 from plugins.diagnostics import DPrimeSparsity, ForwardNorms, PerturbationNorms, PLRatio, SemiSmoothness, WeightDistance
 from plugins.feedforward import Feedforward, FeedforwardParams
 from plugins.initializers import PaperInitialization
-from model_cases import close, paper_ensemble
+from model_cases import assert_closed_forms_equal_autograd, assert_tangent_equals_autograd, paper_ensemble
 from scans import write_pipeline
 
 TRAINED = st.sampled_from([("W",), ("A",), ("B",), ("W", "A"), ("W", "A", "B")])
@@ -55,25 +55,15 @@ SHAPES = dict(K=st.integers(1, 3), n=st.integers(1, 4), L=st.integers(1, 3), dep
 @given(trained=TRAINED, **SHAPES)
 def test_closed_form_gradient_pullback_and_sequence_norms_equal_autograd(trained, K, n, L, depth, m, d_x, d, seed):
     weights, problem = ensemble(K, n, L, depth, m, d_x, d, seed)
-    exact, plain = network(depth), PlainFeedforward()
-    close(exact.forward(weights, problem).h_layers, plain.forward(weights, problem).h_layers)
-    reference = plain.gradient(weights, problem, trained)
-    for name, g in exact.gradient(weights, problem, trained).items():
-        close(g, reference[name])
     u = torch.randn(K, 1, n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(seed + 1))
-    reference = plain.pullback(weights, problem, u, trained)
-    for name, g in exact.pullback(weights, problem, u, trained).items():
-        close(g, reference[name])
-    close(exact.sequence_gradient_norms(weights, problem, trained), plain.sequence_gradient_norms(weights, problem, trained))
+    assert_closed_forms_equal_autograd(network(depth), PlainFeedforward(), weights, problem, trained, u)
 
 
 @settings(max_examples=40, deadline=None)
 @given(trained=TRAINED, **SHAPES)
 def test_closed_form_tangent_equals_forward_mode_autograd(trained, K, n, L, depth, m, d_x, d, seed):
     weights, problem = ensemble(K, n, L, depth, m, d_x, d, seed)
-    g = torch.Generator().manual_seed(seed + 2)
-    direction = {name: torch.randn(weights[name].shape, generator=g, dtype=torch.float64) for name in trained}
-    close(network(depth).tangent(weights, problem, direction), PlainFeedforward().tangent(weights, problem, direction))
+    assert_tangent_equals_autograd(network(depth), PlainFeedforward(), weights, problem, trained, seed + 2)
 
 
 def test_a_member_of_an_ensemble_computes_bit_for_bit_what_it_computes_alone():
@@ -94,14 +84,14 @@ def test_paper_initialization_draws_each_layer_and_the_readout_as_the_companion_
     and at large m the empirical variances are those."""
     depth, m, d_x, d = 3, 6, 4, 2
     weights = PaperInitialization().initialize(PaperInitialization.parse_params({"m": m}),
-                                               network(depth).layout(m, d_x, d), seed=7)
+                                               network(depth).weight_layout(m, d_x, d), seed=7)
     stream = torch.Generator().manual_seed(7)
     W = torch.randn(depth, m, m, generator=stream, dtype=torch.float64) * math.sqrt(2 / m)
     A = torch.randn(m, d_x, generator=stream, dtype=torch.float64) * math.sqrt(2 / m)
     B = torch.randn(d, m, generator=stream, dtype=torch.float64) * math.sqrt(1 / d)
     assert torch.equal(weights.W[0], W) and torch.equal(weights.A[0], A) and torch.equal(weights.B[0], B)
     wide = PaperInitialization().initialize(PaperInitialization.parse_params({"m": 400}),
-                                            network(2).layout(400, 3, 5), seed=1)
+                                            network(2).weight_layout(400, 3, 5), seed=1)
     assert wide.W.var().item() == pytest.approx(2 / 400, rel=0.02)
     assert wide.B.var().item() == pytest.approx(1 / 5, rel=0.05)
 
@@ -236,7 +226,7 @@ def test_feedforward_runs_in_a_pipeline_and_its_stored_values_are_the_brute_forc
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
-        weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+        weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)
         f = sum(0.5 * (weights.B[0] @ by_hand(weights.W[0], weights.A[0], problem.X[0, i, 0])[1][-1]
                        - problem.Y[0, i, -1]).square().sum() for i in range(problem.n))
         assert result.values["loss"][0] == pytest.approx(float(f), rel=1e-12)

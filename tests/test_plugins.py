@@ -340,7 +340,7 @@ def test_example_components_train_a_network(with_example: Path) -> None:
     assert torch.allclose(problem.Y[0, :, :-1], problem.X[0, :, 1:, :1] * math.sqrt(2))  # next sample
 
     initializer, init_params = make(registry, "initializer", "gaussian_gain", m=256)
-    weights = initializer.initialize(init_params, Elman().layout(256, problem.d_x, problem.d), seed=2)
+    weights = initializer.initialize(init_params, Elman().weight_layout(256, problem.d_x, problem.d), seed=2)
     optimizer, opt_params = make(registry, "optimizer", "heavy_ball", steps=300, lr=0.01 / 256, momentum=0.5)
     trajectory = train(optimizer, opt_params, weights, problem, torch.tensor([0.01 / 256]), [0], [0, 300], Elman())
     assert trajectory.loss[-1, 0] < 0.5 * trajectory.loss[0, 0]
@@ -398,8 +398,8 @@ def test_example_reduces_to_the_builtins_at_their_neutral_settings(with_example:
     registry = Registry()
     paper, paper_params = make(registry, "initializer", "paper", m=32)
     gain, gain_params = make(registry, "initializer", "gaussian_gain", m=32, gain=1.0)
-    w_paper = paper.initialize(paper_params, Elman().layout(32, 3, 1), seed=5)
-    w_gain = gain.initialize(gain_params, Elman().layout(32, 3, 1), seed=5)
+    w_paper = paper.initialize(paper_params, Elman().weight_layout(32, 3, 1), seed=5)
+    w_gain = gain.initialize(gain_params, Elman().weight_layout(32, 3, 1), seed=5)
     assert all(torch.equal(getattr(w_paper, t), getattr(w_gain, t)) for t in "WAB")
 
     generator, data_params = make(registry, "generator", "sine_waves")
@@ -494,7 +494,7 @@ def test_a_third_party_model_written_with_autograd_runs_in_a_pipeline(with_examp
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
-        weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+        weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)
         W = weights.W[0].clone().requires_grad_(True)
         f = looped_by_hand(W, weights.A[0], weights.B[0], problem.X[0], problem.Y[0])
         (gradient,) = torch.autograd.grad(f, W)
@@ -579,7 +579,7 @@ def test_the_du_et_al_two_layer_example_trains_its_first_layer_in_a_pipeline(wit
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
-        weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+        weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)
         m = job.shape.m
         signs = weights.a * math.sqrt(m)
         assert set(signs.unique().tolist()) == {-1.0, 1.0}

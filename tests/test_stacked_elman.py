@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from framework import Elman, Forward, Network, Problem, Weights, check_component, elman_weights
 from plugins.stacked_elman import StackedElman, StackedParams
-from model_cases import close, paper_ensemble
+from model_cases import (assert_closed_forms_equal_autograd, assert_tangent_equals_autograd, close,
+                         paper_ensemble)
 from scans import write_pipeline
 
 TRAINED = st.sampled_from([("W",), ("A",), ("U",), ("B",), ("W", "U"), ("W", "A", "U", "B")])
@@ -58,28 +59,16 @@ SHAPES = dict(K=st.integers(1, 3), n=st.integers(1, 3), L=st.integers(1, 4), sta
 @given(trained=TRAINED, **SHAPES)
 def test_closed_form_gradient_pullback_and_sequence_norms_equal_autograd(trained, K, n, L, stack, m, d_x, d, seed):
     weights, problem = ensemble(K, n, L, stack, m, d_x, d, seed)
-    exact, plain = network(stack), PlainStackedElman()
-    ours, theirs = exact.forward(weights, problem), plain.forward(weights, problem)
-    close(ours.h_layers, theirs.h_layers)
-    close(ours.residual_members, theirs.residual_members)
-    reference = plain.gradient(weights, problem, trained)
-    for name, g in exact.gradient(weights, problem, trained).items():
-        close(g, reference[name])
     u = torch.randn(K, L, n, d, dtype=torch.float64, generator=torch.Generator().manual_seed(seed + 1))
     u[:, 0] = 0  # layer 1 is no output of the loss (§2.2)
-    reference = plain.pullback(weights, problem, u, trained)
-    for name, g in exact.pullback(weights, problem, u, trained).items():
-        close(g, reference[name])
-    close(exact.sequence_gradient_norms(weights, problem, trained), plain.sequence_gradient_norms(weights, problem, trained))
+    assert_closed_forms_equal_autograd(network(stack), PlainStackedElman(), weights, problem, trained, u)
 
 
 @settings(max_examples=40, deadline=None)
 @given(trained=TRAINED, **SHAPES)
 def test_closed_form_tangent_equals_forward_mode_autograd(trained, K, n, L, stack, m, d_x, d, seed):
     weights, problem = ensemble(K, n, L, stack, m, d_x, d, seed)
-    g = torch.Generator().manual_seed(seed + 2)
-    direction = {name: torch.randn(weights[name].shape, generator=g, dtype=torch.float64) for name in trained}
-    close(network(stack).tangent(weights, problem, direction), PlainStackedElman().tangent(weights, problem, direction))
+    assert_tangent_equals_autograd(network(stack), PlainStackedElman(), weights, problem, trained, seed + 2)
 
 
 def test_with_the_upper_levels_switched_off_it_is_the_elman_network():
@@ -133,7 +122,7 @@ def test_stacked_elman_runs_in_a_pipeline_and_stores_its_loss_as_the_plain_forwa
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
-        weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+        weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)
         f = PlainStackedElman().loss(weights, problem)
         assert result.values["loss"][0] == pytest.approx(float(f), rel=1e-12)
         assert result.values["loss"][-1] < result.values["loss"][0]

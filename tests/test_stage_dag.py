@@ -191,7 +191,7 @@ def test_a_training_runs_all_its_steps_whatever_its_diagnostics_measure(tmp_path
     result = run_task([job], layout)[0]
     assert result.reached_step == (12,)
     problem = job.data.component().generate(job.data.params, job.data.seed)
-    weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+    weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)
     X, Y = problem.X[0], problem.Y[0]
     W, A, B = weights.W[0], weights.A[0], weights.B[0]
     for _ in range(12):

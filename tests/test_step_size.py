@@ -98,7 +98,7 @@ def test_lr_auto_in_a_pipeline_takes_its_fraction_of_two_over_lambda_max(tmp_pat
         assert rates[0.5] == pytest.approx(2 * rates[0.25], rel=1e-12)
     job = jobs[0]
     problem = job.data.component().generate(job.data.params, job.data.seed)
-    weights = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+    weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)
     lam = kernel_top_eigenvalue(weights, problem, ("W",), [torch.Generator().manual_seed(9)], Elman(), iterations=400)
     assert results[0].learning_rate[0] == pytest.approx(job.point.values["fraction"] * 2 / lam.item(), rel=1e-3)
 

@@ -28,7 +28,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from framework.engine.network import Network
-from framework.engine.tensors import Layout, Problem, Weights
+from framework.engine.tensors import WeightLayout, Problem, Weights
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -167,7 +167,7 @@ class InitializerParams(Params):
 
 
 class Initializer(Component, ABC):
-    """Makes the weights of one network of a model, from the model's ``Layout`` (each weight's
+    """Makes the weights of one network of a model, from the model's ``WeightLayout`` (each weight's
     name and shape, in declaration order).
 
     ``dims`` says which models it can initialize: ``None`` (the default) for any model, whose
@@ -181,7 +181,7 @@ class Initializer(Component, ABC):
     dims: ClassVar[Mapping[str, tuple[str, ...]] | None] = None
 
     @abstractmethod
-    def initialize(self, params: Params, layout: Layout, seed: int) -> Weights:
+    def initialize(self, params: Params, layout: WeightLayout, seed: int) -> Weights:
         """One network's weights (K = 1) of ``layout``'s shapes, float64 on the CPU, determined
         by ``params`` and ``seed`` (``layout.weights`` builds them from plain tensors)."""
 

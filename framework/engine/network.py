@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from framework.engine.tensors import HIDDEN, Layout, Problem, Weights, member_sum
+from framework.engine.tensors import HIDDEN, WeightLayout, Problem, Weights, member_sum
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -103,13 +103,17 @@ class Network:
         step by default (the Elman network's h_1..h_L); a network whose layers are its own says so."""
         return L
 
-    def layout(self, m: int, d_x: int, d: int) -> Layout:
+    def weight_layout(self, m: int, d_x: int, d: int) -> WeightLayout:
         """The shapes of one network's weights at width ``m`` on data of sizes ``d_x``, ``d``."""
-        return Layout(self.dims, {HIDDEN: m, "d_x": d_x, "d": d, **self.sizes()})
+        return WeightLayout(self.dims, {HIDDEN: m, "d_x": d_x, "d": d, **self.sizes()})
 
     def forward(self, weights: Weights, problem: Problem) -> Forward:
         """The forward pass of the K networks on their sequences."""
         raise NotImplementedError(f"{type(self).__name__} must define forward(weights, problem)")
+
+    def forward_unless_given(self, weights: Weights, problem: Problem, state: Forward | None) -> Forward:
+        """``state``, the forward pass a caller already has at these weights, or a new one."""
+        return self.forward(weights, problem) if state is None else state
 
     def loss(self, weights: Weights, problem: Problem) -> Tensor:
         """``f``, ``[K]``."""

@@ -204,7 +204,7 @@ class Elman(Network):
 
     def pullback(self, weights: Weights, problem: Problem, residual: Tensor, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
-        fwd = forward(weights, problem) if state is None else state
+        fwd = self.forward_unless_given(weights, problem, state)
         return closed_form_gradient(weights, problem, trained, fwd.with_residuals(residual))
 
     def tangent(self, weights: Weights, problem: Problem, direction: Mapping[str, Tensor],
@@ -223,6 +223,6 @@ class Elman(Network):
         if tuple(trained) != ("W",):
             raise ValueError(f"the Elman network's per-sequence gradient norms are those of W alone (Theorem 3); "
                              f"asked for {', '.join(trained)}")
-        fwd = forward(weights, problem) if state is None else state
+        fwd = self.forward_unless_given(weights, problem, state)
         gradient, delta = gradient_and_backward(weights, problem, fwd)
         return {"W": gradient}, sequence_gradient_norms_W(delta, fwd)[:, : problem.n]

@@ -57,7 +57,7 @@ HIDDEN = "m"  # the dimension label of a model's hidden width in ``Weights.dims`
 
 
 @dataclass(frozen=True)
-class Layout:
+class WeightLayout:
     """The weights one network of a model has, before any is drawn: each weight's axis labels
     (``dims``, the model's declaration, in the order initializers draw) and the size of every
     label (``sizes``: ``m``, the data's ``d_x`` and ``d``, and any label of the model's own).

@@ -76,7 +76,7 @@ def initial_weights(jobs: Sequence[Job]) -> Weights:
     for job in jobs:
         key = (job.init.key(), job.model.key(), job.shape.d_x, job.shape.d)
         if key not in made:
-            made[key] = job.init.component().initialize(job.init.params, job.layout(), job.init.seed)
+            made[key] = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)
         members.append(made[key])
     return Weights.stack(members)
 

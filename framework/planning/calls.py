@@ -9,7 +9,7 @@ from framework.configuration.grid import GridPoint
 from framework.contract.components import Component, Params
 from framework.contract.diagnostic import ProblemShape
 from framework.engine.network import Network
-from framework.engine.tensors import Layout
+from framework.engine.tensors import WeightLayout
 from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule
 
 
@@ -88,9 +88,9 @@ class Job:
         """The model's network, for any K."""
         return self.model.component(self.model.params)
 
-    def layout(self) -> Layout:
+    def weight_layout(self) -> WeightLayout:
         """The shapes of this job's weights: the model's at the initializer's width on the data's sizes."""
-        return self.network().layout(self.init.params.m, self.shape.d_x, self.shape.d)
+        return self.network().weight_layout(self.init.params.m, self.shape.d_x, self.shape.d)
 
     @property
     def steps(self) -> tuple[int, ...]:

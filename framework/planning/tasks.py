@@ -70,7 +70,7 @@ def member_bytes(job: Job, dtype: str) -> int:
     padding = padding_of(job, dtype)
     m, rows = padding.m_padded, padding.n_padded * job.shape.layers
     network = job.network()
-    layout = network.layout(m, job.shape.d_x, job.shape.d)
+    layout = network.weight_layout(m, job.shape.d_x, job.shape.d)
     weights = sum(math.prod(layout.shape(name)) for name in network.trained_by_default)
     itemsize = resolve_dtype(dtype).itemsize
     return itemsize * (6 * weights + 12 * rows * m + 4 * rows * rows + 2 * m * rows)

@@ -22,7 +22,7 @@ from framework.contract.components import Component, Initializer, Optimizer, Par
 from framework.contract.diagnostic import Diagnostic, ProblemShape
 from framework.engine.padding import Padding
 from framework.contract.model import Model
-from framework.engine.tensors import HIDDEN, Layout, Problem, Weights
+from framework.engine.tensors import HIDDEN, WeightLayout, Problem, Weights
 from framework.engine.inputs import FIRST_INPUT_LAST_COORDINATE, first_input_separation
 from framework.engine.probe import Probe
 from framework.engine.rnn import ELMAN_DIMS, Elman, closed_form_gradient, elman_weights, forward
@@ -120,7 +120,7 @@ def check_initializer_ensemble(cls: type[Initializer]) -> list[str]:
 
     def check() -> list[str]:
         component = cls()
-        layout = Layout(ELMAN_DIMS if cls.dims is None else cls.dims,
+        layout = WeightLayout(ELMAN_DIMS if cls.dims is None else cls.dims,
                         {HIDDEN: params.m, "d_x": SIZES.d_x, "d": SIZES.d})
         alone = component.initialize(params, layout, MEMBER_SEEDS[1])
         torch.manual_seed(12345)
@@ -228,7 +228,7 @@ def check_diagnostic_ensemble(cls: type[Diagnostic]) -> list[str]:
 
 def model_weights(model: Model, seed: int, shape: ProblemShape = SIZES) -> Weights:
     """K = 1 weights of the shapes ``model.dims`` declares, entries N(0, 1/fan-in)."""
-    layout = model.layout(shape.m, shape.d_x, shape.d)
+    layout = model.weight_layout(shape.m, shape.d_x, shape.d)
     stream = seeded_generator(seed)
     return layout.weights({name: torch.randn(layout.shape(name), generator=stream, dtype=torch.float64)
                            / math.sqrt(layout.shape(name)[-1]) for name in layout.dims})
@@ -242,10 +242,10 @@ def check_model(cls: type[Model]) -> list[str]:
     if params is None:
         return []
     model = cls(params)
-    undeclared = sorted({label for labels in cls.dims.values() for label in labels}
-                        - {HIDDEN, "d_x", "d", *model.sizes()})
-    if undeclared:
-        return [f"dims use the labels {undeclared}, which sizes(params) does not size"]
+    try:
+        model.weight_layout(SIZES.m, SIZES.d_x, SIZES.d)
+    except ValueError as error:  # WeightLayout names the labels that neither sizes() nor the data size
+        return [f"dims use labels that sizes() does not size: {error}"]
     unknown = sorted(set(cls.trained_by_default) - set(cls.dims))
     if unknown:
         return [f"trained_by_default names {unknown}, which dims does not declare"]

@@ -7,7 +7,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import ELMAN_DIMS, Initializer, InitializerParams, Layout, Params, Weights, seeded_generator
+from framework import ELMAN_DIMS, Initializer, InitializerParams, WeightLayout, Params, Weights, seeded_generator
 
 
 class GainParams(InitializerParams):
@@ -23,7 +23,7 @@ class GaussianGain(Initializer):
     Params: ClassVar[type[Params]] = GainParams
     dims = ELMAN_DIMS  # the Elman network's W, A, B (and any model with the same weights)
 
-    def initialize(self, params: GainParams, layout: Layout, seed: int) -> Weights:
+    def initialize(self, params: GainParams, layout: WeightLayout, seed: int) -> Weights:
         """W, then A, then B from one CPU stream: with gain 1, exactly the built-in `paper`."""
         rng = seeded_generator(seed)
         m, d = layout.sizes["m"], layout.sizes["d"]

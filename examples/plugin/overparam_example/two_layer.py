@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import torch
 
-from framework import HIDDEN, Forward, Initializer, InitializerParams, Layout, Model, Params, Problem, Weights, seeded_generator
+from framework import HIDDEN, Forward, Initializer, InitializerParams, WeightLayout, Model, Params, Problem, Weights, seeded_generator
 
 TWO_LAYER_DIMS: dict[str, tuple[str, ...]] = {"W": (HIDDEN, "d_x"), "a": ("d", HIDDEN)}
 """The first layer ``W [m, d_x]`` (rows w_r) and the fixed output weights ``a [d, m]``."""
@@ -49,7 +49,7 @@ class Signs(Initializer):
     Params: ClassVar[type[Params]] = InitializerParams
     dims = TWO_LAYER_DIMS
 
-    def initialize(self, params: InitializerParams, layout: Layout, seed: int) -> Weights:
+    def initialize(self, params: InitializerParams, layout: WeightLayout, seed: int) -> Weights:
         """W, then a, from one CPU stream seeded by ``seed``."""
         rng = seeded_generator(seed)
         W = torch.randn(layout.shape("W"), generator=rng, dtype=torch.float64)
