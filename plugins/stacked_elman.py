@@ -170,6 +170,10 @@ class StackedElman(Model):
     def forward(self, weights: Weights, problem: Problem) -> Forward:
         return stacked_forward(weights, problem)
 
+    def loss_outputs(self, outputs: int) -> range:
+        """§2.2's loss, read at the top level: the outputs of time steps 2..L."""
+        return range(1, outputs)
+
     def gradient(self, weights: Weights, problem: Problem, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
         return stacked_gradient(weights, problem, trained, self.forward_unless_given(weights, problem, state))

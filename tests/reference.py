@@ -37,3 +37,25 @@ def relative_error(actual: Tensor, expected: Tensor) -> float:
     scale = expected.norm()
     diff = (actual - expected).norm()
     return float(diff / scale) if scale > 0 else float(diff)
+
+
+def loop_residuals(W: Tensor, A: Tensor, B: Tensor, X: Tensor) -> Tensor:
+    """The outputs B h_{i,l} of §2.2's loss for one network, one sequence and one layer at a time,
+    ``[L - 1, n, d]`` for l = 2..L (the residuals less their targets, which J does not see)."""
+    n, L, _ = X.shape
+    outputs = [[None] * n for _ in range(L - 1)]
+    for i in range(n):
+        h = torch.zeros(W.shape[0], dtype=W.dtype)
+        for layer in range(L):
+            h = torch.relu(W @ h + A @ X[i, layer])
+            if layer >= 1:
+                outputs[layer - 1][i] = B @ h
+    return torch.stack([torch.stack(row) for row in outputs]) if L > 1 else X.new_zeros(0, n, B.shape[0])
+
+
+def jacobian_kernel(W: Tensor, A: Tensor, B: Tensor, X: Tensor) -> Tensor:
+    """K = J Jᵀ, J the Jacobian of ``loop_residuals`` in W by reverse-mode autograd, rows in the
+    order (layer, sequence, coordinate)."""
+    J = torch.func.jacrev(lambda w: loop_residuals(w, A, B, X))(W)
+    J = J.reshape(-1, W.numel())
+    return J @ J.T

@@ -515,9 +515,10 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
         for diagnostic_class in DIAGNOSTICS:
             measure(diagnostic_class, probe)
     # the probe's passes at W and at W0 once, plus semi_smoothness's own f(W + shift) at each of its two
-    # measurements; one gradient
-    assert calls == {"forward": 2 + 2, "closed_form_gradient": 1}
-    assert set(probe.computations) == {"forward", "forward0", "gradient", "sequence_gradient_norms", "basis", "fresh"}
+    # measurements; one gradient, and one batched pull-back for each tangent kernel assembled (at W and W0)
+    assert calls == {"forward": 2 + 2, "closed_form_gradient": 1 + 2}
+    assert set(probe.computations) == {"forward", "forward0", "gradient", "sequence_gradient_norms", "basis", "fresh",
+                                       "kernel", "kernel_matrix", "kernel_matrix0"}
     assert all(count == 1 for count in probe.computations.values())
 
 
@@ -586,7 +587,8 @@ def test_every_diagnostic_returns_exactly_its_declared_outputs_and_shapes():
 def test_plugin_registers_the_diagnostics_named_in_the_design():
     names = {d.name for d in overparam_register_diagnostics()}
     assert names == {"loss", "pl_ratio", "weight_distance", "dprime_sparsity", "perturbation_norms",
-                     "forward_norms", "fresh_randomness", "separability", "chain_norms", "semi_smoothness", "rate"}
+                     "forward_norms", "fresh_randomness", "separability", "chain_norms", "semi_smoothness", "rate",
+                     "kernel_spectrum", "kernel_drift"}
     assert Rate.when == "end"
 
 

@@ -111,6 +111,12 @@ class Network:
         """The forward pass of the K networks on their sequences."""
         raise NotImplementedError(f"{type(self).__name__} must define forward(weights, problem)")
 
+    def loss_outputs(self, outputs: int) -> range:
+        """Which of the ``outputs`` outputs of each sequence (the P of ``Forward.residual_members``)
+        the loss scores; the others' residuals are always zero, so they are no rows of the
+        Jacobian J (``framework.TangentKernel``). All of them unless a network says otherwise."""
+        return range(outputs)
+
     def forward_unless_given(self, weights: Weights, problem: Problem, state: Forward | None) -> Forward:
         """``state``, the forward pass a caller already has at these weights, or a new one."""
         return self.forward(weights, problem) if state is None else state

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 
 from framework.engine.tensors import Problem, Weights
+from framework.engine.kernel import TangentKernel
 from framework.engine.network import Forward, Network
 from framework.engine.rnn import member_columns
 from framework.engine.seeds import purpose_seed, seeded_generator
@@ -39,6 +40,8 @@ class Probe:
     (``rate``), ``history_steps`` are the logged steps up to now and ``history_loss [T, K]``
     the f measured at them. ``seed`` (one per member, or one for all) seeds the draws of
     diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
+    ``initial_cache`` is where quantities of the initialization that cost much (the tangent
+    kernel K_0) are kept between the probes of one training: the same dict for every step.
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class Probe:
         history_steps: Sequence[int] = (),
         history_loss: Tensor | None = None,
         seed: int | Sequence[int] = 0,
+        initial_cache: dict[str, Any] | None = None,
     ) -> None:
         if history_loss is not None and history_loss.shape[0] != len(history_steps):
             raise ValueError(
@@ -71,6 +75,7 @@ class Probe:
             raise ValueError(f"{len(self.seeds)} seeds for an ensemble of K = {weights.K}")
         self.computations: Counter[str] = Counter()
         self._cache: dict[str, Any] = {}
+        self._initial_cache: dict[str, Any] = {} if initial_cache is None else initial_cache
 
     def reseeded(self, seed: Sequence[int]) -> Probe:
         """The same measurement with other seeds for the draws (one per member): it shares
@@ -87,6 +92,14 @@ class Probe:
             self._cache[key] = compute()
             self.computations[key] += 1
         return self._cache[key]
+
+    def _once_per_training(self, key: str, compute: Callable[[], T]) -> T:
+        """The value of ``key`` at the initialization, computed (and counted) by the first probe
+        of the training that asks, and kept in ``initial_cache`` for the later ones."""
+        if key not in self._initial_cache:
+            self._initial_cache[key] = compute()
+            self.computations[key] += 1
+        return self._initial_cache[key]
 
     @property
     def K(self) -> int:
@@ -130,6 +143,24 @@ class Probe:
         """``||∇f_i||²`` over the default-trained weights for each sequence (``||∇_W f_i||_F²``,
         Theorem 3's upper bound), ``[K, n]``."""
         return self._once("sequence_gradient_norms", lambda: self._gradients()[1])
+
+    @property
+    def kernel(self) -> TangentKernel:
+        """The tangent kernel ``J Jᵀ`` at the current weights, J in the default-trained weights
+        (those of ``gradients``, so ``||∇f||² = rᵀ K r``): Theorem 3's lower bound is on its λ_min."""
+        return self._once("kernel", lambda: TangentKernel(self.network, self.weights, self.problem,
+                                                          self.network.trained_by_default, self.forward))
+
+    @property
+    def kernel_matrix(self) -> Tensor:
+        """The matrix of ``kernel``, ``[K, N, N]`` (N products with K: see ``framework.TangentKernel``)."""
+        return self._once("kernel_matrix", lambda: self.kernel.matrix())
+
+    @property
+    def kernel_matrix0(self) -> Tensor:
+        """The tangent kernel K_0 at the initialization, ``[K, N, N]``, computed once per training."""
+        return self._once_per_training("kernel_matrix0", lambda: TangentKernel(
+            self.network, self.initial, self.problem, self.network.trained_by_default, self.forward0).matrix())
 
     @property
     def basis(self) -> tuple[Tensor, Tensor]:

@@ -198,6 +198,10 @@ class Elman(Network):
     def forward(self, weights: Weights, problem: Problem) -> Forward:
         return forward(weights, problem)
 
+    def loss_outputs(self, outputs: int) -> range:
+        """The loss of §2.2 scores the outputs of layers 2..L: the first layer's is left out."""
+        return range(1, outputs)
+
     def gradient(self, weights: Weights, problem: Problem, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
         return closed_form_gradient(weights, problem, trained, state)

@@ -56,16 +56,16 @@ def _orthogonalize(z: Tensor, basis: Tensor) -> tuple[Tensor, Tensor]:
     return z, coefficients
 
 
-def _relative_error(top: Tensor, second: Tensor, residual: Tensor) -> Tensor:
-    """``min(ρ, ρ²/γ)/(2θ)`` with θ = ``top``, γ = θ - ``second`` (no second value: γ = 0, so ρ)
-    and ρ = ``residual``; 0 where θ = ρ = 0 (M = 0 is exact), +inf where θ = 0 < ρ."""
-    gap = top - second
-    quadratic = torch.where(gap > 0, residual.square() / gap.clamp_min(torch.finfo(top.dtype).tiny),
-                            torch.full_like(top, float("inf")))
+def _eigenvalue_error(theta: Tensor, gap: Tensor, residual: Tensor) -> Tensor:
+    """``min(ρ, ρ²/γ)/|θ|``: the relative distance from the Ritz value θ to the nearest eigenvalue,
+    bounded by its residual ρ = ``residual`` and its gap γ = ``gap`` to the rest of the spectrum
+    (no gap known: γ = 0, so ρ); 0 where θ = ρ = 0 (M = 0 is exact), +inf where θ = 0 < ρ."""
+    tiny = torch.finfo(theta.dtype).tiny
+    quadratic = torch.where(gap > 0, residual.square() / gap.clamp_min(tiny), torch.full_like(theta, float("inf")))
     bound = torch.minimum(residual, quadratic)
-    scaled = bound / (2 * top).clamp_min(torch.finfo(top.dtype).tiny)
-    return torch.where(top > 0, scaled, torch.where(residual > 0, torch.full_like(top, float("inf")),
-                                                    torch.zeros_like(top)))
+    size = theta.abs()
+    return torch.where(size > 0, bound / size.clamp_min(tiny),
+                       torch.where(residual > 0, torch.full_like(theta, float("inf")), torch.zeros_like(theta)))
 
 
 def _grow(basis: Tensor, projected: Tensor, capacity: int) -> tuple[Tensor, Tensor]:
@@ -77,6 +77,51 @@ def _grow(basis: Tensor, projected: Tensor, capacity: int) -> tuple[Tensor, Tens
     larger = projected.new_zeros(*projected.shape[:-2], capacity, capacity)
     larger[..., :taken, :taken] = projected
     return wider, larger
+
+
+def _lanczos(operator: Callable[[Tensor], Tensor], start: Tensor, steps: int,
+             generators: Sequence[torch.Generator], settle: Callable[[int, Tensor, Tensor, Tensor], Tensor]) -> None:
+    """Lanczos with full re-orthogonalization on a batch of symmetric operators ``operator(v)``.
+
+    ``start [..., N]`` are the starting vectors; at most ``steps`` steps. After step j,
+    ``settle(j, values, vectors, size)`` receives the eigenvalues and eigenvectors of the
+    projected matrix Qᵀ M Q ``[..., j+1, j+1]`` (ascending) and the norm ``[..., 1]`` of the
+    new residual, from which a Ritz value's residual is ``size · |vectors[..., -1, i]|``; it
+    returns which operators are final (bool ``[...]``), and the loop ends when all are. When
+    the Krylov space is exhausted the next direction is a random one orthogonal to Q, drawn
+    for operator k from ``generators[k]`` (the leading batch axis is the ensemble), so every
+    estimate stays a Rayleigh–Ritz value and no member's numbers depend on another's.
+    """
+    batch, size_n = start.shape[:-1], start.shape[-1]
+    capacity = min(steps, FIRST_BLOCK)
+    basis = start.new_zeros(*batch, size_n, capacity)
+    projected = start.new_zeros(*batch, capacity, capacity)  # Qᵀ M Q, filled one column at a time
+    q = start / start.norm(dim=-1, keepdim=True)
+    for j in range(steps):
+        if j == capacity:
+            capacity = min(steps, 2 * capacity)
+            basis, projected = _grow(basis, projected, capacity)
+        basis[..., j] = q
+        z = operator(q)
+        current = basis[..., : j + 1]
+        residual, column = _orthogonalize(z, current)
+        projected[..., : j + 1, j] = column
+        projected[..., j, : j + 1] = column
+        size = residual.norm(dim=-1, keepdim=True)
+        values, vectors = torch.linalg.eigh(projected[..., : j + 1, : j + 1])
+        final = settle(j, values, vectors, size)
+        if j + 1 == steps or bool(final.all()):
+            break
+        broke_down = size <= BREAKDOWN * z.norm(dim=-1, keepdim=True)
+        drawing = broke_down.squeeze(-1) & ~final  # a finished estimate never draws again
+        members = drawing.reshape(batch[0], -1).any(dim=1).nonzero().flatten().tolist() if batch else []
+        if members:  # only members still iterating whose space is exhausted draw, each from its own stream
+            fresh = normal_per_member(generators, start.shape[1:], start, members)
+            fresh, _ = _orthogonalize(fresh, current[members])
+            index = torch.tensor(members, device=start.device)
+            residual = residual.index_copy(0, index, torch.where(broke_down[members], fresh, residual[members]))
+            size = residual.norm(dim=-1, keepdim=True)
+        q = residual / size
 
 
 @overload
@@ -114,46 +159,72 @@ def top_singular_value(
     its ensemble. With ``with_error``, returns the estimates with their error estimates (those
     of the last step taken: above ``tol`` where ``iterations`` ran out first).
     """
-    batch, m = start.shape[:-1], start.shape[-1]
+    batch = start.shape[:-1]
     tol = max(tol, ROUND_OFF_ULPS * torch.finfo(start.dtype).eps)
-    steps = max(1, min(iterations, m))
-    capacity = min(steps, FIRST_BLOCK)
-    basis = start.new_zeros(*batch, m, capacity)
-    projected = start.new_zeros(*batch, capacity, capacity)  # Qᵀ MᵀM Q, filled one column at a time
-    q = start / start.norm(dim=-1, keepdim=True)
     estimate = start.new_zeros(batch)
     error = torch.full_like(estimate, float("inf"))
     final = torch.zeros(batch, dtype=torch.bool, device=start.device)
-    for j in range(steps):
-        if j == capacity:
-            capacity = min(steps, 2 * capacity)
-            basis, projected = _grow(basis, projected, capacity)
-        basis[..., j] = q
-        z = normal_map(q)
-        current = basis[..., : j + 1]
-        residual, column = _orthogonalize(z, current)
-        projected[..., : j + 1, j] = column
-        projected[..., j, : j + 1] = column
-        size = residual.norm(dim=-1, keepdim=True)
-        values, vectors = torch.linalg.eigh(projected[..., : j + 1, : j + 1])
+
+    def settle(j: int, values: Tensor, vectors: Tensor, size: Tensor) -> Tensor:
+        nonlocal estimate, error, final
         theta = values[..., -1].clamp_min(0)
         second = values[..., -2].clamp_min(0) if j > 0 else theta
         top = theta.sqrt()
-        bound = _relative_error(theta, second, size.squeeze(-1) * vectors[..., -1, -1].abs())
+        # σ - sqrt(θ) = (λ - θ)/(σ + sqrt(θ)): half the eigenvalue's relative error
+        bound = _eigenvalue_error(theta, theta - second, size.squeeze(-1) * vectors[..., -1, -1].abs()) / 2
         changed = (top - estimate).abs() <= tol * top if j > 0 else torch.zeros_like(final)
         estimate = torch.where(final, estimate, top)
         error = torch.where(final, error, bound)
-        final |= changed & (bound <= tol)
-        if j + 1 == steps or bool(final.all()):
-            break
-        broke_down = size <= BREAKDOWN * z.norm(dim=-1, keepdim=True)
-        drawing = broke_down.squeeze(-1) & ~final  # a finished estimate never draws again
-        members = drawing.reshape(batch[0], -1).any(dim=1).nonzero().flatten().tolist() if batch else []
-        if members:  # only members still iterating whose space is exhausted draw, each from its own stream
-            fresh = normal_per_member(generators, start.shape[1:], start, members)
-            fresh, _ = _orthogonalize(fresh, current[members])
-            index = torch.tensor(members, device=start.device)
-            residual = residual.index_copy(0, index, torch.where(broke_down[members], fresh, residual[members]))
-            size = residual.norm(dim=-1, keepdim=True)
-        q = residual / size
+        final = final | (changed & (bound <= tol))
+        return final
+
+    _lanczos(normal_map, start, max(1, min(iterations, start.shape[-1])), generators, settle)
     return SpectralEstimate(estimate, error) if with_error else estimate
+
+
+class ExtremeEigenvalues(NamedTuple):
+    """Lanczos estimates of the smallest and largest eigenvalues of a symmetric operator, with
+    the a-posteriori bounds on their relative errors."""
+
+    low: Tensor  # the smallest Ritz value, an upper bound of λ_min
+    high: Tensor  # the largest Ritz value, a lower bound of λ_max
+    low_error: Tensor  # min(ρ, ρ²/γ)/|θ| for the smallest Ritz value θ
+    high_error: Tensor  # the same for the largest
+
+
+def extreme_eigenvalues(operator: Callable[[Tensor], Tensor], start: Tensor, iterations: int, tol: float,
+                        generators: Sequence[torch.Generator]) -> ExtremeEigenvalues:
+    """λ_min and λ_max of a batch of symmetric operators given by ``operator(v) = M v``.
+
+    The Lanczos method of ``top_singular_value`` (the same basis, re-orthogonalization and
+    random restarts), reading both ends of the Ritz spectrum: the smallest Ritz value is an
+    upper bound of λ_min and the largest a lower bound of λ_max, each within ``min(ρ, ρ²/γ)``
+    of an eigenvalue (ρ its Ritz residual, γ the gap to its neighbouring Ritz value). An
+    operator is final once both relative bounds (``min(ρ, ρ²/γ)/|θ|``) are at most ``tol``
+    (at least ``ROUND_OFF_ULPS`` units of round-off), or after ``min(iterations, N)`` steps,
+    where N steps span the whole space and the values are exact up to round-off. The
+    smallest end converges more slowly than the largest when the kernel is ill conditioned:
+    its bound is the one to read.
+    """
+    batch = start.shape[:-1]
+    tol = max(tol, ROUND_OFF_ULPS * torch.finfo(start.dtype).eps)
+    inf = torch.full(batch, float("inf"), dtype=start.dtype, device=start.device)
+    found = ExtremeEigenvalues(start.new_zeros(batch), start.new_zeros(batch), inf, inf)
+    final = torch.zeros(batch, dtype=torch.bool, device=start.device)
+
+    def settle(j: int, values: Tensor, vectors: Tensor, size: Tensor) -> Tensor:
+        nonlocal found, final
+        ends = []
+        for end, neighbour in ((0, 1), (-1, -2)):
+            theta = values[..., end]
+            gap = (values[..., neighbour] - theta).abs() if j > 0 else torch.zeros_like(theta)
+            residual = size.squeeze(-1) * vectors[..., -1, end].abs()
+            ends.append((theta, _eigenvalue_error(theta, gap, residual)))
+        (low, low_error), (high, high_error) = ends
+        found = ExtremeEigenvalues(*(torch.where(final, old, new) for old, new in
+                                     zip(found, (low, high, low_error, high_error))))
+        final = final | ((found.low_error <= tol) & (found.high_error <= tol))
+        return final
+
+    _lanczos(operator, start, max(1, min(iterations, start.shape[-1])), generators, settle)
+    return found

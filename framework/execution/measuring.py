@@ -75,6 +75,7 @@ class Measurements:
         self.history_steps: list[int] = []
         self.history_loss: list[Tensor] = []
         self._real: list[tuple[Weights, Problem]] | None = None  # each member's initial weights and problem, cut back
+        self._initial_caches: dict[int | None, dict] = {}  # the probes' initial_cache: of the ensemble, or of member k
 
     def __call__(self, step: int, weights: Weights, f: Tensor, diverged: Tensor) -> None:
         self.history_steps.append(step)
@@ -91,7 +92,8 @@ class Measurements:
         blank = diverged.numpy()
         if not self.padding.active:
             probe = Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
-                          history_steps=self.history_steps, history_loss=history, network=self.network)
+                          history_steps=self.history_steps, history_loss=history, network=self.network,
+                          initial_cache=self._initial_caches.setdefault(None, {}))
             self._measure(due, probe, step, blank, slice(None))
             return
         if self._real is None:
@@ -100,7 +102,7 @@ class Measurements:
         for k, (initial, problem) in enumerate(self._real):
             probe = Probe(self.padding.real_weights(weights, k), initial, problem, trained=first.call.params.trained,
                           step=step, history_steps=self.history_steps, history_loss=history[:, k : k + 1],
-                          network=self.network)
+                          network=self.network, initial_cache=self._initial_caches.setdefault(k, {}))
             self._measure(due, probe, step, blank[k : k + 1], slice(k, k + 1))
 
     def _measure(self, due: list[int], shared: Probe, step: int, blank: np.ndarray, members: slice) -> None:

@@ -2,7 +2,8 @@
 
 One module per topic: ``loss`` (f, Theorem 3's ratio), ``geometry`` (§4: (4.1)-(4.3)),
 ``stability`` (§5: (5.1), the radius of Theorems 3-4), ``chains`` ((4.4)-(4.6)),
-``smoothness`` (Theorem 4), ``rate`` (Theorems 1-2). All read one shared ``framework.Probe``.
+``smoothness`` (Theorem 4), ``rate`` (Theorems 1-2), ``kernel`` (the tangent kernel J Jᵀ, Theorems
+3-4). All read one shared ``framework.Probe``.
 
 Beside each module, ``<module>_claims`` holds the paper's claims on its variables, as the report
 tests them (``framework.Claim``, docs/report.md); they are imported only when claims are asked
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from framework import Claim, Diagnostic, hookimpl
 from plugins.diagnostics.chains import ChainNorms
+from plugins.diagnostics.kernel import KernelDrift, KernelSpectrum
 from plugins.diagnostics.geometry import ForwardNorms, FreshRandomness, Separability
 from plugins.diagnostics.loss import Loss, PLRatio
 from plugins.diagnostics.rate import Rate
@@ -30,6 +32,8 @@ DIAGNOSTICS: list[type[Diagnostic]] = [
     ChainNorms,
     SemiSmoothness,
     Rate,
+    KernelSpectrum,
+    KernelDrift,
 ]
 
 
