@@ -588,7 +588,7 @@ def test_plugin_registers_the_diagnostics_named_in_the_design():
     names = {d.name for d in overparam_register_diagnostics()}
     assert names == {"loss", "pl_ratio", "weight_distance", "dprime_sparsity", "perturbation_norms",
                      "forward_norms", "fresh_randomness", "separability", "chain_norms", "semi_smoothness", "rate",
-                     "kernel_spectrum", "kernel_drift"}
+                     "kernel_spectrum", "kernel_drift", "kernel_deviation"}
     assert Rate.when == "end"
 
 

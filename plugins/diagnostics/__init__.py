@@ -14,6 +14,7 @@ from __future__ import annotations
 from framework import Claim, Diagnostic, hookimpl
 from plugins.diagnostics.chains import ChainNorms
 from plugins.diagnostics.kernel import KernelDrift, KernelSpectrum
+from plugins.diagnostics.kernel_limit import KernelDeviation
 from plugins.diagnostics.geometry import ForwardNorms, FreshRandomness, Separability
 from plugins.diagnostics.loss import Loss, PLRatio
 from plugins.diagnostics.rate import Rate
@@ -34,6 +35,7 @@ DIAGNOSTICS: list[type[Diagnostic]] = [
     Rate,
     KernelSpectrum,
     KernelDrift,
+    KernelDeviation,
 ]
 
 
