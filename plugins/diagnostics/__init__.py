@@ -47,6 +47,7 @@ def overparam_register_diagnostics() -> list[type[Diagnostic]]:
 @hookimpl
 def overparam_register_claims() -> list[type[Claim]]:
     from plugins.diagnostics.chains_claims import BackwardChainsScale, ChainsDoNotBlowUp
+    from plugins.diagnostics.kernel_claims import KernelLowerBound, KernelNearItsLimit, KernelStaysPut
     from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness, SeparabilitySurvives
     from plugins.diagnostics.loss_claims import LinearConvergence, OptimizerComparison, PLCondition
     from plugins.diagnostics.rate_claims import StepsToTarget
@@ -55,4 +56,4 @@ def overparam_register_claims() -> list[type[Claim]]:
 
     return [LinearConvergence, OptimizerComparison, StepsToTarget, PLCondition, TrainingRadius, ReluSignFlips,
             ForwardStability, ForwardNormsBounded, FreshRandomness, SeparabilitySurvives, ChainsDoNotBlowUp,
-            BackwardChainsScale, SemiSmoothness]
+            BackwardChainsScale, SemiSmoothness, KernelLowerBound, KernelStaysPut, KernelNearItsLimit]
