@@ -510,7 +510,8 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
         monkeypatch.setattr(module, name, counted(name, getattr(module, name)))
     weights, initial, problem = moved_state()
     steps = [0, 1, 2]
-    probe = elman_probe(weights, initial, problem, history_steps=steps, history_loss=torch.ones(3, 2, dtype=torch.float64))
+    probe = elman_probe(weights, initial, problem, history_steps=steps, history_loss=torch.ones(3, 2, dtype=torch.float64),
+                        learning_rate=torch.full((2,), 1e-3, dtype=torch.float64))
     for _ in range(2):
         for diagnostic_class in DIAGNOSTICS:
             measure(diagnostic_class, probe)
@@ -518,7 +519,7 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
     # measurements; one gradient, and one batched pull-back for each tangent kernel assembled (at W and W0)
     assert calls == {"forward": 2 + 2, "closed_form_gradient": 1 + 2}
     assert set(probe.computations) == {"forward", "forward0", "gradient", "sequence_gradient_norms", "basis", "fresh",
-                                       "kernel", "kernel_matrix", "kernel_matrix0"}
+                                       "kernel", "kernel_matrix", "kernel_matrix0", "kernel_eigenvectors0"}
     assert all(count == 1 for count in probe.computations.values())
 
 
@@ -569,7 +570,8 @@ def test_measured_steps_keeps_every_kth_logged_step_and_the_last():
 
 def test_every_diagnostic_returns_exactly_its_declared_outputs_and_shapes():
     weights, initial, problem = moved_state()
-    probe = elman_probe(weights, initial, problem, history_steps=[0, 5], history_loss=torch.ones(2, 2, dtype=torch.float64))
+    probe = elman_probe(weights, initial, problem, history_steps=[0, 5], history_loss=torch.ones(2, 2, dtype=torch.float64),
+                        learning_rate=torch.full((2,), 1e-3, dtype=torch.float64))
     shape = ProblemShape(n=N, L=L, m=M, d_x=D_X, d=D, layers=L)
     for diagnostic_class in DIAGNOSTICS:
         diagnostic = diagnostic_class()
@@ -588,7 +590,8 @@ def test_plugin_registers_the_diagnostics_named_in_the_design():
     names = {d.name for d in overparam_register_diagnostics()}
     assert names == {"loss", "pl_ratio", "weight_distance", "dprime_sparsity", "perturbation_norms",
                      "forward_norms", "fresh_randomness", "separability", "chain_norms", "semi_smoothness", "rate",
-                     "kernel_spectrum", "kernel_drift", "kernel_deviation"}
+                     "kernel_spectrum", "kernel_drift", "kernel_deviation",
+                     "linearization_gap"}
     assert Rate.when == "end"
 
 

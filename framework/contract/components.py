@@ -241,6 +241,12 @@ class Optimizer(Component, ABC):
         """The rule's state for an ensemble whose members have these seeds."""
         return None
 
+    def network_for(self, params: Params, network: Network, initial: Weights, problem: Problem) -> Network:
+        """The network this rule trains from ``initial`` on ``problem``: the model's own (``network``)
+        by default; a rule that trains something made from it returns that (``linearized``: the
+        first-order model around ``initial``), and the training's diagnostics measure it."""
+        return network
+
     @abstractmethod
     def step(self, params: Params, state: Any, weights: Weights, problem: Problem, lr: Tensor,
              network: Network) -> Weights:

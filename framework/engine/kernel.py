@@ -58,13 +58,13 @@ class TangentKernel:
         u[:, self.outputs, : self.problem.n] = v.view(members, len(self.outputs), self.problem.n, self.problem.d)
         return u
 
-    def _extract(self, r: Tensor) -> Tensor:
+    def scored(self, r: Tensor) -> Tensor:
         """The scored coordinates of residuals ``[members, P, rows, d]``, ``[members, N]``."""
         return r[:, self.outputs, : self.problem.n].reshape(r.shape[0], -1)
 
     def _product(self, weights: Weights, problem: Problem, state: Forward, v: Tensor) -> Tensor:
         pulled = self.network.pullback(weights, problem, self._embed(v, v.shape[0]), self.names, state)
-        return self._extract(self.network.tangent(weights, problem, pulled, state))
+        return self.scored(self.network.tangent(weights, problem, pulled, state))
 
     def apply(self, v: Tensor) -> Tensor:
         """``K v`` for one vector per member, ``v [K, N]``."""

@@ -117,6 +117,12 @@ class Network:
         Jacobian J (``framework.TangentKernel``). All of them unless a network says otherwise."""
         return range(outputs)
 
+    def around(self, initial: Weights, problem: Problem) -> Network:
+        """This network for a training from ``initial`` on ``problem`` (a member cut back from a padded
+        ensemble, say): itself, unless it is defined relative to an initialization (the linearized
+        model of ``linearized``), which then takes this one."""
+        return self
+
     def forward_unless_given(self, weights: Weights, problem: Problem, state: Forward | None) -> Forward:
         """``state``, the forward pass a caller already has at these weights, or a new one."""
         return self.forward(weights, problem) if state is None else state

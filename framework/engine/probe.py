@@ -40,7 +40,8 @@ class Probe:
     (``rate``), ``history_steps`` are the logged steps up to now and ``history_loss [T, K]``
     the f measured at them. ``seed`` (one per member, or one for all) seeds the draws of
     diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
-    ``initial_cache`` is where quantities of the initialization that cost much (the tangent
+    ``learning_rate`` ``[K]`` is the training's step size, for diagnostics that follow the
+    optimizer's rule (``linearization_gap``'s GD twin). ``initial_cache`` is where quantities of the initialization that cost much (the tangent
     kernel K_0) are kept between the probes of one training: the same dict for every step.
     """
 
@@ -56,6 +57,7 @@ class Probe:
         history_steps: Sequence[int] = (),
         history_loss: Tensor | None = None,
         seed: int | Sequence[int] = 0,
+        learning_rate: Tensor | None = None,
         initial_cache: dict[str, Any] | None = None,
     ) -> None:
         if history_loss is not None and history_loss.shape[0] != len(history_steps):
@@ -75,6 +77,7 @@ class Probe:
             raise ValueError(f"{len(self.seeds)} seeds for an ensemble of K = {weights.K}")
         self.computations: Counter[str] = Counter()
         self._cache: dict[str, Any] = {}
+        self.learning_rate = learning_rate
         self._initial_cache: dict[str, Any] = {} if initial_cache is None else initial_cache
 
     def reseeded(self, seed: Sequence[int]) -> Probe:
@@ -161,6 +164,11 @@ class Probe:
         """The tangent kernel K_0 at the initialization, ``[K, N, N]``, computed once per training."""
         return self._once_per_training("kernel_matrix0", lambda: TangentKernel(
             self.network, self.initial, self.problem, self.network.trained_by_default, self.forward0).matrix())
+
+    @property
+    def kernel_eigenvectors0(self) -> tuple[Tensor, Tensor]:
+        """The eigenvalues ``[K, N]`` (ascending) and eigenvectors ``[K, N, N]`` of K_0, once per training."""
+        return self._once_per_training("kernel_eigenvectors0", lambda: torch.linalg.eigh(self.kernel_matrix0))
 
     @property
     def basis(self) -> tuple[Tensor, Tensor]:

@@ -68,13 +68,14 @@ class Measurements:
     """
 
     def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem,
-                 padding: Padding, network: Network):
+                 padding: Padding, network: Network, learning_rate: Tensor | None = None):
         self.network = network
+        self.learning_rate = learning_rate
         self.trainings, self.results, self.initial, self.problem = trainings, results, initial, problem
         self.padding = padding
         self.history_steps: list[int] = []
         self.history_loss: list[Tensor] = []
-        self._real: list[tuple[Weights, Problem]] | None = None  # each member's initial weights and problem, cut back
+        self._real: list[tuple[Weights, Problem, Network]] | None = None  # each member's W0, problem, network, cut back
         self._initial_caches: dict[int | None, dict] = {}  # the probes' initial_cache: of the ensemble, or of member k
 
     def __call__(self, step: int, weights: Weights, f: Tensor, diverged: Tensor) -> None:
@@ -93,16 +94,18 @@ class Measurements:
         if not self.padding.active:
             probe = Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
                           history_steps=self.history_steps, history_loss=history, network=self.network,
-                          initial_cache=self._initial_caches.setdefault(None, {}))
+                          learning_rate=self.learning_rate, initial_cache=self._initial_caches.setdefault(None, {}))
             self._measure(due, probe, step, blank, slice(None))
             return
         if self._real is None:
-            self._real = [(self.padding.real_weights(self.initial, k), self.padding.real_problem(self.problem, k))
-                          for k in range(weights.K)]
-        for k, (initial, problem) in enumerate(self._real):
+            real = [(self.padding.real_weights(self.initial, k), self.padding.real_problem(self.problem, k))
+                    for k in range(weights.K)]
+            self._real = [(initial, problem, self.network.around(initial, problem)) for initial, problem in real]
+        for k, (initial, problem, network) in enumerate(self._real):
+            rate = None if self.learning_rate is None else self.learning_rate[k : k + 1]
             probe = Probe(self.padding.real_weights(weights, k), initial, problem, trained=first.call.params.trained,
                           step=step, history_steps=self.history_steps, history_loss=history[:, k : k + 1],
-                          network=self.network, initial_cache=self._initial_caches.setdefault(k, {}))
+                          network=network, learning_rate=rate, initial_cache=self._initial_caches.setdefault(k, {}))
             self._measure(due, probe, step, blank[k : k + 1], slice(k, k + 1))
 
     def _measure(self, due: list[int], shared: Probe, step: int, blank: np.ndarray, members: slice) -> None:

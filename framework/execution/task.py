@@ -200,10 +200,12 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
         lr = learning_rates(trainings, initial, problem, padding, network)
-        measure = Measurements(trainings, results, initial, problem, padding, network)
+        optimizer = first.call.component()
+        trained = optimizer.network_for(first.call.params, network, initial, problem)
+        measure = Measurements(trainings, results, initial, problem, padding, trained, lr)
         start = initial.map(torch.clone)  # never shared with a step
-        trajectory = train(first.call.component(), first.call.params, start, problem, lr,
-                           [training.call.seed for training in trainings], first.steps, network, on_log=measure,
+        trajectory = train(optimizer, first.call.params, start, problem, lr,
+                           [training.call.seed for training in trainings], first.steps, trained, on_log=measure,
                            on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))
         if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
             raise RuntimeError(f"optimizer '{first.call.name}' (stage {first.call.stage}) moved the zero padding "

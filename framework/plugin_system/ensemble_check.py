@@ -203,7 +203,7 @@ def check_diagnostic_ensemble(cls: type[Diagnostic]) -> list[str]:
             history.append(state.loss)
         # the Elman network provides everything a diagnostic may need (``Diagnostic.needs``)
         probe = Probe(weights, weights0, problem, network=Elman(), step=STEPS, history_steps=list(range(STEPS + 1)),
-                      history_loss=torch.stack(history), seed=[MEMBER_SEEDS[k] for k in members])
+                      history_loss=torch.stack(history), seed=[MEMBER_SEEDS[k] for k in members], learning_rate=lr)
         return dict(cls().measure(params, probe))
 
     def check() -> list[str]:

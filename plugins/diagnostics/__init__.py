@@ -15,6 +15,7 @@ from framework import Claim, Diagnostic, hookimpl
 from plugins.diagnostics.chains import ChainNorms
 from plugins.diagnostics.kernel import KernelDrift, KernelSpectrum
 from plugins.diagnostics.kernel_limit import KernelDeviation
+from plugins.diagnostics.linearization import LinearizationGap
 from plugins.diagnostics.geometry import ForwardNorms, FreshRandomness, Separability
 from plugins.diagnostics.loss import Loss, PLRatio
 from plugins.diagnostics.rate import Rate
@@ -36,6 +37,7 @@ DIAGNOSTICS: list[type[Diagnostic]] = [
     KernelSpectrum,
     KernelDrift,
     KernelDeviation,
+    LinearizationGap,
 ]
 
 
@@ -48,6 +50,7 @@ def overparam_register_diagnostics() -> list[type[Diagnostic]]:
 def overparam_register_claims() -> list[type[Claim]]:
     from plugins.diagnostics.chains_claims import BackwardChainsScale, ChainsDoNotBlowUp
     from plugins.diagnostics.kernel_claims import KernelLowerBound, KernelNearItsLimit, KernelStaysPut
+    from plugins.diagnostics.linearization_claims import LinearRegime
     from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness, SeparabilitySurvives
     from plugins.diagnostics.loss_claims import LinearConvergence, OptimizerComparison, PLCondition
     from plugins.diagnostics.rate_claims import StepsToTarget
@@ -56,4 +59,5 @@ def overparam_register_claims() -> list[type[Claim]]:
 
     return [LinearConvergence, OptimizerComparison, StepsToTarget, PLCondition, TrainingRadius, ReluSignFlips,
             ForwardStability, ForwardNormsBounded, FreshRandomness, SeparabilitySurvives, ChainsDoNotBlowUp,
-            BackwardChainsScale, SemiSmoothness, KernelLowerBound, KernelStaysPut, KernelNearItsLimit]
+            BackwardChainsScale, SemiSmoothness, KernelLowerBound, KernelStaysPut, KernelNearItsLimit,
+            LinearRegime]

@@ -1,0 +1,56 @@
+"""The network against its linearized twin along a GD training: how far training leaves the linear
+("lazy") regime that semi-smoothness (Theorem 4) keeps a wide network near.
+
+The twin is the first-order model r_lin(W) = r(W0) + J_0 (W − W0) (J_0 the Jacobian of the scored
+residuals in the trained weights at W0), trained by GD from W0 with the network's learning rate η.
+Its residuals obey r_lin,t+1 = r_lin,t − η J_0 J_0ᵀ r_lin,t, so after t steps
+
+    r_lin,t = (I − η K_0)^t r(W0) = V diag((1 − η λ)^t) Vᵀ r(W0),   K_0 = J_0 J_0ᵀ = V diag(λ) Vᵀ,
+
+exactly: the twin needs K_0 (assembled once per training) and one eigendecomposition, no training
+of its own. The optimizer ``linearized`` trains the same twin step by step in weight space, and
+its losses equal these (tests/test_linearized.py).
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from framework import Diagnostic, Output, Params, Probe, member_sum, per_member
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+
+class LinearizationGap(Diagnostic):
+    """The network's residuals and loss against those of its GD-trained linearization around W0.
+
+    ``twin_prediction_gap`` = ||r_t − r_lin,t|| / ||r_0|| (the predictions' difference: the
+    targets cancel), ``twin_loss_gap`` = |f_t − f_lin,t| / f_0, both as fractions of the initial
+    error, and ``twin_loss`` = f_lin,t. For trainings by full-batch GD (``gd``), whose step size
+    the twin takes; J in the model's default-trained weights (W), as ``gd`` trains by default.
+    """
+
+    name: ClassVar[str] = "linearization_gap"
+    outputs: ClassVar[dict[str, Output]] = {
+        "twin_prediction_gap": Output(long_name="||r_t - r_lin,t|| / ||r_0||, r_lin the linearized model trained by GD",
+                                      paper_ref="Theorem 4"),
+        "twin_loss_gap": Output(long_name="|f(W_t) - f_lin,t| / f(W_0)", paper_ref="Theorem 4"),
+        "twin_loss": Output(long_name="f_lin,t = ½||(I - η K_0)^t r_0||², the linearized model's loss",
+                            paper_ref="Theorem 4"),
+    }
+
+    def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
+        if probe.learning_rate is None:
+            raise ValueError("linearization_gap needs the training's learning rate: the probe was given none")
+        values, vectors = probe.kernel_eigenvectors0
+        start = probe.kernel.scored(probe.forward0.residual_members)  # r_0 [K, N]
+        now = probe.kernel.scored(probe.forward.residual_members)
+        factor = (1 - per_member(probe.learning_rate.to(values.dtype), values) * values) ** probe.step
+        # V diag(factor) Vᵀ r_0 as sums of elementwise products: a matrix-vector kernel would round
+        # by the alignment of each member's block, and so by its place in the ensemble
+        coordinates = factor * (vectors * start.unsqueeze(-1)).sum(dim=-2)
+        twin = (vectors * coordinates.unsqueeze(-2)).sum(dim=-1)
+        f0, f, f_twin = (0.5 * member_sum(r.square()) for r in (start, now, twin))
+        return {"twin_prediction_gap": member_sum((now - twin).square()).sqrt() / (2 * f0).sqrt(),
+                "twin_loss_gap": (f - f_twin).abs() / f0,
+                "twin_loss": f_twin}
