@@ -76,7 +76,7 @@ def test_the_closed_form_twin_is_the_twin_that_linearized_trains(tmp_path: Path)
     layout = layout_of(plan)
     jobs = list(plan.jobs)
     results = run_task(jobs, layout)
-    watch, watch_twin = layout.stages.index("watch"), layout.stages.index("watch_twin")
+    watch_twin = layout.stages.index("watch_twin")
     final_gaps = []
     for result in results:
         assert result.status == "done", result.error

@@ -146,7 +146,7 @@ def _weights(weights: Weights) -> dict[str, Tensor]:
 
 def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
     """Two members trained together for a few steps, with their own learning rates and seeds,
-    end where each ends trained alone."""
+    end where each ends trained alone (on the network the optimizer trains: ``Optimizer.network_for``)."""
     params = example_params(cls)
     if params is None:
         return []
@@ -154,9 +154,10 @@ def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
     def trained(members: list[int]) -> Weights:
         component = cls()
         problem, weights, lr = example_ensemble(members)
+        network = component.network_for(params, Elman(), weights, problem)
         state = component.start(params, problem, [MEMBER_SEEDS[k] for k in members])
         for _ in range(STEPS):
-            weights = component.step(params, state, weights, problem, lr, Elman())
+            weights = component.step(params, state, weights, problem, lr, network)
         return weights
 
     def moves_padding() -> bool:
@@ -166,9 +167,10 @@ def check_optimizer_ensemble(cls: type[Optimizer]) -> list[str]:
         problem, weights, lr = example_ensemble([0])
         padding = Padding(SIZES.n, SIZES.m, SIZES.n + 8, SIZES.m + 8)
         problem, weights = padding.problem(problem), padding.weights(weights)
+        network = component.network_for(params, Elman(), weights, problem)
         state = component.start(params, problem, [MEMBER_SEEDS[0]])
         for _ in range(STEPS):
-            weights = component.step(params, state, weights, problem, lr, Elman())
+            weights = component.step(params, state, weights, problem, lr, network)
         return padding.moved(weights)
 
     def check() -> list[str]:
