@@ -88,3 +88,15 @@ def test_the_closed_form_twin_is_the_twin_that_linearized_trains(tmp_path: Path)
         assert result.values["weight_distance_frobenius"][-1] > 0
         final_gaps.append(result.values["twin_prediction_gap"][-1])
     assert final_gaps[1] < final_gaps[0]  # the wider network stays nearer its linearization
+
+
+def test_the_twin_gap_is_refused_on_a_training_by_another_rule(tmp_path: Path):
+    from framework.configuration.source import PipelineError
+    from framework.planning.plan import plan_file
+
+    text = PIPELINE.replace("train: {plugin: gd,", "train: {plugin: sgd,")
+    with pytest.raises(PipelineError) as refused:
+        plan_file(write_pipeline(tmp_path, text))
+    message = str(refused.value)
+    assert "stages.watch.plugins" in message and "linearization_gap" in message and "'sgd'" in message
+    assert "by gd only" in message

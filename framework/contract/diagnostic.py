@@ -64,10 +64,14 @@ class Diagnostic(Component, ABC):
     steps) or ``end`` (once, after the last step). ``needs`` names what it reads from the model
     beyond the loss and the gradient of W (``framework.Network.provides``: ``layers``,
     ``recurrent``, ``sequence``); validation refuses it on a model that does not provide them.
+    ``optimizers`` names the optimizers whose trainings it can measure (``None``: any), for a
+    diagnostic that follows one rule (``linearization_gap`` replays GD's); validation refuses
+    it on a training by another.
     """
 
     kind: ClassVar[str] = "diagnostic"
     needs: ClassVar[frozenset[str]] = frozenset()
+    optimizers: ClassVar[frozenset[str] | None] = None
     outputs: ClassVar[Mapping[str, Output]]
     when: ClassVar[When] = "schedule"
 

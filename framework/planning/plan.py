@@ -239,12 +239,19 @@ def _resolve_point(pipeline: Pipeline, registry: Registry, point: GridPoint, kin
         return None
     measured_by: dict[str, list[DiagnosticCall]] = {train.stage: [] for train in calls["optimizer"]}
     train_params = {train.stage: train.params for train in calls["optimizer"]}
+    train_names = {train.stage: train.name for train in calls["optimizer"]}
     for call in calls.get("diagnostic", []):
         if call.stage not in shared.trained_by:
             shared.trained_by[call.stage] = trained_by(pipeline, kinds, call.stage)
         trains = shared.trained_by[call.stage]
         if len(trains) != 1 or trains[0] not in measured_by:
             continue  # the stage structure is refused as a whole (dag.check_structure)
+        allowed = call.component.optimizers
+        if allowed is not None and train_names[trains[0]] not in allowed:
+            resolver.add(("stages", call.stage, "plugins"),
+                         f"diagnostic '{call.name}' measures trainings by {', '.join(sorted(allowed))} only, but stage "
+                         f"'{call.stage}' measures '{trains[0]}', trained by '{train_names[trains[0]]}'")
+            return None
         key = (call.stage, call.params.model_dump_json(), train_params[trains[0]].steps)
         if key not in shared.steps:  # a schedule that does not fit is a finding at every point it reaches
             steps = _diagnostic_steps(resolver, pipeline, call, train_params[trains[0]].steps)

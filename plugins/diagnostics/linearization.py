@@ -31,6 +31,7 @@ class LinearizationGap(Diagnostic):
     """
 
     name: ClassVar[str] = "linearization_gap"
+    optimizers = frozenset({"gd"})
     outputs: ClassVar[dict[str, Output]] = {
         "twin_prediction_gap": Output(long_name="||r_t - r_lin,t|| / ||r_0||, r_lin the linearized model trained by GD",
                                       paper_ref="Theorem 4"),
@@ -42,6 +43,9 @@ class LinearizationGap(Diagnostic):
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         if probe.learning_rate is None:
             raise ValueError("linearization_gap needs the training's learning rate: the probe was given none")
+        if set(probe.trained) != set(probe.network.trained_by_default):
+            raise ValueError(f"linearization_gap replays GD on {', '.join(probe.network.trained_by_default)} alone, "
+                             f"but this training trains {', '.join(probe.trained)} (train: W)")
         values, vectors = probe.kernel_eigenvectors0
         start = probe.kernel.scored(probe.forward0.residual_members)  # r_0 [K, N]
         now = probe.kernel.scored(probe.forward.residual_members)
