@@ -90,6 +90,22 @@ def test_the_closed_form_twin_is_the_twin_that_linearized_trains(tmp_path: Path)
     assert final_gaps[1] < final_gaps[0]  # the wider network stays nearer its linearization
 
 
+def test_the_twin_claim_draws_its_figure_from_a_real_run(tmp_path: Path):
+    from framework.execution.cluster import ClusterOptions
+    from framework.execution.orchestrator import RunOptions, run_plan
+    from framework.planning.plan import plan_file
+    from framework.report import build_report
+
+    text = PIPELINE.replace("m: [16, 128]", "m: [16, 32, 64]\n  seed: 2")
+    summary = run_plan(plan_file(write_pipeline(tmp_path, text)),
+                       RunOptions(cluster=ClusterOptions(workers=1), progress="quiet"))
+    assert summary.ok
+    report = build_report(tmp_path / "twin.zarr", tmp_path / "report")
+    finding = next(f for f in report.content.findings if f.title.startswith("The network trains as its linearization"))
+    assert finding.figures and (tmp_path / "report" / finding.figures[0]).stat().st_size > 10_000
+    assert any("max_t ‖r_t − r_lin,t‖/‖r_0‖" in line for line in finding.numbers)
+
+
 def test_the_twin_gap_is_refused_on_a_training_by_another_rule(tmp_path: Path):
     from framework.configuration.source import PipelineError
     from framework.planning.plan import plan_file

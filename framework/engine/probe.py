@@ -41,8 +41,9 @@ class Probe:
     the f measured at them. ``seed`` (one per member, or one for all) seeds the draws of
     diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
     ``learning_rate`` ``[K]`` is the training's step size, for diagnostics that follow the
-    optimizer's rule (``linearization_gap``'s GD twin). ``initial_cache`` is where quantities of the initialization that cost much (the tangent
-    kernel K_0) are kept between the probes of one training: the same dict for every step.
+    optimizer's rule (``linearization_gap``'s GD twin). ``initial_cache`` is where quantities of
+    the initialization that cost much (the tangent kernel K_0) are kept between the probes of
+    one training: the same dict for every step.
     """
 
     def __init__(
