@@ -53,9 +53,13 @@ def loop_residuals(W: Tensor, A: Tensor, B: Tensor, X: Tensor) -> Tensor:
     return torch.stack([torch.stack(row) for row in outputs]) if L > 1 else X.new_zeros(0, n, B.shape[0])
 
 
+def loop_jacobian(W: Tensor, A: Tensor, B: Tensor, X: Tensor) -> Tensor:
+    """J, the Jacobian of ``loop_residuals`` in W by reverse-mode autograd, ``[(L - 1)·n·d, m²]``,
+    rows in the order (layer, sequence, coordinate)."""
+    return torch.func.jacrev(lambda w: loop_residuals(w, A, B, X))(W).reshape(-1, W.numel())
+
+
 def jacobian_kernel(W: Tensor, A: Tensor, B: Tensor, X: Tensor) -> Tensor:
-    """K = J Jᵀ, J the Jacobian of ``loop_residuals`` in W by reverse-mode autograd, rows in the
-    order (layer, sequence, coordinate)."""
-    J = torch.func.jacrev(lambda w: loop_residuals(w, A, B, X))(W)
-    J = J.reshape(-1, W.numel())
+    """K = J Jᵀ, J = ``loop_jacobian``."""
+    J = loop_jacobian(W, A, B, X)
     return J @ J.T

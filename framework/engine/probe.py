@@ -90,20 +90,14 @@ class Probe:
             raise ValueError(f"{len(other.seeds)} seeds for an ensemble of K = {self.K}")
         return other
 
-    def _once(self, key: str, compute: Callable[[], T]) -> T:
-        """The cached value of ``key``, computed (and counted) on first use."""
-        if key not in self._cache:
-            self._cache[key] = compute()
+    def _once(self, key: str, compute: Callable[[], T], cache: dict[str, Any] | None = None) -> T:
+        """The value of ``key`` in ``cache`` (this measurement's by default), computed (and counted)
+        on first use; in ``_initial_cache``, the first probe of the training that asks computes it."""
+        cache = self._cache if cache is None else cache
+        if key not in cache:
+            cache[key] = compute()
             self.computations[key] += 1
-        return self._cache[key]
-
-    def _once_per_training(self, key: str, compute: Callable[[], T]) -> T:
-        """The value of ``key`` at the initialization, computed (and counted) by the first probe
-        of the training that asks, and kept in ``initial_cache`` for the later ones."""
-        if key not in self._initial_cache:
-            self._initial_cache[key] = compute()
-            self.computations[key] += 1
-        return self._initial_cache[key]
+        return cache[key]
 
     @property
     def K(self) -> int:
@@ -163,13 +157,14 @@ class Probe:
     @property
     def kernel_matrix0(self) -> Tensor:
         """The tangent kernel K_0 at the initialization, ``[K, N, N]``, computed once per training."""
-        return self._once_per_training("kernel_matrix0", lambda: TangentKernel(
-            self.network, self.initial, self.problem, self.network.trained_by_default, self.forward0).matrix())
+        return self._once("kernel_matrix0", lambda: TangentKernel(
+            self.network, self.initial, self.problem, self.network.trained_by_default, self.forward0).matrix(),
+            self._initial_cache)
 
     @property
     def kernel_eigenvectors0(self) -> tuple[Tensor, Tensor]:
         """The eigenvalues ``[K, N]`` (ascending) and eigenvectors ``[K, N, N]`` of K_0, once per training."""
-        return self._once_per_training("kernel_eigenvectors0", lambda: torch.linalg.eigh(self.kernel_matrix0))
+        return self._once("kernel_eigenvectors0", lambda: torch.linalg.eigh(self.kernel_matrix0), self._initial_cache)
 
     @property
     def basis(self) -> tuple[Tensor, Tensor]:
