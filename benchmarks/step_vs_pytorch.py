@@ -6,7 +6,7 @@ pass and the closed-form gradient of Fact 2.5, no autograd graph). Both run in t
 the same weights and data, alternating, and the medians and their ratio are printed; before
 timing, the two gradients are compared.
 
-    python benchmarks/step_vs_pytorch.py [--device cuda] [--repeats 15]
+    python benchmarks/step_vs_pytorch.py [--device cuda] [--repeats 15] [--dtype float32 float64]
 """
 from __future__ import annotations
 
@@ -92,13 +92,13 @@ def gradient_agreement(m: int, n: int, L: int, device: torch.device) -> float:
     return float((engine - baseline).norm() / baseline.norm())
 
 
-def benchmark(m: int, n: int, L: int, device: torch.device, repeats: int) -> dict[str, float]:
-    weights, problem = make_inputs(m, n, L, device, torch.float32)
+def benchmark(m: int, n: int, L: int, device: torch.device, dtype: torch.dtype, repeats: int) -> dict[str, float]:
+    weights, problem = make_inputs(m, n, L, device, dtype)
     lr = 0.01 / m
     baseline = PlainPyTorch(weights, problem, lr)
     optimizer = GradientDescent()
     params = optimizer.parse_params({"steps": 1, "lr": lr})
-    lr_tensor = torch.tensor([lr], device=device, dtype=torch.float32)
+    lr_tensor = torch.tensor([lr], device=device, dtype=dtype)
     state = {"weights": weights}
 
     def engine_step() -> None:
@@ -119,14 +119,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--dtype", nargs="+", default=["float32", "float64"], choices=["float32", "float64"])
     args = parser.parse_args()
     device = resolve_device(args.device)
-    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} float32, W trained")
-    print(f"{'m':>6} {'n':>4} {'L':>4} {'grad rel diff':>14} {'engine ms':>10} {'pytorch ms':>11} {'speedup':>8}")
-    for m, n, L in SHAPES:
-        agreement = gradient_agreement(m, n, L, device)
-        row = benchmark(m, n, L, device, args.repeats)
-        print(f"{m:>6} {n:>4} {L:>4} {agreement:>14.2e} {row['engine_ms']:>10.2f} {row['pytorch_ms']:>11.2f} {row['speedup']:>8.2f}")
+    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} W trained")
+    print(f"{'dtype':>8} {'m':>6} {'n':>4} {'L':>4} {'grad rel diff':>14} {'engine ms':>10} {'pytorch ms':>11} {'speedup':>8}")
+    for dtype_name in args.dtype:
+        for m, n, L in SHAPES:
+            agreement = gradient_agreement(m, n, L, device)
+            row = benchmark(m, n, L, device, getattr(torch, dtype_name), args.repeats)
+            print(f"{dtype_name:>8} {m:>6} {n:>4} {L:>4} {agreement:>14.2e} {row['engine_ms']:>10.2f} "
+                  f"{row['pytorch_ms']:>11.2f} {row['speedup']:>8.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -138,9 +138,12 @@ def test_float32_gradient_is_close_to_float64():
     assert relative_error(g32.double(), g64) < 1e-4
 
 
-def test_ensemble_members_equal_separate_networks_bit_for_bit():
-    """n and m multiples of 8: every member's blocks start on a 64-byte line (framework.planning.tasks)."""
-    weights, problem = random_ensemble(5, 8, 7, 4, 3, 24, seed=21)
+@pytest.mark.parametrize("dtype, n, m", [(torch.float64, 8, 24), (torch.float32, 16, 48), (torch.float32, 32, 256)])
+def test_ensemble_members_equal_separate_networks_bit_for_bit(dtype, n, m):
+    """n and m multiples of 64 bytes' worth of elements: every member's blocks start on a line
+    (framework.planning.tasks). float64 runs the engine's row orientation, float32 on a CPU its
+    column orientation (framework.engine.orientation)."""
+    weights, problem = random_ensemble(5, n, 7, 4, 3, m, seed=21, dtype=dtype)
     together = closed_form_gradient(weights, problem, ("W", "A", "B"))
     f_together = loss(weights, problem)
     for k in range(5):

@@ -2,20 +2,23 @@
 §2.2 and its gradient in the closed form of Fact 2.5.
 
 Shapes: ``X [K, n, L, d_x]``, ``Y [K, n, L, d]``, ``W [K, m, m]``, ``A [K, m, d_x]``,
-``B [K, d, m]``. Internally the layer axis comes first (``[L, K, n, m]``), so that each layer
-is one contiguous batch of K matrices for any K (a strided batch made the per-layer products
-ten times slower); the results are handed out as ``[K, n, L, ·]`` views. No autograd graph is
-built: the gradient is back-propagation through time written out, one batched matrix product
-per layer. Every product and reduction a member's numbers go through is the same whatever K
-is, so a member of an ensemble computes bit for bit what it computes alone.
+``B [K, d, m]``. Internally the layer axis comes first (``[L, K, n, m]`` as rows, or
+``[L, K, m, n]`` as columns: ``framework.engine.orientation``), so that each layer is one
+contiguous batch of K matrices for any K (a strided batch made the per-layer products ten times
+slower); ``Forward`` hands the results out as rows. No autograd graph is built: the gradient is
+back-propagation through time written out, one batched matrix product per layer and one for
+each sum over the layers. Every product and reduction a member's numbers go through is the same
+whatever K is, so a member of an ensemble computes bit for bit what it computes alone.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Collection, Mapping
 
 import torch
 
 from framework.engine.network import Forward, Network
+from framework.engine.orientation import ROWS, Orientation, orientation_for
 from framework.engine.tensors import HIDDEN, Problem, Weights
 
 if TYPE_CHECKING:
@@ -40,8 +43,7 @@ def _layer_major(t: Tensor) -> Tensor:
 
 def member_rows(layers: Tensor) -> Tensor:
     """``[L', K, n, c]`` to a contiguous ``[K, L'·n, c]``: each member's rows, layer by layer."""
-    L, K, n, c = layers.shape
-    return layers.permute(1, 0, 2, 3).reshape(K, L * n, c)
+    return ROWS.members(layers)
 
 
 def member_columns(layers: Tensor) -> Tensor:
@@ -51,25 +53,51 @@ def member_columns(layers: Tensor) -> Tensor:
     return layers.permute(1, 3, 0, 2).reshape(K, c, L * n)
 
 
+@dataclass(frozen=True)
+class _Pass:
+    """One forward pass in an orientation's layer buffers (``framework.engine.orientation``)."""
+
+    orientation: Orientation
+    g: Tensor
+    h: Tensor
+    residual_members: Tensor
+
+    def rows(self) -> Forward:
+        return Forward(self.orientation.rows(self.g), self.orientation.rows(self.h), self.residual_members)
+
+    @staticmethod
+    def of(state: Forward, orientation: Orientation) -> _Pass:
+        return _Pass(orientation, orientation.from_rows(state.g_layers), orientation.from_rows(state.h_layers),
+                     state.residual_members)
+
+
+def _run(weights: Weights, problem: Problem) -> _Pass:
+    """The forward pass of §2.1 in the orientation the weights' dtype and device run fastest.
+
+    The input part ``A x_l`` of every layer and the read-out ``B h_l`` of every layer are one
+    batched product each; only ``g_l += W h_{l-1}`` is a product per layer, in place in
+    preallocated buffers (no allocation, no copy per layer).
+    """
+    W, A, B = weights.W, weights.A, weights.B
+    orient = orientation_for(W)
+    L = problem.L
+    inputs = orient.of_sequences(problem.X.transpose(1, 2))
+    g = orient.layers(orient.apply(A, inputs), L)  # A x_l for every layer, then W h_{l-1} added
+    h = torch.empty_like(g)
+    torch.clamp_min(g[0], 0, out=h[0])  # h_0 = 0: g_1 = A x_1
+    for layer in range(1, L):
+        orient.accumulate(g[layer], W, h[layer - 1])
+        torch.clamp_min(g[layer], 0, out=h[layer])
+    readout = orient.to_sequences(orient.apply(B, orient.members(h)), L)  # [K, L, n, d]
+    residual = readout - problem.Y.transpose(1, 2)
+    residual[:, 0] = 0
+    return _Pass(orient, g, h, residual.contiguous())
+
+
 def forward(weights: Weights, problem: Problem) -> Forward:
     """Run the K networks on their sequences (§2.1): ``h_0 = 0``, ``g_l = W h_{l-1} + A x_l``,
     ``h_l = relu(g_l)``; then the residuals ``B h_l - y*_l`` of the loss of §2.2."""
-    W, A, B = weights.W, weights.A, weights.B
-    L = problem.L
-    x = _layer_major(problem.X)  # [L, K, n, d_x]
-    K, n, m = weights.K, problem.rows, weights.m
-    At, Wt, Bt = (M.mT.contiguous() for M in (A, W, B))  # transposed views take K-dependent kernels
-    g = x.new_empty(L, K, n, m)
-    h = torch.empty_like(g)
-    readout = x.new_empty(L, K, n, B.shape[1])
-    for layer in range(L):  # batches of K products, never into out=: rounding that does not depend on K
-        input_part = torch.bmm(x[layer], At)
-        g[layer] = torch.baddbmm(input_part, h[layer - 1], Wt) if layer > 0 else input_part
-        torch.clamp_min(g[layer], 0, out=h[layer])
-        readout[layer] = torch.bmm(h[layer], Bt)
-    residual = readout.permute(1, 0, 2, 3) - problem.Y.transpose(1, 2)  # [K, L, n, d], small
-    residual[:, 0] = 0
-    return Forward(g, h, residual.contiguous())
+    return _run(weights, problem).rows()
 
 
 def loss(weights: Weights, problem: Problem) -> Tensor:
@@ -92,32 +120,33 @@ def closed_form_gradient(
     ``∇_W f = Σ_i Σ_{l>=2} δ_{i,l} h_{i,l-1}ᵀ`` (h_0 = 0 drops l = 1). The same δ give
     ``∇_A f = Σ_{i,l} δ_{i,l} x_{i,l}ᵀ`` and ``∇_B f = Σ_i Σ_{l>=2} loss_{i,l} h_{i,l}ᵀ``.
     D uses ``1[g >= 0]`` (Definition 2.2), the paper's choice of sub-gradient at 0.
+
+    ``Bᵀ loss_{i,l}`` for every layer is one product, into the buffer the recursion then turns
+    into the δ in place; each sum over layers and sequences is one product
+    (``Orientation.outer``).
     """
     unknown = set(trained) - set(TRAINABLE)
     if unknown:
         raise ValueError(f"cannot train {sorted(unknown)}: trainable weights are {TRAINABLE}")
-    fwd = forward(weights, problem) if state is None else state
-    W, B = weights.W, weights.B
-    L, K, n, m = fwd.g_layers.shape
-    residual = fwd.residual_members  # [K, L, n, d]
+    run = _run(weights, problem) if state is None else _Pass.of(state, orientation_for(weights.W))
+    orient, L = run.orientation, problem.L
+    residual = orient.of_sequences(run.residual_members)
     out: dict[str, Tensor] = {}
     if "B" in trained:
-        columns = residual.permute(0, 3, 1, 2).reshape(K, -1, L * n)  # [K, d, L·n]
-        out["B"] = torch.bmm(columns, member_rows(fwd.h_layers))
+        out["B"] = orient.outer(residual, orient.members(run.h))
     if not ({"W", "A"} & set(trained)):
         return out
-    loss_layers = residual.transpose(0, 1).contiguous()  # [L, K, n, d]
-    delta = fwd.g_layers.new_empty(L, K, n, m)
-    open_mask = (fwd.g_layers >= 0).to(delta.dtype)
-    carry = torch.bmm(loss_layers[L - 1], B)  # Bᵀ loss_{i,L}, as rows
+    delta = orient.layers(orient.apply(orient.transposed(weights.B), residual), L)  # Bᵀ loss_l, every layer
+    open_mask = (run.g >= 0).to(delta.dtype)
+    recurrent = orient.transposed(weights.W)
     for layer in range(L - 1, -1, -1):
-        delta_l = torch.mul(carry, open_mask[layer], out=delta[layer])
+        delta[layer].mul_(open_mask[layer])  # δ_l = D_l (Bᵀ loss_l + Wᵀ δ_{l+1})
         if layer > 0:
-            carry = torch.baddbmm(torch.bmm(loss_layers[layer - 1], B), delta_l, W)  # Bᵀ loss + Wᵀ δ, as rows
+            orient.accumulate(delta[layer - 1], recurrent, delta[layer])
     if "W" in trained:
-        out["W"] = torch.bmm(member_columns(delta[1:]), member_rows(fwd.h_layers[:-1]))
+        out["W"] = orient.outer(orient.members(delta[1:]), orient.members(run.h[:-1]))
     if "A" in trained:
-        out["A"] = torch.bmm(member_columns(delta), member_rows(_layer_major(problem.X)))
+        out["A"] = orient.outer(orient.members(delta), orient.of_sequences(problem.X.transpose(1, 2)))
     return out
 
 
