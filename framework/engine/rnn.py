@@ -36,11 +36,6 @@ def elman_weights(W: Tensor, A: Tensor, B: Tensor) -> Weights:
     return Weights({"W": W, "A": A, "B": B}, ELMAN_DIMS)
 
 
-def _layer_major(t: Tensor) -> Tensor:
-    """``[K, n, L, ·]`` to a contiguous ``[L, K, n, ·]``."""
-    return t.permute(2, 0, 1, 3).contiguous()
-
-
 def member_rows(layers: Tensor) -> Tensor:
     """``[L', K, n, c]`` to a contiguous ``[K, L'·n, c]``: each member's rows, layer by layer."""
     return ROWS.members(layers)
@@ -137,7 +132,7 @@ def closed_form_gradient(
     if not ({"W", "A"} & set(trained)):
         return out
     delta = orient.layers(orient.apply(orient.transposed(weights.B), residual), L)  # Bᵀ loss_l, every layer
-    open_mask = (run.g >= 0).to(delta.dtype)
+    open_mask = torch.ge(run.g, 0, out=torch.empty_like(run.g))  # D as 1.0 / 0.0, no bool tensor converted
     recurrent = orient.transposed(weights.W)
     for layer in range(L - 1, -1, -1):
         delta[layer].mul_(open_mask[layer])  # δ_l = D_l (Bᵀ loss_l + Wᵀ δ_{l+1})
@@ -160,25 +155,26 @@ def residual_tangent(
     ``dg_l = V_W h_{l-1} + W dh_{l-1} + V_A x_l``, ``dh_l = D_l dg_l``,
     ``d loss_l = B dh_l + V_B h_l``; layer 1 is excluded from f, so its row is zero.
     """
-    fwd = forward(weights, problem) if state is None else state
-    L, K, n, m = fwd.g_layers.shape
-    x = _layer_major(problem.X)
-    open_mask = (fwd.g_layers >= 0).to(fwd.g_layers.dtype)
-    transposed = {name: v.mT.contiguous() for name, v in direction.items()}
-    Wt, Bt = weights.W.mT.contiguous(), weights.B.mT.contiguous()
-    tangent = x.new_zeros(L, K, n, weights.d)
-    dh = None
-    for layer in range(L):
-        dg = torch.bmm(x[layer], transposed["A"]) if "A" in transposed else x.new_zeros(K, n, m)
-        if layer > 0:
-            if "W" in transposed:
-                dg = dg + torch.bmm(fwd.h_layers[layer - 1], transposed["W"])
-            dg = torch.baddbmm(dg, dh, Wt)
-        dh = dg * open_mask[layer]
-        if layer > 0:
-            dy = torch.bmm(dh, Bt)
-            tangent[layer] = dy + torch.bmm(fwd.h_layers[layer], transposed["B"]) if "B" in transposed else dy
-    return tangent.permute(1, 0, 2, 3).contiguous()
+    orient = orientation_for(weights.W)
+    run = _run(weights, problem) if state is None else _Pass.of(state, orient)
+    L = problem.L
+    if "A" in direction:
+        dg = orient.layers(orient.apply(direction["A"], orient.of_sequences(problem.X.transpose(1, 2))), L)
+    else:
+        dg = torch.zeros_like(run.g)
+    if "W" in direction and L > 1:
+        dg[1:] += orient.layers(orient.apply(direction["W"], orient.members(run.h[:-1])), L - 1)
+    open_mask = torch.ge(run.g, 0, out=torch.empty_like(run.g))
+    for layer in range(L):  # dg becomes dh in place, layer by layer
+        dg[layer].mul_(open_mask[layer])
+        if layer + 1 < L:
+            orient.accumulate(dg[layer + 1], weights.W, dg[layer])
+    tangent = orient.apply(weights.B, orient.members(dg))
+    if "B" in direction:
+        tangent = tangent + orient.apply(direction["B"], orient.members(run.h))
+    tangent = orient.to_sequences(tangent, L).contiguous()
+    tangent[:, 0] = 0
+    return tangent
 
 
 def gradient_and_backward(weights: Weights, problem: Problem, state: Forward | None = None) -> tuple[Tensor, Tensor]:
