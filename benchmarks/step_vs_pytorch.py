@@ -2,9 +2,10 @@
 
 Baseline: ``torch.nn.RNN(relu, bias=False)`` + a linear read-out + the loss of §2.2 + autograd +
 ``torch.optim.SGD`` on W alone, one network at a time. Engine: the ``gd`` optimizer (forward
-pass and the closed-form gradient of Fact 2.5, no autograd graph). Both run in this process on
-the same weights and data, alternating, and the medians and their ratio are printed; before
-timing, the two gradients are compared.
+pass and the closed-form gradient of Fact 2.5, no autograd graph), in float32 and float64; on a
+GPU also the same step replayed as a CUDA graph, as the training loop runs it there. All run in
+this process on the same weights and data, alternating, and the medians and their ratios are
+printed; before timing, the two gradients are compared.
 
     python benchmarks/step_vs_pytorch.py [--device cuda] [--repeats 15] [--dtype float32 float64]
 """
@@ -17,6 +18,7 @@ import time
 import torch
 
 from framework import Elman, Problem, Weights, closed_form_gradient, elman_weights, resolve_device
+from framework.execution.captured_step import CapturedStep
 from plugins.optimizers import GradientDescent
 
 ELMAN = Elman()
@@ -104,15 +106,22 @@ def benchmark(m: int, n: int, L: int, device: torch.device, dtype: torch.dtype, 
     def engine_step() -> None:
         state["weights"] = optimizer.step(params, None, state["weights"], problem, lr_tensor, ELMAN)
 
+    steps = {"engine": engine_step, "pytorch": baseline.step}
+    if device.type == "cuda":  # the step as the training loop runs it on a GPU: one replayed graph
+        steps["graphed"] = CapturedStep(optimizer, params, None, weights, problem, lr_tensor, ELMAN).replay
     for _ in range(3):  # warm-up: allocator, kernels, thread pools
-        engine_step()
-        baseline.step()
-    engine_times, baseline_times = [], []
-    for _ in range(repeats):
-        engine_times.append(time_once(engine_step, device))
-        baseline_times.append(time_once(baseline.step, device))
-    engine, plain = statistics.median(engine_times), statistics.median(baseline_times)
-    return {"engine_ms": 1e3 * engine, "pytorch_ms": 1e3 * plain, "speedup": plain / engine}
+        for step in steps.values():
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):  # alternating, so that a slow spell of the machine hits both
+        for name, step in steps.items():
+            times[name].append(time_once(step, device))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    row = {f"{name}_ms": 1e3 * value for name, value in medians.items()}
+    row["speedup"] = medians["pytorch"] / medians["engine"]
+    if "graphed" in medians:
+        row["graphed_speedup"] = medians["pytorch"] / medians["graphed"]
+    return row
 
 
 def main() -> None:
@@ -123,13 +132,16 @@ def main() -> None:
     args = parser.parse_args()
     device = resolve_device(args.device)
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} W trained")
-    print(f"{'dtype':>8} {'m':>6} {'n':>4} {'L':>4} {'grad rel diff':>14} {'engine ms':>10} {'pytorch ms':>11} {'speedup':>8}")
+    graphed = device.type == "cuda"
+    print(f"{'dtype':>8} {'m':>6} {'n':>4} {'L':>4} {'grad rel diff':>14} {'engine ms':>10} {'pytorch ms':>11} {'speedup':>8}"
+          + (f" {'graphed ms':>11} {'speedup':>8}" if graphed else ""))
     for dtype_name in args.dtype:
         for m, n, L in SHAPES:
             agreement = gradient_agreement(m, n, L, device)
             row = benchmark(m, n, L, device, getattr(torch, dtype_name), args.repeats)
             print(f"{dtype_name:>8} {m:>6} {n:>4} {L:>4} {agreement:>14.2e} {row['engine_ms']:>10.2f} "
-                  f"{row['pytorch_ms']:>11.2f} {row['speedup']:>8.2f}", flush=True)
+                  f"{row['pytorch_ms']:>11.2f} {row['speedup']:>8.2f}"
+                  + (f" {row['graphed_ms']:>11.2f} {row['graphed_speedup']:>8.2f}" if graphed else ""), flush=True)
 
 
 if __name__ == "__main__":

@@ -91,6 +91,7 @@ class LinearizedGradientDescent(Optimizer):
     """Full-batch GD on the network's first-order model around W0: the linearized ("lazy") twin."""
 
     name: ClassVar[str] = "linearized"
+    capturable: ClassVar[bool] = True
 
     def network_for(self, params: OptimizerParams, network: Network, initial: Weights, problem: Problem) -> Network:
         return LinearizedNetwork(network, initial, problem, params.trained)

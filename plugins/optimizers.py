@@ -41,6 +41,7 @@ class GradientDescent(Optimizer):
     """Full-batch gradient descent, W <- W - η ∇f(W) (Theorem 1)."""
 
     name: ClassVar[str] = "gd"
+    capturable: ClassVar[bool] = True
 
     def step(self, params: OptimizerParams, state: None, weights: Weights, problem: Problem, lr: Tensor,
              network: Network) -> Weights:

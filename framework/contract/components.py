@@ -231,11 +231,16 @@ class Optimizer(Component, ABC):
     that is 0, with a gradient of 0, stays 0 (gradient steps, momentum) leaves the padding inert.
     A rule that moves such entries (added noise, say) sets ``keeps_padding_zero = False``: its
     networks are then never padded, and those of unaligned shapes run one per task.
+
+    A rule whose ``step`` is a pure function of the weights and learning rates (no host
+    synchronization, nothing kept in Python between steps) sets ``capturable = True``: on a GPU
+    its steps then run as one replayed CUDA graph (``framework.execution.captured_step``).
     """
 
     kind: ClassVar[str] = "optimizer"
     Params: ClassVar[type[Params]] = OptimizerParams
     keeps_padding_zero: ClassVar[bool] = True
+    capturable: ClassVar[bool] = False
 
     def start(self, params: Params, problem: Problem, seeds: Sequence[int]) -> Any:
         """The rule's state for an ensemble whose members have these seeds."""

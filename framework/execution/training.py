@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from framework.contract.components import Optimizer, Params
+from framework.execution.captured_step import CapturedStep, capture_possible
 from framework.engine.tensors import Problem, Weights
 from framework.engine.network import Network
 
@@ -45,6 +46,7 @@ def train(
     network: Network,
     on_log: LogCallback | None = None,
     on_step: Callable[[int, int], None] | None = None,
+    capture: bool = True,
 ) -> Trajectory:
     """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble of ``network``.
 
@@ -55,27 +57,42 @@ def train(
     the one place divergence is tracked: ``diverged`` ``[K]`` (bool, CPU) tells the callback
     which members have diverged so far, and the trajectory's ``diverged_at`` where. It is
     checked only on the schedule: no host synchronization inside the step loop.
+
+    On a GPU, a capturable rule's steps run as one CUDA graph replayed per step (``capture``,
+    ``framework.execution.captured_step``); each logged step leaves it: f and ``on_log`` see a
+    copy of the weights then.
     """
     steps = max(schedule)
     logged = sorted(set(schedule))
     state = optimizer.start(params, problem, seeds)
     lr = lr.to(device=weights.device, dtype=weights.dtype)
+    captured = (CapturedStep(optimizer, params, state, weights, problem, lr, network)
+                if capture and steps > 0 and capture_possible(optimizer, weights) else None)
     diverged_at = torch.full((weights.K,), -1, dtype=torch.long)
     losses = []
     next_log = 0
     for t in range(steps + 1):
         if t == logged[next_log]:
+            if captured is not None:
+                weights = captured.snapshot()
             f = network.loss(weights, problem)
             losses.append(f)
             newly = ~torch.isfinite(f).cpu() & (diverged_at < 0)
             diverged_at[newly] = t
             if newly.any():
                 lr = torch.where(newly.to(lr.device), torch.zeros_like(lr), lr)
+                if captured is not None:
+                    captured.set_lr(lr)
             if on_log is not None:
                 on_log(t, weights, f, diverged_at >= 0)
             next_log += 1
         if t < steps:
-            weights = optimizer.step(params, state, weights, problem, lr, network)
+            if captured is not None:
+                captured.replay()
+            else:
+                weights = optimizer.step(params, state, weights, problem, lr, network)
             if on_step is not None:
                 on_step(t + 1, steps)
+    if captured is not None:
+        weights = captured.snapshot()
     return Trajectory(logged, torch.stack(losses), weights, diverged_at)
