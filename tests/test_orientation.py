@@ -31,14 +31,15 @@ def test_the_blocked_transpose_moves_every_element_to_its_transposed_place(shape
 @pytest.mark.parametrize("orientation", [ROWS, COLUMNS], ids=["rows", "columns"])
 def test_layer_buffers_hold_each_value_where_the_orientation_says(orientation):
     t = sequence_values(0)
-    layers = orientation.layers(orientation.of_sequences(t), L)
+    layers = orientation.layers_of(t)
     assert layers.is_contiguous()
     assert layers.shape == ((L, K, c, n) if orientation.columns else (L, K, n, c))
     for k, layer, i in itertools.product(range(K), range(L), range(n)):
         stored = layers[layer, k, :, i] if orientation.columns else layers[layer, k, i]
         assert torch.equal(stored, t[k, layer, i])
+    assert torch.equal(orientation.layers(orientation.of_sequences(t), L), layers)
     assert torch.equal(orientation.members(layers), orientation.of_sequences(t))
-    assert torch.equal(orientation.to_sequences(orientation.of_sequences(t), L), t)
+    assert torch.equal(orientation.sequences(layers), t)
     rows = orientation.rows(layers)
     assert torch.equal(rows, t.transpose(0, 1)) and torch.equal(orientation.from_rows(rows), layers)
 
@@ -47,8 +48,11 @@ def test_layer_buffers_hold_each_value_where_the_orientation_says(orientation):
 def test_products_are_those_of_every_state_vector(orientation):
     t, u = sequence_values(1), sequence_values(2, width=a)
     M = torch.randn(K, a, c, dtype=torch.float64)
-    applied = orientation.to_sequences(orientation.apply(M, orientation.of_sequences(t)), L)
-    torch.testing.assert_close(applied, torch.einsum("kac,klic->klia", M, t), rtol=1e-14, atol=1e-14)
+    expected = torch.einsum("kac,klic->klia", M, t)
+    applied = orientation.layers(orientation.apply(M, orientation.of_sequences(t)), L)
+    torch.testing.assert_close(orientation.sequences(applied), expected, rtol=1e-14, atol=1e-14)
+    each = orientation.apply_each(M, orientation.layers_of(t))
+    torch.testing.assert_close(orientation.sequences(each), expected, rtol=1e-14, atol=1e-14)
 
     layers = orientation.layers(orientation.of_sequences(u), L)
     before = layers.clone()

@@ -46,13 +46,13 @@ class Orientation:
             return t.permute(0, 3, 1, 2).reshape(K, c, L * n)
         return t.reshape(K, L * n, c)
 
-    def to_sequences(self, members: Tensor, L: int) -> Tensor:
-        """Member matrices back to ``[K, L, n, c]``, the inverse of ``of_sequences``."""
-        if self.columns:
-            K, c, Ln = members.shape
-            return members.view(K, c, L, Ln // L).permute(0, 2, 3, 1)
-        K, Ln, c = members.shape
-        return members.view(K, L, Ln // L, c)
+    def layers_of(self, t: Tensor) -> Tensor:
+        """``[K, L, n, c]`` to contiguous layer buffers ``[L, K, n, c]`` or ``[L, K, c, n]``."""
+        return (t.permute(1, 0, 3, 2) if self.columns else t.transpose(0, 1)).contiguous()
+
+    def sequences(self, layers: Tensor) -> Tensor:
+        """Layer buffers as ``[K, L, n, c]`` (a view), the inverse of ``layers_of``."""
+        return layers.permute(1, 0, 3, 2) if self.columns else layers.transpose(0, 1)
 
     def layers(self, members: Tensor, L: int) -> Tensor:
         """Member matrices to contiguous layer buffers."""
@@ -86,6 +86,16 @@ class Orientation:
         """``M s`` for every state vector s of ``states`` (``[K, a, b]`` against member
         matrices or one layer), in this orientation."""
         return torch.bmm(matrix, states) if self.columns else torch.bmm(states, matrix.mT)
+
+    def apply_each(self, matrix: Tensor, layers: Tensor) -> Tensor:
+        """``M s`` for every state vector of every layer, as new layer buffers, in one batched
+        product over (layer, member): for the small A, B and Bᵀ, whose copy per layer costs
+        less than moving the states to member matrices and back."""
+        L, K, a, b = layers.shape
+        each = matrix.expand(L, *matrix.shape).reshape(L * K, *matrix.shape[1:])
+        if self.columns:
+            return torch.bmm(each, layers.view(L * K, a, b)).view(L, K, -1, b)
+        return torch.bmm(layers.view(L * K, a, b), each.mT).view(L, K, a, -1)
 
     def accumulate(self, out: Tensor, matrix: Tensor, states: Tensor) -> None:
         """``out += M s`` for every state vector, in place (one layer of a recursion)."""

@@ -76,15 +76,13 @@ def _run(weights: Weights, problem: Problem) -> _Pass:
     W, A, B = weights.W, weights.A, weights.B
     orient = orientation_for(W)
     L = problem.L
-    inputs = orient.of_sequences(problem.X.transpose(1, 2))
-    g = orient.layers(orient.apply(A, inputs), L)  # A x_l for every layer, then W h_{l-1} added
+    g = orient.apply_each(A, orient.layers_of(problem.X.transpose(1, 2)))  # A x_l; W h_{l-1} added below
     h = torch.empty_like(g)
     torch.clamp_min(g[0], 0, out=h[0])  # h_0 = 0: g_1 = A x_1
     for layer in range(1, L):
         orient.accumulate(g[layer], W, h[layer - 1])
         torch.clamp_min(g[layer], 0, out=h[layer])
-    readout = orient.to_sequences(orient.apply(B, orient.members(h)), L)  # [K, L, n, d]
-    residual = readout - problem.Y.transpose(1, 2)
+    residual = orient.sequences(orient.apply_each(B, h)) - problem.Y.transpose(1, 2)  # [K, L, n, d]
     residual[:, 0] = 0
     return _Pass(orient, g, h, residual.contiguous())
 
@@ -125,13 +123,12 @@ def closed_form_gradient(
         raise ValueError(f"cannot train {sorted(unknown)}: trainable weights are {TRAINABLE}")
     run = _run(weights, problem) if state is None else _Pass.of(state, orientation_for(weights.W))
     orient, L = run.orientation, problem.L
-    residual = orient.of_sequences(run.residual_members)
     out: dict[str, Tensor] = {}
     if "B" in trained:
-        out["B"] = orient.outer(residual, orient.members(run.h))
+        out["B"] = orient.outer(orient.of_sequences(run.residual_members), orient.members(run.h))
     if not ({"W", "A"} & set(trained)):
         return out
-    delta = orient.layers(orient.apply(orient.transposed(weights.B), residual), L)  # Bᵀ loss_l, every layer
+    delta = orient.apply_each(orient.transposed(weights.B), orient.layers_of(run.residual_members))  # Bᵀ loss_l
     open_mask = torch.ge(run.g, 0, out=torch.empty_like(run.g))  # D as 1.0 / 0.0, no bool tensor converted
     recurrent = orient.transposed(weights.W)
     for layer in range(L - 1, -1, -1):
@@ -159,7 +156,7 @@ def residual_tangent(
     run = _run(weights, problem) if state is None else _Pass.of(state, orient)
     L = problem.L
     if "A" in direction:
-        dg = orient.layers(orient.apply(direction["A"], orient.of_sequences(problem.X.transpose(1, 2))), L)
+        dg = orient.apply_each(direction["A"], orient.layers_of(problem.X.transpose(1, 2)))
     else:
         dg = torch.zeros_like(run.g)
     if "W" in direction and L > 1:
@@ -169,10 +166,10 @@ def residual_tangent(
         dg[layer].mul_(open_mask[layer])
         if layer + 1 < L:
             orient.accumulate(dg[layer + 1], weights.W, dg[layer])
-    tangent = orient.apply(weights.B, orient.members(dg))
+    tangent = orient.apply_each(weights.B, dg)
     if "B" in direction:
-        tangent = tangent + orient.apply(direction["B"], orient.members(run.h))
-    tangent = orient.to_sequences(tangent, L).contiguous()
+        tangent += orient.apply_each(direction["B"], run.h)
+    tangent = orient.sequences(tangent).contiguous()
     tangent[:, 0] = 0
     return tangent
 
