@@ -12,7 +12,7 @@ export PYTHONPATH=/tmp/site:$PWD
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name())"
 echo "== CUDA tests"
-python3 -m pytest -q -p no:cacheprovider tests/test_rnn.py tests/test_initializers.py 2>&1 | tail -3
+python3 -m pytest -q -p no:cacheprovider tests/test_rnn.py tests/test_initializers.py tests/test_captured_step.py 2>&1 | tail -3
 echo "== ensemble exactness on the GPU"
 python3 benchmarks/cuda_exactness.py --dtype float64
 python3 benchmarks/cuda_exactness.py --dtype float32
