@@ -78,10 +78,11 @@ def _run(weights: Weights, problem: Problem) -> _Pass:
     L = problem.L
     g = orient.apply_each(A, orient.layers_of(problem.X.transpose(1, 2)))  # A x_l; W h_{l-1} added below
     h = torch.empty_like(g)
-    torch.clamp_min(g[0], 0, out=h[0])  # h_0 = 0: g_1 = A x_1
+    g_l, h_l = g.unbind(0), h.unbind(0)  # every layer's view made once, not per use
+    torch.clamp_min(g_l[0], 0, out=h_l[0])  # h_0 = 0: g_1 = A x_1
     for layer in range(1, L):
-        orient.accumulate(g[layer], W, h[layer - 1])
-        torch.clamp_min(g[layer], 0, out=h[layer])
+        orient.accumulate(g_l[layer], W, h_l[layer - 1])
+        torch.clamp_min(g_l[layer], 0, out=h_l[layer])
     residual = orient.sequences(orient.apply_each(B, h)) - problem.Y.transpose(1, 2)  # [K, L, n, d]
     residual[:, 0] = 0
     return _Pass(orient, g, h, residual.contiguous())
@@ -131,10 +132,11 @@ def closed_form_gradient(
     delta = orient.apply_each(orient.transposed(weights.B), orient.layers_of(run.residual_members))  # Bᵀ loss_l
     open_mask = torch.ge(run.g, 0, out=torch.empty_like(run.g))  # D as 1.0 / 0.0, no bool tensor converted
     recurrent = orient.transposed(weights.W)
+    delta_l, mask_l = delta.unbind(0), open_mask.unbind(0)
     for layer in range(L - 1, -1, -1):
-        delta[layer].mul_(open_mask[layer])  # δ_l = D_l (Bᵀ loss_l + Wᵀ δ_{l+1})
+        delta_l[layer].mul_(mask_l[layer])  # δ_l = D_l (Bᵀ loss_l + Wᵀ δ_{l+1})
         if layer > 0:
-            orient.accumulate(delta[layer - 1], recurrent, delta[layer])
+            orient.accumulate(delta_l[layer - 1], recurrent, delta_l[layer])
     if "W" in trained:
         out["W"] = orient.outer(orient.members(delta[1:]), orient.members(run.h[:-1]))
     if "A" in trained:
