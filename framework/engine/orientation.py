@@ -10,7 +10,7 @@ engine picks the orientation by dtype and device (``orientation_for``), never by
 of threads, or a timing taken at run time: which kernels a member's numbers go through is fixed
 by what it is, so its results do not depend on the ensemble it runs in, nor on the run.
 
-A ``Orientation`` knows two layouts of the same numbers, both contiguous:
+An ``Orientation`` knows two layouts of the same numbers, both contiguous:
 
 - the layer buffers ``[L, K, n, m]`` (rows) or ``[L, K, m, n]`` (columns): layer l is one batch
   of K matrices, what the sequential recursions update in place;
