@@ -74,8 +74,9 @@ class Orientation:
         return transposed_copy(layers) if self.columns else layers
 
     def from_rows(self, layers: Tensor) -> Tensor:
-        """Row layers ``[L, K, n, m]`` to this orientation's layer buffers."""
-        return transposed_copy(layers) if self.columns else layers
+        """Row layers ``[L, K, n, m]`` to this orientation's layer buffers: the same transpose,
+        which is its own inverse."""
+        return self.rows(layers)
 
     def transposed(self, matrix: Tensor) -> Tensor:
         """``Mᵀ`` as the operand ``apply`` and ``accumulate`` take fastest: a contiguous copy in

@@ -60,6 +60,11 @@ class _Pass:
     def rows(self) -> Forward:
         return Forward(self.orientation.rows(self.g), self.orientation.rows(self.h), self.residual_members)
 
+    def open_mask(self) -> Tensor:
+        """The diagonals of D (Definition 2.2), ``1[g >= 0]``, written as 1.0 / 0.0 by ``ge(out=)``
+        rather than converted from a bool tensor (9x slower)."""
+        return torch.ge(self.g, 0, out=torch.empty_like(self.g))
+
     @staticmethod
     def of(state: Forward, orientation: Orientation) -> _Pass:
         return _Pass(orientation, orientation.from_rows(state.g_layers), orientation.from_rows(state.h_layers),
@@ -130,7 +135,7 @@ def closed_form_gradient(
     if not ({"W", "A"} & set(trained)):
         return out
     delta = orient.apply_each(orient.transposed(weights.B), orient.layers_of(run.residual_members))  # Bᵀ loss_l
-    open_mask = torch.ge(run.g, 0, out=torch.empty_like(run.g))  # D as 1.0 / 0.0, no bool tensor converted
+    open_mask = run.open_mask()
     recurrent = orient.transposed(weights.W)
     delta_l, mask_l = delta.unbind(0), open_mask.unbind(0)
     for layer in range(L - 1, -1, -1):
@@ -163,7 +168,7 @@ def residual_tangent(
         dg = torch.zeros_like(run.g)
     if "W" in direction and L > 1:
         dg[1:] += orient.layers(orient.apply(direction["W"], orient.members(run.h[:-1])), L - 1)
-    open_mask = torch.ge(run.g, 0, out=torch.empty_like(run.g))
+    open_mask = run.open_mask()
     for layer in range(L):  # dg becomes dh in place, layer by layer
         dg[layer].mul_(open_mask[layer])
         if layer + 1 < L:

@@ -60,7 +60,8 @@ def train(
 
     On a GPU, a capturable rule's steps run as one CUDA graph replayed per step (``capture``,
     ``framework.execution.captured_step``); each logged step leaves it: f and ``on_log`` see a
-    copy of the weights then.
+    copy of the weights then (the last step is always logged, so the trajectory's weights are
+    that copy too).
     """
     steps = max(schedule)
     logged = sorted(set(schedule))
@@ -93,6 +94,4 @@ def train(
                 weights = optimizer.step(params, state, weights, problem, lr, network)
             if on_step is not None:
                 on_step(t + 1, steps)
-    if captured is not None:
-        weights = captured.snapshot()
     return Trajectory(logged, torch.stack(losses), weights, diverged_at)
