@@ -15,7 +15,8 @@ import time
 
 import torch
 
-from framework import Elman, Forward, Network, Problem, Weights
+from overparam import Forward, Network, Problem, Weights
+from overparam.engine import Elman
 from plugins.feedforward import Feedforward, FeedforwardParams
 from plugins.initializers import PaperInitialization
 

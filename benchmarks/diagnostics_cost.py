@@ -23,7 +23,8 @@ from collections.abc import Callable, Sequence
 
 import torch
 
-from framework import Diagnostic, Elman, Params, Probe, Problem, Weights, resolve_device, resolve_dtype
+from overparam import Diagnostic, Params, Probe, Problem, Weights
+from overparam.engine import Elman, resolve_device, resolve_dtype
 from plugins.diagnostics import DIAGNOSTICS
 from plugins.initializers import PaperInitialization
 from plugins.optimizers import GradientDescent

@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from framework import Elman, Problem, Weights, elman_weights, resolve_device
+from overparam import Problem, Weights
+from overparam.engine import Elman, elman_weights, resolve_device
 from plugins.optimizers import GradientDescent
 
 ELMAN = Elman()

@@ -18,7 +18,8 @@ import time
 
 import torch
 
-from framework import Elman, Problem, Weights, closed_form_gradient, elman_weights, resolve_device
+from overparam import Problem, Weights
+from overparam.engine import Elman, closed_form_gradient, elman_weights, resolve_device
 from framework.execution.captured_step import CapturedStep
 from plugins.optimizers import GradientDescent
 

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import torch
 from pydantic import Field
 
-from framework import Generator, Params, Problem, first_input_separation, hookimpl, pad_to_unit_norm, seeded_generator
+from overparam import Generator, Params, Problem, hookimpl
+from overparam.engine import first_input_separation, pad_to_unit_norm, seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor

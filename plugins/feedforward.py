@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from framework import HIDDEN, Forward, Model, Params, Problem, Weights
+from overparam import Forward, Model, Params, Problem, Weights
+from overparam.engine import HIDDEN
 from plugins.batched import layer_major, outer_sum, rows_times
 
 if TYPE_CHECKING:

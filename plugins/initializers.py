@@ -14,8 +14,8 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import (ELMAN_DIMS, HIDDEN, Initializer, InitializerParams, WeightLayout, Params, Weights, hookimpl,
-                       seeded_generator)
+from overparam import Initializer, InitializerParams, Params, WeightLayout, Weights, hookimpl
+from overparam.engine import ELMAN_DIMS, HIDDEN, seeded_generator
 
 
 def gaussian(shape: tuple[int, ...], variance: float, rng: torch.Generator) -> torch.Tensor:

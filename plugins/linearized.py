@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from framework import Forward, Network, Optimizer, OptimizerParams, Problem, Weights, hookimpl
+from overparam import Forward, Network, Optimizer, OptimizerParams, Problem, Weights, hookimpl
 from plugins.optimizers import descend
 
 if TYPE_CHECKING:

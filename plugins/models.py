@@ -2,7 +2,7 @@
 pipeline), `feedforward`, the companion paper's deep feed-forward network, and
 `stacked_elman`, several Elman layers stacked.
 
-The Elman network's mathematics is the engine's closed form (``framework.Elman``: the forward
+The Elman network's mathematics is the engine's closed form (``overparam.engine.Elman``: the forward
 pass of §2.1, the gradient of Fact 2.5, the tangent J v with the ReLU patterns fixed); the
 others' are in ``plugins.feedforward`` and ``plugins.stacked_elman``. All register through the
 same hook a third-party model uses.
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from framework import DEFAULT_MODEL, Elman, Model, hookimpl
+from overparam import Model, hookimpl
+from overparam.engine import DEFAULT_MODEL, Elman
 from plugins.feedforward import Feedforward
 from plugins.stacked_elman import StackedElman
 

@@ -11,18 +11,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from framework import (
-    Optimizer,
-    OptimizerParams,
-    Params,
-    Problem,
-    Network,
-    Weights,
-    aligned_rows,
-    hookimpl,
-    per_member,
-    seeded_generator,
-)
+from overparam import Network, Optimizer, OptimizerParams, Params, Problem, Weights, hookimpl
+from overparam.engine import aligned_rows, per_member, seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor

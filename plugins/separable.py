@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field, model_validator
 
-from framework import Generator, Params, Problem, hookimpl, seeded_generator
+from overparam import Generator, Params, Problem, hookimpl
+from overparam.engine import seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from framework import HIDDEN, Forward, Model, Params, Problem, Weights, member_rows
+from overparam import Forward, Model, Params, Problem, Weights
+from overparam.engine import HIDDEN, member_rows
 from plugins.batched import layer_major, outer_sum, rows_times, sequence_outer_norms
 
 if TYPE_CHECKING:

@@ -14,15 +14,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field, model_validator
 
-from framework import (
-    FIRST_INPUT_LAST_COORDINATE,
-    Generator,
-    Params,
-    Problem,
-    first_input_separation,
-    hookimpl,
-    seeded_generator,
-)
+from overparam import Generator, Params, Problem, hookimpl
+from overparam.engine import FIRST_INPUT_LAST_COORDINATE, first_input_separation, seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor

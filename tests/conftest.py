@@ -11,7 +11,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from framework import Elman, Problem, Weights  # noqa: E402
+from overparam import Problem, Weights  # noqa: E402
+from overparam.engine import Elman
 from plugins.initializers import PaperInitialization  # noqa: E402
 from plugins.separable import Separable  # noqa: E402
 

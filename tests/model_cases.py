@@ -7,7 +7,7 @@ from collections.abc import Collection
 
 import torch
 
-from framework import Network, Problem, Weights
+from overparam import Network, Problem, Weights
 from plugins.initializers import PaperInitialization
 
 

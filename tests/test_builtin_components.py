@@ -9,7 +9,9 @@ import sys
 import pytest
 import torch
 
-from framework import FIRST_INPUT_LAST_COORDINATE, Elman, Problem, Registry, Weights
+from overparam import Problem, Weights
+from overparam.engine import Elman, FIRST_INPUT_LAST_COORDINATE
+from framework.plugin_system.registry import Registry
 
 REGISTRY = Registry(autoload=False)
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import make_problem, make_weights
-from framework import Elman, log_schedule, train
+from overparam.engine import Elman, log_schedule, train
 from framework.execution.captured_step import capture_possible
 from plugins.linearized import LinearizedGradientDescent
 from plugins.optimizers import GradientDescent, MinibatchSGD, StochasticGradientDescent

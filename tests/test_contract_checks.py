@@ -7,18 +7,9 @@ import pytest
 import torch
 from pydantic import Field
 
-from framework import (
-    Diagnostic,
-    Initializer,
-    InitializerParams,
-    Optimizer,
-    Output,
-    Params,
-    elman_weights,
-    check_component,
-    closed_form_gradient,
-    seeded_generator,
-)
+from overparam import Diagnostic, Initializer, InitializerParams, Optimizer, Output, Params
+from overparam.engine import closed_form_gradient, elman_weights, seeded_generator
+from overparam.testing import check_component
 from framework.plugin_system.registry import Registry
 
 

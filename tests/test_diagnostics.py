@@ -13,7 +13,8 @@ from torch import Tensor
 
 import framework.engine.probe
 import framework.engine.rnn
-from framework import Elman, Probe, Problem, ProblemShape, Weights, measured_steps, top_singular_value
+from overparam import Probe, Problem, ProblemShape, Weights
+from overparam.engine import Elman, measured_steps, top_singular_value
 from plugins.diagnostics import (
     DIAGNOSTICS,
     ChainNorms,

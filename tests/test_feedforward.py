@@ -13,7 +13,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import Forward, Network, Probe, Problem, Weights, check_component
+from overparam import Forward, Network, Probe, Problem, Weights
+from overparam.testing import check_component
 from framework.configuration.source import PipelineError
 from plugins.diagnostics import DPrimeSparsity, ForwardNorms, PerturbationNorms, PLRatio, SemiSmoothness, WeightDistance
 from plugins.feedforward import Feedforward, FeedforwardParams

@@ -10,7 +10,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import Elman, Probe, TangentKernel, extreme_eigenvalues
+from overparam import Probe
+from overparam.engine import Elman, TangentKernel, extreme_eigenvalues
 from plugins.diagnostics import KernelDrift, KernelSpectrum, PLRatio
 from plugins.feedforward import Feedforward, FeedforwardParams
 from plugins.stacked_elman import StackedElman, StackedParams

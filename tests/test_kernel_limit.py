@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from framework import Elman, Probe, Problem, TangentKernel
+from overparam import Probe, Problem
+from overparam.engine import Elman, TangentKernel
 from plugins.diagnostics import KernelDeviation
 from plugins.diagnostics.kernel_limit import arc_cosine_0, arc_cosine_1, limit_kernel
 from model_cases import paper_ensemble

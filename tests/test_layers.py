@@ -13,8 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = ("engine", "contract", "plugin_system", "configuration", "planning", "storage", "execution", "report",
-          "cli")
-PUBLIC = ("framework", "framework.testing")  # what plugins may import
+          "api", "cli")
+PUBLIC = ("overparam", "overparam.engine", "overparam.claims", "overparam.testing")  # what plugins may import
 MAX_LINES = 400
 # the hook specifications name the types of the layers whose events they describe, for type
 # checkers only: their TYPE_CHECKING imports are the one exception to the direction
@@ -89,12 +89,25 @@ def test_imports_go_only_downward() -> None:
     assert not upward, "\n".join(upward)
 
 
-def test_plugins_import_only_the_public_api() -> None:
+@pytest.mark.parametrize("folder", ["plugins", "examples"])
+def test_plugins_and_examples_import_only_the_public_api(folder: str) -> None:
     private = []
-    for path in sorted((ROOT / "plugins").rglob("*.py")):
+    for path in sorted((ROOT / folder).rglob("*.py")):
         for line, module in imported_modules(path):
-            if module.startswith("framework") and module not in PUBLIC:
+            if module.split(".")[0] in ("framework", "overparam") and module not in PUBLIC:
                 private.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
+    assert not private, "\n".join(private)
+
+
+def test_the_docs_show_only_the_public_api() -> None:
+    """Every Python import a page of the docs shows (README.md, docs/, examples/) names
+    ``overparam``, never the implementation: readers copy what the docs show."""
+    private = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "examples").rglob("*.md"))]:
+        for number, line in enumerate(page.read_text().splitlines(), start=1):
+            words = line.strip().split()
+            if len(words) > 1 and words[0] in ("from", "import") and words[1].split(".")[0] in ("framework", "plugins"):
+                private.append(f"{page.relative_to(ROOT)}:{number}: {line.strip()}")
     assert not private, "\n".join(private)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from framework import hookimpl
+from overparam import hookimpl
 from framework.execution.cluster_options import ClusterOptions
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file

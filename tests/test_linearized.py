@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from framework import Elman, Weights
+from overparam import Weights
+from overparam.engine import Elman
 from plugins.linearized import LinearizedNetwork
 from model_cases import close, paper_ensemble
 from reference import loop_jacobian, loop_residuals

@@ -9,7 +9,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import Elman, Forward, Network, Problem, Weights, elman_weights, forward
+from overparam import Forward, Network, Problem, Weights
+from overparam.engine import Elman, elman_weights, forward
 
 TRAINED = st.sampled_from([("W",), ("A",), ("B",), ("W", "A"), ("W", "A", "B")])
 

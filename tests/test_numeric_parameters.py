@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import Field, ValidationError
 
-from framework import Generator, Params
+from overparam import Generator, Params
 from framework.cli.commands import main
 from framework.planning.plan import plan_file
 
@@ -116,7 +116,7 @@ def test_a_third_party_schema_refuses_booleans_for_its_numbers(raw, key):
 
 THIRD_PARTY_PLUGIN = """\
 from pydantic import Field
-from framework import Generator, Params, hookimpl
+from overparam import Generator, Params, hookimpl
 
 
 class CountParams(Params):

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from conftest import make_problem, make_weights
-from framework import Elman, Problem, log_schedule, train
+from overparam import Problem
+from overparam.engine import Elman, log_schedule, train
 from plugins.optimizers import GradientDescent, MinibatchSGD, StochasticGradientDescent
 from reference import autograd_gradient
 

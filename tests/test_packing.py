@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from framework import member_sum
+from overparam.engine import member_sum
 from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.planning.tasks import member_bytes, group_tasks

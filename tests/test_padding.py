@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from framework.contract.diagnostic import ProblemShape
-from framework import Elman
+from overparam.engine import Elman
 from framework.engine.padding import Padding
 from framework.engine.tensors import Problem, Weights
 from framework.execution.task import run_task

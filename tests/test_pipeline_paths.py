@@ -9,7 +9,7 @@ import pytest
 import torch
 from pydantic import Field
 
-from framework import Params, PipelinePath
+from overparam import Params, PipelinePath
 from framework.contract.components import Generator
 from framework.planning.plan import plan_file
 

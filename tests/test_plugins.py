@@ -22,27 +22,15 @@ import torch
 import xarray as xr
 from click.testing import CliRunner
 
-from framework import (
-    Elman,
-    DuplicateComponentError,
-    Diagnostic,
-    Generator,
-    Output,
-    Params,
-    PluginLoadError,
-    Problem,
-    Registry,
-    UnknownComponentError,
-    Weights,
-    check_component,
-    closed_form_gradient,
-    train,
-)
+from overparam import Diagnostic, Generator, Output, Params, Problem, Weights
+from overparam.engine import Elman, closed_form_gradient, train
+from overparam.testing import check_component
+from framework.plugin_system.registry import DuplicateComponentError, PluginLoadError, Registry, UnknownComponentError
 from framework.cli.commands import main
 from framework.configuration.source import PipelineError, read_source
 from framework.planning.plan import plan_source
 from framework.plugin_system.registry import AUTOLOAD_ENV
-from framework.testing import assert_component_contract, assert_discovered
+from overparam.testing import assert_component_contract, assert_discovered
 from scans import overparam, write_pipeline
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,7 +76,7 @@ def with_example(example_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 CONSTANT_GENERATOR = """
     import torch
     from pydantic import Field
-    from framework import Generator, Params, Problem, hookimpl
+    from overparam import Generator, Params, Problem, hookimpl
 
     class ConstantParams(Params):
         n: int = Field(2, ge=1, description="number of sequences")
@@ -223,7 +211,7 @@ def test_broken_distribution_is_reported_with_distribution_and_error(tmp_path: P
 
 def test_misspelled_hook_is_refused_with_a_suggestion(plugin_module) -> None:
     name = plugin_module("typo_plugin", """
-        from framework import hookimpl
+        from overparam import hookimpl
 
         @hookimpl
         def overparam_register_generator():

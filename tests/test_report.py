@@ -20,8 +20,9 @@ from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file
 from framework.report import assess_claims, build_report, default_out, fit_exponential, fit_power_law
 from framework.report.fits import LineFit
-from framework.report.verdicts import Verdict, exponent_verdict, range_problem
-from framework.report.view import StoreView
+from framework.contract.verdicts import Verdict
+from framework.report.verdicts import exponent_verdict, range_problem
+from framework.contract.store_view import StoreView
 from framework.storage.store import STATUS_CODE, ZARR_FORMAT
 from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness
 from plugins.diagnostics.loss_claims import PLCondition

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from framework import Registry
+from framework.plugin_system.registry import Registry
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORT = ROOT / "framework" / "report"

@@ -6,7 +6,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import Problem, closed_form_gradient, elman_weights, forward, loss
+from overparam import Problem
+from overparam.engine import closed_form_gradient, elman_weights, forward, loss
 from reference import autograd_gradient, loop_loss, relative_error
 
 

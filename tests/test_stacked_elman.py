@@ -11,7 +11,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from framework import Elman, Forward, Network, Problem, Weights, check_component, elman_weights
+from overparam import Forward, Network, Problem, Weights
+from overparam.engine import Elman, elman_weights
+from overparam.testing import check_component
 from plugins.stacked_elman import StackedElman, StackedParams
 from model_cases import (assert_closed_forms_equal_autograd, assert_tangent_equals_autograd, close,
                          paper_ensemble)
@@ -133,7 +135,7 @@ def test_pl_ratio_and_weight_distance_equal_autograd_and_matrix_norms_over_every
     """The diagnostics of §5 on the stacked network read all of W_1..W_S: the PL ratio is
     autograd's ||∇_W f||² (and per-sequence maximum) over m f, the distance the largest level's
     spectral norm of W_s - W_s0."""
-    from framework import Probe
+    from overparam import Probe
     from plugins.diagnostics import PLRatio, WeightDistance
 
     initial, problem = ensemble(2, 3, 4, 3, 10, 3, 2, seed=5)

@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 
 from framework.configuration.source import PipelineError
-from framework import Elman
+from overparam.engine import Elman
 from framework.execution.task import run_task
 from framework.planning.plan import plan_file
 from framework.report import build_report
@@ -181,7 +181,7 @@ def test_a_training_runs_all_its_steps_whatever_its_diagnostics_measure(tmp_path
     import torch
     from reference import autograd_gradient, loop_loss
 
-    from framework import train
+    from overparam.engine import train
 
     text = GD.replace("schedule: {at: [0, 6, 12]}", "schedule: {at: [0, 6]}")
     plan = plan_file(pipeline(tmp_path / "short", "short", text))

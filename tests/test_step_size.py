@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from conftest import make_problem, make_weights
-from framework import Elman, kernel_top_eigenvalue, log_schedule, residual_tangent, train
+from overparam.engine import Elman, log_schedule, train
+from framework.engine.rnn import residual_tangent
+from framework.engine.step_size import kernel_top_eigenvalue
 from framework.execution.task import run_task
 from framework.storage.layout import layout_of
 from framework.planning.plan import plan_file

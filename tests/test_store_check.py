@@ -159,7 +159,12 @@ def set_value(variable: str, index: tuple[int, ...], value: object) -> Callable[
 BREAKAGES = {
     "edited pipeline text": (lambda group: group.attrs.__setitem__(
         "pipeline", group.attrs["pipeline"].replace("steps: 60", "steps: 61")),
-        "but the stored pipeline text hashes to"),
+        "root attribute pipeline with its overrides does not give resolved_pipeline"),
+    "edited resolved pipeline": (lambda group: group.attrs.__setitem__(
+        "resolved_pipeline", group.attrs["resolved_pipeline"].replace("steps: 60", "steps: 61")),
+        "but the stored resolved_pipeline text hashes to"),
+    "edited overrides": (set_attr("overrides", '["grid.seed=5"]'),
+                         "root attribute pipeline with its overrides does not give resolved_pipeline"),
     "config not json": (set_attr("resolved_config", "{grid: m"), "resolved_config is not a JSON mapping"),
     "versions without overparam": (set_attr("versions", '{"torch": "2.13"}'), "versions is not a JSON mapping"),
     "start time not a time": (set_attr("started_at", "yesterday"), "started_at is 'yesterday', not a time"),

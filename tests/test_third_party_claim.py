@@ -16,14 +16,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from framework import Claim, DuplicateComponentError, PluginLoadError, Registry
+from overparam import Claim
+from framework.plugin_system.registry import DuplicateComponentError, PluginLoadError, Registry
 from framework.execution.cluster import ClusterOptions
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file
 from framework.plugin_system.listing import render_plugins
 from framework.report import Report, build_report
 from framework.report.show import render_store
-from framework.report.verdicts import Verdict
+from framework.contract.verdicts import Verdict
 from framework.storage.store import STATUS_CODE, ZARR_FORMAT
 from scans import write_pipeline
 
@@ -130,7 +131,7 @@ def test_plugins_lists_the_example_claim_with_its_origin(example_on_path):
 # --- the registry's side ---------------------------------------------------------------------
 
 CLAIM_MODULE = """
-    from framework import Claim, Assessment, Verdict, hookimpl
+    from overparam import Assessment, Claim, Verdict, hookimpl
 
     class {cls}(Claim):
         '''A claim that needs `{variable}` and finds it {verdict}.'''
@@ -210,7 +211,7 @@ def test_a_claim_that_leaves_its_declarations_out_is_refused_with_its_plugin(cla
 
 def test_claims_are_collected_only_when_asked_for_so_a_broken_claim_stops_no_run(plugin_module):
     plugin_module("raising_claims", """
-        from framework import hookimpl
+        from overparam import hookimpl
 
         @hookimpl
         def overparam_register_claims():

@@ -18,7 +18,7 @@ from scans import SLOW, hand_started_cluster, write_pipeline
 FAULTS_SCRIPT = """
 import resource, sys, torch
 if sys.argv[1] == "heap":
-    from framework.execution.cluster import keep_allocations_in_the_heap
+    from framework.execution.worker_setup import keep_allocations_in_the_heap
     assert keep_allocations_in_the_heap()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(300):

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from framework.storage.layout import Layout
 
 INVALID_PIPELINE = 2
+CONTRACT_MISMATCH = 2
 NOT_A_STORE = 2
 INTERRUPTED = 130
 
@@ -72,29 +73,44 @@ def plugins(verbose: bool, modules: tuple[str, ...], blocked: tuple[str, ...], n
     """List every component by kind with its provider: built-in, distribution and version, or
     module and file.
 
-    Exits with status 1 when a plugin failed to load or two plugins provide one name. Set
+    Exits with status 2 when a component or claim is refused because its methods do not match
+    the contract (each refusal names the method, both signatures and the migration note), 1
+    when a plugin failed to load otherwise or two plugins provide one name. Set
     OVERPARAM_DISABLE_PLUGIN_AUTOLOAD=1 to load no third-party entry points.
     """
     with deferred_torch():
         from framework.plugin_system.listing import render_plugins, render_problems
-        from framework.plugin_system.registry import Registry
+        from framework.plugin_system.registry import ContractError, Registry
 
-        registry = Registry(modules, autoload=autoload_choice(no_autoload), blocked=blocked)
+        registry = Registry(modules, autoload=autoload_choice(no_autoload), blocked=blocked,
+                            directory=Path.cwd())
         click.echo(render_plugins(registry, verbose))
     if registry.problems:
         click.echo(render_problems(registry), err=True)
-        raise SystemExit(1)
+        raise SystemExit(CONTRACT_MISMATCH if any(isinstance(p, ContractError) for p in registry.problems) else 1)
 
 
-def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = ()) -> tuple[Plan, Layout]:
-    """The validated plan of a pipeline file and its result layout; on any problem,
-    every problem on stderr, one ``file:line key.path: message`` per line, and exit status 2."""
+OVERRIDES_HELP = ("OVERRIDES change keys of the file without editing it: key.path=value (value in YAML: "
+                  "grid.m=[64,128], stages.train.params.lr=0.01/m), +key.path=value adds a key the file lacks, "
+                  "~key.path removes one.")
+
+
+def overrides_argument(command: Callable) -> Callable:
+    """The ``OVERRIDES...`` after the file, for every command that reads a pipeline."""
+    return click.argument("overrides", nargs=-1, metavar="[OVERRIDES]...")(command)
+
+
+def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = (),
+                 overrides: tuple[str, ...] = ()) -> tuple[Plan, Layout]:
+    """The validated plan of a pipeline file with its overrides, and its result layout; on any
+    problem, every problem on stderr, one ``file:line key.path: message`` (or ``file override N,
+    TEXT: message``) per line, and exit status 2."""
     from framework.storage.layout import layout_of
     from framework.planning.plan import plan_file
     from framework.configuration.source import PipelineError
 
     try:
-        plan = plan_file(file, autoload=autoload_choice(no_autoload), blocked=blocked)
+        plan = plan_file(Path(file), overrides=overrides, autoload=autoload_choice(no_autoload), blocked=blocked)
         layout = layout_of(plan)
     except PipelineError as error:
         click.echo(str(error), err=True)
@@ -102,26 +118,28 @@ def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] 
     return plan, layout
 
 
-@main.command("validate")
+@main.command("validate", epilog=OVERRIDES_HELP)
 @click.argument("file")
+@overrides_argument
 @plugin_options
-def validate(file: str, blocked: tuple[str, ...], no_autoload: bool) -> None:
+def validate(file: str, overrides: tuple[str, ...], blocked: tuple[str, ...], no_autoload: bool) -> None:
     """Check a pipeline file completely without running it, and summarize it.
 
-    Exits with status 2 and every problem (file, line, key path, what was expected) on stderr
-    when the file is not a valid pipeline. Nothing is computed or written.
+    Exits with status 2 and every problem (file, line or override, key path, what was expected)
+    on stderr when the file is not a valid pipeline. Nothing is computed or written.
     """
     with deferred_torch():
         from framework.planning.plan_text import render_summary
 
-        click.echo(render_summary(checked_plan(file, no_autoload, blocked)[0], file))
+        click.echo(render_summary(checked_plan(file, no_autoload, blocked, overrides)[0], file))
 
 
-@main.command("plan")
+@main.command("plan", epilog=OVERRIDES_HELP)
 @click.argument("file")
+@overrides_argument
 @click.option("--all", "every", is_flag=True, help="List every job (a large grid lists its first and last ones).")
 @plugin_options
-def plan(file: str, every: bool, blocked: tuple[str, ...], no_autoload: bool) -> None:
+def plan(file: str, overrides: tuple[str, ...], every: bool, blocked: tuple[str, ...], no_autoload: bool) -> None:
     """Show the jobs a pipeline file expands to, one row per grid point, and its stage DAG.
 
     Validates the file first, as ``overparam validate`` does (exit status 2 on problems). A
@@ -130,11 +148,12 @@ def plan(file: str, every: bool, blocked: tuple[str, ...], no_autoload: bool) ->
     with deferred_torch():
         from framework.planning.plan_text import render_plan
 
-        click.echo(render_plan(checked_plan(file, no_autoload, blocked)[0], file, every))
+        click.echo(render_plan(checked_plan(file, no_autoload, blocked, overrides)[0], file, every))
 
 
-@main.command("run")
+@main.command("run", epilog=OVERRIDES_HELP)
 @click.argument("file")
+@overrides_argument
 @click.option("--store", "store", type=click.Path(path_type=Path), help="Store path (default: the file's `store:`).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tcp://host:port).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT, show_default=True,
@@ -160,7 +179,7 @@ def plan(file: str, every: bool, blocked: tuple[str, ...], no_autoload: bool) ->
 @click.option("--force", is_flag=True, help="Run even when the memory estimate exceeds what this machine has.")
 @plugin_options
 @click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
-def run(file: str, store: Path | None, scheduler: str | None, timeout: float, workers: int | None, threads: int | None,
+def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: str | None, timeout: float, workers: int | None, threads: int | None,
         max_ensemble: int | None, tasks_per_batch: int | None, flush_interval: float, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
         dashboard: bool, report_after: bool, host: str, force: bool, blocked: tuple[str, ...],
         no_autoload: bool) -> None:
@@ -177,7 +196,7 @@ def run(file: str, store: Path | None, scheduler: str | None, timeout: float, wo
     from framework.configuration.source import PipelineError
     from framework.storage.store import StoreError
 
-    plan, layout = checked_plan(file, no_autoload, blocked)
+    plan, layout = checked_plan(file, no_autoload, blocked, overrides)
     cluster = ClusterOptions(scheduler, workers, threads, dashboard, host, timeout)
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,

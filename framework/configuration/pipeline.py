@@ -1,7 +1,8 @@
 """A pipeline file's top level: its keys checked, its grid and stages read (docs/pipelines.md).
 
-``load_pipeline`` reads a file into a ``Pipeline`` or raises ``PipelineError`` listing every
-problem together, each with file, line, key path, the value and what was expected. Component
+``parse_pipeline`` reads a parsed source (a file, YAML text or a mapping: ``pipeline_source``)
+into a ``Pipeline`` or raises ``PipelineError`` listing every problem together, each with file,
+line, key path, the value and what was expected. Component
 names and parameters are checked per grid point by ``framework.planning.plan``.
 """
 from __future__ import annotations
@@ -349,11 +350,34 @@ def read_pipeline_file(path: str | Path) -> Source:
     return read_file(path, plausibility=structural_problems)
 
 
-def load_pipeline(path: str | Path) -> Pipeline:
-    """Read, parse and check the top level of a pipeline file."""
-    return parse_pipeline(read_pipeline_file(path))
+
+def pipeline_source(pipeline: str | Path | Mapping[str, Any]) -> Source:
+    """A pipeline given the Python API's ways, read and parsed: a file's path (``Path``, or a
+    one-line string naming an existing file or none), YAML text (a string with a newline, or one
+    that reads as a mapping), or a mapping of the file's keys. A text's or a mapping's relative
+    paths (``store:``, plugin modules) are taken from the current directory, a file's from its
+    folder."""
+    if isinstance(pipeline, Mapping):
+        data = dict(pipeline)
+        import yaml
+
+        try:
+            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        except yaml.YAMLError as error:
+            raise PipelineError(Source(name="<dict>", text=""), [Finding((), f"the mapping is not a pipeline's "
+                                                                             f"plain data (numbers, text, lists, "
+                                                                             f"mappings): {error}")]) from None
+        return read_source(text, name="<dict>", directory=Path.cwd(), plausibility=structural_problems)
+    if isinstance(pipeline, str) and ("\n" in pipeline or (not Path(pipeline).exists() and _reads_as_mapping(pipeline))):
+        return read_source(pipeline, name="<text>", directory=Path.cwd(), plausibility=structural_problems)
+    return read_pipeline_file(pipeline)
 
 
-def pipeline_from_text(text: str, name: str = "<pipeline>", directory: Path | None = None) -> Pipeline:
-    """The same from text (tests, programmatic use)."""
-    return parse_pipeline(read_source(text, name, directory, plausibility=structural_problems))
+def _reads_as_mapping(text: str) -> bool:
+    """Whether one line of text is a YAML mapping (``{name: x, stages: ...}``) rather than a path."""
+    import yaml
+
+    try:
+        return isinstance(yaml.safe_load(text), dict)
+    except yaml.YAMLError:
+        return False

@@ -29,10 +29,17 @@ class Finding:
     line: int | None = None  # where the key path cannot say it (a YAML syntax error)
 
     def render(self, source: Source) -> str:
+        """``file:line key.path: message``; at or below an overridden key, ``file override N,
+        TEXT: message`` instead (the file's line does not hold the value)."""
+        message = " ".join(self.message.splitlines())  # one problem, one line
+        override = source.override_at(self.path)
+        if override is not None:
+            path, position, text = override
+            below = format_path(self.path) if self.path != path else ""
+            return f"{source.name} override {position}, {text}: {below + ': ' if below else ''}{message}"
         line = self.line or source.line_of(self.path)
         where = f"{source.name}:{line}" if line else source.name
         key = format_path(self.path)
-        message = " ".join(self.message.splitlines())  # one problem, one line
         return f"{where} {key}: {message}" if key else f"{where}: {message}"
 
 
@@ -54,6 +61,16 @@ class Source:
     data: Any = None
     lines: dict[KeyPath, int] = field(default_factory=dict)
     directory: Path = Path(".")
+    # (key path, 1-based position, text) of each override applied to ``data`` after the file was
+    # read (``framework.configuration.overrides``); ``text`` stays the file's own
+    overrides: tuple[tuple[KeyPath, int, str], ...] = ()
+
+    def override_at(self, path: KeyPath) -> tuple[KeyPath, int, str] | None:
+        """The last override whose key path is ``path`` or one of its parents, if any."""
+        for override in reversed(self.overrides):
+            if path[:len(override[0])] == override[0]:
+                return override
+        return None
 
     def line_of(self, path: KeyPath) -> int | None:
         """The line of the longest prefix of ``path`` that the file spells out."""

@@ -9,26 +9,35 @@ name ``columns`` for ``overparam show``. Claims are registered by plugins throug
 ``overparam_register_claims`` and kept beside the diagnostics that define their variables, so
 the report itself knows no variable by name (docs/plugins.md, "Report claims").
 
-The report's types (``framework.StoreView``, matplotlib's ``Axes``, ``framework.Assessment``)
-live in the layer above this one, which a contract may not import, not even for type checkers
-(tests/test_layers.py); the aliases below name them for the reader.
+A claim sees the store through ``StoreView`` (``framework.contract.store_view``), draws on
+matplotlib ``Axes`` and returns an ``Assessment`` (``framework.contract.verdicts``): the contract's
+own types, so a type checker follows a plugin's claim from end to end. ``Claim`` is generic in
+the type of its fit, ``Claim[Fit]``: ``fit`` returns a ``Fit`` (a frozen dataclass with named
+fields, for the built-in claims) and every later step is given that same ``Fit``, so a claim that
+reads a field its fit does not have, or hands ``verdict`` something else, is a type error rather
+than a report that fails halfway.
 """
 from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, Self, TypeVar
 
-StoreView = Any  # framework.StoreView: a loaded store, done points only, its axes by role
-Axes = Any  # matplotlib.axes.Axes: one panel of the claim's figure
-Assessment = Any  # framework.Assessment: a verdict and the sentence that justifies it
+if TYPE_CHECKING:  # for type checkers only: planning loads claims without importing xarray or matplotlib
+    from matplotlib.axes import Axes
+
+    from framework.contract.store_view import StoreView
+    from framework.contract.verdicts import Assessment
 
 Reduction = Literal["final", "min", "max", "relative"]
 REDUCTIONS: tuple[str, ...] = ("final", "min", "max", "relative")
 LAST = 1000.0  # the place of a claim that gives none: after the paper's own claims
 DECLARED_TEXT = ("name", "title", "paper_ref", "statement", "figure")
 DECLARED_NAMES = ("needs", "needs_one_of", "uses", "axes")
+
+FitT = TypeVar("FitT")
+"""What a claim's ``fit`` measures, the one object its ``draw``, ``numbers``, ``notes`` and ``verdict`` read."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +59,7 @@ class Column:
             raise ValueError(f"column {self.header!r}: reduce {self.reduce!r} is not one of {', '.join(REDUCTIONS)}")
 
 
-class Claim(ABC):
+class Claim(ABC, Generic[FitT]):
     """One claim of the paper: what it says, what it reads, how it is drawn, fitted and judged.
 
     Declared on the class:
@@ -70,7 +79,9 @@ class Claim(ABC):
 
     The report makes one instance per registered class (no arguments), skips it with the
     reason ``missing`` gives, and otherwise calls ``fit``, ``panel_count``, ``draw``,
-    ``numbers``, ``notes`` and ``verdict`` on each of its ``instances``.
+    ``numbers``, ``notes`` and ``verdict`` on each of its ``instances``. A subclass names the
+    type of its fit, ``class MyClaim(Claim[MyFit])``; the type parameter changes nothing at run
+    time.
     """
 
     kind: ClassVar[str] = "claim"
@@ -105,7 +116,7 @@ class Claim(ABC):
             if not (isinstance(value, tuple) and all(isinstance(item, str) for item in value)):
                 problems.append(f"`{field}` is not a tuple of variable or axis names")
         if not (isinstance(cls.columns, tuple) and all(isinstance(column, Column) for column in cls.columns)):
-            problems.append("`columns` is not a tuple of framework.Column")
+            problems.append("`columns` is not a tuple of overparam.Column")
         if getattr(cls, "__abstractmethods__", None):
             problems.append("does not define " + ", ".join(sorted(cls.__abstractmethods__)))
         return problems
@@ -127,12 +138,12 @@ class Claim(ABC):
             return "the store has no values of " + " or ".join(f"`{name}`" for name in self.needs_one_of)
         return None
 
-    def instances(self, view: StoreView) -> list[Claim]:
+    def instances(self, view: StoreView) -> list[Self]:
         """The claims this one stands for in this store: itself, or (for a statement made for
         every grid axis) one copy per axis, made with ``along``."""
         return [self]
 
-    def along(self, **attributes: Any) -> Claim:
+    def along(self, **attributes: Any) -> Self:
         """A copy of this claim with some declarations replaced (``figure="speed_L"``, ...)."""
         instance = copy.copy(self)
         for key, value in attributes.items():
@@ -140,26 +151,26 @@ class Claim(ABC):
         return instance
 
     @abstractmethod
-    def fit(self, view: StoreView) -> Any:
+    def fit(self, view: StoreView) -> FitT:
         """What the claim measures from the store (fitted series, the worst values, ...): the
         one object ``draw``, ``numbers``, ``notes`` and ``verdict`` are given."""
 
-    def panel_count(self, view: StoreView, fitted: Any) -> int:
+    def panel_count(self, view: StoreView, fitted: FitT) -> int:
         """How many panels of its figure the claim draws: one by default."""
         return 1
 
     @abstractmethod
-    def draw(self, axes: list[Axes], view: StoreView, fitted: Any) -> None:
+    def draw(self, axes: list[Axes], view: StoreView, fitted: FitT) -> None:
         """Draw into its ``panel_count`` panels (the figure is made, titled and saved by the report)."""
 
     @abstractmethod
-    def verdict(self, view: StoreView, fitted: Any) -> Assessment:
-        """Judge the fitted numbers against the paper's bound (``framework.Assessment``)."""
+    def verdict(self, view: StoreView, fitted: FitT) -> Assessment:
+        """Judge the fitted numbers against the paper's bound (``overparam.Assessment``)."""
 
-    def numbers(self, view: StoreView, fitted: Any) -> list[str]:
+    def numbers(self, view: StoreView, fitted: FitT) -> list[str]:
         """The measured numbers, one line each, for the report's text: none by default."""
         return []
 
-    def notes(self, view: StoreView, fitted: Any) -> list[str]:
+    def notes(self, view: StoreView, fitted: FitT) -> list[str]:
         """Remarks on what was left out or how to read the figure: none by default."""
         return []

@@ -4,7 +4,7 @@ Each component is a class with a ``name``, a one-line description (its docstring
 line) and a parameter schema ``Params`` (a pydantic model: types, defaults, bounds), so a
 pipeline can be validated completely before anything is computed (docs/plugins.md). Components
 produce float64 tensors on the CPU from integer seeds (drawing from
-``framework.seeded_generator(seed)``); the caller moves them to the run's device and dtype,
+``overparam.engine.seeded_generator(seed)``); the caller moves them to the run's device and dtype,
 which is why one seed gives the same numbers on every device.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ import types
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, Literal, Union, get_args, get_origin
 
 from pydantic import (
     AfterValidator,
@@ -26,6 +26,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypeVar  # with defaults (PEP 696): a bare ``Generator`` is ``Generator[Params]``
 
 from framework.engine.network import Network
 from framework.engine.tensors import WeightLayout, Problem, Weights
@@ -124,12 +125,28 @@ PipelinePath = Annotated[Path, AfterValidator(_against_pipeline_file)]
 pipeline file is resolved against that file's folder, like the pipeline's ``store:``."""
 
 
+ParamsSchema = Params
+"""``Params`` under a second name, for annotations inside a component's class body, where the
+class attribute ``Params`` (the component's own schema) shadows the base class."""
+ParamsT = TypeVar("ParamsT", bound=Params, default=Params, covariant=True)
+"""The parameter schema a generator or diagnostic takes: ``class MyData(Generator[MyParams])``
+lets a type checker accept ``generate(self, params: MyParams, seed)``; a bare ``Generator`` is
+``Generator[Params]``. Covariant, although it types arguments: the engine hands a component
+only instances of its own schema (``cls.Params``), so a ``Generator[MyParams]`` may stand
+wherever a ``Generator`` is expected (the list a registration hook returns)."""
+
+
 class Component:
-    """A named, documented piece that a pipeline file selects by ``plugin: NAME``."""
+    """A named, documented piece that a pipeline file selects by ``plugin: NAME``.
+
+    Each kind is generic in its parameter schema (``Generator[MyParams]``): the methods receive
+    the parsed ``Params`` instance, so a subclass may annotate them with its own schema. The type
+    parameter changes nothing at run time; a subclass that leaves it out works the same.
+    """
 
     kind: ClassVar[str] = "component"
     name: ClassVar[str]
-    Params: ClassVar[type[Params]] = Params
+    Params: ClassVar[type[ParamsSchema]] = Params
 
     @classmethod
     def description(cls) -> str:
@@ -137,26 +154,26 @@ class Component:
         return (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else ""
 
     @classmethod
-    def parse_params(cls, raw: Mapping[str, Any], directory: Path | None = None) -> Params:
+    def parse_params(cls, raw: Mapping[str, Any], directory: Path | None = None) -> ParamsSchema:
         """Validate raw parameters against the schema (raises ``pydantic.ValidationError``);
         ``directory`` is the pipeline file's folder, against which ``PipelinePath`` values resolve."""
         context = {PIPELINE_DIRECTORY: directory} if directory is not None else None
         return cls.Params.model_validate(dict(raw), context=context)
 
 
-class Generator(Component, ABC):
+class Generator(Component, ABC, Generic[ParamsT]):
     """Makes a training problem (inputs, targets, measured δ)."""
 
     kind: ClassVar[str] = "generator"
 
-    def shape(self, params: Params) -> tuple[int, int, int, int]:
+    def shape(self, params: ParamsT) -> tuple[int, int, int, int]:
         """``(n, L, d_x, d)`` of the problems these parameters make, known without generating one
         (the store is laid out before any job runs). By default the parameters of those names;
         a generator whose sizes come from elsewhere overrides this."""
         return (params.n, params.L, params.d_x, params.d)
 
     @abstractmethod
-    def generate(self, params: Params, seed: int) -> Problem:
+    def generate(self, params: ParamsT, seed: int) -> Problem:
         """One problem (K = 1), float64 on the CPU, fully determined by ``params`` and ``seed``."""
 
 
@@ -166,22 +183,26 @@ class InitializerParams(Params):
     m: int = Field(ge=1, description="hidden width m")
 
 
-class Initializer(Component, ABC):
+InitializerParamsT = TypeVar("InitializerParamsT", bound=InitializerParams, default=InitializerParams,
+                             covariant=True)
+
+
+class Initializer(Component, ABC, Generic[InitializerParamsT]):
     """Makes the weights of one network of a model, from the model's ``WeightLayout`` (each weight's
     name and shape, in declaration order).
 
     ``dims`` says which models it can initialize: ``None`` (the default) for any model, whose
     declared weights it draws whatever they are; otherwise exactly the weights it knows (the
-    Elman network's ``framework.ELMAN_DIMS`` for an initializer that builds W as a matrix of
+    Elman network's ``overparam.engine.ELMAN_DIMS`` for an initializer that builds W as a matrix of
     its own kind), and validation refuses it on a model that declares others.
     """
 
     kind: ClassVar[str] = "initializer"
-    Params: ClassVar[type[Params]] = InitializerParams
+    Params: ClassVar[type[ParamsSchema]] = InitializerParams
     dims: ClassVar[Mapping[str, tuple[str, ...]] | None] = None
 
     @abstractmethod
-    def initialize(self, params: Params, layout: WeightLayout, seed: int) -> Weights:
+    def initialize(self, params: InitializerParamsT, layout: WeightLayout, seed: int) -> Weights:
         """One network's weights (K = 1) of ``layout``'s shapes, float64 on the CPU, determined
         by ``params`` and ``seed`` (``layout.weights`` builds them from plain tensors)."""
 
@@ -217,7 +238,10 @@ class OptimizerParams(Params):
         return tuple(self.train)
 
 
-class Optimizer(Component, ABC):
+OptimizerParamsT = TypeVar("OptimizerParamsT", bound=OptimizerParams, default=OptimizerParams, covariant=True)
+
+
+class Optimizer(Component, ABC, Generic[OptimizerParamsT]):
     """Advances the weights of an ensemble by one step.
 
     ``start`` prepares whatever the rule keeps between steps (random streams, momenta) for the
@@ -238,23 +262,23 @@ class Optimizer(Component, ABC):
     """
 
     kind: ClassVar[str] = "optimizer"
-    Params: ClassVar[type[Params]] = OptimizerParams
+    Params: ClassVar[type[ParamsSchema]] = OptimizerParams
     keeps_padding_zero: ClassVar[bool] = True
     capturable: ClassVar[bool] = False
 
-    def start(self, params: Params, problem: Problem, seeds: Sequence[int]) -> Any:
+    def start(self, params: OptimizerParamsT, problem: Problem, seeds: Sequence[int]) -> Any:
         """The rule's state for an ensemble whose members have these seeds."""
         return None
 
-    def network_for(self, params: Params, network: Network, initial: Weights, problem: Problem) -> Network:
+    def network_for(self, params: OptimizerParamsT, network: Network, initial: Weights, problem: Problem) -> Network:
         """The network this rule trains from ``initial`` on ``problem``: the model's own (``network``)
         by default; a rule that trains something made from it returns that (``linearized``: the
         first-order model around ``initial``), and the training's diagnostics measure it."""
         return network
 
     @abstractmethod
-    def step(self, params: Params, state: Any, weights: Weights, problem: Problem, lr: Tensor,
+    def step(self, params: OptimizerParamsT, state: Any, weights: Weights, problem: Problem, lr: Tensor,
              network: Network) -> Weights:
-        """The weights after one update; ``network`` (``framework.Network``) gives the loss, the
+        """The weights after one update; ``network`` (``overparam.Network``) gives the loss, the
         gradient (``network.gradient(weights, problem, params.trained)``) and the forward pass
         of the network being trained, so a rule works for every model."""

@@ -10,13 +10,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Generic, Literal
 
 
-from framework.contract.components import Component, Params
+from framework.contract.components import Component, ParamsT
 
 if TYPE_CHECKING:
     from torch import Tensor
+
+    from framework.engine.probe import Probe
 
 When = Literal["init", "schedule", "end"]
 WHEN_CHOICES: tuple[str, ...] = ("init", "schedule", "end")
@@ -57,7 +59,7 @@ class ProblemShape:
     layers: int  # the hidden layers the model reports (``Network.layer_count``: L for the Elman network)
 
 
-class Diagnostic(Component, ABC):
+class Diagnostic(Component, ABC, Generic[ParamsT]):
     """Measures a state of an ensemble of K networks; every output has a leading K axis.
 
     ``when`` says when it is measured: ``init`` (once, at step 0), ``schedule`` (at the logged
@@ -75,10 +77,10 @@ class Diagnostic(Component, ABC):
     outputs: ClassVar[Mapping[str, Output]]
     when: ClassVar[When] = "schedule"
 
-    def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
+    def dim_sizes(self, params: ParamsT, shape: ProblemShape) -> dict[str, int]:
         """The size of each of this diagnostic's own dimensions; none by default."""
         return {}
 
     @abstractmethod
-    def measure(self, params: Params, probe: Any) -> dict[str, Tensor]:
+    def measure(self, params: ParamsT, probe: Probe) -> dict[str, Tensor]:
         """The outputs for the probed state: ``{name: tensor [K, *dims]}``, one per declared output."""

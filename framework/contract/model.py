@@ -5,10 +5,10 @@ A model declares its weights up front, like xarray-simlab's processes declare th
 hidden width, along which ``framework.engine.padding`` appends zero neurons; ``d_x``, ``d``, the
 data's sizes; any label of its own, sized by ``sizes()`` from the model's parameters), in the order initializers draw them.
 ``trained_by_default`` are the weights an optimizer's ``train: W`` moves, and ``provides`` what
-its structure offers the diagnostics (``framework.Network``; ``Diagnostic.needs`` names what a
+its structure offers the diagnostics (``overparam.Network``; ``Diagnostic.needs`` names what a
 diagnostic reads). ``statements`` restates the report's claims where the model's own theory
 says otherwise than the Elman network's (the deep feed-forward network's companion paper,
-say): claim name -> (reference, statement), which the report of a store of this model shows. The mathematics is ``framework.Network``'s: ``forward`` is the one method a
+say): claim name -> (reference, statement), which the report of a store of this model shows. The mathematics is ``overparam.Network``'s: ``forward`` is the one method a
 model must write; the gradient and the tangent products default to torch autograd.
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the engine asks of a network: its forward pass per layer, its loss, gradient and tangent
 products, batched over the ensemble axis K.
 
-A ``Network`` is the mathematical side of a model component (``framework.Model``): the engine
+A ``Network`` is the mathematical side of a model component (``overparam.Model``): the engine
 (training, ``lr: auto``, the ``Probe`` that diagnostics read) sees only this interface, never
 a particular architecture. ``forward`` is the one method a network must write. The others
 default to torch autograd on it, in float64 as exact as the forward pass itself: the gradient
@@ -81,7 +81,7 @@ class Network:
     """The mathematics of one model with its parameters fixed (``params``), for any K.
 
     ``provides`` names what the network's structure offers the diagnostics beyond the loss and
-    its gradient (``framework.Model``, docs/models.md): ``layers`` (hidden states per layer),
+    its gradient (``overparam.Model``, docs/models.md): ``layers`` (hidden states per layer),
     ``recurrent`` (one recurrent matrix ``W [m, m]`` shared by every layer), ``sequence`` (the
     layers are the time steps of one sequence, as in §4's U_l).
     """
@@ -114,7 +114,7 @@ class Network:
     def loss_outputs(self, outputs: int) -> range:
         """Which of the ``outputs`` outputs of each sequence (the P of ``Forward.residual_members``)
         the loss scores; the others' residuals are always zero, so they are no rows of the
-        Jacobian J (``framework.TangentKernel``). All of them unless a network says otherwise."""
+        Jacobian J (``overparam.engine.TangentKernel``). All of them unless a network says otherwise."""
         return range(outputs)
 
     def around(self, initial: Weights, problem: Problem) -> Network:

@@ -70,7 +70,7 @@ class Orientation:
         return layers.transpose(0, 1).reshape(K, L * a, b)
 
     def rows(self, layers: Tensor) -> Tensor:
-        """Layer buffers as the row layers ``[L, K, n, m]`` of ``framework.Forward``."""
+        """Layer buffers as the row layers ``[L, K, n, m]`` of ``overparam.Forward``."""
         return transposed_copy(layers) if self.columns else layers
 
     def from_rows(self, layers: Tensor) -> Tensor:

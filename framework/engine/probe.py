@@ -31,7 +31,7 @@ class Probe:
     """The state of K networks at one step, and the shared quantities computed from it lazily.
 
     ``weights`` are those at ``step``, ``initial`` those at step 0 (W0, and A, B as
-    initialized); ``network`` (``framework.Network``, the model's mathematics) computes the
+    initialized); ``network`` (``overparam.Network``, the model's mathematics) computes the
     forward passes and gradients. ``trained`` names the weights the optimizer moves; the
     paper's quantities are those of the network's default-trained weights whatever else is
     trained (Theorems 1-4 train W alone, and so do these diagnostics): ``gradients`` holds
@@ -151,7 +151,7 @@ class Probe:
 
     @property
     def kernel_matrix(self) -> Tensor:
-        """The matrix of ``kernel``, ``[K, N, N]`` (N products with K: see ``framework.TangentKernel``)."""
+        """The matrix of ``kernel``, ``[K, N, N]`` (N products with K: see ``overparam.engine.TangentKernel``)."""
         return self._once("kernel_matrix", lambda: self.kernel.matrix())
 
     @property

@@ -7,7 +7,7 @@ that differ only in such axes share their random draws (common random numbers).
 
 A seed becomes a random stream in one place, ``seeded_generator``: a CPU generator, so that one
 seed draws the same numbers whatever device the run uses. Components draw from it
-(``framework.seeded_generator``), and so do the probe's per-diagnostic streams
+(``overparam.engine.seeded_generator``), and so do the probe's per-diagnostic streams
 (``purpose_seed``) and the start directions of ``lr: auto``.
 """
 from __future__ import annotations

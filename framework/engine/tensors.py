@@ -62,7 +62,7 @@ class WeightLayout:
     (``dims``, the model's declaration, in the order initializers draw) and the size of every
     label (``sizes``: ``m``, the data's ``d_x`` and ``d``, and any label of the model's own).
     An initializer reads its shapes from here, so one initializer serves every model whose
-    weights it knows how to draw (``framework.Initializer``)."""
+    weights it knows how to draw (``overparam.Initializer``)."""
 
     dims: Mapping[str, tuple[str, ...]]
     sizes: Mapping[str, int]
@@ -87,7 +87,7 @@ class WeightLayout:
 class Weights:
     """The weights of K networks of one model, batched: named tensors ``[K, *shape]``.
 
-    ``dims`` labels each tensor's axes after K, as its model declares them (``framework.Model``):
+    ``dims`` labels each tensor's axes after K, as its model declares them (``overparam.Model``):
     the Elman network of §2.1 has ``W ("m", "m")``, ``A ("m", "d_x")`` and ``B ("d", "m")``. The
     labels say which axes are the hidden width ``m`` (zero padding appends neurons along them,
     ``framework.engine.padding``), so nothing outside a model needs to know its weights. A

@@ -7,10 +7,9 @@ one worker per device with a ``GPU`` resource so two tasks never share one by ac
 scheduler, workers and dashboard listen on 127.0.0.1 only unless ``host`` says otherwise, and
 the workers' scratch space goes to the temporary directory (never the current one).
 
-Every worker, local or started by hand, is prepared by ``WorkerSetup`` when it joins: OpenMP's
-passive wait policy, torch threads that share its host's cores among the host's Dask threads,
-its GPU. A local cluster's workers also leave Ctrl-C to the client, which stops them at once
-and quietly, so an interrupt prints one line.
+Every worker, local or started by hand, is prepared by ``WorkerSetup`` when it joins
+(``framework.execution.worker_setup``). A local cluster's workers also leave Ctrl-C to the
+client, which stops them at once and quietly, so an interrupt prints one line.
 """
 from __future__ import annotations
 
@@ -19,109 +18,26 @@ import logging
 import os
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
 import warnings
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import dask
-from distributed import Client, LocalCluster, WorkerPlugin
+from distributed import Client, LocalCluster
 
 from framework.execution.cluster_options import DEFAULT_TIMEOUT, LOCALHOST, ClusterError, ClusterOptions
+from framework.execution.worker_setup import WorkerSetup, host_of, usable_cores
 
 __all__ = ["DEFAULT_TIMEOUT", "LOCALHOST", "ClusterError", "ClusterOptions", "connect", "dashboard_note", "describe",
-           "local_gpus", "local_workers"]
+           "local_gpus", "local_workers", "start_local_cluster"]
 
 DASHBOARD_PACKAGE = "bokeh"
 QUIET_LOGGERS = ("distributed", "tornado", "asyncio", "bokeh")
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity, which a batch system may restrict)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-class WorkerSetup(WorkerPlugin):
-    """Prepares a worker for overparam's tasks when it starts, and again when it restarts.
-
-    - ``OMP_WAIT_POLICY=PASSIVE`` before torch is first imported there: OpenMP threads that
-      spin while waiting slowed two busy workers on two cores severalfold (docs/stack-notes.md).
-    - torch threads: ``threads`` when given; otherwise the worker's host's cores shared among
-      the Dask threads on that host (``dask_threads_per_host``, counted by the client), so a
-      cluster started by hand is not oversubscribed either.
-    - its GPU, one per local worker, when there are ``gpus``.
-    - with ``ignore_interrupt``, SIGINT is ignored: on a terminal Ctrl-C reaches every process
-      of the foreground group, and the client alone should answer it.
-    """
-
-    name = "overparam-worker-setup"
-
-    def __init__(self, threads: int | None = None, gpus: int = 0,
-                 dask_threads_per_host: Mapping[str, int] | None = None, ignore_interrupt: bool = False):
-        self.threads = threads
-        self.gpus = gpus
-        self.dask_threads_per_host = dict(dask_threads_per_host or {})
-        self.ignore_interrupt = ignore_interrupt
-
-    def torch_threads(self, host: str) -> int:
-        """The torch threads a worker on ``host`` gets."""
-        if self.threads:
-            return self.threads
-        return max(1, usable_cores() // max(1, self.dask_threads_per_host.get(host, 1)))
-
-    def setup(self, worker: Any) -> None:
-        if self.ignore_interrupt and threading.current_thread() is threading.main_thread():
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-        keep_allocations_in_the_heap()
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-        import torch
-
-        threads = self.torch_threads(host_of(worker.address))
-        torch.set_num_threads(threads)
-        if self.gpus and torch.cuda.is_available():
-            digits = "".join(c for c in str(worker.name) if c.isdigit()) or "0"
-            torch.cuda.set_device(int(digits) % torch.cuda.device_count())
-
-
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
-HEAP_ALLOCATION_LIMIT = 32 * 1024**2  # the largest mmap threshold glibc accepts on 64-bit
-
-
-def keep_allocations_in_the_heap() -> bool:
-    """Let glibc serve allocations of up to 32 MiB from the heap, as its default does once it
-    has seen them freed; returns whether it could (not glibc: nothing to do).
-
-    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also freezes
-    glibc's mmap threshold at 128 KiB: every tensor above it is then mapped and unmapped by
-    the kernel at each allocation, and a worker started with ``dask worker`` spent half its
-    time in the kernel and ran an m = 256 task about 1.7x slower than overparam's own local
-    workers, which are started without that variable (docs/stack-notes.md)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(M_MMAP_THRESHOLD, HEAP_ALLOCATION_LIMIT)) and bool(
-        mallopt(M_TRIM_THRESHOLD, 2 * HEAP_ALLOCATION_LIMIT))
-
-
-def host_of(address: str) -> str:
-    """The host part of a Dask address: ``tcp://10.0.0.5:40123`` gives ``10.0.0.5``."""
-    location = address.split("://", 1)[-1]
-    return location.rsplit(":", 1)[0].strip("[]")
 
 
 def local_gpus(device: str) -> int:
@@ -162,6 +78,8 @@ def dashboard_note(options: ClusterOptions, client: Client) -> str | None:
 
 def describe(options: ClusterOptions, device: str) -> str:
     """What ``connect`` is about to do, for the progress display."""
+    if options.client is not None:
+        return f"using the Dask cluster at {options.client.scheduler.address}"
     if options.scheduler:
         return f"connecting to the Dask scheduler at {options.scheduler}"
     workers, threads = local_workers(options, device)
@@ -286,12 +204,63 @@ def _interrupts_ignored() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def start_local_cluster(options: ClusterOptions, device: str) -> tuple[LocalCluster, Client]:
+    """A local cluster sized by ``local_workers``, and a client on it.
+
+    Its worker processes are spawned without the caller's main script (``main_script_hidden``),
+    so a plain script that calls ``overparam.run`` at its top level, with no
+    ``if __name__ == "__main__":`` guard, is not run again in every worker.
+    """
+    gpus = local_gpus(device)
+    workers, threads = local_workers(options, device)
+    # the scheduler's HTTP server starts in any case (on 8787 for None, with a warning when a
+    # second cluster has it): a free port keeps two runs on one machine quiet
+    dashboard = f"{options.host}:0"
+    scratch = dask.config.get("temporary-directory", None) or tempfile.gettempdir()
+    environ = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _interrupts_ignored(), \
+            main_script_hidden():
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=options.host,
+                               dashboard_address=dashboard, local_directory=scratch,
+                               resources={"GPU": 1} if gpus else None)
+        client = Client(cluster)
+    return cluster, client
+
+
+@contextmanager
+def main_script_hidden() -> Iterator[None]:
+    """Worker processes started inside the block do not import the caller's main script.
+
+    Python's ``spawn`` start method runs a child's main module again when it is a script file
+    (``python script.py``): a script calling ``overparam.run`` at its top level would start
+    another run in every worker. overparam's workers need nothing from the main module (their
+    tasks live in importable modules, and Dask sends classes defined in it by value), so its
+    file is hidden from ``multiprocessing`` while they start. A notebook's or ``python -c``'s
+    main module has no file, and a module run with ``-m`` is imported by name: both are left as
+    they are.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if main is None or path is None or getattr(main, "__spec__", None) is not None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 MESSAGE_LOG_LENGTH = 8  # Dask's default is 1000: see ``connect``
 
 
 @contextmanager
-def connect(options: ClusterOptions, device: str) -> Iterator[tuple[Client, dict]]:
-    """A client on the asked-for cluster, and the resources each task should request.
+def connect(options: ClusterOptions, device: str, paths: Sequence[str] = ()) -> Iterator[tuple[Client, dict]]:
+    """A client on the asked-for cluster, and the resources each task should request; every
+    worker gets ``paths`` on its ``sys.path`` (``WorkerSetup``).
+
+    ``options.client``, a client the caller made (the Python API's ``client=``, or its shared
+    local cluster), is used as it is and left open.
 
     Raises ``ClusterError`` (one line: the address and what was tried) when a scheduler cannot
     be reached or has no workers. On an exception inside the block (Ctrl-C included) a local
@@ -304,38 +273,38 @@ def connect(options: ClusterOptions, device: str) -> Iterator[tuple[Client, dict
     process) held the jobs of the last 1000 batches: 550 MB in a scan of 10^5 points.
     """
     with dask.config.set({"distributed.admin.low-level-log-length": MESSAGE_LOG_LENGTH}):
-        with _connected(options, device) as connection:
+        with _connected(options, device, tuple(paths)) as connection:
             yield connection
 
 
+def _existing_resources(client: Client, options: ClusterOptions, device: str, paths: tuple[str, ...]) -> dict:
+    """Prepare the workers of a cluster overparam did not start; the resources tasks should ask for."""
+    settle(client)
+    workers = workers_of(client).values()
+    has_gpu = any(w.get("resources", {}).get("GPU") for w in workers)
+    client.register_plugin(WorkerSetup(options.threads, dask_threads_per_host=dask_threads_per_host(client),
+                                       paths=paths))
+    return {"GPU": 1} if has_gpu and device != "cpu" else {}
+
+
 @contextmanager
-def _connected(options: ClusterOptions, device: str) -> Iterator[tuple[Client, dict]]:
+def _connected(options: ClusterOptions, device: str, paths: tuple[str, ...]) -> Iterator[tuple[Client, dict]]:
+    if options.client is not None:
+        yield options.client, _existing_resources(options.client, options, device, paths)
+        return
     if options.scheduler:
         client = _remote(options)
         try:
-            settle(client)
-            workers = workers_of(client).values()
-            has_gpu = any(w.get("resources", {}).get("GPU") for w in workers)
-            client.register_plugin(WorkerSetup(options.threads, dask_threads_per_host=dask_threads_per_host(client)))
-            yield client, ({"GPU": 1} if has_gpu and device != "cpu" else {})
+            yield client, _existing_resources(client, options, device, paths)
         finally:
             with quiet_dask():
                 client.close()
         return
+    cluster, client = start_local_cluster(options, device)
     gpus = local_gpus(device)
-    workers, threads = local_workers(options, device)
-    # the scheduler's HTTP server starts in any case (on 8787 for None, with a warning when a
-    # second cluster has it): a free port keeps two runs on one machine quiet
-    dashboard = f"{options.host}:0"
-    scratch = dask.config.get("temporary-directory", None) or tempfile.gettempdir()
-    environ = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-    with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _interrupts_ignored():
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=options.host,
-                               dashboard_address=dashboard, local_directory=scratch,
-                               resources={"GPU": 1} if gpus else None)
-        client = Client(cluster)
     try:
-        client.register_plugin(WorkerSetup(threads, gpus, ignore_interrupt=True))
+        client.register_plugin(WorkerSetup(local_workers(options, device)[1], gpus, ignore_interrupt=True,
+                                           paths=paths))
         yield client, ({"GPU": 1} if gpus else {})
     except BaseException:
         _kill_local_workers(cluster)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 LOCALHOST = "127.0.0.1"
 DEFAULT_TIMEOUT = 5.0  # seconds to reach a scheduler and to see its first worker
@@ -16,7 +17,8 @@ class ClusterError(Exception):
 class ClusterOptions:
     """How to get workers: ``scheduler`` (an address, reached within ``timeout`` seconds) or a
     local cluster of ``workers`` × ``threads`` (defaults from the cores or GPUs) listening on
-    ``host``; ``dashboard`` starts Dask's dashboard on the same interface."""
+    ``host``; ``dashboard`` starts Dask's dashboard on the same interface; or ``client``, a Dask
+    client the caller already has (``distributed.Client``), used as it is and left open."""
 
     scheduler: str | None = None
     workers: int | None = None
@@ -24,3 +26,4 @@ class ClusterOptions:
     dashboard: bool = False
     host: str = LOCALHOST
     timeout: float = DEFAULT_TIMEOUT
+    client: Any = None

@@ -118,7 +118,7 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
     try:
         with StoreLock(path), _interrupt_remembered() as interrupt:
             progress.phase(describe(options.cluster, plan.pipeline.device))
-            with connect(options.cluster, plan.pipeline.device) as (client, resources):
+            with connect(options.cluster, plan.pipeline.device, plan.registry.module_paths) as (client, resources):
                 _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt)
     except KeyboardInterrupt:
         summary.interrupted = True

@@ -7,7 +7,7 @@ measurements of one trajectory. ``needs:`` says where a stage's inputs come from
 stage must reach the generator and the initializer through its needs, a diagnostic stage
 exactly one optimizer stage. Several optimizer stages may start from one initialization (GD and
 SGD from the same W0), each with its own diagnostic stages; there is one generator and one
-initializer. A ``model`` stage (at most one; without it the network is ``framework.DEFAULT_MODEL``,
+initializer. A ``model`` stage (at most one; without it the network is ``overparam.engine.DEFAULT_MODEL``,
 the paper's Elman network) says which network the weights are of: the initializer stage needs it.
 """
 from __future__ import annotations

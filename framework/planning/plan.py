@@ -6,10 +6,11 @@ computed; a problem shared by several points is reported once, with how many it 
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from framework.contract.diagnostic import ProblemShape
 from framework.contract.model import DEFAULT_MODEL
@@ -22,8 +23,9 @@ from framework.configuration.pipeline import (
     PluginRef,
     StageSpec,
     parse_pipeline,
-    read_pipeline_file,
+    pipeline_source,
 )
+from framework.configuration.overrides import with_overrides
 from framework.contract.messages import did_you_mean
 from framework.planning.dag import KIND_ORDER, SINGLE_KINDS, check_structure, dependency_order, trained_by
 from framework.planning.point_resolver import PointResolver, numbers_of
@@ -71,7 +73,7 @@ def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | 
         if stage.kind not in KIND_ORDER:
             return None, f"kind '{stage.kind}' is not one of {', '.join(KIND_ORDER)}{did_you_mean(stage.kind, KIND_ORDER)}"
         return stage.kind, ""
-    kinds = [kind for kind in KIND_ORDER if name in registry.names(kind)]
+    kinds = [kind for kind in KIND_ORDER if name in registry.names(kind) or (kind, name) in registry.refused]
     if len(kinds) == 1:
         return kinds[0], ""
     if len(kinds) > 1:
@@ -98,15 +100,18 @@ def _render_findings(found: list[tuple[Finding, str, int]], total: int) -> list[
     return out
 
 
-def plan_file(path: str | Path, registry: Registry | None = None, *, autoload: bool | None = None,
-              blocked: Iterable[str] = ()) -> Plan:
-    """Read a pipeline file and validate it completely; raises ``PipelineError`` listing every
-    problem of the file together (top level, stages, every grid point).
+def plan_file(path: str | Path | Mapping[str, Any], registry: Registry | None = None, *,
+              overrides: Sequence[str] = (), autoload: bool | None = None, blocked: Iterable[str] = ()) -> Plan:
+    """Read a pipeline (a file's path, YAML text or a mapping: ``pipeline_source``), apply the
+    ``overrides`` (``key.path=value``: ``framework.configuration.overrides``) and validate it
+    completely; raises ``PipelineError`` listing every problem together (the overrides, the top
+    level, stages, every grid point).
 
     Without a ``registry``, one is built for the file's ``plugins:`` list, with ``autoload``
     and ``blocked`` as ``Registry`` takes them (third-party entry points on or off, plugins
     kept out by name)."""
-    return plan_source(read_pipeline_file(path), registry, autoload=autoload, blocked=blocked)
+    source = with_overrides(pipeline_source(path), overrides)
+    return plan_source(source, registry, autoload=autoload, blocked=blocked)
 
 
 def plan_source(source: Source, registry: Registry | None = None, *, autoload: bool | None = None,
@@ -124,7 +129,8 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
     findings = [] if findings is None else findings
     if registry is None:
         try:
-            registry = Registry(modules=pipeline.plugins, autoload=autoload, blocked=blocked)
+            registry = Registry(modules=pipeline.plugins, autoload=autoload, blocked=blocked,
+                                directory=pipeline.source.directory)
         except PluginError as exc:
             raise PipelineError(pipeline.source, [*findings, Finding(("plugins",), str(exc))]) from None
     for problem in registry.problems:

@@ -44,7 +44,7 @@ CONTRACT_METHODS: dict[type[Component], tuple[str, tuple[str, ...]]] = {
 def check_component(cls: Any) -> list[str]:
     """Every way ``cls`` breaks the component contract, one sentence each; empty when it holds."""
     if not (isinstance(cls, type) and issubclass(cls, Component)):
-        return [f"{cls!r} is not a subclass of framework.Component"]
+        return [f"{cls!r} is not a subclass of overparam.Component"]
     bases = [base for base in CONTRACT_METHODS if issubclass(cls, base)]
     if len(bases) != 1:
         return [f"{cls.__name__} must subclass exactly one of Generator, Initializer, Optimizer, Diagnostic, Model"]
@@ -108,7 +108,7 @@ def check_params(schema: Any) -> list[str]:
     """``Params`` subclasses framework's ``Params``; each field has a type, a description,
     consistent bounds and a default that satisfies them; the defaults together validate."""
     if not (isinstance(schema, type) and issubclass(schema, Params)):
-        return [f"Params {schema!r} must subclass framework.Params"]
+        return [f"Params {schema!r} must subclass overparam.Params"]
     problems = []
     all_defaults = True
     for name, field in schema.model_fields.items():
@@ -179,7 +179,7 @@ def check_outputs(cls: type[Diagnostic]) -> list[str]:
         if not (isinstance(variable, str) and variable.isidentifier()):
             problems.append(f"output name {variable!r} must be an identifier")
         if not isinstance(output, Output):
-            problems.append(f"output '{variable}' must be a framework.Output, got {type(output).__name__}")
+            problems.append(f"output '{variable}' must be an overparam.Output, got {type(output).__name__}")
             continue
         if not output.long_name.strip():
             problems.append(f"output '{variable}' needs a long_name")

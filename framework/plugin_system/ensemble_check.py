@@ -4,7 +4,7 @@ for bit, what it computes alone.
 The engine trains K grid points of one shape as one batched ensemble and splits the results
 back, so a component must treat the leading axis K as K independent networks: no sums, norms
 or stopping rules across members, no draws from torch's global random stream (draw from
-``framework.seeded_generator(seed)`` or the probe's per-member streams). These checks run an
+``overparam.engine.seeded_generator(seed)`` or the probe's per-member streams). These checks run an
 initializer, an optimizer or a diagnostic on a small problem twice, as a two-member ensemble
 and as each member alone, and compare. The sizes are the engine's aligned ones (n and m
 multiples of 8 in float64), for which the built-in arithmetic keeps the guarantee.
@@ -134,7 +134,7 @@ def check_initializer_ensemble(cls: type[Initializer]) -> list[str]:
         differing = [name for name in expected if not torch.equal(getattr(alone, name), getattr(after_another, name))]
         if differing:
             return [f"initialize() gives other {', '.join(differing)} for one seed after other draws: draw from "
-                    "framework.seeded_generator(seed), not torch's global random stream"]
+                    "overparam.engine.seeded_generator(seed), not torch's global random stream"]
         return []
 
     return _run(check, "initialize()")

@@ -41,7 +41,7 @@ def overparam_register_generators() -> list[type[Generator]]:
 
 @hookspec
 def overparam_register_models() -> list[type[Model]]:
-    """Return the model classes (networks, ``framework.Model`` subclasses) this plugin provides."""
+    """Return the model classes (networks, ``overparam.Model`` subclasses) this plugin provides."""
 
 
 @hookspec
@@ -56,7 +56,7 @@ def overparam_register_optimizers() -> list[type[Optimizer]]:
 
 @hookspec
 def overparam_register_diagnostics() -> list[type[Diagnostic]]:
-    """Return the diagnostic classes (``framework.Diagnostic`` subclasses) this plugin provides."""
+    """Return the diagnostic classes (``overparam.Diagnostic`` subclasses) this plugin provides."""
 
 
 @hookspec
@@ -94,7 +94,7 @@ def overparam_run_finished(store: str, summary: RunSummary) -> None:
 
 @hookspec
 def overparam_register_claims() -> list[type[Claim]]:
-    """Return the report claims (``framework.Claim`` subclasses) this plugin provides: the
+    """Return the report claims (``overparam.Claim`` subclasses) this plugin provides: the
     paper's statements its diagnostics' variables test, each with its figure, fit, verdict rule
     and ``overparam show`` columns.
 

@@ -5,11 +5,14 @@ distributions' entry points of group ``overparam``, then the modules a pipeline 
 ``plugins:``. The built-ins are not imported by name here: the ``overparam`` distribution
 declares them as entry points of the same group (``pyproject.toml``), like any third party.
 
-Loading never stops at a broken plugin: a plugin that fails to import or register, or that
-implements a hook that does not exist (``check_pending``), is unregistered and recorded in
-``Registry.problems`` with its provider and the error, and the others still load. Two
+Loading never stops at a broken plugin: a plugin that fails to import or register, that
+implements a hook that does not exist (``check_pending``), or that declares contract versions
+(``OVERPARAM_API``) this one is not among, is unregistered and recorded in ``Registry.problems``
+with its provider and the error, and the others still load. A component or claim whose methods
+do not match the contract (``framework.plugin_system.signatures``) is refused by itself, and
+looking its name up raises the refusal, so a pipeline that uses it is refused at validation. Two
 components of one kind with one name are recorded too, and looking that name up raises an
-error naming both providers. Report claims (kind ``claim``, ``framework.Claim``) are registered
+error naming both providers. Report claims (kind ``claim``, ``overparam.Claim``) are registered
 and refused the same way, but collected only when first asked for.
 
 The entry points are walked here rather than by pluggy's ``load_setuptools_entrypoints``:
@@ -22,8 +25,10 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import os
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -35,6 +40,7 @@ from framework.contract.components import Component, Generator, Initializer, Opt
 from framework.contract.diagnostic import Diagnostic
 from framework.contract.model import Model
 from framework.contract.messages import did_you_mean
+from framework.plugin_system.signatures import signature_problems, version_problem
 
 GROUP = "overparam"
 BUILTIN_DISTRIBUTION = "overparam"
@@ -89,6 +95,16 @@ class PluginLoadError(PluginError):
         super().__init__(f"plugin '{provider.plugin}' from {provider.source} failed to load: {reason}")
 
 
+class ContractError(PluginLoadError):
+    """A component or claim whose methods do not match the contract (``signatures``): refused
+    when its plugin loads, with both signatures and the migration note that explains them."""
+
+    def __init__(self, provider: Provider, kind: str, name: str, problems: Sequence[str]):
+        self.kind, self.name, self.problems = kind, name, tuple(problems)
+        self.provider, self.reason = provider, f"{kind} '{name}' is refused: " + "; ".join(problems)
+        PluginError.__init__(self, f"plugin '{provider.plugin}' from {provider.source}: {self.reason}")
+
+
 class DuplicateComponentError(PluginError):
     """Two plugins provide a component of one kind under one name."""
 
@@ -139,11 +155,15 @@ class Registry:
     points, only the built-ins and ``modules``.
     """
 
-    def __init__(self, modules: Sequence[str] = (), *, autoload: bool | None = None, blocked: Iterable[str] = ()):
+    def __init__(self, modules: Sequence[str] = (), *, autoload: bool | None = None, blocked: Iterable[str] = (),
+                 directory: Path | None = None):
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.providers: dict[str, Provider] = {}
         self.problems: list[PluginError] = []
+        self.directory = directory
+        self.refused: dict[tuple[str, str], ContractError] = {}  # (kind, name) -> why its class was refused
+        self.module_paths: list[str] = []  # folders put on sys.path for ``modules``: workers need them too
         for name in blocked:
             self.pm.set_blocked(name)
         self._load_entry_points(autoload_enabled(autoload))
@@ -157,6 +177,10 @@ class Registry:
         return self.pm.hook
 
     def _register(self, plugin: object, provider: Provider) -> None:
+        too_new_or_old = version_problem(plugin)
+        if too_new_or_old is not None:
+            self.problems.append(PluginLoadError(provider, too_new_or_old))
+            return
         try:
             self.pm.register(plugin, name=provider.plugin)
         except Exception as error:
@@ -190,12 +214,34 @@ class Registry:
             if self.pm.is_blocked(name):
                 continue
             try:
-                module: ModuleType = importlib.import_module(name)
+                module: ModuleType = self._import_module(name)
+            except ModuleNotFoundError as error:
+                looked = f"in {self.directory} (the pipeline's folder) and " if self.directory is not None else ""
+                reason = (f"no module named '{error.name}' {looked}on sys.path" if error.name == name.split(".")[0]
+                          else describe_error(error))
+                self.problems.append(PluginLoadError(provider, f"importing {name}: {reason}"))
+                continue
             except Exception as error:
                 self.problems.append(PluginLoadError(provider, f"importing {name}: {describe_error(error)}"))
                 continue
             if not self.pm.is_registered(module):
                 self._register(module, provider)
+
+    def _import_module(self, name: str) -> ModuleType:
+        """A plugin module, looked up in the pipeline's folder first (a ``wfro.py`` or package
+        ``wfro/`` beside the file), then on ``sys.path``. A module found beside the pipeline
+        leaves its folder at the front of ``sys.path``, so that its classes unpickle wherever the
+        run sends them (``module_paths`` says which folders the workers need)."""
+        top = name.split(".")[0]
+        if self.directory is not None and ((self.directory / f"{top}.py").is_file()
+                                           or (self.directory / top / "__init__.py").is_file()):
+            folder = str(self.directory.resolve())
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+                importlib.invalidate_caches()
+            if folder not in self.module_paths:
+                self.module_paths.append(folder)
+        return importlib.import_module(name)
 
     def _reject_unknown_hooks(self) -> None:
         """``check_pending``, plugin by plugin: a plugin implementing a hook with no specification
@@ -240,6 +286,12 @@ class Registry:
                     self.problems.append(PluginLoadError(
                         provider, f"{hook_name}() returned {kind} {cls.__name__}, which {'; '.join(declared)}"))
                     continue
+                mismatched = signature_problems(cls)
+                if mismatched:
+                    refusal = ContractError(provider, kind, cls.name, [f"{cls.__name__}.{p}" for p in mismatched])
+                    self.problems.append(refusal)
+                    self.refused[kind, cls.name] = refusal
+                    continue
                 same_name = by_name.setdefault(cls.name, [])
                 if all(entry.component is not cls for entry in same_name):
                     same_name.append(Entry(kind, cls.name, cls, provider))
@@ -278,10 +330,12 @@ class Registry:
         """The component (or claim) class of this kind and name.
 
         Raises ``UnknownComponentError`` listing the known names (and the plugins that failed
-        to load, which may be where it lives), or ``DuplicateComponentError`` naming both
-        providers.
+        to load, which may be where it lives), ``ContractError`` for a class refused because its
+        methods do not match the contract, or ``DuplicateComponentError`` naming both providers.
         """
         found = self._of_kind(self._check_kind(kind)).get(name)
+        if not found and (kind, name) in self.refused:
+            raise self.refused[kind, name]
         if not found:
             known = self.names(kind)
             message = (f"unknown {kind} '{name}'{did_you_mean(name, known)}; "

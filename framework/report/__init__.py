@@ -4,7 +4,7 @@ Imports: every layer below but execution (a report reads a store; it runs nothin
 
 ``build_report(store, out)`` reads a run store and writes ``report.md``, ``report.html`` and the
 figures (PNG and SVG) into ``out`` (default: ``<store name>.report`` beside the store), testing
-the claims the plugins register (``framework.Claim``); ``assess_claims`` runs given claims on a
+the claims the plugins register (``overparam.Claim``); ``assess_claims`` runs given claims on a
 ``StoreView``. ``fit_power_law`` is the scaling-law fit with its t interval over
 replicas; ``ScalingLawClaim`` and ``LayerThresholdClaim`` are the generic claims built on it.
 The package names no store variable of any diagnostic: what it draws, the claims ask for.

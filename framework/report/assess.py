@@ -16,7 +16,7 @@ from typing import Any
 from framework.contract.claim import Claim
 from framework.report.plotting import panels, save
 from framework.report.verdicts import Finding, Skipped
-from framework.report.view import StoreView
+from framework.contract.store_view import StoreView
 
 
 @dataclass

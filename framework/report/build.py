@@ -1,6 +1,6 @@
 """``overparam report STORE``: every claim the store can test, its figure and verdict, in one folder.
 
-The claims are plugins (``framework.Claim``, hook ``overparam_register_claims``): this module
+The claims are plugins (``overparam.Claim``, hook ``overparam_register_claims``): this module
 loads those of the plugins the run used (``registered``), runs them in report order
 (``assess``; the built-ins follow the paper: training, Theorem 3, radius, (5.1), §4, Theorem 4),
 collects what they found and what they had to skip, and writes report.md and report.html
@@ -17,7 +17,7 @@ from framework.report.assess import assess_claims
 from framework.report.document import ReportContent, markdown, page
 from framework.report.registered import load_claims, restated, store_model, store_registry
 from framework.report.verdicts import Skipped
-from framework.report.view import StoreView
+from framework.contract.store_view import StoreView
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from framework.report.verdicts import Finding, Skipped
-from framework.report.view import LeftOut
+from framework.contract.store_view import LeftOut
 
 RULES = (
     "supported: the whole 95% interval over replicas lies on the side of the bound the paper allows (thresholds: "

@@ -4,10 +4,12 @@
 quantity, not an exponent. ``LayerThresholdClaim`` draws the quantity's worst value over
 training against the layer, one line per combination of the scanned axes (L first), with the
 bound as a dashed line, and judges the worst value over steps and layers with
-``threshold_verdict`` at the largest width, since the theorems hold for m large enough.
+``threshold_verdict`` at the largest width, since the theorems hold for m large enough. Its fit,
+``LayerProfiles``, is which lines to draw; the verdict reads the store itself.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,8 +20,8 @@ from framework.contract.claim import Claim
 from framework.report.fits import MIN_REPLICAS
 from framework.report.plotting import color, finish, median_band
 from framework.report.scaling import MAX_SERIES
-from framework.report.verdicts import Assessment, Verdict
-from framework.report.view import DEPTH_AXIS, WIDTH_AXIS, StoreView
+from framework.contract.verdicts import Assessment, Verdict
+from framework.contract.store_view import DEPTH_AXIS, WIDTH_AXIS, StoreView
 
 LAYER = "layer"
 
@@ -93,7 +95,16 @@ def lowest_of(view: StoreView, names: tuple[str, ...]) -> xr.DataArray:
     return lowest
 
 
-class LayerThresholdClaim(Claim):
+@dataclass(frozen=True)
+class LayerProfiles:
+    """What a threshold claim draws against the layer: the grid points, one line each (``selections``,
+    from ``series_selections``), and the notes on the lines left out."""
+
+    selections: list[dict[str, object]]
+    notes: list[str]
+
+
+class LayerThresholdClaim(Claim[LayerProfiles]):
     """A claim that a per-layer quantity stays at or above ``bound`` at every layer and step.
 
     Declare ``profile`` (drawn: its minimum over training against the layer), optionally
@@ -124,19 +135,20 @@ class LayerThresholdClaim(Claim):
             extra = ((cls.ceiling,) if cls.ceiling else ()) + cls.judged
             cls.uses = tuple(name for name in dict.fromkeys(extra) if name != cls.profile)
 
-    def fit(self, view: StoreView) -> tuple[list[dict[str, object]], list[str]]:
-        return series_selections(view)
+    def fit(self, view: StoreView) -> LayerProfiles:
+        selections, notes = series_selections(view)
+        return LayerProfiles(selections, notes)
 
-    def draw(self, axes: list[Axes], view: StoreView, fitted: tuple[list[dict[str, object]], list[str]]) -> None:
-        ax, (selections, _) = axes[0], fitted
-        by_layer(ax, view, view.ds[self.profile].min("step"), selections)
+    def draw(self, axes: list[Axes], view: StoreView, fitted: LayerProfiles) -> None:
+        ax = axes[0]
+        by_layer(ax, view, view.ds[self.profile].min("step"), fitted.selections)
         if self.ceiling and view.has(self.ceiling):
-            by_layer(ax, view, view.ds[self.ceiling].max("step"), selections, linestyle=":", legend=False)
+            by_layer(ax, view, view.ds[self.ceiling].max("step"), fitted.selections, linestyle=":", legend=False)
         ax.axhline(self.bound, color="k", linestyle="--", linewidth=1, label=self.bound_label or f"bound {self.bound:g}")
         finish(ax, "layer l (1..L)", self.ylabel or self.profile, logy=self.logy)
 
-    def notes(self, view: StoreView, fitted: tuple[list[dict[str, object]], list[str]]) -> list[str]:
-        return list(fitted[1])
+    def notes(self, view: StoreView, fitted: LayerProfiles) -> list[str]:
+        return list(fitted.notes)
 
-    def verdict(self, view: StoreView, fitted: Any) -> Assessment:
+    def verdict(self, view: StoreView, fitted: LayerProfiles) -> Assessment:
         return threshold_verdict(view, lowest_of(view, self.judged), self.bound, self.what or f"min of {self.profile}")

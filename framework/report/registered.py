@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -36,7 +37,7 @@ class LoadedClaims:
 def pipeline_plugins(attrs: Mapping[str, Any]) -> list[str]:
     """The module names of the ``plugins:`` list of the pipeline a store was made from."""
     try:
-        data = yaml.safe_load(str(attrs.get("pipeline", ""))) or {}
+        data = yaml.safe_load(str(attrs.get("resolved_pipeline") or attrs.get("pipeline", ""))) or {}
     except yaml.YAMLError:
         return []
     modules = data.get("plugins", []) if isinstance(data, dict) else []
@@ -74,8 +75,10 @@ def restated(claims: list[Claim], registry: Registry, model: str) -> list[Claim]
 
 
 def store_registry(attrs: Mapping[str, Any]) -> Registry:
-    """A registry with the plugins of the run that made the store (its pipeline's modules too)."""
-    return Registry(pipeline_plugins(attrs))
+    """A registry with the plugins of the run that made the store (its pipeline's modules too,
+    looked up beside its pipeline file first, as the run did)."""
+    directory = attrs.get("pipeline_directory")
+    return Registry(pipeline_plugins(attrs), directory=Path(directory) if directory else None)
 
 
 def load_claims(registry: Registry) -> LoadedClaims:

@@ -17,16 +17,15 @@ from matplotlib.axes import Axes
 
 from framework.report.fits import LineFit, fit_exponential, fit_growth, fit_power_law
 from framework.report.plotting import color, finish, median_band
+from framework.contract.verdicts import Assessment, Verdict
 from framework.report.verdicts import (
     UNMEASURED,
-    Assessment,
-    Verdict,
     combine,
     interval_verdict,
     range_problem,
     with_regime,
 )
-from framework.report.view import DEPTH_AXIS, WIDTH_AXIS, StoreView
+from framework.contract.store_view import DEPTH_AXIS, WIDTH_AXIS, StoreView
 
 MAX_SERIES = 8
 AXIS_LABELS = {WIDTH_AXIS: "width m (neurons)", DEPTH_AXIS: "sequence length L (layers)", "n": "sequences n",

@@ -5,8 +5,8 @@ grid point (its maximum over training, its final value, ...), fit it against m w
 t interval over replicas, and compare the exponent with a bound: ‖D'‖_0 ≤ O(m^{2/3})
 in (5.1) is "exponent ≤ 2/3", Theorem 3's PL ratio "≥ 0". ``ScalingLawClaim`` is that shape;
 a claim declares its panels (the judged quantity first, companions drawn beside it), the
-axis, the bound and the side the paper allows, and inherits ``fit``, ``draw``, ``numbers`` and
-``verdict``. ``law`` picks the rule: ``power`` (the exponent against ``bound``), ``polynomial``
+axis, the bound and the side the paper allows, and inherits ``fit`` (a ``ScalingFit``), ``draw``,
+``numbers`` and ``verdict``. ``law`` picks the rule: ``power`` (the exponent against ``bound``), ``polynomial``
 (a power law fits at least as well as an exponential: growth polynomial, not exponential, in
 the axis) or ``none`` (the paper says nothing: the fits are descriptive).
 """
@@ -20,7 +20,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 
 from framework.contract.claim import Claim
-from framework.report.reductions import reduce
+from framework.contract.reductions import reduce
 from framework.report.scaling import (
     Series,
     decide,
@@ -33,8 +33,9 @@ from framework.report.scaling import (
     scaling_axes,
     series_of,
 )
-from framework.report.verdicts import UNMEASURED, Assessment, Verdict, exponent_verdict
-from framework.report.view import WIDTH_AXIS, StoreView
+from framework.contract.verdicts import Assessment, Verdict
+from framework.report.verdicts import UNMEASURED, exponent_verdict
+from framework.contract.store_view import WIDTH_AXIS, StoreView
 
 OPPOSITE = {"below": "above", "above": "below"}
 
@@ -104,7 +105,15 @@ class FittedPanel:
     notes: list[str]
 
 
-class ScalingLawClaim(Claim):
+@dataclass(frozen=True)
+class ScalingFit:
+    """What a scaling-law claim measures: one ``FittedPanel`` for each of its panels the store has,
+    in the order declared; each is one panel of the figure, and the verdict reads the judged ones."""
+
+    panels: tuple[FittedPanel, ...]
+
+
+class ScalingLawClaim(Claim[ScalingFit]):
     """A claim that a quantity scales as a power of a grid axis, its exponent on one side of a bound.
 
     Declare ``panels`` (``ScalingPanel``, at least one judged), ``axis`` (default ``m``),
@@ -133,16 +142,16 @@ class ScalingLawClaim(Claim):
         if "axes" not in cls.__dict__:
             cls.axes = (cls.axis,)
 
-    def fit(self, view: StoreView) -> list[FittedPanel]:
+    def fit(self, view: StoreView) -> ScalingFit:
         fitted = []
         for panel in self.panels:
             if view.has(panel.variable):
                 series, notes = series_of(view, panel.values(view), self.axis)
                 fitted.append(FittedPanel(panel, series, notes))
-        return fitted
+        return ScalingFit(tuple(fitted))
 
-    def panel_count(self, view: StoreView, fitted: list[FittedPanel]) -> int:
-        return len(fitted)
+    def panel_count(self, view: StoreView, fitted: ScalingFit) -> int:
+        return len(fitted.panels)
 
     def bound_line(self, panel: ScalingPanel) -> ReferenceLine | None:
         """The line a judged panel is judged against (∝ axis^bound through its first median), unless
@@ -154,18 +163,18 @@ class ScalingLawClaim(Claim):
             return None
         return ReferenceLine(exponent, f"judged against: ∝ {self.axis}^{exponent:g}")
 
-    def draw(self, axes: list[Axes], view: StoreView, fitted: list[FittedPanel]) -> None:
+    def draw(self, axes: list[Axes], view: StoreView, fitted: ScalingFit) -> None:
         x = np.asarray(view.ds[self.axis].values, dtype=float)
-        for ax, item in zip(axes, fitted):
+        for ax, item in zip(axes, fitted.panels):
             draw_series(ax, item.series)
             bound = self.bound_line(item.panel)
             for reference in item.panel.references + ((bound,) if bound else ()):
                 reference.draw(ax, x, item.series)
             scaling_axes(ax, view, self.axis, item.panel.axis_text(view))
 
-    def numbers(self, view: StoreView, fitted: list[FittedPanel]) -> list[str]:
+    def numbers(self, view: StoreView, fitted: ScalingFit) -> list[str]:
         lines = []
-        for item in fitted:
+        for item in fitted.panels:
             label = item.panel.label
             if item.panel.listed != "nothing":
                 lines += fit_numbers(item.series, f"exponent of {label} in {self.axis}")
@@ -173,13 +182,13 @@ class ScalingLawClaim(Claim):
                 lines += [f"{label} by {self.axis} ({line.label}): {medians(line)}" for line in item.series]
         return lines
 
-    def notes(self, view: StoreView, fitted: list[FittedPanel]) -> list[str]:
-        return list(dict.fromkeys(note for item in fitted for note in item.notes))
+    def notes(self, view: StoreView, fitted: ScalingFit) -> list[str]:
+        return list(dict.fromkeys(note for item in fitted.panels for note in item.notes))
 
-    def verdict(self, view: StoreView, fitted: list[FittedPanel]) -> Assessment:
+    def verdict(self, view: StoreView, fitted: ScalingFit) -> Assessment:
         """The verdict of the first judged panel that can be measured (the steps to a target, say,
         else the speed per step when too few points reached the target), else the first judged panel's."""
-        judged_panels = [item for item in fitted if item.panel.judged]
+        judged_panels = [item for item in fitted.panels if item.panel.judged]
         if not judged_panels:
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "the store has none of the judged quantities")
         if self.law == "none":

@@ -1,7 +1,7 @@
 """``overparam show STORE``: a one-screen summary of a run store, read with plain xarray.
 
 It names the pipeline, lists the grid, counts the statuses, and tabulates the columns the
-registered claims declare (``framework.Column``: a variable and how its trajectory becomes one
+registered claims declare (``overparam.Column``: a variable and how its trajectory becomes one
 number), by grid point — the median over the replica axis when there is one, so a replicated
 scan stays one screen long. The claims come from the plugins of the run that made the store,
 so a third-party diagnostic's claim brings its own column; the module names no variable itself.
@@ -16,10 +16,10 @@ import xarray as xr
 
 from framework.contract.claim import Claim, Column
 from framework.plugin_system.registry import Registry
-from framework.report.reductions import reduce
+from framework.contract.reductions import reduce
 from framework.report.registered import load_claims, store_registry
-from framework.report.view import REPLICA_AXIS, STAGE_DIM
-from framework.storage.schema import STATUS, STATUS_CODE
+from framework.contract.store_view import REPLICA_AXIS, STAGE_DIM
+from framework.contract.store_names import STATUS, STATUS_CODE
 
 MAX_ROWS = 40
 

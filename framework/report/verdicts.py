@@ -19,37 +19,15 @@ smaller widths are stated beside it, as where the regime ends, and do not decide
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
 
 import numpy as np
 
+from framework.contract.verdicts import Assessment, Verdict
 from framework.report.fits import MIN_REPLICAS, LineFit
 
 MIN_VALUES = 3
 MIN_FACTOR = 4.0
 MIN_POINTS = 3
-
-
-class Verdict(str, Enum):
-    SUPPORTED = "supported"
-    CONTRADICTED = "contradicted"
-    INCONCLUSIVE = "inconclusive"
-    NOT_ENOUGH_RANGE = "not enough range"
-    NOT_ENOUGH_REPLICAS = "not enough replicas"
-    DESCRIPTIVE = "no claim"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True)
-class Assessment:
-    """A verdict, the sentence that justifies it from the numbers, and the judged number itself
-    (estimate, low, high of its 95% interval) where one number decided it."""
-
-    verdict: Verdict
-    reason: str
-    measured: tuple[float, float, float] | None = None
 
 
 @dataclass

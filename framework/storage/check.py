@@ -31,9 +31,11 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from framework.configuration.overrides import with_overrides
 from framework.configuration.source import PipelineError, read_source
 from framework.storage.point_check import PointChecks
-from framework.storage.schema import RUN_VARIABLES, STATUS, TRAINING_DIM, pipeline_digest
+from framework.contract.store_names import STATUS, TRAINING_DIM
+from framework.storage.schema import RUN_VARIABLES, pipeline_digest
 
 MARKS = ("pipeline_hash", "pipeline", "resolved_config")  # any one makes a store overparam's
 ROOT_ATTRS = {
@@ -202,16 +204,31 @@ class _Checker(PointChecks):
             self.add("root attribute versions is not a JSON mapping of library names to versions naming overparam")
         if attrs.get("resolved_config"):
             self.config = self.read_config(attrs["resolved_config"])
-        if attrs.get("pipeline"):
+        ran = "resolved_pipeline" if attrs.get("resolved_pipeline") else "pipeline"  # with its overrides applied
+        if attrs.get(ran):
             try:
-                self.pipeline = read_source(str(attrs["pipeline"]), name="root attribute pipeline").data
+                self.pipeline = read_source(str(attrs[ran]), name=f"root attribute {ran}").data
             except PipelineError as error:
-                self.add(f"root attribute pipeline is not a valid pipeline text: {str(error).splitlines()[0]}")
+                self.add(f"root attribute {ran} is not a valid pipeline text: {str(error).splitlines()[0]}")
+        if ran == "resolved_pipeline" and self.pipeline and attrs.get("pipeline"):
+            self.check_overrides(str(attrs["pipeline"]), attrs.get("overrides"), self.pipeline)
         if self.pipeline and attrs.get("pipeline_hash"):
             digest = pipeline_digest(self.pipeline)
             if attrs["pipeline_hash"] != digest:
-                self.add(f"root attribute pipeline_hash is {attrs['pipeline_hash']!r}, but the stored pipeline text "
+                self.add(f"root attribute pipeline_hash is {attrs['pipeline_hash']!r}, but the stored {ran} text "
                          f"hashes to {digest!r}: the attributes were edited, or come from different runs")
+
+    def check_overrides(self, text: str, overrides: Any, resolved: Any) -> None:
+        """The file's text with the recorded overrides applied gives the resolved pipeline."""
+        listed = json.loads(str(overrides)) if overrides else []
+        try:
+            made = with_overrides(read_source(text, name="root attribute pipeline"), [str(o) for o in listed]).data
+        except (PipelineError, json.JSONDecodeError, TypeError) as error:
+            self.add(f"root attributes pipeline and overrides do not make a pipeline: {str(error).splitlines()[0]}")
+            return
+        if made != resolved:
+            self.add("root attribute pipeline with its overrides does not give resolved_pipeline: the attributes were "
+                     "edited, or come from different runs")
 
     def read_config(self, text: Any) -> dict[str, Any]:
         """``resolved_config`` as a mapping, with each departure from its expected shape reported."""

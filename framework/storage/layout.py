@@ -24,7 +24,8 @@ from framework.contract.diagnostic import DIMENSIONLESS
 from framework.planning.plan import Plan
 from framework.planning.point_resolver import plugin_failure
 from framework.planning.dag import trained_by
-from framework.storage.schema import RUN_VARIABLES, TRAINING_DIM
+from framework.contract.store_names import TRAINING_DIM
+from framework.storage.schema import RUN_VARIABLES
 from framework.configuration.source import Finding, PipelineError
 
 STAGE_DIM = "stage"  # labels the values of a diagnostic listed in several stages
@@ -68,6 +69,7 @@ class Layout:
     stages: tuple[str, ...] = ()
     trainings: tuple[str, ...] = ()
     trained_by: Mapping[str, str] = field(default_factory=dict)
+    stage_steps: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # each diagnostic stage's own steps
 
     @property
     def training_dims(self) -> tuple[str, ...]:
@@ -150,12 +152,14 @@ def layout_of(plan: Plan) -> Layout:
         findings.append(Finding(("stages", stage), message))
 
     measured: dict[str, set[int]] = {}  # diagnostic -> the steps any stage of any job measures it at
+    stage_steps: dict[str, set[int]] = {}  # diagnostic stage -> the steps it measures at in any job
     seen: set[tuple] = set()  # (stage, parameters, shape): each distinct diagnostic call is laid out once
     for job in plan.jobs.distinct():
         shape = job.shape
         for diagnostic in job.diagnostics:
             call = diagnostic.call
             measured.setdefault(call.name, set()).update(diagnostic.steps)
+            stage_steps.setdefault(call.stage, set()).update(diagnostic.steps)
             distinct = (call.stage, call.name, id(call.params), shape)
             if distinct in seen:
                 continue
@@ -210,7 +214,8 @@ def layout_of(plan: Plan) -> Layout:
     if findings:
         raise PipelineError(plan.pipeline.source, dict.fromkeys(findings))
     return Layout(plan.steps, sizes, variables, stage_labels, trainings,
-                  {stage: measures[stage] for stage in stage_labels} if len(trainings) > 1 else {})
+                  {stage: measures[stage] for stage in stage_labels} if len(trainings) > 1 else {},
+                  {stage: tuple(sorted(steps)) for stage, steps in stage_steps.items()})
 
 
 @dataclass

@@ -16,7 +16,8 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from framework.storage.schema import NOT_RUN, RUN_VARIABLES, STATUS, STATUS_CODE, TRAINING_DIM
+from framework.contract.store_names import STATUS, STATUS_CODE, TRAINING_DIM
+from framework.storage.schema import NOT_RUN, RUN_VARIABLES
 
 PENDING, DONE, FAILED, DIVERGED = (STATUS_CODE[name] for name in STATUS)
 INVALID = -1  # a status value that is none of the four states

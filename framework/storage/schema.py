@@ -10,10 +10,9 @@ from datetime import datetime, timezone
 from hashlib import sha256
 from typing import Any
 
-STATUS = ("pending", "done", "failed", "diverged")
-STATUS_CODE = {name: code for code, name in enumerate(STATUS)}
+from framework.contract.store_names import STATUS, STATUS_CODE
+
 NOT_RUN = -1  # reached_step of a grid point never run
-TRAINING_DIM = "train"  # labels the run variables of each optimizer stage, in a pipeline with several
 
 
 @dataclass(frozen=True)
@@ -62,6 +61,14 @@ def pipeline_digest(data: Mapping[str, Any]) -> str:
     ``store``, so comments, layout and wording may change and a store still resumes."""
     content = {k: v for k, v in data.items() if k not in IDENTITY_IGNORES}
     return sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def resolved_text(data: Mapping[str, Any]) -> str:
+    """A pipeline's parsed content as YAML: what a store records as the pipeline it ran (the
+    file with its overrides applied), and what a later run is compared with to resume or grow."""
+    import yaml
+
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
 def _flatten(value: Any, path: str = "") -> dict[str, Any]:

@@ -43,15 +43,16 @@ from framework.storage.growth import copy_points, growth_maps, restore_replaced,
 from framework.storage.layout import Layout, MemberResult
 from framework.planning.plan import Plan
 from framework.storage.lock import StoreError
+from framework.contract.store_names import TRAINING_DIM
 from framework.storage.schema import (
     MISSING_COUNT,
     RUN_VARIABLES,
     STATUS_CODE,
-    TRAINING_DIM,
     changed_keys,
     differing_keys,
     now,
     pipeline_digest,
+    resolved_text,
 )
 
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
@@ -219,6 +220,10 @@ def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
         "description": pipeline.description,
         "pipeline": pipeline.source.text,
         "pipeline_file": pipeline.source.name,
+        "pipeline_directory": str(pipeline.source.directory.resolve()),
+        "overrides": json.dumps([text for _, _, text in pipeline.source.overrides]),
+        "resolved_pipeline": resolved_text(pipeline.raw),
+        "stage_steps": json.dumps(layout.stage_steps),
         "pipeline_hash": digest,
         "resolved_config": json.dumps({
             "seed": pipeline.seed, "device": pipeline.device, "dtype": pipeline.dtype,
@@ -270,7 +275,7 @@ class Store:
                                  "choose another store path, or pass --overwrite to replace it") from None
             group = zarr.open_group(str(path), mode="r")
             if existing != digest:
-                stored = group.attrs.get("pipeline", "")
+                stored = group.attrs.get("resolved_pipeline") or group.attrs.get("pipeline", "")
                 maps, why_not = growth_maps(group, stored, dict(plan.pipeline.raw), plan.pipeline.grid, layout)
                 if maps is not None:
                     return cls._grown(path, plan, layout, digest, maps)

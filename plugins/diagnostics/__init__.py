@@ -3,15 +3,15 @@
 One module per topic: ``loss`` (f, Theorem 3's ratio), ``geometry`` (§4: (4.1)-(4.3)),
 ``stability`` (§5: (5.1), the radius of Theorems 3-4), ``chains`` ((4.4)-(4.6)),
 ``smoothness`` (Theorem 4), ``rate`` (Theorems 1-2), ``kernel`` (the tangent kernel J Jᵀ, Theorems
-3-4). All read one shared ``framework.Probe``.
+3-4). All read one shared ``overparam.Probe``.
 
 Beside each module, ``<module>_claims`` holds the paper's claims on its variables, as the report
-tests them (``framework.Claim``, docs/report.md); they are imported only when claims are asked
+tests them (``overparam.Claim``, docs/report.md); they are imported only when claims are asked
 for, so planning a run does not load the report's plotting.
 """
 from __future__ import annotations
 
-from framework import Claim, Diagnostic, hookimpl
+from overparam import Claim, Diagnostic, hookimpl
 from plugins.diagnostics.chains import ChainNorms
 from plugins.diagnostics.kernel import KernelDrift, KernelSpectrum
 from plugins.diagnostics.kernel_limit import KernelDeviation

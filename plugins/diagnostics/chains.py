@@ -18,16 +18,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from framework import (
-    Diagnostic,
-    Output,
-    Params,
-    Probe,
-    ProblemShape,
-    SparseScheduleParams,
-    normal_per_member,
-    top_singular_value,
-)
+from overparam import Diagnostic, Output, Params, Probe, ProblemShape, SparseScheduleParams
+from overparam.engine import normal_per_member, top_singular_value
 
 if TYPE_CHECKING:
     from torch import Tensor

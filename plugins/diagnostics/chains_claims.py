@@ -7,27 +7,15 @@ as √m.
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.axes import Axes
 
-from framework import (
-    DEPTH_AXIS,
-    MAX_SERIES,
-    Assessment,
-    Claim,
-    ReferenceLine,
-    ScalingLawClaim,
-    ScalingPanel,
-    StoreView,
-    color,
-    decide,
-    draw_series,
-    exponent_verdict,
-    finish,
-    judged,
-    median_band,
-    series_of,
+from overparam import Assessment, Claim, StoreView
+from overparam.claims import (
+    DEPTH_AXIS, MAX_SERIES, ReferenceLine, ScalingLawClaim, ScalingPanel, Series, color, decide, draw_series,
+    exponent_verdict, finish, judged, median_band, series_of,
 )
 
 NAIVE_GROWTH = math.sqrt(2)
@@ -36,7 +24,17 @@ CHAINS_TITLE = "(4.4)–(4.6): spectral norms of chains W D ⋯ D W, max over i,
 LENGTH_LABEL = r"chain length $l_1 - l_2 + 1$ (layers)"
 
 
-class ChainsDoNotBlowUp(Claim):
+@dataclass(frozen=True)
+class ChainsFit:
+    """The W-chain norms against the chain length, one fitted exponential per line, the notes on the
+    lines left out, and the B-chain norms against the length (None: the store has none)."""
+
+    series: list[Series]
+    notes: list[str]
+    b_series: list[Series] | None
+
+
+class ChainsDoNotBlowUp(Claim[ChainsFit]):
     """W-chain norms against the chain length, log y, fitted as an exponential: √2 per layer or less? (4.4)."""
 
     name = "chains_do_not_blow_up"
@@ -50,19 +48,19 @@ class ChainsDoNotBlowUp(Claim):
     figure_title = CHAINS_TITLE
     order = 90
 
-    def fit(self, view: StoreView) -> dict[str, Any]:
+    def fit(self, view: StoreView) -> ChainsFit:
         dims = sorted(view.scanned, key=lambda d: d != DEPTH_AXIS)
         series, notes = series_of(view, view.ds["chain_norm_w"].max("step"), "length", model="exponential",
                                   others=dims)
         b_series = (series_of(view, view.ds["chain_norm_b"].max("step"), "length", model="power", others=dims)[0]
                     if view.has("chain_norm_b") else None)
-        return {"series": series, "notes": notes, "b_series": b_series}
+        return ChainsFit(series, notes, b_series)
 
-    def panel_count(self, view: StoreView, fitted: dict[str, Any]) -> int:
-        return 1 if fitted["b_series"] is None else 2
+    def panel_count(self, view: StoreView, fitted: ChainsFit) -> int:
+        return 1 if fitted.b_series is None else 2
 
-    def draw(self, axes: list[Any], view: StoreView, fitted: dict[str, Any]) -> None:
-        series = fitted["series"]
+    def draw(self, axes: list[Axes], view: StoreView, fitted: ChainsFit) -> None:
+        series = fitted.series
         draw_series(axes[0], series, symbol="r", model="exponential")
         lengths = np.asarray(view.ds["length"].values, dtype=float)
         anchor = next((float(np.nanmedian(s.y[0])) for s in series if np.isfinite(s.y[0]).any()), None)
@@ -70,20 +68,20 @@ class ChainsDoNotBlowUp(Claim):
             axes[0].plot(lengths, anchor * NAIVE_GROWTH ** (lengths - lengths[0]), color="0.5", linestyle=":",
                          label="naive: √2 per layer")
         finish(axes[0], LENGTH_LABEL, r"$\|W D_{l_1} W \cdots D_{l_2} W\|_2$", logy=True)
-        if fitted["b_series"] is not None:
-            for index, line in enumerate(fitted["b_series"][:MAX_SERIES]):
+        if fitted.b_series is not None:
+            for index, line in enumerate(fitted.b_series[:MAX_SERIES]):
                 median_band(axes[1], line.x, line.y, line.label, color(index))
             finish(axes[1], LENGTH_LABEL, r"$\|B D_{l_1} W \cdots D_{l_2} W\|_2$", logy=True)
 
-    def numbers(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
+    def numbers(self, view: StoreView, fitted: ChainsFit) -> list[str]:
         return [f"W chains, {s.label}: growth factor per layer e^r = {math.exp(s.fit.slope):.3g} "
-                f"[{math.exp(s.fit.low):.3g}, {math.exp(s.fit.high):.3g}]" for s in fitted["series"] if s.fit]
+                f"[{math.exp(s.fit.low):.3g}, {math.exp(s.fit.high):.3g}]" for s in fitted.series if s.fit]
 
-    def notes(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
-        return list(fitted["notes"])
+    def notes(self, view: StoreView, fitted: ChainsFit) -> list[str]:
+        return list(fitted.notes)
 
-    def verdict(self, view: StoreView, fitted: dict[str, Any]) -> Assessment:
-        return decide(fitted["series"], judged(fitted["series"], lambda f: exponent_verdict(
+    def verdict(self, view: StoreView, fitted: ChainsFit) -> Assessment:
+        return decide(fitted.series, judged(fitted.series, lambda f: exponent_verdict(
             f, math.log(NAIVE_GROWTH), "below", "the exponential rate r of the W chains per layer (ln √2 = 0.347)")))
 
 

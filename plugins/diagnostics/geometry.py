@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from framework import Diagnostic, Output, Params, Probe, ProblemShape, SparseScheduleParams
+from overparam import Diagnostic, Output, Params, Probe, ProblemShape, SparseScheduleParams
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -6,28 +6,16 @@
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
 
-from framework import (
-    DEPTH_AXIS,
-    Assessment,
-    Claim,
-    LayerThresholdClaim,
-    ReferenceLine,
-    StoreView,
-    Verdict,
-    by_layer,
-    decide,
-    draw_series,
-    exponent_verdict,
-    finish,
-    fit_numbers,
-    judged,
-    scaling_axes,
-    series_of,
-    series_selections,
+from overparam import Assessment, Claim, StoreView, Verdict
+from overparam.claims import (
+    DEPTH_AXIS, LayerProfiles, LayerThresholdClaim, ReferenceLine, Series, by_layer, decide, draw_series,
+    exponent_verdict, finish, fit_numbers, judged, scaling_axes, series_of, series_selections,
 )
 
 HALF = 0.5
@@ -55,7 +43,7 @@ class ForwardNormsBounded(LayerThresholdClaim):
     ylabel = r"$\min_i$ (solid), $\max_i$ (dotted) of $\|h_{i,l}\|_2$"
     what = "min over i, l, t of ‖h‖ and ‖g‖"
 
-    def numbers(self, view: StoreView, fitted: Any) -> list[str]:
+    def numbers(self, view: StoreView, fitted: LayerProfiles) -> list[str]:
         if not view.has("h_norm_max"):
             return []
         highest = float(view.ds["h_norm_max"].max())
@@ -63,7 +51,19 @@ class ForwardNormsBounded(LayerThresholdClaim):
                 "unknown constant; a scan over L tests its growth)"]
 
 
-class FreshRandomness(Claim):
+@dataclass(frozen=True)
+class FreshFit:
+    """The fresh randomness against the layer and against L: the grid points drawn as lines
+    (``selections``) with the notes on those left out, the lowest value per grid point over steps
+    and layers, and its fitted power laws in L (None: the grid has no numeric ``L`` axis)."""
+
+    selections: list[dict[str, object]]
+    notes: list[str]
+    lowest: xr.DataArray
+    series: list[Series] | None
+
+
+class FreshRandomness(Claim[FreshFit]):
     """The fresh part of each hidden state against the layer, and its smallest value against L (4.2)."""
 
     name = "fresh_randomness"
@@ -76,43 +76,43 @@ class FreshRandomness(Claim):
     figure_title = LAYERS_TITLE
     order = 81
 
-    def fit(self, view: StoreView) -> dict[str, Any]:
+    def fit(self, view: StoreView) -> FreshFit:
         selections, notes = series_selections(view)
         lowest = view.ds["fresh_randomness"].min(("step", "layer"))
         series = series_of(view, lowest, DEPTH_AXIS)[0] if DEPTH_AXIS in view.numeric_axes else None
-        return {"selections": selections, "notes": notes, "lowest": lowest, "series": series}
+        return FreshFit(selections, notes, lowest, series)
 
-    def panel_count(self, view: StoreView, fitted: dict[str, Any]) -> int:
-        return 1 if fitted["series"] is None else 2
+    def panel_count(self, view: StoreView, fitted: FreshFit) -> int:
+        return 1 if fitted.series is None else 2
 
-    def draw(self, axes: list[Any], view: StoreView, fitted: dict[str, Any]) -> None:
-        by_layer(axes[0], view, view.ds["fresh_randomness"].min("step"), fitted["selections"])
-        depths = sorted({s[DEPTH_AXIS] for s in fitted["selections"] if DEPTH_AXIS in s}) or [view.ds.sizes["layer"]]
+    def draw(self, axes: list[Axes], view: StoreView, fitted: FreshFit) -> None:
+        by_layer(axes[0], view, view.ds["fresh_randomness"].min("step"), fitted.selections)
+        depths = sorted({s[DEPTH_AXIS] for s in fitted.selections if DEPTH_AXIS in s}) or [view.ds.sizes["layer"]]
         for depth in depths:
             axes[0].axhline(1 / depth**2, color="k", linestyle="--", linewidth=0.8,
                             label="paper: 1/L² (constant 1)" if depth == depths[0] else "_nolegend_")
         finish(axes[0], "layer l (1..L)", r"$\min_i\ \|(I - U_{l-1}U_{l-1}^\top)\, h_{i,l}\|_2$", logy=True)
-        if fitted["series"] is not None:
-            draw_series(axes[1], fitted["series"])
+        if fitted.series is not None:
+            draw_series(axes[1], fitted.series)
             x = np.asarray(view.ds[DEPTH_AXIS].values, dtype=float)
-            ReferenceLine(-2.0, "paper's bound: ∝ L^(−2) (through first point)").draw(axes[1], x, fitted["series"])
+            ReferenceLine(-2.0, "paper's bound: ∝ L^(−2) (through first point)").draw(axes[1], x, fitted.series)
             scaling_axes(axes[1], view, DEPTH_AXIS, r"$\min_{i,l,t}$ fresh randomness")
 
-    def numbers(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
-        if fitted["series"] is not None:
-            return fit_numbers(fitted["series"], "exponent of min fresh randomness in L")
-        values = fitted["lowest"].values[np.isfinite(fitted["lowest"].values)]
+    def numbers(self, view: StoreView, fitted: FreshFit) -> list[str]:
+        if fitted.series is not None:
+            return fit_numbers(fitted.series, "exponent of min fresh randomness in L")
+        values = fitted.lowest.values[np.isfinite(fitted.lowest.values)]
         return [f"min over i, l, t of the fresh randomness: {values.min():.3g} "
                 f"(median over points {np.median(values):.3g})"]
 
-    def notes(self, view: StoreView, fitted: dict[str, Any]) -> list[str]:
-        return list(fitted["notes"])
+    def notes(self, view: StoreView, fitted: FreshFit) -> list[str]:
+        return list(fitted.notes)
 
-    def verdict(self, view: StoreView, fitted: dict[str, Any]) -> Assessment:
-        if fitted["series"] is None:
+    def verdict(self, view: StoreView, fitted: FreshFit) -> Assessment:
+        if fitted.series is None:
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "the bound is Ω̃(1/L²) with an unknown constant: testing it "
                               f"needs a scan over `{DEPTH_AXIS}` with at least 3 values")
-        return decide(fitted["series"], judged(fitted["series"], lambda f: exponent_verdict(
+        return decide(fitted.series, judged(fitted.series, lambda f: exponent_verdict(
             f, -2.0, "above", "the exponent of the fresh randomness in L")))
 
 

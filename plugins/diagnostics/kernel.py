@@ -3,7 +3,7 @@ far it moves from K_0 (the linearization that semi-smoothness, Theorem 4, keeps 
 
 J is the Jacobian of the scored residuals in the model's default-trained weights (W), so
 ||∇f||² = rᵀ K r >= 2 λ_min(K) f and ``pl_ratio`` >= 2 λ_min(K)/m: Theorem 3's gradient lower
-bound is a lower bound on λ_min(K)/m. ``framework.TangentKernel`` gives K v from one pull-back
+bound is a lower bound on λ_min(K)/m. ``overparam.engine.TangentKernel`` gives K v from one pull-back
 and one tangent product; the matrix is N such products (N = P·n·d rows: (L-1)·n·d for §2.2).
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import torch
 from pydantic import Field
 
-from framework import Diagnostic, Output, Params, Probe, extreme_eigenvalues, member_sum, normal_per_member
+from overparam import Diagnostic, Output, Params, Probe
+from overparam.engine import extreme_eigenvalues, member_sum, normal_per_member
 
 if TYPE_CHECKING:
     from torch import Tensor

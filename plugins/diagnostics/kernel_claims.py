@@ -7,7 +7,8 @@ Each is a power law in m: λ_min(K)/m bounded below (exponent ≥ 0), the drift 
 """
 from __future__ import annotations
 
-from framework import Column, ReferenceLine, ScalingLawClaim, ScalingPanel
+from overparam import Column
+from overparam.claims import ReferenceLine, ScalingLawClaim, ScalingPanel
 
 
 class KernelLowerBound(ScalingLawClaim):

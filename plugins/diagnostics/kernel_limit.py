@@ -37,7 +37,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import torch
 
-from framework import Diagnostic, Output, Params, Probe, member_sum
+from overparam import Diagnostic, Output, Params, Probe
+from overparam.engine import member_sum
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -76,7 +77,7 @@ def _previous_layer(matrix: Tensor, n: int) -> Tensor:
 def limit_kernel(X: Tensor, d: int) -> Tensor:
     """lim K/m of the Elman network at Definition 2.3's initialization, J in W, ``[K, N, N]``.
 
-    ``X [K, n, L, d_x]`` are the inputs; rows and columns are ordered as ``framework.TangentKernel``
+    ``X [K, n, L, d_x]`` are the inputs; rows and columns are ordered as ``overparam.engine.TangentKernel``
     orders them (outputs l = 2..L, then sequences, then the d coordinates). The recursion of the
     module docstring, over all (i, a) states at once: L passes of each recursion, the k-th making
     every pair with min(a, b) <= k exact.

@@ -2,7 +2,8 @@
 linearization around W0 does (the lazy regime that semi-smoothness, Theorem 4, keeps it near)."""
 from __future__ import annotations
 
-from framework import Column, ReferenceLine, ScalingLawClaim, ScalingPanel
+from overparam import Column
+from overparam.claims import ReferenceLine, ScalingLawClaim, ScalingPanel
 
 
 class LinearRegime(ScalingLawClaim):

@@ -4,7 +4,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 
-from framework import Diagnostic, Output, Params, Probe, member_sum
+from overparam import Diagnostic, Output, Params, Probe
+from overparam.engine import member_sum
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -18,25 +18,14 @@ Theorem 3: ‖∇f(W)‖_F² ≥ δ/poly(ρ) · m · f(W) within poly(ϱ)/√m o
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
+import xarray as xr
+from matplotlib.axes import Axes
 
-from framework import (
-    WIDTH_AXIS,
-    Assessment,
-    Claim,
-    Column,
-    ScalingLawClaim,
-    ScalingPanel,
-    StoreView,
-    Verdict,
-    color,
-    decide,
-    finish,
-    interval_verdict,
-    median_band,
-    t_interval,
+from overparam import Assessment, Claim, Column, StoreView, Verdict
+from overparam.claims import (
+    ScalingLawClaim, ScalingPanel, WIDTH_AXIS, color, decide, finish, interval_verdict, median_band, t_interval,
 )
 
 TARGET = 1e-2
@@ -173,11 +162,12 @@ def reached(view: StoreView, axis: str | None) -> list[str]:
     return lines
 
 
-def final_ratio(view: StoreView) -> Any:
+def final_ratio(view: StoreView) -> xr.DataArray:
+    """f_T/f_0 per grid point: the last logged loss over the first."""
     return view.final("loss") / view.ds["loss"].isel(step=0)
 
 
-def curves(ax: Any, view: StoreView, facet: dict[str, object], axis: str | None) -> None:
+def curves(ax: Axes, view: StoreView, facet: dict[str, object], axis: str | None) -> None:
     """f(W_t)/f(W_0) against the step in one panel: one line per value of ``axis`` (or one line)."""
     ratio = view.ds["loss"] / view.ds["loss"].isel(step=0)
     values = [None] if axis is None else view.ds[axis].values.tolist()
@@ -190,7 +180,28 @@ def curves(ax: Any, view: StoreView, facet: dict[str, object], axis: str | None)
     finish(ax, "step t (iterations)", RATIO_LABEL, logy=True)
 
 
-class LinearConvergence(Claim):
+@dataclass(frozen=True)
+class CurvesFit:
+    """The loss curves of ``linear_convergence``: the axis drawn as one line each in a panel
+    (``lines``; None: one line), the panels (one per combination of the other axes, at most
+    ``MAX_FACETS``), the notes on panels left out, and the phase rates of every done trajectory."""
+
+    lines: str | None
+    facets: list[dict[str, object]]
+    notes: list[str]
+    rates: list[RateSeries]
+
+
+@dataclass(frozen=True)
+class OptimizerFit:
+    """The loss curves of ``optimizer_comparison``: its panels (one per combination of the axes
+    other than the optimizer) and the phase rates of every done trajectory."""
+
+    facets: list[dict[str, object]]
+    rates: list[RateSeries]
+
+
+class LinearConvergence(Claim[CurvesFit]):
     """f(W_t)/f(W_0) against the step, one line per width, one panel per value of the other axes."""
 
     name = "linear_convergence"
@@ -204,43 +215,42 @@ class LinearConvergence(Claim):
     order = 10
     columns = (Column("f_T/f_0", "loss", "relative"),)
 
-    def fit(self, view: StoreView) -> tuple[str | None, list[dict[str, object]], list[str], list[RateSeries]]:
+    def fit(self, view: StoreView) -> CurvesFit:
         lines = line_axis(view)
         facets = [f for f in view.combinations([d for d in view.scanned if d != lines]) if view.done_at(f)]
         notes = []
         if len(facets) > MAX_FACETS:
             notes.append(f"only the first {MAX_FACETS} of {len(facets)} panels are drawn")
         selections = [f for f in view.combinations(view.scanned) if view.done_at(f)]
-        return lines, facets[:MAX_FACETS], notes, rate_series(view, selections)
+        return CurvesFit(lines, facets[:MAX_FACETS], notes, rate_series(view, selections))
 
-    def panel_count(self, view: StoreView, fitted: Any) -> int:
-        return len(fitted[1])
+    def panel_count(self, view: StoreView, fitted: CurvesFit) -> int:
+        return len(fitted.facets)
 
-    def draw(self, axes: list[Any], view: StoreView, fitted: Any) -> None:
-        lines, facets = fitted[0], fitted[1]
-        ends = [(p.t_q, p.t_h) for line in fitted[3] for p in line.phases]
-        for ax, facet in zip(axes, facets):
-            curves(ax, view, facet, lines)
+    def draw(self, axes: list[Axes], view: StoreView, fitted: CurvesFit) -> None:
+        ends = [(p.t_q, p.t_h) for line in fitted.rates for p in line.phases]
+        for ax, facet in zip(axes, fitted.facets):
+            curves(ax, view, facet, fitted.lines)
             if ends:
                 for boundary in np.median(np.array(ends), axis=0):
                     ax.axvline(boundary, color="0.4", linestyle=":", linewidth=0.9)
 
-    def numbers(self, view: StoreView, fitted: Any) -> list[str]:
-        lines = [line.text() for line in fitted[3]] + reached(view, fitted[0])
+    def numbers(self, view: StoreView, fitted: CurvesFit) -> list[str]:
+        lines = [line.text() for line in fitted.rates] + reached(view, fitted.lines)
         if view.has("rate"):
             rate = view.ds["rate"]
             lines.append(f"rate −d ln f/dt fitted over the whole logged trajectory: median {float(rate.median()):.3g} "
                          f"per step (range {float(rate.min()):.3g} to {float(rate.max()):.3g})")
         return lines
 
-    def notes(self, view: StoreView, fitted: Any) -> list[str]:
-        return list(fitted[2])
+    def notes(self, view: StoreView, fitted: CurvesFit) -> list[str]:
+        return list(fitted.notes)
 
-    def verdict(self, view: StoreView, fitted: Any) -> Assessment:
-        return convergence(fitted[3])
+    def verdict(self, view: StoreView, fitted: CurvesFit) -> Assessment:
+        return convergence(fitted.rates)
 
 
-class OptimizerComparison(Claim):
+class OptimizerComparison(Claim[OptimizerFit]):
     """GD against SGD against mini-batch: loss curves with one line per optimizer."""
 
     name = "optimizer_comparison"
@@ -253,28 +263,28 @@ class OptimizerComparison(Claim):
     figure_title = "Loss by optimizer (each with its own step budget)"
     order = 20
 
-    def fit(self, view: StoreView) -> tuple[list[dict[str, object]], list[RateSeries]]:
+    def fit(self, view: StoreView) -> OptimizerFit:
         facet_dims = [d for d in view.scanned if d != OPTIMIZER_AXIS]
         facets = [f for f in view.combinations(facet_dims) if view.done_at(f)][:MAX_FACETS]
         selections = [f for f in view.combinations(view.scanned) if view.done_at(f)]
-        return facets, rate_series(view, selections)
+        return OptimizerFit(facets, rate_series(view, selections))
 
-    def panel_count(self, view: StoreView, fitted: Any) -> int:
-        return len(fitted[0])
+    def panel_count(self, view: StoreView, fitted: OptimizerFit) -> int:
+        return len(fitted.facets)
 
-    def draw(self, axes: list[Any], view: StoreView, fitted: Any) -> None:
-        for ax, facet in zip(axes, fitted[0]):
+    def draw(self, axes: list[Axes], view: StoreView, fitted: OptimizerFit) -> None:
+        for ax, facet in zip(axes, fitted.facets):
             curves(ax, view, facet, OPTIMIZER_AXIS)
 
-    def numbers(self, view: StoreView, fitted: Any) -> list[str]:
-        return [line.text() for line in fitted[1]] + reached(view, OPTIMIZER_AXIS)
+    def numbers(self, view: StoreView, fitted: OptimizerFit) -> list[str]:
+        return [line.text() for line in fitted.rates] + reached(view, OPTIMIZER_AXIS)
 
-    def notes(self, view: StoreView, fitted: Any) -> list[str]:
+    def notes(self, view: StoreView, fitted: OptimizerFit) -> list[str]:
         return ["steps are optimizer steps: SGD reads one sequence per step, GD all n, so compare at equal "
                 "sequence-gradients through the step budgets named in the legend"]
 
-    def verdict(self, view: StoreView, fitted: Any) -> Assessment:
-        return convergence(fitted[1])
+    def verdict(self, view: StoreView, fitted: OptimizerFit) -> Assessment:
+        return convergence(fitted.rates)
 
 
 class PLCondition(ScalingLawClaim):

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from framework import Diagnostic, Output, Params, Probe
+from overparam import Diagnostic, Output, Params, Probe
 
 if TYPE_CHECKING:
     from torch import Tensor

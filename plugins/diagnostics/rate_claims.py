@@ -6,7 +6,10 @@ every other numeric axis (a step-size constant, say), about which the paper says
 """
 from __future__ import annotations
 
-from framework import DEPTH_AXIS, WIDTH_AXIS, Claim, Column, ScalingLawClaim, ScalingPanel, StoreView
+from typing import Self
+
+from overparam import Column, StoreView
+from overparam.claims import DEPTH_AXIS, ScalingLawClaim, ScalingPanel, WIDTH_AXIS
 
 # axis: (statement, law, bound, allowed side of the exponent of T)
 BY_AXIS: dict[str, tuple[str, str, float, str]] = {
@@ -43,7 +46,7 @@ class StepsToTarget(ScalingLawClaim):
             return "the grid has no numeric axis with two or more values"
         return reason
 
-    def instances(self, view: StoreView) -> list[Claim]:
+    def instances(self, view: StoreView) -> list[Self]:
         """One claim per numeric grid axis: the paper's statement for it, or descriptive fits."""
         found = []
         for axis in view.numeric_axes:

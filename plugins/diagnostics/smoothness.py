@@ -9,17 +9,8 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from framework import (
-    Diagnostic,
-    Output,
-    Params,
-    PipelinePath,
-    Probe,
-    SparseScheduleParams,
-    member_sum,
-    normal_per_member,
-    seeded_generator,
-)
+from overparam import Diagnostic, Output, Params, PipelinePath, Probe, SparseScheduleParams
+from overparam.engine import member_sum, normal_per_member, seeded_generator
 
 if TYPE_CHECKING:
     from torch import Tensor

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from framework import Diagnostic, Output, Params, Probe, ProblemShape, member_sum, normal_per_member, top_singular_value
+from overparam import Diagnostic, Output, Params, Probe, ProblemShape
+from overparam.engine import member_sum, normal_per_member, top_singular_value
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -85,7 +86,7 @@ class PerturbationNorms(Diagnostic):
 
 
 class SpectralParams(Params):
-    """Accuracy of a Lanczos estimate of a spectral norm (``framework.top_singular_value``)."""
+    """Accuracy of a Lanczos estimate of a spectral norm (``overparam.engine.top_singular_value``)."""
 
     iterations: int = Field(100, ge=1, description="most Lanczos steps per spectral norm (exact once >= m)")
     tol: float = Field(

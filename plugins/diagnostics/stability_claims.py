@@ -6,7 +6,8 @@ Each is a power law in the width m: √m‖W_T − W_0‖_2 bounded (exponent �
 """
 from __future__ import annotations
 
-from framework import Column, ReferenceLine, ScalingLawClaim, ScalingPanel
+from overparam import Column
+from overparam.claims import ReferenceLine, ScalingLawClaim, ScalingPanel
 
 
 class TrainingRadius(ScalingLawClaim):

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from pydantic import Field, model_validator
 
-from framework import Diagnostic, Generator, Output, Params, Problem, hookimpl
+from overparam import Diagnostic, Generator, Output, Params, Problem, hookimpl
 from plugins.separable import Separable
 
 

@@ -1,7 +1,7 @@
 """A test plugin whose diagnostics collide with names the store already uses."""
 from __future__ import annotations
 
-from framework import Diagnostic, Output, hookimpl
+from overparam import Diagnostic, Output, hookimpl
 
 
 class Twin(Diagnostic):

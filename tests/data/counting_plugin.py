@@ -8,7 +8,7 @@ import os
 
 from pydantic import Field, model_validator
 
-from framework import InitializerParams, PipelinePath, hookimpl
+from overparam import InitializerParams, PipelinePath, hookimpl
 from plugins.initializers import PaperInitialization
 from plugins.separable import Separable, SeparableParams
 

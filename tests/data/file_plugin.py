@@ -5,7 +5,8 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from framework import Generator, Params, PipelinePath, Problem, first_input_separation, hookimpl
+from overparam import Generator, Params, PipelinePath, Problem, hookimpl
+from overparam.engine import first_input_separation
 
 
 class NpzParams(Params):

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from framework import Generator, Params, Problem, hookimpl
+from overparam import Generator, Params, Problem, hookimpl
 from plugins.separable import Separable
 
 

@@ -1,9 +1,11 @@
 """An example overparam plugin: the module the entry point names, with one registration hook
-per component kind and one for its report claim. Everything it uses comes from ``framework``'s
+per component kind and one for its report claim. Everything it uses comes from ``overparam``'s
 public API."""
 from __future__ import annotations
 
-from framework import Claim, Diagnostic, Generator, Initializer, Model, Optimizer, hookimpl
+from typing import Any
+
+from overparam import Claim, Diagnostic, Generator, Initializer, Model, Optimizer, hookimpl
 
 from overparam_example.diagnostic import WSpectralNorm
 from overparam_example.generator import SineWaves
@@ -46,7 +48,7 @@ def overparam_register_models() -> list[type[Model]]:
 
 
 @hookimpl
-def overparam_register_claims() -> list[type[Claim]]:
+def overparam_register_claims() -> list[type[Claim[Any]]]:
     """`w_norm_settles`, imported here: only a report needs it (and the report's plotting)."""
     from overparam_example.claim import WNormSettles
 

@@ -7,15 +7,17 @@ training moves W by at most poly(ϱ)/√m in spectral norm (Theorems 3–4), so 
 ‖W_t‖_2 from 2√2 should shrink as the network widens. The claim fits the largest such distance
 over training against m as a power law and asks that its exponent be at most 0.
 
-It is a ``framework.ScalingLawClaim`` with one panel; the panel's quantity is derived from the
+It is an ``overparam.claims.ScalingLawClaim`` with one panel; the panel's quantity is derived from the
 store variable (the distance from 2√2, not the norm itself), so it overrides ``values``.
 """
 from __future__ import annotations
 
 import math
-from typing import Any
 
-from framework import Column, ReferenceLine, ScalingLawClaim, ScalingPanel, StoreView
+import xarray as xr
+
+from overparam import Column, StoreView
+from overparam.claims import ReferenceLine, ScalingLawClaim, ScalingPanel
 
 EDGE = 2 * math.sqrt(2)
 
@@ -23,8 +25,10 @@ EDGE = 2 * math.sqrt(2)
 class EdgeDistance(ScalingPanel):
     """max_t |‖W_t‖_2 − 2√2| per grid point, from the stored ‖W_t‖_2."""
 
-    def values(self, view: StoreView) -> Any:
-        return abs(view.ds[self.variable] - EDGE).max("step")
+    def values(self, view: StoreView) -> xr.DataArray:
+        """The distance from 2√2, largest over the logged steps: one value per grid point."""
+        distance: xr.DataArray = abs(view.ds[self.variable] - EDGE).max("step")
+        return distance
 
 
 class WNormSettles(ScalingLawClaim):

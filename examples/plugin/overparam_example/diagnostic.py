@@ -1,15 +1,15 @@
 """`w_spectral_norm`: the spectral norm of the recurrent weight matrix W."""
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from framework import Diagnostic, Output, Params
+from overparam import Diagnostic, Output, Params, Probe
 
 
-class WSpectralNorm(Diagnostic):
+class WSpectralNorm(Diagnostic[Params]):
     """The spectral norm ||W||_2 of the recurrent weights, per ensemble member."""
 
     name: ClassVar[str] = "w_spectral_norm"
@@ -22,10 +22,10 @@ class WSpectralNorm(Diagnostic):
     }
     when = "schedule"
 
-    def measure(self, params: Params, probe: Any) -> dict[str, Tensor]:
+    def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         """``{"w_spectral_norm": [K]}``.
 
-        Assumes only that ``probe.weights`` is a ``framework.Weights`` (``W [K, m, m]``), so it
+        Assumes only that ``probe.weights`` is an ``overparam.Weights`` (``W [K, m, m]``), so it
         works with any probe object that carries the current weights.
         """
         return {"w_spectral_norm": torch.linalg.matrix_norm(probe.weights.W, ord=2)}

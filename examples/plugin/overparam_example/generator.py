@@ -8,7 +8,8 @@ from typing import ClassVar
 import torch
 from pydantic import Field, model_validator
 
-from framework import Generator, Params, Problem, first_input_separation, pad_to_unit_norm, seeded_generator
+from overparam import Generator, Params, Problem
+from overparam.engine import first_input_separation, pad_to_unit_norm, seeded_generator
 
 
 class SineParams(Params):
@@ -27,7 +28,7 @@ class SineParams(Params):
         return self
 
 
-class SineWaves(Generator):
+class SineWaves(Generator[SineParams]):
     """Sampled sine waves of random frequency and phase; the target is the next sample."""
 
     name: ClassVar[str] = "sine_waves"

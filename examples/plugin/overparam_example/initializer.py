@@ -7,7 +7,8 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from framework import ELMAN_DIMS, Initializer, InitializerParams, WeightLayout, Params, Weights, seeded_generator
+from overparam import Initializer, InitializerParams, Params, WeightLayout, Weights
+from overparam.engine import ELMAN_DIMS, seeded_generator
 
 
 class GainParams(InitializerParams):
@@ -16,7 +17,7 @@ class GainParams(InitializerParams):
     gain: float = Field(1.0, gt=0, description="W ~ N(0, gain * 2/m); gain 1 is Definition 2.3")
 
 
-class GaussianGain(Initializer):
+class GaussianGain(Initializer[GainParams]):
     """W ~ N(0, gain·2/m), A ~ N(0, 2/m), B ~ N(0, 1/d): Definition 2.3 with W's variance scaled."""
 
     name: ClassVar[str] = "gaussian_gain"

@@ -13,7 +13,8 @@ from typing import ClassVar
 
 import torch
 
-from framework import ELMAN_DIMS, Forward, Model, Params, Problem, Weights
+from overparam import Forward, Model, Params, Problem, Weights
+from overparam.engine import ELMAN_DIMS
 
 
 class Looped(Model):

@@ -8,7 +8,8 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from framework import Network, Optimizer, OptimizerParams, Params, Problem, Weights, per_member
+from overparam import Network, Optimizer, OptimizerParams, Params, Problem, Weights
+from overparam.engine import per_member
 
 
 class HeavyBallParams(OptimizerParams):
@@ -17,7 +18,7 @@ class HeavyBallParams(OptimizerParams):
     momentum: float = Field(0.9, ge=0, lt=1, description="β in v <- β v - η ∇f, W <- W + v; 0 is plain GD")
 
 
-class HeavyBall(Optimizer):
+class HeavyBall(Optimizer[HeavyBallParams]):
     """Gradient descent with heavy-ball momentum: v <- β v - η ∇f(W), W <- W + v (Polyak 1964)."""
 
     name: ClassVar[str] = "heavy_ball"

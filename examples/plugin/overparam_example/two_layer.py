@@ -15,7 +15,8 @@ from typing import ClassVar
 
 import torch
 
-from framework import HIDDEN, Forward, Initializer, InitializerParams, WeightLayout, Model, Params, Problem, Weights, seeded_generator
+from overparam import Forward, Initializer, InitializerParams, Model, Params, Problem, WeightLayout, Weights
+from overparam.engine import HIDDEN, seeded_generator
 
 TWO_LAYER_DIMS: dict[str, tuple[str, ...]] = {"W": (HIDDEN, "d_x"), "a": ("d", HIDDEN)}
 """The first layer ``W [m, d_x]`` (rows w_r) and the fixed output weights ``a [d, m]``."""
@@ -42,7 +43,7 @@ class TwoLayer(Model):
         return Forward(g.unsqueeze(0), h.unsqueeze(0), residual.unsqueeze(1))
 
 
-class Signs(Initializer):
+class Signs(Initializer[InitializerParams]):
     """Du et al.'s initialization: w_r ~ N(0, I), a_r uniform on {−1/√m, +1/√m} (the 1/√m of f folded in)."""
 
     name: ClassVar[str] = "signs"

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from framework.report.reductions import final
-from framework.storage.schema import STATUS, STATUS_CODE, TRAINING_DIM
+from framework.contract.reductions import final
+from framework.contract.store_names import STATUS, STATUS_CODE, TRAINING_DIM
 
 REPLICA_AXIS = "seed"  # the one definition of the replica axis, for the report and ``overparam show``
 WIDTH_AXIS = "m"

@@ -1,5 +1,5 @@
 """A variable's training trajectory as one number per grid point: the reductions claims and
-``overparam show`` columns name (``framework.Column``'s ``reduce``).
+``overparam show`` columns name (``overparam.Column``'s ``reduce``).
 
 Variables logged along training have a ``step`` axis, NaN at the steps their stage did not
 measure; a variable measured once (at the end, say) has none and is its own final value.
