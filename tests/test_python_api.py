@@ -92,11 +92,12 @@ def test_run_records_the_overrides_and_resumes_or_grows_by_the_resolved_pipeline
         overparam.run(TINY, overrides=["grid.m=[16]", "stages.train.params.steps=41"], store=store, progress="quiet")
 
 
-def test_repeated_runs_share_one_local_cluster(tmp_path: Path) -> None:
+def test_repeated_runs_share_one_local_cluster(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     overparam.run(TINY, overrides=["grid.m=[16]", "grid.seed=1"], store=tmp_path / "a.zarr", progress="quiet")
     clients = {id(client) for _, client in running._SHARED.values()}
-    overparam.run(TINY, overrides=["grid.m=[24]", "grid.seed=1"], store=tmp_path / "b.zarr", progress="quiet")
+    overparam.run(TINY, overrides=["grid.m=[24]", "grid.seed=1"], store=tmp_path / "b.zarr", progress=False)
     assert {id(client) for _, client in running._SHARED.values()} == clients and len(clients) == 1
+    assert "grid points" not in capsys.readouterr().out  # progress=False is quiet
 
 
 def test_run_uses_the_callers_client_and_leaves_it_open(tmp_path: Path) -> None:

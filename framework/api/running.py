@@ -52,7 +52,7 @@ def validate(pipeline: PipelineInput, *, overrides: Sequence[str] = (), autoload
 
 
 def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | Path | None = None,
-        client: Client | None = None, progress: str = "auto", overwrite: bool = False, fail_fast: bool = False,
+        client: Client | None = None, progress: str | bool = "auto", overwrite: bool = False, fail_fast: bool = False,
         max_ensemble: int | None = None, workers: int | None = None, threads: int | None = None,
         autoload: bool | None = None, blocked: Iterable[str] = ()) -> xr.Dataset:
     """Run a pipeline's scan into its zarr store and return the store, opened (``open``).
@@ -63,7 +63,8 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
     replaces the pipeline's ``store:`` (a relative path is taken from the current directory).
     ``client`` runs it on the caller's Dask cluster; without it, on the interpreter's shared
     local cluster of ``workers`` processes of ``threads`` torch threads each (defaults from the
-    cores). ``progress`` is ``auto``, ``rich``, ``plain`` or ``quiet``. Raises ``PipelineError``
+    cores). ``progress`` is ``auto``, ``rich``, ``plain`` or ``quiet`` (``True`` is ``auto``,
+    ``False`` ``quiet``). Raises ``PipelineError``
     for an invalid pipeline (nothing is computed), ``StoreError`` for a store it cannot use, and
     ``KeyboardInterrupt`` when interrupted (the store keeps every finished point and resumes).
     """
@@ -72,6 +73,8 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
     from framework.execution.progress import ScanProgress
 
     refuse_inside_worker_start()
+    if isinstance(progress, bool):
+        progress = "auto" if progress else "quiet"
     planned = plan(pipeline, overrides=overrides, autoload=autoload, blocked=blocked)
     if client is None:
         client = shared_client(workers, threads, planned.pipeline.device)
