@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.planning.plan import plan_file
 
 PIPELINE = """\
@@ -41,7 +41,7 @@ def main() -> None:
         path = Path(folder) / "exactness.yaml"
         path.write_text(PIPELINE.format(dtype=args.dtype))
         plan = plan_file(path)
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)
     together = run_task(jobs, layout, args.device, args.dtype)
     worst: dict[str, float] = {}

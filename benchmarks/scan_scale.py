@@ -62,12 +62,12 @@ def in_process_seconds_per_job(pipeline: Path, sample: int, way: str) -> float:
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
     from framework.planning.tasks import group_tasks
-    from framework.storage.layout import layout_of
+
     from plugins.optimizers import GradientDescent
 
     torch.set_num_threads(1)
     plan = plan_file(pipeline)
-    layout = layout_of(plan)
+    layout = plan.layout
     step = max(1, len(plan.jobs) // sample)  # spread over the grid: both widths
     jobs = [plan.jobs[i] for i in range(0, len(plan.jobs), step)][:sample]
     GradientDescent.keeps_padding_zero = way != "alone"  # never padded, so never packed, when False

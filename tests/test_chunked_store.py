@@ -36,7 +36,7 @@ from framework.execution.task import run_task
 from framework.planning.plan import Plan, plan_file
 from framework.storage import chunking
 from framework.storage.chunking import chunk_of, chunk_region, grid_chunks, points_per_chunk
-from framework.storage.layout import layout_of
+
 from framework.storage.store import STATUS_CODE, Store
 from framework.storage.write_buffer import WriteBuffer
 from scans import BOOKKEEPING, TINY, write_pipeline
@@ -139,7 +139,7 @@ def tiny6(tmp_path_factory: pytest.TempPathFactory):
     """The pipeline's folder, its plan and layout, and every point's results from ``run_task`` (by index)."""
     folder = tmp_path_factory.mktemp("tiny6")
     plan = plan_file(write_pipeline(folder, TINY6))
-    layout = layout_of(plan)
+    layout = plan.layout
     computed = {}
     for job in plan.jobs:
         (result,) = run_task([job], layout)
@@ -195,7 +195,7 @@ def grid_chunkings(path: Path, grid_shape: tuple[int, ...]) -> dict[str, tuple[i
 def test_two_writes_into_one_chunk_keep_each_others_points(tiny6, tmp_path: Path):
     _, plan, layout, computed = tiny6
     path = tmp_path / "two_writes.zarr"
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     chunkings = grid_chunkings(path, (2, 6))
     assert set(chunkings) >= {*layout.variables, "status", "error", "finished_at"}
     assert all(c > 1 for c in chunkings["status"]), chunkings  # several points along every grid dimension
@@ -239,7 +239,7 @@ def test_a_flush_cut_before_its_status_keeps_the_earlier_flush_and_resumes_to_th
     _, _, layout, computed = tiny6
     plan = plan_file(write_pipeline(tmp_path, TINY6))  # store: tiny.zarr beside it
     path = tmp_path / "tiny.zarr"
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     assert set(grid_chunkings(path, (2, 6)).values()) == {(2, 6)}  # every point in one chunk of every variable
     earlier, cut = [(0, 0), (0, 3), (1, 2), (1, 5)], [(0, 1), (1, 0), (1, 3)]
     store.write([computed[i] for i in earlier])
@@ -288,7 +288,7 @@ class CtrlCWhenRead:
 
 def test_ctrl_c_during_a_write_waits_until_every_point_and_its_status_are_written(tiny6, tmp_path: Path):
     _, plan, layout, computed = tiny6
-    store = Store.prepare(tmp_path / "ctrl_c.zarr", plan, layout)
+    store = Store.prepare(tmp_path / "ctrl_c.zarr", layout, plan.pipeline)
     points = [(0, 0), (0, 4), (1, 3)]
     pressing = copy.copy(computed[(0, 4)])
     pressing.values = {**pressing.values, "loss": CtrlCWhenRead(pressing.values["loss"])}
@@ -319,7 +319,7 @@ def chunked(tiny6, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     largest = max(8 * math.prod(layout.shape(variable)) for variable in layout.variables.values())
     monkeypatch.setattr(chunking, "TARGET_CHUNK_BYTES", 3 * largest)
     path = tmp_path / "chunked.zarr"
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     assert store.chunks == (1, 3)
     assert (1, 3) in set(grid_chunkings(path, (2, 6)).values())  # the largest variables' chunks on disk
     return store, path, layout, computed

@@ -217,13 +217,13 @@ store: ff.zarr
 def test_feedforward_runs_in_a_pipeline_and_its_stored_values_are_the_brute_forces(tmp_path: Path) -> None:
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
-    from framework.storage.layout import layout_of
+
 
     text = PIPELINE.format(init="paper", diagnostics="loss, pl_ratio, forward_norms, dprime_sparsity, weight_distance")
     plan = plan_file(write_pipeline(tmp_path, text))
     jobs = list(plan.jobs)
     assert [job.shape.layers for job in jobs] == [4, 4]
-    results = run_task(jobs, layout_of(plan))
+    results = run_task(jobs, plan.layout)
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
@@ -258,7 +258,7 @@ def test_a_report_of_a_feedforward_store_cites_the_companion_papers_statements(t
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
     from framework.report import build_report
-    from framework.storage.layout import layout_of
+
     from framework.storage.store import Store
 
     reports = {}
@@ -270,8 +270,8 @@ def test_a_report_of_a_feedforward_store_cites_the_companion_papers_statements(t
             text = text.replace("  net: {plugin: feedforward, params: {depth: 3}}\n", "").replace(", needs: [net]", "")
         path = write_pipeline(folder, text.replace("m: [16, 32]", "m: [16, 32]\n  seed: 3"))
         plan = plan_file(path)
-        layout = layout_of(plan)
-        store = Store.prepare(folder / "store.zarr", plan, layout)
+        layout = plan.layout
+        store = Store.prepare(folder / "store.zarr", layout, plan.pipeline)
         store.write(run_task(list(plan.jobs), layout))
         reports[model] = build_report(folder / "store.zarr", folder / "report")
     statement, reference = Feedforward.statements["relu_sign_flips"][1], Feedforward.statements["relu_sign_flips"][0]

@@ -13,7 +13,7 @@ from framework.execution.cluster import ClusterOptions
 from framework.execution.orchestrator import RunOptions, RunSummary, run_plan
 from framework.planning.plan import plan_file
 from framework.storage.growth import REPLACED_SUFFIX
-from framework.storage.layout import layout_of
+
 from framework.storage.lock import StoreError
 from framework.storage.store import STATUS_CODE, Store
 from scans import assert_same_results, results, write_pipeline
@@ -82,10 +82,10 @@ def test_a_zip_group_that_gains_a_row_grows(tmp_path: Path):
 def test_any_other_change_is_refused_naming_what_differs(tmp_path: Path, change, named: str):
     store = tmp_path / "run.zarr"
     plan = plan_file(write_pipeline(tmp_path, SMALL))
-    Store.prepare(store, plan, layout_of(plan))
+    Store.prepare(store, plan.layout, plan.pipeline)
     other = plan_file(write_pipeline(tmp_path, change(SMALL), "other.yaml"))
     with pytest.raises(StoreError) as refused:
-        Store.prepare(store, other, layout_of(other))
+        Store.prepare(store, other.layout, other.pipeline)
     assert named in str(refused.value) and "--overwrite" in str(refused.value)
 
 
@@ -94,6 +94,6 @@ def test_a_swap_cut_between_its_renames_puts_the_old_store_back(tmp_path: Path):
     run(tmp_path, SMALL, store)
     store.rename(tmp_path / ("run.zarr" + REPLACED_SUFFIX))  # the first rename happened, the second not
     plan = plan_file(write_pipeline(tmp_path, SMALL))
-    reopened = Store.prepare(store, plan, layout_of(plan))
+    reopened = Store.prepare(store, plan.layout, plan.pipeline)
     assert len(reopened.done()) == 4
     assert not (tmp_path / ("run.zarr" + REPLACED_SUFFIX)).exists()

@@ -16,29 +16,14 @@ LAYERS = ("engine", "contract", "plugin_system", "configuration", "planning", "s
           "api", "cli")
 PUBLIC = ("overparam", "overparam.engine", "overparam.claims", "overparam.testing")  # what plugins may import
 MAX_LINES = 400
-# the hook specifications name the types of the layers whose events they describe, for type
-# checkers only: their TYPE_CHECKING imports are the one exception to the direction
-TYPE_NAMES_ONLY = ("framework/plugin_system/hookspecs.py",)
 
 
-def type_checking_lines(tree: ast.AST) -> set[int]:
-    """The lines of the imports inside ``if TYPE_CHECKING:`` blocks."""
-    lines = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
-            lines.update(n.lineno for child in node.body for n in ast.walk(child) if isinstance(n, ast.stmt))
-    return lines
-
-
-def imported_modules(path: Path, types_too: bool = True) -> list[tuple[int, str]]:
-    """(line, module) for every import statement of a file, absolute names only; without
-    ``types_too``, those inside ``if TYPE_CHECKING:`` blocks are left out."""
+def imported_modules(path: Path) -> list[tuple[int, str]]:
+    """(line, module) for every import statement of a file, absolute names only, those inside
+    functions and ``if TYPE_CHECKING:`` blocks included."""
     found = []
     tree = ast.parse(path.read_text(), str(path))
-    skipped = set() if types_too else type_checking_lines(tree)
     for node in ast.walk(tree):
-        if getattr(node, "lineno", None) in skipped:
-            continue
         if isinstance(node, ast.Import):
             found.extend((node.lineno, alias.name) for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
@@ -72,7 +57,7 @@ def test_imports_go_only_downward() -> None:
     for path in framework_files():
         relative = path.relative_to(ROOT)
         here = relative.parts[1] if len(relative.parts) > 2 else None
-        for line, module in imported_modules(path, types_too=str(relative) not in TYPE_NAMES_ONLY):
+        for line, module in imported_modules(path):
             if not (module == "framework" or module.startswith("framework.")):
                 continue
             target = layer_of(module)
@@ -87,6 +72,62 @@ def test_imports_go_only_downward() -> None:
             elif LAYERS.index(target) > LAYERS.index(here):
                 upward.append(f"{relative}:{line} ({here}) imports {module} ({target}), a layer above")
     assert not upward, "\n".join(upward)
+
+
+def package_graph(files: list[Path], root: Path) -> dict[str, set[str]]:
+    """Which of framework's sub-packages each sub-package imports (type-only imports included)."""
+    edges: dict[str, set[str]] = {}
+    for path in files:
+        relative = path.relative_to(root)
+        if len(relative.parts) < 3:
+            continue
+        here = relative.parts[1]
+        for _, module in imported_modules(path):
+            parts = module.split(".")
+            if parts[0] == "framework" and len(parts) > 1 and parts[1] != here:
+                edges.setdefault(here, set()).add(parts[1])
+    return edges
+
+
+def cycle_in(edges: dict[str, set[str]]) -> list[str]:
+    """One cycle of the graph as its nodes in order (first repeated at the end), or []: a
+    depth-first search that meets a node on its own path."""
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> list[str]:
+        if node in path:
+            return path[path.index(node):] + [node]
+        if node in done:
+            return []
+        for target in sorted(edges.get(node, ())):
+            found = visit(target, path + [node])
+            if found:
+                return found
+        done.add(node)
+        return []
+
+    for start in sorted(edges):
+        found = visit(start, [])
+        if found:
+            return found
+    return []
+
+
+def test_no_import_circle_among_the_sub_packages() -> None:
+    """The sub-packages of framework/ import one another without a circle, type-only imports
+    included, so each can be read, tested and replaced from the bottom up."""
+    cycle = cycle_in(package_graph(framework_files(), ROOT))
+    assert not cycle, "import circle: " + " -> ".join(cycle)
+
+
+def test_the_circle_search_finds_a_planted_circle(tmp_path: Path) -> None:
+    for package, imported in (("a", "b"), ("b", "c"), ("c", "a")):
+        (tmp_path / "framework" / package).mkdir(parents=True)
+        (tmp_path / "framework" / package / "m.py").write_text(
+            f"from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from framework.{imported}.m import x\n")
+    graph = package_graph(sorted((tmp_path / "framework").rglob("*.py")), tmp_path)
+    assert cycle_in(graph) == ["a", "b", "c", "a"]
+    assert cycle_in({"a": {"b"}, "b": {"c"}}) == []
 
 
 @pytest.mark.parametrize("folder", ["plugins", "examples"])
@@ -127,3 +168,12 @@ def test_the_check_sees_an_upward_import(tmp_path: Path) -> None:
     assert [m for _, m in imported_modules(module) if m.startswith("framework")] == [
         "framework.cli.commands", "framework.storage.store"]
     assert layer_of("framework.cli.commands") == "cli" and layer_of("framework.testing") is None
+
+
+def test_storage_imports_nothing_from_planning() -> None:
+    """The store is made from the plan's ``Layout`` and the parsed pipeline (contract and
+    configuration), so that validating completely is planning's job alone."""
+    found = [f"{path.relative_to(ROOT)}:{line} imports {module}"
+             for path in sorted((ROOT / "framework" / "storage").rglob("*.py"))
+             for line, module in imported_modules(path) if module.startswith("framework.planning")]
+    assert not found, "\n".join(found)

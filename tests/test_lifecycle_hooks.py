@@ -7,6 +7,7 @@ import threading
 from overparam import hookimpl
 from framework.execution.cluster_options import ClusterOptions
 from framework.execution.orchestrator import RunOptions, run_plan
+from framework.contract.run_records import GridPointRecord, JobRecord, PipelineRecord, PlanRecord
 from framework.planning.plan import plan_file
 from scans import write_pipeline
 
@@ -42,6 +43,7 @@ class Recorder:
     @hookimpl
     def overparam_job_started(self, job):
         self.add("started", job.point.index)
+        self.add("shapes", isinstance(job, JobRecord) and isinstance(job.point, GridPointRecord))
 
     @hookimpl
     def overparam_job_finished(self, job, result):
@@ -62,6 +64,9 @@ def test_a_program_calling_run_plan_gets_every_hook_once_per_event(tmp_path):
     plan.registry.pm.register(recorder, name="recorder")
     summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1), progress="quiet"))
     assert summary.ok
+    assert all(e[1] for e in recorder.events if e[0] == "shapes")  # every job has what the hook's protocol names
+    assert isinstance(plan, PlanRecord) and isinstance(plan.pipeline, PipelineRecord)
+    recorder.events = [e for e in recorder.events if e[0] != "shapes"]
     kinds = [event[0] for event in recorder.events]
     points = sorted(tuple(job.point.index) for job in plan.jobs)
     assert kinds[0] == "loaded" and recorder.events[0][1] is plan.pipeline and recorder.events[0][2] is plan

@@ -71,10 +71,10 @@ store: twin.zarr
 def test_the_closed_form_twin_is_the_twin_that_linearized_trains(tmp_path: Path):
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
-    from framework.storage.layout import layout_of
+
 
     plan = plan_file(write_pipeline(tmp_path, PIPELINE))
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)
     results = run_task(jobs, layout)
     watch_twin = layout.stages.index("watch_twin")

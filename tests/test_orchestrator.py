@@ -16,7 +16,7 @@ import zarr
 
 from framework.execution.cluster import MESSAGE_LOG_LENGTH, ClusterOptions, connect
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.execution.progress import ScanProgress
 from framework.planning.plan import plan_file
@@ -51,7 +51,7 @@ def test_scan_on_a_local_cluster_equals_each_job_run_alone_in_this_process(tmp_p
     summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=2, threads=1), progress="quiet"))
     assert summary.ok and summary.counts["done"] == 4
     stored = xr.open_zarr(str(tmp_path / "tiny.zarr")).load()
-    layout = layout_of(plan)
+    layout = plan.layout
     for job in plan.jobs:
         alone = run_task([job], layout)[0]
         point = stored.isel(m=job.point.index[0], seed=job.point.index[1])
@@ -97,7 +97,7 @@ def test_a_scan_of_thousands_of_points_through_a_separately_started_cluster(tmp_
     assert check_store(store).complete
     stored = xr.open_zarr(str(store)).load()
     plan = plan_file(pipeline)
-    layout = layout_of(plan)
+    layout = plan.layout
     for number in range(0, len(plan.jobs), 97):  # a sample of the points, each run alone in this process
         job = plan.jobs[number]
         alone = run_task([job], layout)[0]

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 
 from framework.cli.commands import main
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.planning.plan import plan_file
 from framework.plugin_system.registry import Registry
 from framework.configuration.source import PipelineError
@@ -49,8 +49,8 @@ def stored(tmp_path, text: str, name: str) -> xr.Dataset:
     path = folder / "pipeline.yaml"
     path.write_text(text)
     plan = plan_file(path)
-    layout = layout_of(plan)
-    store = Store.prepare(folder / "store.zarr", plan, layout)
+    layout = plan.layout
+    store = Store.prepare(folder / "store.zarr", layout, plan.pipeline)
     for job in plan.jobs:
         store.write(run_task([job], layout)[:1])
     return xr.open_zarr(str(folder / "store.zarr")).load()
@@ -81,7 +81,7 @@ def refusal(tmp_path, registry, stages: str) -> str:
     path = tmp_path / "clash.yaml"
     path.write_text(HEAD + stages)
     with pytest.raises(PipelineError) as caught:
-        layout_of(plan_file(path, registry))
+        plan_file(path, registry).layout
     return str(caught.value)
 
 

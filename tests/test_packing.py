@@ -7,7 +7,7 @@ import torch
 
 from overparam.engine import member_sum
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.planning.tasks import member_bytes, group_tasks
 from framework.planning.plan import plan_file
 from plugins.optimizers import GradientDescent
@@ -40,7 +40,7 @@ def mixed_plan(tmp_path, optimizer="sgd", dtype="float64", text=MIXED):
 @pytest.mark.parametrize("optimizer", ["gd", "sgd", "minibatch"])
 def test_a_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone_in_float64(tmp_path, optimizer):
     plan = mixed_plan(tmp_path, optimizer)
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)
     assert len(group_tasks(jobs, None, "float64")) == 1  # lr, seed and δ differ: one ensemble of 12
     together = run_task(jobs, layout)
@@ -54,7 +54,7 @@ def test_a_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone_in_float6
 
 def test_a_member_does_not_depend_on_which_others_share_its_task(tmp_path):
     plan = mixed_plan(tmp_path, "sgd")
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)
     first = run_task(jobs[:3], layout)
     second = run_task([jobs[7], jobs[1], jobs[11]], layout)
@@ -64,7 +64,7 @@ def test_a_member_does_not_depend_on_which_others_share_its_task(tmp_path):
 
 def test_float32_members_agree_with_themselves_alone_to_1e6(tmp_path):
     plan = mixed_plan(tmp_path, "gd", "float32")
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)[:6]
     together = run_task(jobs, layout, dtype="float32")
     for job, packed in zip(jobs, together):
@@ -76,7 +76,7 @@ def test_float32_members_agree_with_themselves_alone_to_1e6(tmp_path):
 def test_a_diverging_member_is_masked_while_the_others_finish(tmp_path):
     text = MIXED.replace("lr: [0.01, 0.03, 0.06]", "lr: [0.01, 12.0, 0.06]")
     plan = mixed_plan(tmp_path, "gd", text=text)
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)
     together = run_task(jobs, layout)
     statuses = {job.point.values["lr"]: set() for job in jobs}
@@ -149,7 +149,7 @@ def test_large_members_reduce_in_the_same_order_alone_and_together(tmp_path):
     is the only output (K = 1); ``member_sum`` keeps each member's order fixed."""
     text = MIXED.replace("m: 32", "m: 256").replace("steps: 40", "steps: 6").replace("lr: [0.01, 0.03, 0.06]", "lr: [0.01]")
     plan = mixed_plan(tmp_path, "gd", text=text)
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)[:3]
     together = run_task(jobs, layout)
     for job, packed in zip(jobs, together):

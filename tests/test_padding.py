@@ -23,7 +23,7 @@ from framework.execution.training import train
 from framework.plugin_system.ensemble_check import example_problem, example_weights
 from framework.planning.plan import plan_file
 from framework.planning.tasks import group_tasks, padding_of
-from framework.storage.layout import layout_of
+
 from plugins.optimizers import GradientDescent, MinibatchSGD, SequenceSampler, StochasticGradientDescent
 from reference import autograd_gradient, loop_loss
 from scans import write_pipeline
@@ -112,7 +112,7 @@ def test_sgd_on_a_padded_problem_samples_only_real_sequences():
 def test_an_unaligned_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone(tmp_path, optimizer):
     """n = 7, m = 30: packed without padding, 83 values of six such members differed from alone."""
     plan = unaligned_plan(tmp_path, optimizer, n=7, m=30)
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)
     assert [len(task) for task in group_tasks(jobs, None, "float64")] == [12]  # packed, padded to n = 8, m = 32
     together = run_task(jobs, layout)
@@ -127,7 +127,7 @@ def test_an_unaligned_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alon
 def test_float32_unaligned_members_agree_with_themselves_alone_to_1e6(tmp_path):
     """n = 5, m = 20 in float32: packed without padding, 172 values of six members differed from alone."""
     plan = unaligned_plan(tmp_path, "gd", n=5, m=20, dtype="float32")
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)[:6]
     assert padding_of(jobs[0], "float32") == Padding(5, 20, 16, 32)
     together = run_task(jobs, layout, dtype="float32")
@@ -143,7 +143,7 @@ def test_every_diagnostic_of_a_padded_network_equals_the_unpadded_networks(tmp_p
     """Against the engine never padded: had a diagnostic seen the zero neurons or sequences, m
     in the PL ratio, the counts of ‖D′‖₀, the bases of §4 and the norms would all differ."""
     plan = unaligned_plan(tmp_path, "sgd", n=5, m=12)
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)[:6]
     padded = run_task(jobs, layout)
     monkeypatch.setattr(StochasticGradientDescent, "keeps_padding_zero", False)
@@ -160,7 +160,7 @@ def test_every_diagnostic_of_a_padded_network_equals_the_unpadded_networks(tmp_p
 
 def test_an_optimizer_that_moves_the_padding_fails_its_points_naming_itself(tmp_path, monkeypatch):
     plan = unaligned_plan(tmp_path, "gd", n=5, m=12)
-    layout = layout_of(plan)
+    layout = plan.layout
     step = GradientDescent.step
 
     def noisy(self, params, state, weights, problem, lr, network):

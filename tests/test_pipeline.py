@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.planning.plan import Plan, plan_file, plan_source
 from framework.plugin_system.registry import Registry
 from framework.configuration.source import read_source
@@ -154,7 +154,7 @@ def test_one_job_rerun_alone_from_a_fresh_plan_is_bit_identical(tmp_path: Path):
     for _ in range(2):
         plan = plan_file(path)
         job = next(j for j in plan.jobs if j.point.values == {"m": 12, "seed": 1, "optimizer": "sgd"})
-        (result,) = run_task([job], layout_of(plan))
+        (result,) = run_task([job], plan.layout)
         results.append(result)
     first, again = results
     assert first.status == again.status == "done"
@@ -195,7 +195,7 @@ def test_generator_shape_equals_the_generated_problem(name: str, params: dict):
 def test_one_job_rerun_alone_matches_its_numbers_from_a_pack(optimizer: str):
     """A scan trains grid points of one shape together; a job re-run alone gives the same bits."""
     plan = plan_source(read_source(REPRODUCE, "reproduce.yaml"))
-    layout = layout_of(plan)
+    layout = plan.layout
     pack = [j for j in plan.jobs if j.point.values["optimizer"] == optimizer and j.point.values["m"] == 12]
     packed = run_task(pack, layout)
     for job, in_pack in zip(pack, packed):

@@ -472,13 +472,13 @@ def test_a_third_party_model_written_with_autograd_runs_in_a_pipeline(with_examp
     computation with autograd at W0, and GD on it lowers f."""
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
-    from framework.storage.layout import layout_of
+
 
     plan = plan_file(write_pipeline(tmp_path, LOOPED_PIPELINE.format(diagnostics="loss, pl_ratio, forward_norms")))
     jobs = list(plan.jobs)
     assert [job.model.name for job in jobs] == ["looped", "looped"]
     assert plan.components()["net"] == ["looped"]
-    results = run_task(jobs, layout_of(plan))
+    results = run_task(jobs, plan.layout)
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
@@ -558,12 +558,12 @@ def test_the_du_et_al_two_layer_example_trains_its_first_layer_in_a_pipeline(wit
     W0 is a neuron-by-neuron computation of Du et al.'s network; GD moves W alone and lowers f."""
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
-    from framework.storage.layout import layout_of
+
 
     plan = plan_file(write_pipeline(tmp_path, TWO_LAYER_PIPELINE.format(train="")))
     jobs = list(plan.jobs)
     assert [job.shape.layers for job in jobs] == [1, 1]
-    results = run_task(jobs, layout_of(plan))  # one ensemble of widths 20 and 40, zero-padded
+    results = run_task(jobs, plan.layout)  # one ensemble of widths 20 and 40, zero-padded
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)

@@ -23,8 +23,8 @@ from framework.execution.task import run_task
 from framework.planning.plan import plan_file
 from framework.report import build_report
 from framework.report.show import render_store
-from framework.storage.layout import layout_of
-from framework.storage.schema import STATUS_CODE
+
+from framework.contract.store_names import STATUS_CODE
 from framework.storage.store import Store
 from scans import overparam, write_pipeline
 
@@ -57,8 +57,8 @@ def pipeline(folder: Path, name: str, *stages: str) -> Path:
 def run_here(path: Path) -> xr.Dataset:
     """Every job run alone in this process, written to a real store."""
     plan = plan_file(path)
-    layout = layout_of(plan)
-    store = Store.prepare(path.parent / "store.zarr", plan, layout)
+    layout = plan.layout
+    store = Store.prepare(path.parent / "store.zarr", layout, plan.pipeline)
     for job in plan.jobs:
         store.write(run_task([job], layout)[:1])
     return xr.open_zarr(str(path.parent / "store.zarr")).load()
@@ -187,7 +187,7 @@ def test_a_training_runs_all_its_steps_whatever_its_diagnostics_measure(tmp_path
     plan = plan_file(pipeline(tmp_path / "short", "short", text))
     job = plan.jobs[0]
     assert job.trainings[0].steps == (0, 6, 12)
-    layout = layout_of(plan)
+    layout = plan.layout
     result = run_task([job], layout)[0]
     assert result.reached_step == (12,)
     problem = job.data.component().generate(job.data.params, job.data.seed)

@@ -9,7 +9,7 @@ from overparam.engine import Elman, log_schedule, train
 from framework.engine.rnn import residual_tangent
 from framework.engine.step_size import kernel_top_eigenvalue
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.planning.plan import plan_file
 from framework.configuration.source import PipelineError
 from plugins.optimizers import GradientDescent
@@ -88,7 +88,7 @@ stages:
 
 def test_lr_auto_in_a_pipeline_takes_its_fraction_of_two_over_lambda_max(tmp_path):
     plan = plan_file(write_pipeline(tmp_path, AUTO))
-    layout = layout_of(plan)
+    layout = plan.layout
     jobs = list(plan.jobs)
     results = run_task(jobs, layout)
     assert all(r.status == "done" for r in results)

@@ -12,7 +12,7 @@ import xarray as xr
 import zarr
 
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.planning.plan import plan_file
 from framework.storage.store import STATUS_CODE, Store
 from framework.storage.lock import StoreError, StoreLock
@@ -23,12 +23,12 @@ from scans import TINY, write_pipeline
 @pytest.fixture
 def tiny(tmp_path):
     plan = plan_file(write_pipeline(tmp_path, TINY))
-    return plan, layout_of(plan), tmp_path / "tiny.zarr"
+    return plan, plan.layout, tmp_path / "tiny.zarr"
 
 
 def test_template_keeps_the_store_contract_before_and_after_results(tiny):
     plan, layout, path = tiny
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     empty = check_store(path)
     assert empty.consistent and empty.counts["pending"] == len(plan.jobs), empty.text()
     for result in run_task(list(plan.jobs[:2]), layout):
@@ -39,7 +39,7 @@ def test_template_keeps_the_store_contract_before_and_after_results(tiny):
 
 def test_plain_xarray_opens_the_store_without_overparam(tiny):
     plan, layout, path = tiny
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     store.write(run_task([plan.jobs[3]], layout)[:1])
     script = ("import sys, xarray as xr\n"
               f"ds = xr.open_zarr({str(path)!r})\n"
@@ -53,7 +53,7 @@ def test_plain_xarray_opens_the_store_without_overparam(tiny):
 
 def test_layout_labels_grid_steps_and_layers(tiny):
     plan, layout, path = tiny
-    Store.prepare(path, plan, layout)
+    Store.prepare(path, layout, plan.pipeline)
     ds = xr.open_zarr(str(path))
     assert ds["m"].values.tolist() == [24, 40] and ds["seed"].values.tolist() == [0, 1]
     assert ds["step"].values.tolist() == list(plan.steps) and ds["step"].values[-1] == 60
@@ -67,7 +67,7 @@ def test_layout_labels_grid_steps_and_layers(tiny):
 
 def test_results_land_in_their_own_region(tiny):
     plan, layout, path = tiny
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     job = plan.jobs[2]  # m=40, seed=0
     result = run_task([job], layout)[0]
     store.write([result])
@@ -83,7 +83,7 @@ def test_results_land_in_their_own_region(tiny):
 def test_a_point_without_its_status_is_not_done_and_is_rewritten(tiny):
     """status is the commit mark: values written without it (a write cut short) count for nothing."""
     plan, layout, path = tiny
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     result = run_task([plan.jobs[0]], layout)[0]
     store.group["loss"][result.index] = np.full(len(layout.steps), 123.0)
     assert store.done() == set()
@@ -94,19 +94,20 @@ def test_a_point_without_its_status_is_not_done_and_is_rewritten(tiny):
 
 def test_reopening_the_same_pipeline_resumes_and_a_different_one_is_refused(tmp_path, tiny):
     plan, layout, path = tiny
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     store.write(run_task([plan.jobs[1]], layout)[:1])
-    again = Store.prepare(path, plan_file(write_pipeline(tmp_path, TINY.replace("name: tiny", "name: tiny\n# a comment"))), layout)
+    commented = plan_file(write_pipeline(tmp_path, TINY.replace("name: tiny", "name: tiny\n# a comment")))
+    again = Store.prepare(path, layout, commented.pipeline)
     assert again.done() == {tuple(plan.jobs[1].point.index)}
     other = plan_file(write_pipeline(tmp_path, TINY.replace("steps: 60", "steps: 61").replace("seed: 2", "seed: 3"),
                                      "other.yaml"))
     with pytest.raises(StoreError) as refused:
-        Store.prepare(path, other, layout_of(other))
+        Store.prepare(path, other.layout, other.pipeline)
     message = str(refused.value)
     assert "made from a different pipeline: grid.seed: 2 in the store's, 3 here; stages.train.params.steps: 60 " \
            "in the store's, 61 here;" in message
     assert "another store" in message and "--overwrite" in message
-    replaced = Store.prepare(path, other, layout_of(other), overwrite=True)
+    replaced = Store.prepare(path, other.layout, other.pipeline, overwrite=True)
     assert replaced.done() == set()
 
 
@@ -116,7 +117,7 @@ def test_a_path_that_is_not_a_store_is_refused(tiny, tmp_path):
     not_a_store.mkdir()
     (not_a_store / "keep.txt").write_text("mine")
     with pytest.raises(StoreError, match="not an overparam store"):
-        Store.prepare(not_a_store, plan, layout)
+        Store.prepare(not_a_store, layout, plan.pipeline)
     assert (not_a_store / "keep.txt").read_text() == "mine"
 
 
@@ -136,20 +137,20 @@ def test_a_second_lock_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path
 
 def test_a_store_laid_out_with_other_variables_is_refused_naming_them(tmp_path, tiny):
     plan, layout, path = tiny
-    Store.prepare(path, plan, layout)
+    Store.prepare(path, layout, plan.pipeline)
     more = plan_file(write_pipeline(tmp_path, TINY.replace("plugins: [loss,", "plugins: [loss, dprime_sparsity,"),
                                     "more.yaml"))
     # the same pipeline hash, but a layout with another variable: as after an upgrade that adds an output
     with pytest.raises(StoreError, match="it has no variable 'dprime_max'"):
-        Store.prepare(path, plan, layout_of(more))
+        Store.prepare(path, more.layout, plan.pipeline)
 
 
 def test_counts_are_integers_on_disk_and_unmeasured_places_read_as_nan(tmp_path):
     text = TINY.replace("plugins: [loss,", "plugins: [loss, dprime_sparsity,")
     plan = plan_file(write_pipeline(tmp_path, text))
-    layout = layout_of(plan)
+    layout = plan.layout
     path = tmp_path / "tiny.zarr"
-    store = Store.prepare(path, plan, layout)
+    store = Store.prepare(path, layout, plan.pipeline)
     result = run_task([plan.jobs[0]], layout)[0]
     store.write([result])
     on_disk = zarr.open_group(str(path), mode="r")["dprime_max"]

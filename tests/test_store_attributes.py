@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from framework.execution.task import run_task
-from framework.storage.layout import layout_of
+
 from framework.planning.plan import plan_file
 from framework.storage.store import Store
 from scans import ROOT, write_pipeline
@@ -50,9 +50,9 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A complete store of ``HOLES``, every job run in this process (no Dask)."""
     directory = tmp_path_factory.mktemp("attributes")
     plan = plan_file(write_pipeline(directory, HOLES))
-    layout = layout_of(plan)
+    layout = plan.layout
     path = directory / "holes.zarr"
-    written = Store.prepare(path, plan, layout)
+    written = Store.prepare(path, layout, plan.pipeline)
     for job in plan.jobs:
         for result in run_task([job], layout):
             written.write([result])

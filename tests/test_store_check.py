@@ -13,8 +13,8 @@ import yaml
 import zarr
 
 from framework.execution.task import run_task
-from framework.storage.layout import MemberResult
-from framework.storage.layout import Layout, layout_of
+from framework.contract.run_records import MemberResult
+from framework.contract.store_layout import Layout
 from framework.planning.plan import plan_file
 from framework.storage.store import STATUS_CODE, Store, pipeline_hash
 from framework.storage.check import StoreCheck, check_store
@@ -45,8 +45,8 @@ def three_of_four(tmp_path: Path) -> tuple[Path, Layout, MemberResult, list[str]
     """A store of TINY with three points written by ``Store.write``; the fourth point's results
     computed but not written. Also the labels of the three written points."""
     plan = plan_file(write_pipeline(tmp_path, TINY))
-    layout = layout_of(plan)
-    store = Store.prepare(tmp_path / "tiny.zarr", plan, layout)
+    layout = plan.layout
+    store = Store.prepare(tmp_path / "tiny.zarr", layout, plan.pipeline)
     results = run_task(list(plan.jobs), layout)
     for result in results[:3]:
         store.write([result])
@@ -243,5 +243,5 @@ def test_a_path_that_is_not_a_zarr_store_exits_2_with_one_line_naming_it(tmp_pat
 def test_the_digest_of_the_stored_text_is_the_hash_the_store_records(tmp_path: Path):
     text = TINY.replace("name: tiny", "name: tiny\ndescription: a comment that does not count")
     plan = plan_file(write_pipeline(tmp_path, text))
-    assert pipeline_digest(yaml.safe_load(text)) == pipeline_hash(plan)
-    assert pipeline_digest(yaml.safe_load(text.replace("steps: 60", "steps: 61"))) != pipeline_hash(plan)
+    assert pipeline_digest(yaml.safe_load(text)) == pipeline_hash(plan.pipeline)
+    assert pipeline_digest(yaml.safe_load(text.replace("steps: 60", "steps: 61"))) != pipeline_hash(plan.pipeline)

@@ -82,7 +82,7 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
                          store=Path(store).resolve() if store is not None else None, overwrite=overwrite,
                          fail_fast=fail_fast, progress=progress, max_ensemble=max_ensemble)
     display = ScanProgress(progress)
-    summary = run_plan(planned, options, display)
+    summary = run_plan(planned, options, display, hooks=planned.registry.hook)
     display.message(summary.text())
     if summary.interrupted and not summary.stopped_by_failure:
         raise KeyboardInterrupt(summary.text())

@@ -23,7 +23,6 @@ from framework.storage.schema import DEFAULT_FLUSH_INTERVAL
 
 if TYPE_CHECKING:
     from framework.planning.plan import Plan
-    from framework.storage.layout import Layout
 
 INVALID_PIPELINE = 2
 CONTRACT_MISMATCH = 2
@@ -101,21 +100,19 @@ def overrides_argument(command: Callable) -> Callable:
 
 
 def checked_plan(file: str, no_autoload: bool = False, blocked: tuple[str, ...] = (),
-                 overrides: tuple[str, ...] = ()) -> tuple[Plan, Layout]:
-    """The validated plan of a pipeline file with its overrides, and its result layout; on any
+                 overrides: tuple[str, ...] = ()) -> Plan:
+    """The validated plan of a pipeline file with its overrides (its store's layout included); on any
     problem, every problem on stderr, one ``file:line key.path: message`` (or ``file override N,
     TEXT: message``) per line, and exit status 2."""
-    from framework.storage.layout import layout_of
+
     from framework.planning.plan import plan_file
     from framework.configuration.source import PipelineError
 
     try:
-        plan = plan_file(Path(file), overrides=overrides, autoload=autoload_choice(no_autoload), blocked=blocked)
-        layout = layout_of(plan)
+        return plan_file(Path(file), overrides=overrides, autoload=autoload_choice(no_autoload), blocked=blocked)
     except PipelineError as error:
         click.echo(str(error), err=True)
         raise SystemExit(INVALID_PIPELINE) from None
-    return plan, layout
 
 
 @main.command("validate", epilog=OVERRIDES_HELP)
@@ -131,7 +128,7 @@ def validate(file: str, overrides: tuple[str, ...], blocked: tuple[str, ...], no
     with deferred_torch():
         from framework.planning.plan_text import render_summary
 
-        click.echo(render_summary(checked_plan(file, no_autoload, blocked, overrides)[0], file))
+        click.echo(render_summary(checked_plan(file, no_autoload, blocked, overrides), file))
 
 
 @main.command("plan", epilog=OVERRIDES_HELP)
@@ -148,7 +145,7 @@ def plan(file: str, overrides: tuple[str, ...], every: bool, blocked: tuple[str,
     with deferred_torch():
         from framework.planning.plan_text import render_plan
 
-        click.echo(render_plan(checked_plan(file, no_autoload, blocked, overrides)[0], file, every))
+        click.echo(render_plan(checked_plan(file, no_autoload, blocked, overrides), file, every))
 
 
 @main.command("run", epilog=OVERRIDES_HELP)
@@ -196,7 +193,7 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
     from framework.configuration.source import PipelineError
     from framework.storage.store import StoreError
 
-    plan, layout = checked_plan(file, no_autoload, blocked, overrides)
+    plan = checked_plan(file, no_autoload, blocked, overrides)
     cluster = ClusterOptions(scheduler, workers, threads, dashboard, host, timeout)
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
@@ -204,7 +201,7 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
                          check_memory=not force)
     display = ScanProgress(options.progress)
     try:
-        summary = run_plan(plan, options, display, layout)
+        summary = run_plan(plan, options, display, hooks=plan.registry.hook)
     except PipelineError as error:
         click.echo(str(error), err=True)
         raise SystemExit(INVALID_PIPELINE) from None

@@ -20,13 +20,12 @@ import numpy as np
 import xarray as xr
 
 from framework.contract.reductions import final
-from framework.contract.store_names import STATUS, STATUS_CODE, TRAINING_DIM
+from framework.contract.store_names import STAGE_DIM, STATUS, STATUS_CODE, TRAINING_DIM, Status
 
 REPLICA_AXIS = "seed"  # the one definition of the replica axis, for the report and ``overparam show``
 WIDTH_AXIS = "m"
 DEPTH_AXIS = "L"
 DIAGNOSTIC_DIMS = ("step", "layer", "length")
-STAGE_DIM = "stage"
 
 
 @dataclass(frozen=True)
@@ -46,7 +45,7 @@ class StoreView:
         raw = xr.open_zarr(str(self.path)).load()  # open_zarr opens read-only
         self.grid_dims: list[str] = list(raw["status"].dims)
         self.status = raw["status"]
-        done = raw["status"] == STATUS_CODE["done"]
+        done = raw["status"] == STATUS_CODE[Status.DONE]
         self.done_count = int(done.sum())
         self.total = int(raw["status"].size)
         masked = {name: raw[name].where(done) for name, values in raw.data_vars.items()
@@ -89,7 +88,7 @@ class StoreView:
         codes = raw["status"].values
         errors = raw["error"].values if "error" in raw else np.full(codes.shape, "", dtype=object)
         left: list[LeftOut] = []
-        for index in zip(*np.nonzero(codes != STATUS_CODE["done"])):
+        for index in zip(*np.nonzero(codes != STATUS_CODE[Status.DONE])):
             selection = {dim: raw[dim].values[i] for dim, i in zip(self.grid_dims, index)}
             status = STATUS[int(codes[index])]
             reason = str(errors[index]) or ("not run yet" if status == "pending" else "no message recorded")
@@ -146,7 +145,7 @@ class StoreView:
         return final(self.ds, name)
 
     def done_at(self, selection: dict[str, object]) -> int:
-        return int((self.status.sel(selection) == STATUS_CODE["done"]).sum())
+        return int((self.status.sel(selection) == STATUS_CODE[Status.DONE]).sum())
 
 
 def _value(value: object) -> str:

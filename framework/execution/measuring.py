@@ -21,7 +21,7 @@ from framework.engine.seeds import derive_seed
 from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights, per_member
 from framework.planning.calls import Job, Training
-from framework.storage.layout import Layout
+from framework.contract.store_layout import Layout
 
 if TYPE_CHECKING:
     from torch import Tensor

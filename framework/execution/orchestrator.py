@@ -15,7 +15,6 @@ import signal
 import threading
 import time
 import uuid
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -30,7 +29,10 @@ from framework.execution.memory import refuse_if_too_large
 from framework.execution.task import PROGRESS_TOPIC, run_batch
 from framework.storage.chunking import points_per_chunk
 from framework.storage.deferred_interrupt import ctrl_c_deferred
-from framework.storage.layout import Layout, MemberResult, layout_of
+from framework.contract.store_layout import Layout
+from framework.plugin_system.hookspecs import HookRelay
+from framework.contract.run_records import MemberResult, RunSummary
+from framework.contract.store_names import Status
 from framework.planning.tasks import WINDOW, stream_batches
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
@@ -58,42 +60,12 @@ class RunOptions:
     check_memory: bool = True  # refuse a local scan whose memory estimate exceeds what there is
 
 
-@dataclass
-class RunSummary:
-    """What a run did."""
-
-    store: Path
-    total: int
-    skipped: int
-    counts: Counter = field(default_factory=Counter)
-    elapsed: float = 0.0
-    interrupted: bool = False
-    stopped_by_failure: bool = False
-
-    @property
-    def ok(self) -> bool:
-        return not self.interrupted and self.counts["failed"] == 0 and self.counts["diverged"] == 0
-
-    def text(self) -> str:
-        """One line: what ran, what the store keeps, and how to go on."""
-        ran = ", ".join(f"{self.counts[s]} {s}" for s in ("done", "diverged", "failed"))
-        kept = self.skipped + sum(self.counts.values())
-        if self.stopped_by_failure:
-            return (f"stopped at the first failure (--fail-fast) after {self.elapsed:.1f}s: {ran}; {kept} of "
-                    f"{self.total} grid points are kept in {self.store}; run the same command again to resume")
-        if self.interrupted:
-            return (f"interrupted after {self.elapsed:.1f}s: {kept} of {self.total} grid points are kept in "
-                    f"{self.store} ({ran} in this run); run the same command again to resume")
-        return (f"finished in {self.elapsed:.1f}s: {ran}; {self.skipped} of {self.total} grid points were already "
-                f"done; store: {self.store}")
-
-
 def _killed_result(job: Job, exc: BaseException) -> MemberResult:
-    return MemberResult(job.point.index, "failed", f"task lost: {type(exc).__name__}: {exc}", finished_at=time.time())
+    return MemberResult(job.point.index, Status.FAILED, f"task lost: {type(exc).__name__}: {exc}", finished_at=time.time())
 
 
-def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgress | None = None,
-             layout: Layout | None = None) -> RunSummary:
+def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgress | None = None, *,
+             hooks: HookRelay | None = None) -> RunSummary:
     """Run every job of the plan not already done in its store; returns what happened.
 
     The lifecycle hooks fire here, whoever calls: ``overparam_pipeline_loaded`` first (a plugin
@@ -104,13 +76,15 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
     starts, unless ``options.check_memory`` is off. The store is locked next (a busy store is
     refused before any cluster starts), then the cluster is reached, and only then is the store
     prepared, so a scheduler that cannot be reached (``ClusterError``) leaves nothing on disk.
-    ``layout`` is the plan's ``layout_of``, when the caller has it already.
+    ``hooks`` is the relay they fire through, passed on to every part of the run that fires
+    one; without it, the relay of the registry that planned ``plan`` (the plugins the
+    pipeline loaded).
     """
-    layout = layout if layout is not None else layout_of(plan)
+    hooks = hooks if hooks is not None else plan.registry.hook
+    layout = plan.layout
     path = options.store or plan.pipeline.store
     progress = progress if progress is not None else ScanProgress(options.progress)
-    hook = plan.registry.hook
-    hook.overparam_pipeline_loaded(pipeline=plan.pipeline, plan=plan)
+    hooks.overparam_pipeline_loaded(pipeline=plan.pipeline, plan=plan)
     if options.check_memory:
         refuse_if_too_large(plan, options.cluster, options.max_ensemble)
     start = time.perf_counter()
@@ -119,12 +93,12 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
         with StoreLock(path), _interrupt_remembered() as interrupt:
             progress.phase(describe(options.cluster, plan.pipeline.device))
             with connect(options.cluster, plan.pipeline.device, plan.registry.module_paths) as (client, resources):
-                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt)
+                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt, hooks)
     except KeyboardInterrupt:
         summary.interrupted = True
         summary.elapsed = time.perf_counter() - start
         progress.close()
-    hook.overparam_run_finished(store=str(path), summary=summary)
+    hooks.overparam_run_finished(store=str(path), summary=summary)
     return summary
 
 
@@ -157,12 +131,13 @@ def _slots(client: Client) -> int:
 
 
 def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: Path, options: RunOptions,
-            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event) -> None:
+            summary: RunSummary, progress: ScanProgress, start: float, interrupt: threading.Event,
+            hooks: HookRelay) -> None:
     """With the store locked and the cluster reached: prepare the store, run what is pending."""
     note = dashboard_note(options.cluster, client)
     if note:
         progress.message(note, always=True)
-    store = Store.prepare(path, plan, layout, overwrite=options.overwrite)
+    store = Store.prepare(path, layout, plan.pipeline, overwrite=options.overwrite)
     done = store.done_mask()
     pending = len(plan.jobs) - int(done.sum())
     summary.skipped = len(plan.jobs) - pending
@@ -178,7 +153,8 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
         if pending:
             buffer: WriteBuffer[Job] = WriteBuffer(store, points_per_chunk(~done, store.chunks), options.flush_interval)
             jobs = (plan.jobs.at(tuple(index)) for index in np.argwhere(~done)) if done.ndim else iter(plan.jobs)
-            _run_jobs(plan, jobs, pending, layout, buffer, options, summary, progress, client, resources, interrupt)
+            _run_jobs(plan, jobs, pending, layout, buffer, options, summary, progress, client, resources, interrupt,
+                      hooks)
     finally:
         progress.close()
         summary.elapsed = time.perf_counter() - start
@@ -190,8 +166,8 @@ class _StartedJobs:
     started on a worker (a Dask event, handled on the client's event thread), or, should that
     report come late, just before the batch's results are recorded."""
 
-    def __init__(self, hook: Any):
-        self.hook = hook
+    def __init__(self, hooks: HookRelay):
+        self.hooks = hooks
         self.waiting: dict[str, list[Job]] = {}  # batches submitted whose start was not reported yet
         self.lock = threading.Lock()
 
@@ -203,7 +179,7 @@ class _StartedJobs:
         with self.lock:
             jobs = self.waiting.pop(batch, [])
         for job in jobs:
-            self.hook.overparam_job_started(job=job)
+            self.hooks.overparam_job_started(job=job)
 
 
 def _on_event(progress: ScanProgress, started: _StartedJobs, prefix: str) -> Any:
@@ -237,7 +213,7 @@ def _phase(jobs: int, batches: list[list[list[Job]]] | None, slots: int) -> str:
 
 def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffer: WriteBuffer[Job],
               options: RunOptions, summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
-              interrupt: threading.Event) -> None:
+              interrupt: threading.Event, hooks: HookRelay) -> None:
     """Submit the batches a few at a time, record each result as it arrives and write them by
     chunk; whatever finished is written before this returns, however it returns. The jobs come
     lazily, ``WINDOW`` at a time: the client holds the jobs of the batches in flight and of
@@ -250,7 +226,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     progress.phase(_phase(count, first, slots))
     if first is not None:
         stream = iter(first)
-    started = _StartedJobs(plan.registry.hook)
+    started = _StartedJobs(hooks)
     prefix = f"{uuid.uuid4().hex[:8]}-batch-"
     client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started, prefix))
     queue = enumerate(stream)
@@ -274,11 +250,11 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
             ready.clear()  # before looking: a batch finishing from now on sets it again
             finished = [future for future in in_flight if future.done()]
             if not finished and buffer.due_in() == 0:
-                _recorded(plan, buffer.flush())
+                _recorded(hooks, buffer.flush())
             failure = False
             for future in finished:
                 name, batch = in_flight.pop(future)  # dropping the future lets the cluster free its result
-                failure |= _record(plan, future, name, batch, buffer, summary, progress, started)
+                failure |= _record(plan, future, name, batch, buffer, summary, progress, started, hooks)
             if interrupt.is_set():
                 raise KeyboardInterrupt
             if options.fail_fast and failure:
@@ -288,11 +264,11 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
                 return
             submit_more()
     finally:  # no unsubscribe here: on Ctrl-C the client may be going, and the flush must happen
-        _recorded(plan, buffer.flush())
+        _recorded(hooks, buffer.flush())
 
 
 def _record(plan: Plan, future: Any, name: str, batch: list[list[Job]], buffer: WriteBuffer[Job],
-            summary: RunSummary, progress: ScanProgress, started: _StartedJobs) -> bool:
+            summary: RunSummary, progress: ScanProgress, started: _StartedJobs, hooks: HookRelay) -> bool:
     """Take a finished batch's results into the buffer (writing what that completes); whether
     any of its points failed or diverged."""
     try:
@@ -307,18 +283,17 @@ def _record(plan: Plan, future: Any, name: str, batch: list[list[Job]], buffer: 
             for job, result in zip(task, task_results):
                 written = buffer.add(job, result)
                 summary.counts[result.status] += 1
-                failure |= result.status != "done"
-                note = result.error if result.status != "done" else ""
+                failure |= result.status != Status.DONE
+                note = result.error if result.status != Status.DONE else ""
                 progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note)
-                _recorded(plan, written)
+                _recorded(hooks, written)
     return failure
 
 
-def _recorded(plan: Plan, written: list[tuple[Job, MemberResult]]) -> None:
+def _recorded(hooks: HookRelay, written: list[tuple[Job, MemberResult]]) -> None:
     """The lifecycle hooks of grid points whose results are now in the store."""
-    hook = plan.registry.hook
     for job, result in written:
-        if result.status == "done":
-            hook.overparam_job_finished(job=job, result=result)
+        if result.status == Status.DONE:
+            hooks.overparam_job_finished(job=job, result=result)
         else:
-            hook.overparam_job_failed(job=job, error=result.error)
+            hooks.overparam_job_failed(job=job, error=result.error)

@@ -21,6 +21,9 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
+from framework.contract.run_records import FINISHED
+from framework.contract.store_names import Status
+
 if TYPE_CHECKING:
     from rich.progress import Progress
 
@@ -94,7 +97,7 @@ class ScanProgress:
         return sum(self.counts.values())
 
     def _counts_text(self) -> str:
-        parts = [f"{self.counts[s]} {s}" for s in ("done", "failed", "diverged") if self.counts[s]]
+        parts = [f"{self.counts[s]} {s}" for s in FINISHED if self.counts[s]]
         return ", ".join(parts + [f"{self.running} running"])
 
     def completed(self) -> float:
@@ -140,7 +143,7 @@ class ScanProgress:
             self._refresh()
         elif self.mode == "plain":
             now = time.perf_counter()
-            if status == "done" and now - self._last_line < PLAIN_INTERVAL and self.finished < self.total:
+            if status == Status.DONE and now - self._last_line < PLAIN_INTERVAL and self.finished < self.total:
                 return
             self._last_line = now
             elapsed = now - self.start_time

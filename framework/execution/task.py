@@ -32,7 +32,9 @@ from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.training import Trajectory, train
 from framework.planning.calls import Call, Job, Training
 from framework.planning.tasks import padding_of
-from framework.storage.layout import Layout, MemberResult
+from framework.contract.store_layout import Layout
+from framework.contract.run_records import MemberResult
+from framework.contract.store_names import Status
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -156,7 +158,7 @@ def run_task(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
         if len(jobs) > 1:
             return [result for job in jobs for result in run_task([job], layout, device, dtype)]
         message = _error_text(exc)
-        return [MemberResult(job.point.index, "failed", message, time.perf_counter() - start, finished_at=time.time())
+        return [MemberResult(job.point.index, Status.FAILED, message, time.perf_counter() - start, finished_at=time.time())
                 for job in jobs]
     elapsed = time.perf_counter() - start
     for result in results:
@@ -226,7 +228,7 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
                                 + (f" (last finite value at step {finite[-1]})" if finite else ""))
         reached = tuple(int(t.diverged_at[k]) if t.diverged_at[k] >= 0 else training.call.params.steps
                         for training, (t, _) in zip(job.trainings, runs))
-        out.append(MemberResult(job.point.index, "diverged" if problems else "done", "; ".join(problems),
+        out.append(MemberResult(job.point.index, Status.DIVERGED if problems else Status.DONE, "; ".join(problems),
                                 reached_step=reached, learning_rate=tuple(float(lr[k]) for _, lr in runs),
                                 values=results.member(k)))
     return out

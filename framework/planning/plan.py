@@ -1,4 +1,5 @@
-"""From a pipeline to a validated plan of jobs: the stage DAG, and every grid point resolved.
+"""From a pipeline to a validated plan of jobs: the stage DAG, every grid point resolved, and
+the layout of the store they fill.
 
 For each grid point, ``framework.planning.point_resolver`` substitutes ``${grid.NAME}``, evaluates
 numeric parameters given as text (``0.05/m``) and checks each component's parameter schema. Every problem, at every grid point, is collected before anything is
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,8 @@ from framework.contract.diagnostic import ProblemShape
 from framework.contract.model import DEFAULT_MODEL
 from framework.planning.calls import DEFAULT_MODEL_STAGE, Call, DiagnosticCall, Job, Training
 from framework.planning.jobs import Jobs, named_axes, named_dimensions, representatives
+from framework.planning.layout import layout_of
+from framework.contract.store_layout import Layout
 from framework.configuration.grid import GridPoint
 from framework.configuration.pipeline import (
     MAX_LOGGED_STEPS,
@@ -46,11 +48,12 @@ class Plan:
     order: tuple[str, ...]
     kinds: Mapping[str, str]
     jobs: Jobs
+    layout: Layout  # the store's variables, dimensions and steps (``framework.planning.layout``)
 
-    @cached_property
+    @property
     def steps(self) -> tuple[int, ...]:
         """The store's ``step`` coordinate: every logged step of every job."""
-        return tuple(sorted({s for job in self.jobs.distinct() for s in job.steps}))
+        return self.layout.steps
 
     def sharing(self) -> dict[str, tuple[int, int]]:
         """For each data, initialization and training stage: (distinct computations, jobs using it)."""
@@ -58,13 +61,7 @@ class Plan:
 
     def components(self) -> dict[str, list[str]]:
         """The component names each stage uses across the grid."""
-        used: dict[str, list[str]] = {}
-        for job in self.jobs.distinct():
-            for call in job.calls:
-                names = used.setdefault(call.stage, [])
-                if call.name not in names:
-                    names.append(call.name)
-        return used
+        return {stage: list(names) for stage, (_, names) in self.layout.stage_components.items()}
 
 
 def _stage_kind(stage: StageSpec, name: str, registry: Registry) -> tuple[str | None, str]:
@@ -161,10 +158,15 @@ def build_plan(pipeline: Pipeline, registry: Registry | None = None, findings: l
         elif unresolved and not findings:
             resolved.extend((Finding(("stages",), "the stages resolve to no job with one generator, one initializer "
                                                   "and an optimizer"), label, count) for label, count in unresolved)
-    findings.extend(_render_findings(resolved, grid.size if grid.dimensions else 1))
+    findings.extend(_render_findings(resolved, grid.size))
     if findings:
         raise PipelineError(pipeline.source, findings)
-    return Plan(pipeline, registry, order, kinds, Jobs(grid, pipeline.seed, dims, templates))
+    jobs = Jobs(grid, pipeline.seed, dims, templates)
+    measured = {stage: trains[0] for stage, trains in shared.trained_by.items() if trains}
+    layout = layout_of(pipeline, registry, kinds, jobs, measured, findings)
+    if findings:
+        raise PipelineError(pipeline.source, dict.fromkeys(findings))
+    return Plan(pipeline, registry, order, kinds, jobs, layout)
 
 
 @dataclass

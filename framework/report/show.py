@@ -18,8 +18,8 @@ from framework.contract.claim import Claim, Column
 from framework.plugin_system.registry import Registry
 from framework.contract.reductions import reduce
 from framework.report.registered import load_claims, store_registry
-from framework.contract.store_view import REPLICA_AXIS, STAGE_DIM
-from framework.contract.store_names import STATUS, STATUS_CODE
+from framework.contract.store_view import REPLICA_AXIS
+from framework.contract.store_names import STAGE_DIM, STATUS, STATUS_CODE, Status
 
 MAX_ROWS = 40
 
@@ -75,7 +75,7 @@ def render_store(path: str | Path, registry: Registry | None = None) -> str:
     counts = {name: int((codes == code).sum()) for code, name in enumerate(STATUS)}
     lines.append("  status: " + ", ".join(f"{counts[s]} {s}" for s in STATUS if counts[s]) + f" of {codes.size}")
     columns = summary_columns(ds, declared_columns(loaded.claims))
-    done = ds["status"] == STATUS_CODE["done"]
+    done = ds["status"] == STATUS_CODE[Status.DONE]
     rows_over = [d for d in grid_dims if d != REPLICA_AXIS]
     table = {label: column.where(done) for label, column in columns.items()}
     header = f"median over {REPLICA_AXIS}" if REPLICA_AXIS in grid_dims else "per grid point"
@@ -95,7 +95,7 @@ def render_store(path: str | Path, registry: Registry | None = None) -> str:
         lines.append("  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths)))
     if len(keys) > MAX_ROWS:
         lines.append(f"  ... {len(keys) - MAX_ROWS} more rows")
-    not_done = ds["status"].values >= STATUS_CODE["failed"]
+    not_done = ds["status"].values >= STATUS_CODE[Status.FAILED]
     messages = sorted({str(m) for m in np.asarray(ds["error"].values)[not_done].ravel() if str(m)})
     if messages:
         lines.append("")

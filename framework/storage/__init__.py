@@ -1,8 +1,9 @@
-"""The store: the results' layout and the zarr store that holds them.
+"""The store: the zarr store that holds a run's results, laid out as the plan's ``Layout`` says.
 
-The shape of a run's results (``layout``), the names and codes every store uses (``schema``),
-the template, resume and per-point writes (``store``), the run's claim on a store (``lock``)
-and ``overparam check`` (``check``, ``point_check``).
+The pipeline's digest and differences (``schema``), the template, resume and chunk writes
+(``store``), the run's claim on a store (``lock``) and ``overparam check`` (``check``,
+``point_check``).
 
-Imports: the layers below (up to planning); never execution, the report or the CLI.
+Imports: the engine, the contract and configuration; nothing of planning, execution, the
+report or the CLI.
 """

@@ -34,8 +34,8 @@ import zarr
 from framework.configuration.overrides import with_overrides
 from framework.configuration.source import PipelineError, read_source
 from framework.storage.point_check import PointChecks
-from framework.contract.store_names import STATUS, TRAINING_DIM
-from framework.storage.schema import RUN_VARIABLES, pipeline_digest
+from framework.contract.store_names import RUN_VARIABLES, STATUS, TRAINING_DIM, Status
+from framework.storage.schema import pipeline_digest
 
 MARKS = ("pipeline_hash", "pipeline", "resolved_config")  # any one makes a store overparam's
 ROOT_ATTRS = {
@@ -74,7 +74,7 @@ class StoreCheck:
     @property
     def complete(self) -> bool:
         """Consistent, and every grid point done."""
-        return self.consistent and self.points > 0 and self.counts.get("done", 0) == self.points
+        return self.consistent and self.points > 0 and self.counts.get(Status.DONE, 0) == self.points
 
     def text(self) -> str:
         """The departures, one sentence each, then the counts and the verdict."""
@@ -90,7 +90,7 @@ class StoreCheck:
         elif self.complete:
             lines.append(f"{self.path}: consistent and complete: every grid point is done")
         else:
-            left = self.points - self.counts.get("done", 0)
+            left = self.points - self.counts.get(Status.DONE, 0)
             state = "" if self.finished_at else "; its last run did not finish (interrupted, or still running)"
             lines.append(f"{self.path}: consistent, not complete: {left} grid points are not done (running "
                          f"`overparam run` on this store again computes them){state}")

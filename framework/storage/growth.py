@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 
 from framework.configuration.grid import Grid
-from framework.storage.layout import Layout
+from framework.contract.store_layout import Layout
 from framework.storage.schema import differing_keys
 
 REPLACED_SUFFIX = ".replaced"  # an old store being swapped out for its grown copy

@@ -17,7 +17,7 @@ import xarray as xr
 import zarr
 
 from framework.contract.store_names import STATUS, STATUS_CODE, TRAINING_DIM
-from framework.storage.schema import NOT_RUN, RUN_VARIABLES
+from framework.contract.store_names import NOT_RUN, RUN_VARIABLES
 
 PENDING, DONE, FAILED, DIVERGED = (STATUS_CODE[name] for name in STATUS)
 INVALID = -1  # a status value that is none of the four states

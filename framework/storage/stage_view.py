@@ -16,8 +16,8 @@ import xarray as xr
 
 from framework.contract.messages import did_you_mean
 from framework.contract.store_names import TRAINING_DIM
-from framework.storage.layout import STAGE_DIM, STEP_DIM
-from framework.storage.schema import RUN_VARIABLES
+from framework.contract.store_names import STAGE_DIM, STEP_DIM
+from framework.contract.store_names import RUN_VARIABLES
 
 
 def open_store(path: Path, stage: str | None = None) -> xr.Dataset:

@@ -5,7 +5,7 @@ Layout (docs/architecture.md, "The store"): one dimension per grid dimension (co
 axes of a zip group are coordinates along it), ``step`` for the logged steps, each
 diagnostic's own dimensions; one variable per diagnostic output plus ``status`` (CF flags:
 pending, done, failed, diverged), ``error``, ``wall_time``, ``reached_step``, ``learning_rate``,
-``finished_at`` (``framework.storage.schema.RUN_VARIABLES``). With several optimizer stages,
+``finished_at`` (``framework.contract.store_names.RUN_VARIABLES``). With several optimizer stages,
 ``reached_step`` and ``learning_rate`` have a ``train`` dimension labelled with the stages, and the
 ``stage`` dimension a ``trained_by`` coordinate naming the training each stage measured.
 Zarr format 2 with consolidated metadata. Chunks hold many grid points (``framework.storage.chunking``):
@@ -37,23 +37,15 @@ import zarr
 
 from framework.contract.diagnostic import DIMENSIONLESS
 from framework.configuration.grid import Grid
+from framework.configuration.pipeline import Pipeline
 from framework.storage.chunking import chunk_of, chunk_region, grid_chunks
 from framework.storage.deferred_interrupt import ctrl_c_deferred
 from framework.storage.growth import copy_points, growth_maps, restore_replaced, swap_in
-from framework.storage.layout import Layout, MemberResult
-from framework.planning.plan import Plan
+from framework.contract.run_records import MemberResult
+from framework.contract.store_layout import Layout
+from framework.contract.store_names import RUN_VARIABLES, STATUS_CODE, TRAINING_DIM, Status
 from framework.storage.lock import StoreError
-from framework.contract.store_names import TRAINING_DIM
-from framework.storage.schema import (
-    MISSING_COUNT,
-    RUN_VARIABLES,
-    STATUS_CODE,
-    changed_keys,
-    differing_keys,
-    now,
-    pipeline_digest,
-    resolved_text,
-)
+from framework.storage.schema import MISSING_COUNT, changed_keys, differing_keys, now, pipeline_digest, resolved_text
 
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
 PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
@@ -74,9 +66,9 @@ AXIS_ATTRS: dict[str, tuple[str, str]] = {
 ZARR_FORMAT = 2  # consolidated metadata is part of format 2: plain xr.open_zarr opens it without warnings
 
 
-def pipeline_hash(plan: Plan) -> str:
-    """The hash a store records of the pipeline that made it (``store_schema.pipeline_digest``)."""
-    return pipeline_digest(plan.pipeline.raw)
+def pipeline_hash(pipeline: Pipeline) -> str:
+    """The hash a store records of the pipeline that made it (``schema.pipeline_digest``)."""
+    return pipeline_digest(pipeline.raw)
 
 
 def layout_mismatch(group: zarr.Group, layout: Layout, grid: Grid) -> str:
@@ -159,14 +151,14 @@ def variable_chunks(grid_shape: tuple[int, ...], unit: tuple[int, ...], point_by
     return tuple(own)
 
 
-def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
+def template(pipeline: Pipeline, layout: Layout, digest: str) -> xr.Dataset:
     """The empty dataset of a run: every variable NaN/pending, in chunks of many grid points.
 
     Each variable is chunked to about the same bytes, so a small one (``status``) has fewer,
     larger chunks; the largest variable's chunks are the unit the client writes
     (``Store.chunks``)."""
-    grid_dims = tuple(dim.name for dim in plan.pipeline.grid.dimensions)
-    grid_shape = plan.pipeline.grid.shape
+    grid_dims = tuple(dim.name for dim in pipeline.grid.dimensions)
+    grid_shape = pipeline.grid.shape
     own_sizes = {"step": len(layout.steps), "stage": len(layout.stages), TRAINING_DIM: len(layout.trainings),
                  **layout.sizes}
 
@@ -197,7 +189,7 @@ def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
         data_vars[name] = variable(dims, run.fill, object if run.dtype == "object" else run.dtype, run.attrs,
                                    eager=run.eager)
     coords: dict[str, Any] = {axis: xr.Variable((dim,), values, axis_attrs(axis)) for axis, (dim, values)
-                              in grid_coordinates(plan.pipeline.grid).items()}
+                              in grid_coordinates(pipeline.grid).items()}
     coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {
         "long_name": "training step (the union of every stage's schedule)", "units": "step"})
     if layout.stages:
@@ -214,7 +206,6 @@ def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
     for dim, size in layout.sizes.items():
         coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)",
                                                                   "units": DIMENSIONLESS})
-    pipeline = plan.pipeline
     attrs = {
         "name": pipeline.name,
         "description": pipeline.description,
@@ -228,9 +219,9 @@ def template(plan: Plan, layout: Layout, digest: str) -> xr.Dataset:
         "resolved_config": json.dumps({
             "seed": pipeline.seed, "device": pipeline.device, "dtype": pipeline.dtype,
             "grid": {axis: list(map(str, values)) for axis, (_, values) in grid_coordinates(pipeline.grid).items()},
-            "stages": {stage: {"kind": plan.kinds.get(stage), "components": names}
-                       for stage, names in plan.components().items()},
-            "jobs": len(plan.jobs), "steps": list(layout.steps)}, default=str),
+            "stages": {stage: {"kind": kind or None, "components": list(names)}
+                       for stage, (kind, names) in layout.stage_components.items()},
+            "jobs": pipeline.grid.size, "steps": list(layout.steps)}, default=str),
         "versions": json.dumps(versions()),
         "git_revision": git_revision(pipeline.source.directory),
         "started_at": now(),
@@ -258,14 +249,15 @@ class Store:
         return self._arrays[name]
 
     @classmethod
-    def prepare(cls, path: Path, plan: Plan, layout: Layout, overwrite: bool = False) -> Store:
+    def prepare(cls, path: Path, layout: Layout, pipeline: Pipeline, overwrite: bool = False) -> Store:
         """Create the store's template, or reopen a store of the same pipeline to resume it.
 
         A store whose pipeline differs only by grid values this one adds is grown to this grid,
         keeping every point done (``framework.storage.growth``). A store made from any other
         pipeline is refused unless ``overwrite``; so is a path that exists but is not a store.
+        ``layout`` is the plan's (``Plan.layout``), ``pipeline`` the parsed pipeline it records.
         """
-        digest = pipeline_hash(plan)
+        digest = pipeline_hash(pipeline)
         restore_replaced(path)
         if path.exists() and not overwrite:
             try:
@@ -276,41 +268,41 @@ class Store:
             group = zarr.open_group(str(path), mode="r")
             if existing != digest:
                 stored = group.attrs.get("resolved_pipeline") or group.attrs.get("pipeline", "")
-                maps, why_not = growth_maps(group, stored, dict(plan.pipeline.raw), plan.pipeline.grid, layout)
+                maps, why_not = growth_maps(group, stored, dict(pipeline.raw), pipeline.grid, layout)
                 if maps is not None:
-                    return cls._grown(path, plan, layout, digest, maps)
-                changed = changed_keys(stored, plan.pipeline.raw)
+                    return cls._grown(path, pipeline, layout, digest, maps)
+                changed = changed_keys(stored, pipeline.raw)
                 grown = f" (it cannot be grown to this grid: {why_not})" if all(
-                    key.startswith("grid.") for key in differing_keys(stored, plan.pipeline.raw)) else ""
+                    key.startswith("grid.") for key in differing_keys(stored, pipeline.raw)) else ""
                 raise StoreError(f"store {path} was made from a different pipeline: {changed}{grown}; to keep both, "
                                  "give this run another store (store: in the file, or --store); to replace it, pass "
                                  "--overwrite")
-            missing = layout_mismatch(group, layout, plan.pipeline.grid)
+            missing = layout_mismatch(group, layout, pipeline.grid)
             if missing:
                 raise StoreError(f"store {path} was laid out by another version of overparam or its plugins: "
                                  f"{missing}; give this run another store, or pass --overwrite to replace it")
-            return cls(path, layout, plan.pipeline.grid)
-        partial = cls._template(path, plan, layout, digest)
+            return cls(path, layout, pipeline.grid)
+        partial = cls._template(path, pipeline, layout, digest)
         if path.exists():
             shutil.rmtree(path)
         partial.rename(path)  # the store appears complete or not at all
-        return cls(path, layout, plan.pipeline.grid)
+        return cls(path, layout, pipeline.grid)
 
     @staticmethod
-    def _template(path: Path, plan: Plan, layout: Layout, digest: str) -> Path:
+    def _template(path: Path, pipeline: Pipeline, layout: Layout, digest: str) -> Path:
         """The run's empty store, written beside ``path`` (returned: the caller renames it)."""
         partial = path.with_name(path.name + PARTIAL_SUFFIX)
         if partial.exists():  # left by a run killed while writing its template; we hold the lock
             shutil.rmtree(partial)
-        template(plan, layout, digest).to_zarr(str(partial), mode="w", compute=False, consolidated=True,
+        template(pipeline, layout, digest).to_zarr(str(partial), mode="w", compute=False, consolidated=True,
                                                zarr_format=ZARR_FORMAT)
         return partial
 
     @classmethod
-    def _grown(cls, path: Path, plan: Plan, layout: Layout, digest: str, maps: list[np.ndarray]) -> Store:
-        """The store carried over to this plan's larger grid: its points copied to their new places."""
+    def _grown(cls, path: Path, pipeline: Pipeline, layout: Layout, digest: str, maps: list[np.ndarray]) -> Store:
+        """The store carried over to this pipeline's larger grid: its points copied to their new places."""
         old = zarr.open_group(str(path), mode="r")
-        partial = cls._template(path, plan, layout, digest)
+        partial = cls._template(path, pipeline, layout, digest)
         new = zarr.open_group(str(partial), mode="r+")
         copy_points(old, new, maps, [*layout.variables, *RUN_VARIABLES])
         new.attrs.update(started_at=old.attrs.get("started_at", ""),
@@ -318,7 +310,7 @@ class Store:
                                     f"grid points), grown at {now()}")
         zarr.consolidate_metadata(str(partial))
         swap_in(path, partial)
-        store = cls(path, layout, plan.pipeline.grid)
+        store = cls(path, layout, pipeline.grid)
         store.grown_from = int(np.prod(old["status"].shape))
         return store
 
@@ -328,7 +320,7 @@ class Store:
 
     def done_mask(self) -> np.ndarray:
         """Whether each grid point is done, shaped like the grid."""
-        return self.status() == STATUS_CODE["done"]
+        return self.status() == STATUS_CODE[Status.DONE]
 
     def done(self) -> set[tuple[int, ...]]:
         """Grid indices whose status is done."""

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Generic, TypeVar
 
 from framework.storage.chunking import chunk_of
-from framework.storage.layout import MemberResult
+from framework.contract.run_records import MemberResult
 from framework.storage.schema import DEFAULT_FLUSH_INTERVAL
 from framework.storage.store import Store
 
