@@ -61,7 +61,7 @@ def in_process_seconds_per_job(pipeline: Path, sample: int, way: str) -> float:
 
     from framework.execution.task import run_task
     from framework.planning.plan import plan_file
-    from framework.planning.tasks import group_tasks
+    from framework.planning.tasks import Packing
 
     from plugins.optimizers import GradientDescent
 
@@ -72,7 +72,7 @@ def in_process_seconds_per_job(pipeline: Path, sample: int, way: str) -> float:
     jobs = [plan.jobs[i] for i in range(0, len(plan.jobs), step)][:sample]
     GradientDescent.keeps_padding_zero = way != "alone"  # never padded, so never packed, when False
     try:
-        tasks = group_tasks(jobs, None, plan.pipeline.dtype, WORKERS) if way == "packed" else [[job] for job in jobs]
+        tasks = Packing(plan.pipeline.dtype, slots=WORKERS).tasks(jobs) if way == "packed" else [[job] for job in jobs]
         run_task(tasks[0], layout, "cpu", plan.pipeline.dtype)
         start = time.perf_counter()
         for task in tasks:

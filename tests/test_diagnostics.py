@@ -4,6 +4,8 @@ products of the matrices D and W, autograd and central finite differences of the
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pydantic
@@ -587,12 +589,38 @@ def test_every_diagnostic_returns_exactly_its_declared_outputs_and_shapes():
         assert diagnostic.when in ("init", "schedule", "end")
 
 
-def test_plugin_registers_the_diagnostics_named_in_the_design():
-    names = {d.name for d in overparam_register_diagnostics()}
-    assert names == {"loss", "pl_ratio", "weight_distance", "dprime_sparsity", "perturbation_norms",
-                     "forward_norms", "fresh_randomness", "separability", "chain_norms", "semi_smoothness", "rate",
-                     "kernel_spectrum", "kernel_drift", "kernel_deviation",
-                     "linearization_gap"}
+def documented_outputs() -> dict[str, set[str]]:
+    """The table of docs/diagnostics.md read as the reader reads it: each diagnostic (a row with
+    an empty first cell continues the row above) with the outputs its second cell names,
+    ``a_{b,c}`` standing for ``a_b`` and ``a_c`` and ``…_x`` for each name before it with ``_x``."""
+    text = (Path(__file__).resolve().parents[1] / "docs" / "diagnostics.md").read_text()
+    table = text[text.index("| diagnostic | outputs (dims)"):text.index("## When each is measured")]
+    found: dict[str, set[str]] = {}
+    current = ""
+    for row in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        if len(cells) < 2:
+            continue
+        current = cells[0].strip("`") or current
+        names: list[str] = []
+        for token in re.findall(r"`([^`]+)`", cells[1]):
+            if token.startswith("…"):
+                names += [name + token[1:] for name in names]
+            elif "{" in token:
+                head, options, tail = re.match(r"(.*)\{(.*)\}(.*)", token).groups()
+                names += [head + option + tail for option in options.split(",")]
+            else:
+                names.append(token)
+        found.setdefault(current, set()).update(names)
+    return found
+
+
+def test_the_plugin_registers_each_diagnostic_the_docs_document_with_the_outputs_they_name():
+    documented = documented_outputs()
+    registered = {d.name: set(d.outputs) for d in overparam_register_diagnostics()}
+    assert set(registered) == set(documented)
+    for name, outputs in registered.items():
+        assert outputs == documented[name], name
     assert Rate.when == "end"
 
 

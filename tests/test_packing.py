@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from overparam.engine import member_sum
-from framework.execution.task import run_task
+from framework.execution.task import initial_weights, run_task
 
-from framework.planning.tasks import member_bytes, group_tasks
+from framework.planning.tasks import Packing
 from framework.planning.plan import plan_file
 from plugins.optimizers import GradientDescent
 from scans import write_pipeline
@@ -42,7 +42,7 @@ def test_a_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone_in_float6
     plan = mixed_plan(tmp_path, optimizer)
     layout = plan.layout
     jobs = list(plan.jobs)
-    assert len(group_tasks(jobs, None, "float64")) == 1  # lr, seed and δ differ: one ensemble of 12
+    assert len(Packing("float64").tasks(jobs)) == 1  # lr, seed and δ differ: one ensemble of 12
     together = run_task(jobs, layout)
     assert all(r.status == "done" for r in together)
     for job, packed in zip(jobs, together):
@@ -107,7 +107,7 @@ stages:
   train: {plugin: "${grid.optimizer}", params: {steps: 5, lr: "${grid.lr}"}, needs: [data, init]}
 """
     plan = plan_file(write_pipeline(tmp_path, text))
-    packs = group_tasks(list(plan.jobs), None, "float64")
+    packs = Packing("float64").tasks(list(plan.jobs))
     for pack in packs:
         first = pack[0].point.values
         for job in pack:
@@ -121,27 +121,47 @@ def test_unaligned_shapes_pack_unless_their_optimizer_would_move_the_padding(tmp
     (tests/test_padding.py checks they stay exact); an optimizer that does not keep zero padding
     at zero leaves them unpadded, one per task."""
     plan = mixed_plan(tmp_path, "gd", text=MIXED.replace("n: 8,", "n: 5,"))
-    assert [len(p) for p in group_tasks(list(plan.jobs), None, "float64")] == [12]
+    assert [len(p) for p in Packing("float64").tasks(list(plan.jobs))] == [12]
     single = mixed_plan(tmp_path, "gd", "float32")
-    assert [len(p) for p in group_tasks(list(single.jobs), None, "float32")] == [12]
+    assert [len(p) for p in Packing("float32").tasks(list(single.jobs))] == [12]
     monkeypatch.setattr(GradientDescent, "keeps_padding_zero", False)
-    assert [len(p) for p in group_tasks(list(plan.jobs), None, "float64")] == [1] * 12
-    assert [len(p) for p in group_tasks(list(single.jobs), None, "float32")] == [1] * 12
+    assert [len(p) for p in Packing("float64").tasks(list(plan.jobs))] == [1] * 12
+    assert [len(p) for p in Packing("float32").tasks(list(single.jobs))] == [1] * 12
     aligned = mixed_plan(tmp_path, "gd")  # n = 8, m = 32 in float64 needs no padding: still packed
-    assert [len(p) for p in group_tasks(list(aligned.jobs), None, "float64")] == [12]
+    assert [len(p) for p in Packing("float64").tasks(list(aligned.jobs))] == [12]
 
 
 def test_pack_sizes_respect_max_ensemble_memory_and_the_number_of_workers(tmp_path):
     plan = mixed_plan(tmp_path, "gd")
     jobs = list(plan.jobs)  # 12 compatible jobs
-    assert [len(p) for p in group_tasks(jobs, 5, "float64")] == [5, 5, 2]
-    one = member_bytes(jobs[0], "float64")
-    assert [len(p) for p in group_tasks(jobs, None, "float64", task_bytes=3 * one)] == [3, 3, 3, 3]
-    assert [len(p) for p in group_tasks(jobs, None, "float64", slots=2)] == [6, 6]
-    m, rows = 32, 16 * 5  # float32 pads n = 8 to 16 sequences of L = 5
-    assert member_bytes(jobs[0], "float32") == 4 * (6 * m * m + 12 * rows * m + 4 * rows * rows + 2 * m * rows)
-    covered = [job.point.index for pack in group_tasks(jobs, 5, "float64") for job in pack]
+    assert [len(p) for p in Packing("float64", 5).tasks(jobs)] == [5, 5, 2]
+    one = Packing("float64").task_shape(jobs[0], 1, 1).member_bytes
+    assert [len(p) for p in Packing("float64", task_bytes=3 * one).tasks(jobs)] == [3, 3, 3, 3]
+    assert [len(p) for p in Packing("float64", slots=2).tasks(jobs)] == [6, 6]
+    covered = [job.point.index for pack in Packing("float64", 5).tasks(jobs) for job in pack]
     assert sorted(covered) == sorted(job.point.index for job in jobs)
+
+
+def test_a_members_estimate_covers_its_real_weights_and_scales_with_dtype_and_width(tmp_path):
+    """The memory a member is charged holds at least six copies of the weights it really trains
+    (weights, W0, gradient, update, optimizer state; counted from the tensors its initializer
+    draws), halves from float64 to float32 where both align alike, and grows as m² for wide
+    networks (the m×m terms dominate)."""
+    def member(width: int, dtype: str) -> tuple[int, int]:
+        text = MIXED.replace("m: 32", f"m: {width}").replace("n: 8,", "n: 16,")
+        job = mixed_plan(tmp_path, "gd", dtype, text=text).jobs[0]
+        shape = Packing(dtype).task_shape(job, 1, 1)
+        weights = shape.padding.weights(initial_weights([job]).to(torch.device("cpu"), shape.dtype))
+        trained = sum(weights.tensors[name].numel() * weights.tensors[name].element_size()
+                      for name in job.network().trained_by_default)
+        return shape.member_bytes, trained
+
+    for width in (32, 256):
+        estimate, trained = member(width, "float64")
+        assert estimate >= 6 * trained
+        assert member(width, "float32")[0] * 2 == estimate  # n = 16, m = 32 or 256: no padding in either dtype
+    wide, wider = member(1024, "float64")[0], member(2048, "float64")[0]
+    assert 3.5 < wider / wide <= 4.0
 
 
 def test_large_members_reduce_in_the_same_order_alone_and_together(tmp_path):
@@ -172,6 +192,6 @@ def test_cpu_ensembles_keep_their_recurrent_weights_within_the_cache_budget(tmp_
     text = MIXED.replace("m: 32", "m: 512").replace("n: 8,", "n: 16,")
     plan = mixed_plan(tmp_path, "gd", "float32", text=text)
     jobs = list(plan.jobs)
-    assert [len(p) for p in group_tasks(jobs, None, "float32")] == [4, 4, 4]
-    assert [len(p) for p in group_tasks(jobs, None, "float32", gpu=True)] == [12]
-    assert [len(p) for p in group_tasks(jobs, None, "float64")] == [2] * 6
+    assert [len(p) for p in Packing("float32").tasks(jobs)] == [4, 4, 4]
+    assert [len(p) for p in Packing("float32", gpu=True).tasks(jobs)] == [12]
+    assert [len(p) for p in Packing("float64").tasks(jobs)] == [2] * 6

@@ -22,7 +22,7 @@ from framework.execution.task import run_task
 from framework.execution.training import train
 from framework.plugin_system.ensemble_check import example_problem, example_weights
 from framework.planning.plan import plan_file
-from framework.planning.tasks import group_tasks, padding_of
+from framework.planning.tasks import Packing, padding_of
 
 from plugins.optimizers import GradientDescent, MinibatchSGD, SequenceSampler, StochasticGradientDescent
 from reference import autograd_gradient, loop_loss
@@ -114,7 +114,7 @@ def test_an_unaligned_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alon
     plan = unaligned_plan(tmp_path, optimizer, n=7, m=30)
     layout = plan.layout
     jobs = list(plan.jobs)
-    assert [len(task) for task in group_tasks(jobs, None, "float64")] == [12]  # packed, padded to n = 8, m = 32
+    assert [len(task) for task in Packing("float64").tasks(jobs)] == [12]  # packed, padded to n = 8, m = 32
     together = run_task(jobs, layout)
     assert all(r.status == "done" for r in together), [r.error for r in together]
     for job, packed in zip(jobs, together):
@@ -148,7 +148,7 @@ def test_every_diagnostic_of_a_padded_network_equals_the_unpadded_networks(tmp_p
     padded = run_task(jobs, layout)
     monkeypatch.setattr(StochasticGradientDescent, "keeps_padding_zero", False)
     assert not padding_of(jobs[0], "float64").active
-    assert [len(task) for task in group_tasks(jobs, None, "float64")] == [1] * 6  # unpadded: one per task again
+    assert [len(task) for task in Packing("float64").tasks(jobs)] == [1] * 6  # unpadded: one per task again
     for job, result in zip(jobs, padded):
         (unpadded,) = run_task([job], layout)
         assert result.learning_rate == unpadded.learning_rate  # lr: auto measured on the real network alone

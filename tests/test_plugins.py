@@ -112,15 +112,25 @@ def test_builtins_are_the_entry_points_declared_in_pyproject() -> None:
 
 
 def test_core_never_imports_the_builtin_plugins() -> None:
-    for path in (ROOT / "framework").glob("*.py"):
+    """No module of framework/ or overparam/, at any depth, imports the built-in plugins, by an
+    import statement or by a module name given as text (``importlib.import_module("plugins.x")``):
+    they register through entry points, as a third-party package would."""
+    files = sorted([*(ROOT / "framework").rglob("*.py"), *(ROOT / "overparam").rglob("*.py")])
+    assert len(files) > 80  # every layer's modules, not the top folder's two
+    found = []
+    for path in files:
         for node in ast.walk(ast.parse(path.read_text(), str(path))):
             if isinstance(node, ast.Import):
                 modules = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
                 modules = [node.module or ""]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("plugins."):
+                modules = [node.value]  # a dotted module name as text ("plugins" alone is a pipeline key)
             else:
                 continue
-            assert not any(m == "plugins" or m.startswith("plugins.") for m in modules), f"{path.name} imports {modules}"
+            found += [f"{path.relative_to(ROOT)}:{node.lineno} {m}" for m in modules
+                      if m == "plugins" or m.startswith("plugins.")]
+    assert not found, "\n".join(found)
 
 
 def test_pip_installed_example_is_discovered_with_its_distribution(with_example: Path) -> None:

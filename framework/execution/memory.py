@@ -1,9 +1,8 @@
 """Refusing a scan that cannot fit: the memory its tasks would hold at once, estimated from
 the shapes before anything starts, against the memory this machine has available.
 
-A scan's tasks are sized as the run sizes them (``tasks.ensemble_size``), counted from the
-plan's distinct resolutions without making a job per grid point, each member costed by
-``tasks.member_bytes``; on a CPU cluster of W workers (one task each) the W
+A scan's tasks are sized as the run sizes them (``tasks.Packing``), counted from the
+plan's distinct resolutions without making a job per grid point; on a CPU cluster of W workers (one task each) the W
 largest tasks may run at once and share the machine's available RAM; on GPUs each worker
 runs one task on its own device, so the largest task must fit one device's free memory. The
 client's own bookkeeping, about ``CLIENT_BYTES_PER_POINT`` per grid point, is counted on top. A
@@ -19,7 +18,7 @@ import torch
 from framework.execution.cluster import ClusterOptions, local_gpus, local_workers
 import numpy as np
 
-from framework.planning.tasks import ensemble_size, member_bytes, task_key
+from framework.planning.tasks import Packing, task_key
 from framework.planning.plan import Job, Plan
 from framework.configuration.source import Finding, KeyPath, PipelineError
 
@@ -56,10 +55,10 @@ def available_memory(gpus: int) -> tuple[int, str]:
     return psutil.virtual_memory().available, "RAM"
 
 
-def task_sizes(plan: Plan, max_ensemble: int | None, slots: int, gpu: bool) -> list[int]:
-    """The bytes of every task the plan's jobs group into, largest first: the jobs of each
-    task key counted from the distinct resolutions, split into tasks of ``ensemble_size``."""
-    dtype = plan.pipeline.dtype
+def task_sizes(plan: Plan, packing: Packing) -> list[int]:
+    """The bytes of every task the plan's jobs group into, largest first (of each group, as
+    many full tasks as could run at once and the last one): the jobs of each task key counted
+    from the distinct resolutions, split into tasks as ``packing`` splits them."""
     templates = plan.jobs.distinct()
     per_template = np.bincount(plan.jobs.per_point()[0], minlength=len(templates))
     counts: dict[tuple, list] = {}
@@ -68,9 +67,10 @@ def task_sizes(plan: Plan, max_ensemble: int | None, slots: int, gpu: bool) -> l
         entry[1] += count
     sizes: list[int] = []
     for job, count in counts.values():
-        size = ensemble_size(job, count, len(counts), max_ensemble, dtype, slots, gpu=gpu)
-        full, rest = divmod(count, size)
-        sizes.extend([size * member_bytes(job, dtype)] * min(full, slots) + ([rest * member_bytes(job, dtype)] if rest else []))
+        shape = packing.task_shape(job, count, len(counts))
+        full, rest = divmod(count, shape.members)
+        sizes.extend([shape.members * shape.member_bytes] * min(full, packing.slots)
+                     + ([rest * shape.member_bytes] if rest else []))
     return sorted(sizes, reverse=True)
 
 
@@ -82,13 +82,15 @@ def estimate_memory(plan: Plan, cluster: ClusterOptions, max_ensemble: int | Non
     pipeline = plan.pipeline
     gpus = local_gpus(pipeline.device)
     workers, _ = local_workers(cluster, pipeline.device)
-    sizes = task_sizes(plan, max_ensemble or pipeline.max_ensemble, workers, bool(gpus))
+    packing = Packing(pipeline.dtype, max_ensemble or pipeline.max_ensemble, workers, bool(gpus))
+    sizes = task_sizes(plan, packing)
     concurrent = 1 if gpus else min(workers, len(sizes))
-    largest = max(plan.jobs.distinct(), key=lambda job: member_bytes(job, pipeline.dtype))
+    member = {id(job): packing.task_shape(job, 1, 1).member_bytes for job in plan.jobs.distinct()}
+    largest = max(plan.jobs.distinct(), key=lambda job: member[id(job)])
     available, memory = available_memory(gpus)
     client = 0 if gpus else CLIENT_BYTES_PER_POINT * len(plan.jobs)
     return MemoryEstimate(sum(sizes[:concurrent]) + client, available, concurrent, largest,
-                          member_bytes(largest, pipeline.dtype), pipeline.dtype, memory)
+                          member[id(largest)], pipeline.dtype, memory)
 
 
 def _blamed_key(job: Job) -> KeyPath:

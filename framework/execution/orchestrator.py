@@ -33,7 +33,7 @@ from framework.contract.store_layout import Layout
 from framework.plugin_system.hookspecs import HookRelay
 from framework.contract.run_records import MemberResult, RunSummary
 from framework.contract.store_names import Status
-from framework.planning.tasks import WINDOW, stream_batches
+from framework.planning.tasks import WINDOW, Packing
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
 from framework.storage.store import Store
@@ -220,8 +220,8 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     the results not yet written, never the whole scan's."""
     pipeline = plan.pipeline
     slots = _slots(client)
-    stream = stream_batches(jobs, options.max_ensemble or pipeline.max_ensemble, pipeline.dtype, slots,
-                            options.tasks_per_batch, gpu=bool(resources.get("GPU")))
+    packing = Packing(pipeline.dtype, options.max_ensemble or pipeline.max_ensemble, slots, bool(resources.get("GPU")))
+    stream = packing.batches(jobs, options.tasks_per_batch)
     first = list(stream) if count <= WINDOW else None
     progress.phase(_phase(count, first, slots))
     if first is not None:

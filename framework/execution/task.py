@@ -123,21 +123,16 @@ class StepReporter:
                                                "points": self.points})
 
 
-def training_steps(jobs: Sequence[Job]) -> int:
-    """The steps a task trains for: those of every training of its (identical) members."""
-    return sum(training.call.params.steps for training in jobs[0].trainings)
-
-
 def run_batch(tasks: Sequence[Sequence[Job]], layout: Layout, device: str = "cpu", dtype: str = "float64",
               name: str | None = None) -> list[list[MemberResult]]:
     """Run tasks one after another (one Dask task of ``planning.tasks.batch_tasks``); one list of
     results per task, as ``run_task`` gives them."""
-    reporter = StepReporter(name, sum(len(jobs) for jobs in tasks), sum(training_steps(jobs) for jobs in tasks))
+    reporter = StepReporter(name, sum(len(jobs) for jobs in tasks), sum(jobs[0].training_steps for jobs in tasks))
     reporter.started()
     out = []
     for jobs in tasks:
         out.append(run_task(jobs, layout, device, dtype, reporter))
-        reporter.offset += training_steps(jobs)
+        reporter.offset += jobs[0].training_steps
     return out
 
 

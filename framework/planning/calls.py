@@ -93,6 +93,11 @@ class Job:
         return self.network().weight_layout(self.init.params.m, self.shape.d_x, self.shape.d)
 
     @property
+    def training_steps(self) -> int:
+        """The steps of all its trainings together: a task's length, for progress and estimates."""
+        return sum(training.call.params.steps for training in self.trainings)
+
+    @property
     def steps(self) -> tuple[int, ...]:
         """Every step at which some training logs f."""
         return tuple(sorted({s for training in self.trainings for s in training.steps}))

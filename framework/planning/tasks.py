@@ -15,7 +15,8 @@ float32). Other shapes are padded to that with zero sequences and zero neurons, 
 exactly nothing (``framework.engine.padding``), alone and in an ensemble alike; only a job
 whose optimizer would move the padding (``Optimizer.keeps_padding_zero``) runs one per task.
 
-Tasks are then sent to the workers in *batches* (``batch_tasks``): one Dask task runs several
+``Packing`` is the one place that says how many members a task holds, how they are padded and
+what a member costs. Tasks are then sent to the workers in *batches* (``batch_tasks``): one Dask task runs several
 tasks one after another, so that a scan of many tiny points costs the scheduler one task per
 second or so of work rather than one per point.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -37,20 +39,15 @@ DEFAULT_TASK_BYTES = 2 * 1024**3
 CPU_WEIGHTS_BYTES = 4 * 1024**2
 
 
+WINDOW = 4096  # pending jobs grouped at a time: the client never holds all of a large scan's jobs
+
+
 def padding_of(job: Job, dtype: str | torch.dtype) -> Padding:
     """How the job's network is padded (the same whichever task it is in): to aligned n and m
     unless one of its optimizers does not keep padding at zero."""
     keeps = all(training.call.component().keeps_padding_zero for training in job.trainings)
     s = job.shape
     return Padding.aligning(s.n, s.m, resolve_dtype(dtype)) if keeps else Padding.none(s.n, s.m)
-
-
-def alignable(job: Job, dtype: str) -> bool:
-    """Whether the job's blocks, padded, keep their alignment at every position of an ensemble
-    (mini-batches are padded with zero sequences to keep theirs: ``Problem.sequences``)."""
-    padding = padding_of(job, dtype)
-    elements = aligned_rows(resolve_dtype(dtype))
-    return padding.n_padded % elements == 0 and padding.m_padded % elements == 0
 
 
 def task_key(job: Job) -> tuple:
@@ -62,72 +59,97 @@ def task_key(job: Job) -> tuple:
     return (job.model.key()[:3], shape.n, shape.L, shape.d_x, shape.d, shape.m, trainings)
 
 
-def member_bytes(job: Job, dtype: str) -> int:
+@dataclass(frozen=True)
+class TaskShape:
+    """How the jobs of one task key run: padded alike (``padding``), each member costing about
+    ``member_bytes`` in ``dtype``, ``members`` to a task (the last task of a group may hold fewer)."""
+
+    padding: Padding
+    dtype: torch.dtype
+    member_bytes: int
+    members: int
+
+    @property
+    def packable(self) -> bool:
+        """Whether the padded blocks keep their alignment at every position of an ensemble
+        (mini-batches are padded with zero sequences to keep theirs: ``Problem.sequences``)."""
+        elements = aligned_rows(self.dtype)
+        return self.padding.n_padded % elements == 0 and self.padding.m_padded % elements == 0
+
+
+@dataclass(frozen=True)
+class Packing:
+    """How a plan's jobs become tasks: the one sizing the task stream (``tasks``, ``batches``)
+    and the memory check (``framework.execution.memory``) both use.
+
+    ``max_ensemble`` members per task when given; else enough tasks for the ``slots`` worker
+    threads where a group has that many jobs and, on a CPU (``gpu`` off), an ensemble whose
+    recurrent weights fit ``CPU_WEIGHTS_BYTES``: every layer reads all K of them, and past
+    the caches that made ensembles slower than one network at a time (measured on 2 cores:
+    1.24 times faster at 4 MiB, m = 256, K = 16; 0.75 to 0.95 times from 16 MiB on), while a
+    GPU gains from any K (64 times at m = 256, K = 64 on an H200). Never more than
+    ``task_bytes`` of members.
+    """
+
+    dtype: str
+    max_ensemble: int | None = None
+    slots: int = 1
+    gpu: bool = False
+    task_bytes: int = DEFAULT_TASK_BYTES
+
+    def task_shape(self, job: Job, jobs: int, groups: int) -> TaskShape:
+        """The shape of the tasks of ``job``'s group (``jobs`` of them, among ``groups`` groups
+        of compatible jobs); its padding and cost are worked out once, here."""
+        dtype = resolve_dtype(self.dtype)
+        padding = padding_of(job, dtype)
+        cost = member_bytes(job, padding, dtype.itemsize)
+        shape = TaskShape(padding, dtype, cost, 1)
+        if not shape.packable:
+            return shape
+        if self.max_ensemble is not None:
+            size = self.max_ensemble
+        else:
+            share = max(1, self.slots // groups) if groups < self.slots else 1
+            size = min(DEFAULT_MAX_ENSEMBLE, math.ceil(jobs / share))
+            if not self.gpu:
+                recurrent = padding.m_padded * padding.m_padded * dtype.itemsize
+                size = min(size, max(1, CPU_WEIGHTS_BYTES // recurrent))
+        return TaskShape(padding, dtype, cost, max(1, min(size, self.task_bytes // cost)))
+
+    def tasks(self, jobs: Sequence[Job]) -> list[list[Job]]:
+        """The jobs grouped by ``task_key`` into tasks of ``task_shape(...).members``, in
+        their original order within each task."""
+        groups: dict[tuple, list[Job]] = {}
+        for job in jobs:
+            groups.setdefault(task_key(job), []).append(job)
+        grouped: list[list[Job]] = []
+        for group in groups.values():
+            size = self.task_shape(group[0], len(group), len(groups)).members
+            grouped.extend(group[i:i + size] for i in range(0, len(group), size))
+        return grouped
+
+    def batches(self, jobs: Iterable[Job], tasks_per_batch: int | None = None,
+                window: int = WINDOW) -> Iterator[list[list[Job]]]:
+        """The batches of a scan, made as they are needed: ``window`` jobs at a time grouped into
+        tasks (``tasks``) and the tasks into batches (``batch_tasks``)."""
+        source = iter(jobs)
+        while True:
+            chunk = list(itertools.islice(source, window))
+            if not chunk:
+                return
+            yield from batch_tasks(self.tasks(chunk), self.slots, tasks_per_batch)
+
+
+def member_bytes(job: Job, padding: Padding, itemsize: int) -> int:
     """An estimate of one member's memory while training and measuring: the weights, gradient and
     update (about 6 times the default-trained weights, 6 m×m for the Elman network's W), the forward and
     backward states at W and W0 (about 12 layers·n·m), and the Gram and basis work of the
     diagnostics (about 4 (n·layers)² + 2 m·n·layers), with n and m padded."""
-    padding = padding_of(job, dtype)
     m, rows = padding.m_padded, padding.n_padded * job.shape.layers
     network = job.network()
     layout = network.weight_layout(m, job.shape.d_x, job.shape.d)
     weights = sum(math.prod(layout.shape(name)) for name in network.trained_by_default)
-    itemsize = resolve_dtype(dtype).itemsize
     return itemsize * (6 * weights + 12 * rows * m + 4 * rows * rows + 2 * m * rows)
-
-
-def ensemble_size(job: Job, jobs: int, groups: int, max_ensemble: int | None, dtype: str, slots: int = 1,
-                  task_bytes: int = DEFAULT_TASK_BYTES, gpu: bool = False) -> int:
-    """How many members the tasks of ``job``'s group hold (``jobs`` of them, among ``groups``
-    groups of compatible jobs): one for a shape that cannot be packed; ``max_ensemble`` when
-    given; else so that there are at least ``slots`` tasks (one per worker) where the group has
-    that many jobs, and on a CPU worker so that the ensemble's recurrent weights fit
-    ``CPU_WEIGHTS_BYTES``: every layer reads all K of them, and past the caches that made
-    ensembles slower than one network at a time (measured on 2 cores: 1.24 times faster at
-    4 MiB, m = 256, K = 16; 0.75 to 0.95 times from 16 MiB on), while a GPU gains from any K
-    (64 times at m = 256, K = 64 on an H200). Never more than ``task_bytes`` of members."""
-    by_memory = max(1, task_bytes // member_bytes(job, dtype))
-    if not alignable(job, dtype):
-        size = 1
-    elif max_ensemble is not None:
-        size = max_ensemble
-    else:
-        share = max(1, slots // groups) if groups < slots else 1
-        size = min(DEFAULT_MAX_ENSEMBLE, math.ceil(jobs / share))
-        if not gpu:
-            m = padding_of(job, dtype).m_padded
-            size = min(size, max(1, CPU_WEIGHTS_BYTES // (m * m * resolve_dtype(dtype).itemsize)))
-    return max(1, min(size, by_memory))
-
-
-def group_tasks(jobs: Sequence[Job], max_ensemble: int | None, dtype: str, slots: int = 1,
-                task_bytes: int = DEFAULT_TASK_BYTES, gpu: bool = False) -> list[list[Job]]:
-    """The jobs grouped into tasks of ``ensemble_size`` members, in their original order
-    within each task."""
-    groups: dict[tuple, list[Job]] = {}
-    for job in jobs:
-        groups.setdefault(task_key(job), []).append(job)
-    grouped: list[list[Job]] = []
-    for group in groups.values():
-        size = ensemble_size(group[0], len(group), len(groups), max_ensemble, dtype, slots, task_bytes, gpu)
-        grouped.extend(group[i:i + size] for i in range(0, len(group), size))
-    return grouped
-
-
-WINDOW = 4096  # pending jobs grouped at a time: the client never holds all of a large scan's jobs
-
-
-def stream_batches(jobs: Iterable[Job], max_ensemble: int | None, dtype: str, slots: int = 1,
-                   tasks_per_batch: int | None = None, gpu: bool = False,
-                   window: int = WINDOW) -> Iterator[list[list[Job]]]:
-    """The batches of a scan, made as they are needed: ``window`` jobs at a time grouped into
-    tasks (``group_tasks``) and the tasks into batches (``batch_tasks``)."""
-    source = iter(jobs)
-    while True:
-        chunk = list(itertools.islice(source, window))
-        if not chunk:
-            return
-        yield from batch_tasks(group_tasks(chunk, max_ensemble, dtype, slots, gpu=gpu), slots, tasks_per_batch)
 
 
 BATCH_SECONDS = 1.0  # the estimated work a batch of tasks is filled to
@@ -142,7 +164,7 @@ def task_seconds(task: Sequence[Job]) -> float:
     per logged step (measured on 2 cores for tiny networks, where it dominates) and the
     products of the forward and backward passes (about 6 n·L·m·(m + d_x + d) per step and member)."""
     s = task[0].shape
-    steps = sum(training.call.params.steps for training in task[0].trainings)
+    steps = task[0].training_steps
     logged = sum(len(training.steps) for training in task[0].trainings)
     flops = 6 * s.n * s.L * s.m * (s.m + s.d_x + s.d) * (steps + logged) * len(task)
     return steps * STEP_SECONDS + logged * LOG_SECONDS + flops / FLOP_RATE
