@@ -1,5 +1,5 @@
 """The cost of a model written with its forward pass alone: one gradient by autograd (the
-``framework.Network`` default) against the closed form of the same network, same weights: the
+``overparam.Network`` default) against the closed form of the same network, same weights: the
 Elman network (Fact 2.5) and the companion paper's deep feed-forward network (depth 3).
 
 The autograd models are the networks as a third party would write them (a layer loop with

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.planning.plan import plan_file
 
@@ -43,11 +43,11 @@ def main() -> None:
         plan = plan_file(path)
     layout = plan.layout
     jobs = list(plan.jobs)
-    together = run_task(jobs, layout, args.device, args.dtype)
+    together = run_ensemble(jobs, layout, args.device, args.dtype)
     worst: dict[str, float] = {}
     identical = 0
     for job, packed in zip(jobs, together):
-        alone = run_task([job], layout, args.device, args.dtype)[0]
+        alone = run_ensemble([job], layout, args.device, args.dtype)[0]
         same = True
         for name, values in alone.values.items():
             a, b = packed.values[name], values

@@ -5,7 +5,7 @@ files and size against the numbers it holds, the client's memory from 10^4 to 10
 The scan is the tiny one of the large-scan issue (m = 16, 32; n = 4, L = 4, d_x = 4, d = 2;
 20 GD steps; loss, pl_ratio, dprime_sparsity, weight_distance and forward_norms at 5 logged
 steps; float32) with seeds for POINTS grid points. The in-process reference runs a sample of
-its jobs one after another, unpadded, in this process on one torch thread (``run_task``, as a
+its jobs one after another, unpadded, in this process on one torch thread (``run_ensemble``, as a
 worker does) and scales the time per job to the whole scan (the same sample padded, and packed
 into ensembles, is timed too); the scan itself is ``overparam run`` in a child
 process, whose resident memory is sampled every 0.2 s (the client alone: the workers are
@@ -59,7 +59,7 @@ def in_process_seconds_per_job(pipeline: Path, sample: int, way: str) -> float:
     ensembles as the scan groups them (``group_tasks``, two worker threads)."""
     import torch
 
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
     from framework.planning.tasks import Packing
 
@@ -73,10 +73,10 @@ def in_process_seconds_per_job(pipeline: Path, sample: int, way: str) -> float:
     GradientDescent.keeps_padding_zero = way != "alone"  # never padded, so never packed, when False
     try:
         tasks = Packing(plan.pipeline.dtype, slots=WORKERS).tasks(jobs) if way == "packed" else [[job] for job in jobs]
-        run_task(tasks[0], layout, "cpu", plan.pipeline.dtype)
+        run_ensemble(tasks[0], layout, "cpu", plan.pipeline.dtype)
         start = time.perf_counter()
         for task in tasks:
-            run_task(task, layout, "cpu", plan.pipeline.dtype)
+            run_ensemble(task, layout, "cpu", plan.pipeline.dtype)
         return (time.perf_counter() - start) / len(jobs)
     finally:
         GradientDescent.keeps_padding_zero = True

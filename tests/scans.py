@@ -80,6 +80,13 @@ def results(path: Path) -> xr.Dataset:
     return xr.open_zarr(str(path)).load().drop_vars(BOOKKEEPING)
 
 
+def done_points(path: Path) -> set[tuple[int, ...]]:
+    """The grid indices a store marks done, read with xarray alone (the CF flags of ``status``)."""
+    status = xr.open_zarr(str(path))["status"]
+    done = status.attrs["flag_values"][status.attrs["flag_meanings"].split().index("done")]
+    return {tuple(int(i) for i in index) for index in np.argwhere(status.values == done)}
+
+
 def assert_same_results(a: xr.Dataset, b: xr.Dataset) -> None:
     """Every variable equal, bit for bit, NaN where NaN."""
     assert sorted(a.data_vars) == sorted(b.data_vars)

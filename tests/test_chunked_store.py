@@ -5,7 +5,7 @@ points (``Store.write``), a flush cut before its commit mark, the write buffer's
 opens without warnings, and a bounded number of Dask tasks in flight.
 
 Each property is checked against an independent computation: a brute-force enumeration, the
-results' own arrays from ``run_task``, an uninterrupted run, the scheduler's own task states.
+results' own arrays from ``run_ensemble``, an uninterrupted run, the scheduler's own task states.
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from hypothesis.extra.numpy import arrays
 
 from framework.execution.cluster import ClusterOptions
 from framework.execution.orchestrator import IN_FLIGHT_PER_SLOT, RunOptions, RunSummary, run_plan
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 from framework.planning.plan import Plan, plan_file
 from framework.storage import chunking
 from framework.storage.chunking import chunk_of, chunk_region, grid_chunks, points_per_chunk
@@ -136,13 +136,13 @@ def test_points_per_chunk_counts_the_masked_points_of_each_chunk(case):
 
 @pytest.fixture(scope="module")
 def tiny6(tmp_path_factory: pytest.TempPathFactory):
-    """The pipeline's folder, its plan and layout, and every point's results from ``run_task`` (by index)."""
+    """The pipeline's folder, its plan and layout, and every point's results from ``run_ensemble`` (by index)."""
     folder = tmp_path_factory.mktemp("tiny6")
     plan = plan_file(write_pipeline(folder, TINY6))
     layout = plan.layout
     computed = {}
     for job in plan.jobs:
-        (result,) = run_task([job], layout)
+        (result,) = run_ensemble([job], layout)
         assert result.status == "done", result.error
         computed[tuple(job.point.index)] = result
     return folder, plan, layout, computed

@@ -215,7 +215,7 @@ store: ff.zarr
 
 
 def test_feedforward_runs_in_a_pipeline_and_its_stored_values_are_the_brute_forces(tmp_path: Path) -> None:
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
 
 
@@ -223,7 +223,7 @@ def test_feedforward_runs_in_a_pipeline_and_its_stored_values_are_the_brute_forc
     plan = plan_file(write_pipeline(tmp_path, text))
     jobs = list(plan.jobs)
     assert [job.shape.layers for job in jobs] == [4, 4]
-    results = run_task(jobs, plan.layout)
+    results = run_ensemble(jobs, plan.layout)
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
@@ -255,7 +255,7 @@ def test_a_report_of_a_feedforward_store_cites_the_companion_papers_statements(t
     """The model's own statements (``Model.statements``) replace the recurrent paper's in the
     report of a store that trained it, figure titles included; a store of the Elman network
     keeps the paper's."""
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
     from framework.report import build_report
 
@@ -272,7 +272,7 @@ def test_a_report_of_a_feedforward_store_cites_the_companion_papers_statements(t
         plan = plan_file(path)
         layout = plan.layout
         store = Store.prepare(folder / "store.zarr", layout, plan.pipeline)
-        store.write(run_task(list(plan.jobs), layout))
+        store.write(run_ensemble(list(plan.jobs), layout))
         reports[model] = build_report(folder / "store.zarr", folder / "report")
     statement, reference = Feedforward.statements["relu_sign_flips"][1], Feedforward.statements["relu_sign_flips"][0]
     text = (tmp_path / "feedforward" / "report" / "report.md").read_text()

@@ -16,7 +16,7 @@ from framework.storage.growth import REPLACED_SUFFIX
 
 from framework.storage.lock import StoreError
 from framework.storage.store import STATUS_CODE, Store
-from scans import assert_same_results, results, write_pipeline
+from scans import assert_same_results, done_points, results, write_pipeline
 
 SMALL = """\
 name: growing
@@ -95,5 +95,5 @@ def test_a_swap_cut_between_its_renames_puts_the_old_store_back(tmp_path: Path):
     store.rename(tmp_path / ("run.zarr" + REPLACED_SUFFIX))  # the first rename happened, the second not
     plan = plan_file(write_pipeline(tmp_path, SMALL))
     reopened = Store.prepare(store, plan.layout, plan.pipeline)
-    assert len(reopened.done()) == 4
+    assert len(done_points(reopened.path)) == 4
     assert not (tmp_path / ("run.zarr" + REPLACED_SUFFIX)).exists()

@@ -195,13 +195,13 @@ store: kernel.zarr
 
 
 def test_a_pipeline_stores_the_kernel_of_its_initial_weights_and_its_drift(tmp_path: Path):
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
 
 
     plan = plan_file(write_pipeline(tmp_path, PIPELINE))
     jobs = list(plan.jobs)
-    for job, result in zip(jobs, run_task(jobs, plan.layout)):
+    for job, result in zip(jobs, run_ensemble(jobs, plan.layout)):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
         weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)

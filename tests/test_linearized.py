@@ -69,14 +69,14 @@ store: twin.zarr
 
 
 def test_the_closed_form_twin_is_the_twin_that_linearized_trains(tmp_path: Path):
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
 
 
     plan = plan_file(write_pipeline(tmp_path, PIPELINE))
     layout = plan.layout
     jobs = list(plan.jobs)
-    results = run_task(jobs, layout)
+    results = run_ensemble(jobs, layout)
     watch_twin = layout.stages.index("watch_twin")
     final_gaps = []
     for result in results:

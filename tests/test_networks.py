@@ -1,4 +1,4 @@
-"""The network interface (``framework.Network``): a network that writes only its forward pass gets
+"""The network interface (``overparam.Network``): a network that writes only its forward pass gets
 its loss, gradient, Jᵀ u, J v and per-sequence gradient norms from torch autograd; the Elman
 network's closed forms (Fact 2.5 and its tangent) must agree with those in float64, and the
 autograd defaults with central finite differences of the forward pass."""

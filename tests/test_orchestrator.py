@@ -15,7 +15,7 @@ import xarray as xr
 import zarr
 
 from framework.execution.cluster import MESSAGE_LOG_LENGTH, ClusterOptions, connect
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.execution.progress import ScanProgress
@@ -53,7 +53,7 @@ def test_scan_on_a_local_cluster_equals_each_job_run_alone_in_this_process(tmp_p
     stored = xr.open_zarr(str(tmp_path / "tiny.zarr")).load()
     layout = plan.layout
     for job in plan.jobs:
-        alone = run_task([job], layout)[0]
+        alone = run_ensemble([job], layout)[0]
         point = stored.isel(m=job.point.index[0], seed=job.point.index[1])
         assert int(point["status"]) == STATUS_CODE["done"]
         for name, values in alone.values.items():
@@ -100,7 +100,7 @@ def test_a_scan_of_thousands_of_points_through_a_separately_started_cluster(tmp_
     layout = plan.layout
     for number in range(0, len(plan.jobs), 97):  # a sample of the points, each run alone in this process
         job = plan.jobs[number]
-        alone = run_task([job], layout)[0]
+        alone = run_ensemble([job], layout)[0]
         point = stored.isel(m=job.point.index[0], seed=job.point.index[1])
         for name, values in alone.values.items():
             assert np.array_equal(point[name].values, values, equal_nan=True), (job.point.label(), name)

@@ -12,7 +12,7 @@ import xarray as xr
 from click.testing import CliRunner
 
 from framework.cli.commands import main
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.planning.plan import plan_file
 from framework.plugin_system.registry import Registry
@@ -52,7 +52,7 @@ def stored(tmp_path, text: str, name: str) -> xr.Dataset:
     layout = plan.layout
     store = Store.prepare(folder / "store.zarr", layout, plan.pipeline)
     for job in plan.jobs:
-        store.write(run_task([job], layout)[:1])
+        store.write(run_ensemble([job], layout)[:1])
     return xr.open_zarr(str(folder / "store.zarr")).load()
 
 

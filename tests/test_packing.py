@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from overparam.engine import member_sum
-from framework.execution.task import initial_weights, run_task
+from framework.execution.task import initial_weights, run_ensemble
 
 from framework.planning.tasks import Packing
 from framework.planning.plan import plan_file
@@ -43,10 +43,10 @@ def test_a_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone_in_float6
     layout = plan.layout
     jobs = list(plan.jobs)
     assert len(Packing("float64").tasks(jobs)) == 1  # lr, seed and δ differ: one ensemble of 12
-    together = run_task(jobs, layout)
+    together = run_ensemble(jobs, layout)
     assert all(r.status == "done" for r in together)
     for job, packed in zip(jobs, together):
-        alone = run_task([job], layout)[0]
+        alone = run_ensemble([job], layout)[0]
         assert packed.values.keys() == alone.values.keys()
         for name in alone.values:
             assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), (job.point.label(), name)
@@ -56,8 +56,8 @@ def test_a_member_does_not_depend_on_which_others_share_its_task(tmp_path):
     plan = mixed_plan(tmp_path, "sgd")
     layout = plan.layout
     jobs = list(plan.jobs)
-    first = run_task(jobs[:3], layout)
-    second = run_task([jobs[7], jobs[1], jobs[11]], layout)
+    first = run_ensemble(jobs[:3], layout)
+    second = run_ensemble([jobs[7], jobs[1], jobs[11]], layout)
     for name in first[1].values:
         assert np.array_equal(first[1].values[name], second[1].values[name], equal_nan=True), name
 
@@ -66,9 +66,9 @@ def test_float32_members_agree_with_themselves_alone_to_1e6(tmp_path):
     plan = mixed_plan(tmp_path, "gd", "float32")
     layout = plan.layout
     jobs = list(plan.jobs)[:6]
-    together = run_task(jobs, layout, dtype="float32")
+    together = run_ensemble(jobs, layout, dtype="float32")
     for job, packed in zip(jobs, together):
-        alone = run_task([job], layout, dtype="float32")[0]
+        alone = run_ensemble([job], layout, dtype="float32")[0]
         for name in ("loss", "pl_ratio", "h_norm_max", "rate"):
             np.testing.assert_allclose(packed.values[name], alone.values[name], rtol=1e-6, atol=0)
 
@@ -78,12 +78,12 @@ def test_a_diverging_member_is_masked_while_the_others_finish(tmp_path):
     plan = mixed_plan(tmp_path, "gd", text=text)
     layout = plan.layout
     jobs = list(plan.jobs)
-    together = run_task(jobs, layout)
+    together = run_ensemble(jobs, layout)
     statuses = {job.point.values["lr"]: set() for job in jobs}
     for job, result in zip(jobs, together):
         statuses[job.point.values["lr"]].add(result.status)
         if result.status == "done":
-            alone = run_task([job], layout)[0]
+            alone = run_ensemble([job], layout)[0]
             assert np.array_equal(result.values["loss"], alone.values["loss"], equal_nan=True)
         else:
             assert 0 < result.reached_step[0] < 40 and "non-finite" in result.error
@@ -171,9 +171,9 @@ def test_large_members_reduce_in_the_same_order_alone_and_together(tmp_path):
     plan = mixed_plan(tmp_path, "gd", text=text)
     layout = plan.layout
     jobs = list(plan.jobs)[:3]
-    together = run_task(jobs, layout)
+    together = run_ensemble(jobs, layout)
     for job, packed in zip(jobs, together):
-        alone = run_task([job], layout)[0]
+        alone = run_ensemble([job], layout)[0]
         for name in ("loss", "pl_ratio", "weight_distance_frobenius", "semi_smoothness_inner"):
             assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), name
 

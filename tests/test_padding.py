@@ -18,7 +18,7 @@ from framework.contract.diagnostic import ProblemShape
 from overparam.engine import Elman
 from framework.engine.padding import Padding
 from framework.engine.tensors import Problem, Weights
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 from framework.execution.training import train
 from framework.plugin_system.ensemble_check import example_problem, example_weights
 from framework.planning.plan import plan_file
@@ -115,10 +115,10 @@ def test_an_unaligned_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alon
     layout = plan.layout
     jobs = list(plan.jobs)
     assert [len(task) for task in Packing("float64").tasks(jobs)] == [12]  # packed, padded to n = 8, m = 32
-    together = run_task(jobs, layout)
+    together = run_ensemble(jobs, layout)
     assert all(r.status == "done" for r in together), [r.error for r in together]
     for job, packed in zip(jobs, together):
-        alone = run_task([job], layout)[0]
+        alone = run_ensemble([job], layout)[0]
         assert packed.learning_rate == alone.learning_rate
         for name in alone.values:
             assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), (job.point.label(), name)
@@ -130,9 +130,9 @@ def test_float32_unaligned_members_agree_with_themselves_alone_to_1e6(tmp_path):
     layout = plan.layout
     jobs = list(plan.jobs)[:6]
     assert padding_of(jobs[0], "float32") == Padding(5, 20, 16, 32)
-    together = run_task(jobs, layout, dtype="float32")
+    together = run_ensemble(jobs, layout, dtype="float32")
     for job, packed in zip(jobs, together):
-        alone = run_task([job], layout, dtype="float32")[0]
+        alone = run_ensemble([job], layout, dtype="float32")[0]
         for name in ("loss", "pl_ratio", "h_norm_max", "rate"):
             np.testing.assert_allclose(packed.values[name], alone.values[name], rtol=1e-6, atol=0)
 
@@ -145,12 +145,12 @@ def test_every_diagnostic_of_a_padded_network_equals_the_unpadded_networks(tmp_p
     plan = unaligned_plan(tmp_path, "sgd", n=5, m=12)
     layout = plan.layout
     jobs = list(plan.jobs)[:6]
-    padded = run_task(jobs, layout)
+    padded = run_ensemble(jobs, layout)
     monkeypatch.setattr(StochasticGradientDescent, "keeps_padding_zero", False)
     assert not padding_of(jobs[0], "float64").active
     assert [len(task) for task in Packing("float64").tasks(jobs)] == [1] * 6  # unpadded: one per task again
     for job, result in zip(jobs, padded):
-        (unpadded,) = run_task([job], layout)
+        (unpadded,) = run_ensemble([job], layout)
         assert result.learning_rate == unpadded.learning_rate  # lr: auto measured on the real network alone
         assert result.values.keys() == unpadded.values.keys()
         for name, value in unpadded.values.items():
@@ -168,7 +168,7 @@ def test_an_optimizer_that_moves_the_padding_fails_its_points_naming_itself(tmp_
         return moved.replace(W=moved.W + 1e-3)  # touches every entry, the zero neurons' too
 
     monkeypatch.setattr(GradientDescent, "step", noisy)
-    (result,) = run_task([list(plan.jobs)[0]], layout)
+    (result,) = run_ensemble([list(plan.jobs)[0]], layout)
     assert result.status == "failed"
     assert "optimizer 'gd' (stage train) moved the zero padding" in result.error
     assert "keeps_padding_zero = False" in result.error

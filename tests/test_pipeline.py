@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.planning.plan import Plan, plan_file, plan_source
 from framework.plugin_system.registry import Registry
@@ -154,7 +154,7 @@ def test_one_job_rerun_alone_from_a_fresh_plan_is_bit_identical(tmp_path: Path):
     for _ in range(2):
         plan = plan_file(path)
         job = next(j for j in plan.jobs if j.point.values == {"m": 12, "seed": 1, "optimizer": "sgd"})
-        (result,) = run_task([job], plan.layout)
+        (result,) = run_ensemble([job], plan.layout)
         results.append(result)
     first, again = results
     assert first.status == again.status == "done"
@@ -197,9 +197,9 @@ def test_one_job_rerun_alone_matches_its_numbers_from_a_pack(optimizer: str):
     plan = plan_source(read_source(REPRODUCE, "reproduce.yaml"))
     layout = plan.layout
     pack = [j for j in plan.jobs if j.point.values["optimizer"] == optimizer and j.point.values["m"] == 12]
-    packed = run_task(pack, layout)
+    packed = run_ensemble(pack, layout)
     for job, in_pack in zip(pack, packed):
-        (alone,) = run_task([job], layout)
+        (alone,) = run_ensemble([job], layout)
         assert alone.status == in_pack.status == "done"
         for name, array in alone.values.items():
             assert np.array_equal(array, in_pack.values[name], equal_nan=True), name

@@ -480,7 +480,7 @@ def looped_by_hand(W, A, B, X, Y):
 def test_a_third_party_model_written_with_autograd_runs_in_a_pipeline(with_example: Path, tmp_path: Path) -> None:
     """The example's `looped` model: its f and PL ratio as stored equal an independent per-sequence
     computation with autograd at W0, and GD on it lowers f."""
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
 
 
@@ -488,7 +488,7 @@ def test_a_third_party_model_written_with_autograd_runs_in_a_pipeline(with_examp
     jobs = list(plan.jobs)
     assert [job.model.name for job in jobs] == ["looped", "looped"]
     assert plan.components()["net"] == ["looped"]
-    results = run_task(jobs, plan.layout)
+    results = run_ensemble(jobs, plan.layout)
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)
@@ -566,14 +566,14 @@ def du_by_hand(W, signs, X, Y):
 def test_the_du_et_al_two_layer_example_trains_its_first_layer_in_a_pipeline(with_example: Path, tmp_path: Path) -> None:
     """The example's `two_layer` network with its own initializer `signs`: what the store holds at
     W0 is a neuron-by-neuron computation of Du et al.'s network; GD moves W alone and lowers f."""
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
 
 
     plan = plan_file(write_pipeline(tmp_path, TWO_LAYER_PIPELINE.format(train="")))
     jobs = list(plan.jobs)
     assert [job.shape.layers for job in jobs] == [1, 1]
-    results = run_task(jobs, plan.layout)  # one ensemble of widths 20 and 40, zero-padded
+    results = run_ensemble(jobs, plan.layout)  # one ensemble of widths 20 and 40, zero-padded
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)

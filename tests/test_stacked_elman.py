@@ -113,14 +113,14 @@ store: stacked.zarr
 
 
 def test_stacked_elman_runs_in_a_pipeline_and_stores_its_loss_as_the_plain_forward(tmp_path: Path) -> None:
-    from framework.execution.task import run_task
+    from framework.execution.task import run_ensemble
     from framework.planning.plan import plan_file
 
 
     plan = plan_file(write_pipeline(tmp_path, PIPELINE))
     jobs = list(plan.jobs)
     assert [job.shape.layers for job in jobs] == [6, 6]
-    results = run_task(jobs, plan.layout)
+    results = run_ensemble(jobs, plan.layout)
     for job, result in zip(jobs, results):
         assert result.status == "done", result.error
         problem = job.data.component().generate(job.data.params, job.data.seed)

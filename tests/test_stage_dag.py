@@ -19,7 +19,7 @@ import xarray as xr
 
 from framework.configuration.source import PipelineError
 from overparam.engine import Elman
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 from framework.planning.plan import plan_file
 from framework.report import build_report
 from framework.report.show import render_store
@@ -60,7 +60,7 @@ def run_here(path: Path) -> xr.Dataset:
     layout = plan.layout
     store = Store.prepare(path.parent / "store.zarr", layout, plan.pipeline)
     for job in plan.jobs:
-        store.write(run_task([job], layout)[:1])
+        store.write(run_ensemble([job], layout)[:1])
     return xr.open_zarr(str(path.parent / "store.zarr")).load()
 
 
@@ -188,7 +188,7 @@ def test_a_training_runs_all_its_steps_whatever_its_diagnostics_measure(tmp_path
     job = plan.jobs[0]
     assert job.trainings[0].steps == (0, 6, 12)
     layout = plan.layout
-    result = run_task([job], layout)[0]
+    result = run_ensemble([job], layout)[0]
     assert result.reached_step == (12,)
     problem = job.data.component().generate(job.data.params, job.data.seed)
     weights = job.init.component().initialize(job.init.params, job.weight_layout(), job.init.seed)

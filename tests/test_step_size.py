@@ -8,7 +8,7 @@ from conftest import make_problem, make_weights
 from overparam.engine import Elman, log_schedule, train
 from framework.engine.rnn import residual_tangent
 from framework.engine.step_size import kernel_top_eigenvalue
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.planning.plan import plan_file
 from framework.configuration.source import PipelineError
@@ -90,7 +90,7 @@ def test_lr_auto_in_a_pipeline_takes_its_fraction_of_two_over_lambda_max(tmp_pat
     plan = plan_file(write_pipeline(tmp_path, AUTO))
     layout = plan.layout
     jobs = list(plan.jobs)
-    results = run_task(jobs, layout)
+    results = run_ensemble(jobs, layout)
     assert all(r.status == "done" for r in results)
     by_point = {job.point.values["seed"]: {} for job in jobs}
     for job, result in zip(jobs, results):

@@ -11,13 +11,13 @@ import pytest
 import xarray as xr
 import zarr
 
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.planning.plan import plan_file
 from framework.storage.store import STATUS_CODE, Store
 from framework.storage.lock import StoreError, StoreLock
 from framework.storage.check import check_store
-from scans import TINY, write_pipeline
+from scans import TINY, done_points, write_pipeline
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_template_keeps_the_store_contract_before_and_after_results(tiny):
     store = Store.prepare(path, layout, plan.pipeline)
     empty = check_store(path)
     assert empty.consistent and empty.counts["pending"] == len(plan.jobs), empty.text()
-    for result in run_task(list(plan.jobs[:2]), layout):
+    for result in run_ensemble(list(plan.jobs[:2]), layout):
         store.write([result])
     half = check_store(path)
     assert half.consistent and half.counts["done"] == 2 and not half.complete, half.text()
@@ -40,7 +40,7 @@ def test_template_keeps_the_store_contract_before_and_after_results(tiny):
 def test_plain_xarray_opens_the_store_without_overparam(tiny):
     plan, layout, path = tiny
     store = Store.prepare(path, layout, plan.pipeline)
-    store.write(run_task([plan.jobs[3]], layout)[:1])
+    store.write(run_ensemble([plan.jobs[3]], layout)[:1])
     script = ("import sys, xarray as xr\n"
               f"ds = xr.open_zarr({str(path)!r})\n"
               "assert not any(m.startswith(('framework', 'plugins')) for m in sys.modules)\n"
@@ -69,7 +69,7 @@ def test_results_land_in_their_own_region(tiny):
     plan, layout, path = tiny
     store = Store.prepare(path, layout, plan.pipeline)
     job = plan.jobs[2]  # m=40, seed=0
-    result = run_task([job], layout)[0]
+    result = run_ensemble([job], layout)[0]
     store.write([result])
     ds = xr.open_zarr(str(path)).load()
     point = ds.sel(m=40, seed=0)
@@ -84,21 +84,21 @@ def test_a_point_without_its_status_is_not_done_and_is_rewritten(tiny):
     """status is the commit mark: values written without it (a write cut short) count for nothing."""
     plan, layout, path = tiny
     store = Store.prepare(path, layout, plan.pipeline)
-    result = run_task([plan.jobs[0]], layout)[0]
+    result = run_ensemble([plan.jobs[0]], layout)[0]
     store.group["loss"][result.index] = np.full(len(layout.steps), 123.0)
-    assert store.done() == set()
+    assert done_points(store.path) == set()
     store.write([result])
-    assert store.done() == {tuple(result.index)}
+    assert done_points(store.path) == {tuple(result.index)}
     assert np.array_equal(store.group["loss"][result.index], result.values["loss"])
 
 
 def test_reopening_the_same_pipeline_resumes_and_a_different_one_is_refused(tmp_path, tiny):
     plan, layout, path = tiny
     store = Store.prepare(path, layout, plan.pipeline)
-    store.write(run_task([plan.jobs[1]], layout)[:1])
+    store.write(run_ensemble([plan.jobs[1]], layout)[:1])
     commented = plan_file(write_pipeline(tmp_path, TINY.replace("name: tiny", "name: tiny\n# a comment")))
     again = Store.prepare(path, layout, commented.pipeline)
-    assert again.done() == {tuple(plan.jobs[1].point.index)}
+    assert done_points(again.path) == {tuple(plan.jobs[1].point.index)}
     other = plan_file(write_pipeline(tmp_path, TINY.replace("steps: 60", "steps: 61").replace("seed: 2", "seed: 3"),
                                      "other.yaml"))
     with pytest.raises(StoreError) as refused:
@@ -108,7 +108,7 @@ def test_reopening_the_same_pipeline_resumes_and_a_different_one_is_refused(tmp_
            "in the store's, 61 here;" in message
     assert "another store" in message and "--overwrite" in message
     replaced = Store.prepare(path, other.layout, other.pipeline, overwrite=True)
-    assert replaced.done() == set()
+    assert done_points(replaced.path) == set()
 
 
 def test_a_path_that_is_not_a_store_is_refused(tiny, tmp_path):
@@ -151,7 +151,7 @@ def test_counts_are_integers_on_disk_and_unmeasured_places_read_as_nan(tmp_path)
     layout = plan.layout
     path = tmp_path / "tiny.zarr"
     store = Store.prepare(path, layout, plan.pipeline)
-    result = run_task([plan.jobs[0]], layout)[0]
+    result = run_ensemble([plan.jobs[0]], layout)[0]
     store.write([result])
     on_disk = zarr.open_group(str(path), mode="r")["dprime_max"]
     assert on_disk.dtype == np.int64

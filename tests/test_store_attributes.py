@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.planning.plan import plan_file
 from framework.storage.store import Store
@@ -54,7 +54,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = directory / "holes.zarr"
     written = Store.prepare(path, layout, plan.pipeline)
     for job in plan.jobs:
-        for result in run_task([job], layout):
+        for result in run_ensemble([job], layout):
             written.write([result])
     return path
 

@@ -12,7 +12,7 @@ import xarray as xr
 import yaml
 import zarr
 
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 from framework.contract.run_records import MemberResult
 from framework.contract.store_layout import Layout
 from framework.planning.plan import plan_file
@@ -47,7 +47,7 @@ def three_of_four(tmp_path: Path) -> tuple[Path, Layout, MemberResult, list[str]
     plan = plan_file(write_pipeline(tmp_path, TINY))
     layout = plan.layout
     store = Store.prepare(tmp_path / "tiny.zarr", layout, plan.pipeline)
-    results = run_task(list(plan.jobs), layout)
+    results = run_ensemble(list(plan.jobs), layout)
     for result in results[:3]:
         store.write([result])
     return store.path, layout, results[3], [job.point.label() for job in plan.jobs[:3]]

@@ -64,7 +64,7 @@ class Diagnostic(Component, ABC, Generic[ParamsT]):
 
     ``when`` says when it is measured: ``init`` (once, at step 0), ``schedule`` (at the logged
     steps) or ``end`` (once, after the last step). ``needs`` names what it reads from the model
-    beyond the loss and the gradient of W (``framework.Network.provides``: ``layers``,
+    beyond the loss and the gradient of W (``overparam.Network.provides``: ``layers``,
     ``recurrent``, ``sequence``); validation refuses it on a model that does not provide them.
     ``optimizers`` names the optimizers whose trainings it can measure (``None``: any), for a
     diagnostic that follows one rule (``linearization_gap`` replays GD's); validation refuses

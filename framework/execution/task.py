@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import time
 import traceback
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,14 +44,12 @@ PROGRESS_INTERVAL = 0.5  # seconds between two progress events of one task
 
 
 class DataCache:
-    """The data of generator calls, kept per process for the calls seen last: identical calls
-    (equal ``Call.key()``) compute identical data, so each is generated once per worker.
-    ``computed`` counts, per generator name, how often one was actually generated."""
+    """The data of generator calls, kept for the calls seen last: identical calls (equal
+    ``Call.key()``) compute identical data, so each is generated once per worker process."""
 
     def __init__(self, size: int = 32):
         self.size = size
         self.problems: OrderedDict[tuple, Problem] = OrderedDict()
-        self.computed: Counter[str] = Counter()
 
     def get(self, call: Call) -> Problem:
         key = call.key()
@@ -59,14 +57,15 @@ class DataCache:
             self.problems.move_to_end(key)
             return self.problems[key]
         problem = call.component().generate(call.params, call.seed)
-        self.computed[call.name] += 1
         self.problems[key] = problem
         if len(self.problems) > self.size:
             self.problems.popitem(last=False)
         return problem
 
 
-DATA = DataCache()
+# One per process, at module level on purpose: a Dask worker process runs many batches, and
+# the data one of them generated serves the next ones (a scan's points share a few data sets).
+WORKER_DATA = DataCache()
 
 
 def initial_weights(jobs: Sequence[Job]) -> Weights:
@@ -126,17 +125,17 @@ class StepReporter:
 def run_batch(tasks: Sequence[Sequence[Job]], layout: Layout, device: str = "cpu", dtype: str = "float64",
               name: str | None = None) -> list[list[MemberResult]]:
     """Run tasks one after another (one Dask task of ``planning.tasks.batch_tasks``); one list of
-    results per task, as ``run_task`` gives them."""
+    results per task, as ``run_ensemble`` gives them."""
     reporter = StepReporter(name, sum(len(jobs) for jobs in tasks), sum(jobs[0].training_steps for jobs in tasks))
     reporter.started()
     out = []
     for jobs in tasks:
-        out.append(run_task(jobs, layout, device, dtype, reporter))
+        out.append(run_ensemble(jobs, layout, device, dtype, reporter))
         reporter.offset += jobs[0].training_steps
     return out
 
 
-def run_task(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: str = "float64",
+def run_ensemble(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: str = "float64",
              reporter: StepReporter | None = None) -> list[MemberResult]:
     """Run the jobs as one ensemble and return one result per job, in order.
 
@@ -151,7 +150,7 @@ def run_task(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: st
         results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype), reporter)
     except Exception as exc:  # recorded in the store; the scan goes on
         if len(jobs) > 1:
-            return [result for job in jobs for result in run_task([job], layout, device, dtype)]
+            return [result for job in jobs for result in run_ensemble([job], layout, device, dtype)]
         message = _error_text(exc)
         return [MemberResult(job.point.index, Status.FAILED, message, time.perf_counter() - start, finished_at=time.time())
                 for job in jobs]
@@ -188,7 +187,7 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
 def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype,
          on_step: StepReporter | None = None) -> list[MemberResult]:
     padding = padding_of(jobs[0], dtype)
-    problem = padding.problem(Problem.stack([DATA.get(job.data) for job in jobs]).to(device, dtype))
+    problem = padding.problem(Problem.stack([WORKER_DATA.get(job.data) for job in jobs]).to(device, dtype))
     initial = padding.weights(initial_weights(jobs).to(device, dtype))
     results = ResultArrays(jobs, layout)
     network = jobs[0].network()
@@ -198,11 +197,11 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         trainings = [job.trainings[position] for job in jobs]
         lr = learning_rates(trainings, initial, problem, padding, network)
         optimizer = first.call.component()
-        trained = optimizer.network_for(first.call.params, network, initial, problem)
-        measure = Measurements(trainings, results, initial, problem, padding, trained, lr)
+        stepped = optimizer.network_for(first.call.params, network, initial, problem)  # the network it steps
+        measure = Measurements(trainings, results, initial, problem, padding, stepped, lr)
         start = initial.map(torch.clone)  # never shared with a step
         trajectory = train(optimizer, first.call.params, start, problem, lr,
-                           [training.call.seed for training in trainings], first.steps, trained, on_log=measure,
+                           [training.call.seed for training in trainings], first.steps, stepped, on_log=measure,
                            on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))
         if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
             raise RuntimeError(f"optimizer '{first.call.name}' (stage {first.call.stage}) moved the zero padding "

@@ -4,7 +4,7 @@ in ``overparam plugins`` and lay out the store (docs/plugins.md, docs/diagnostic
 
 ``check_component(cls)`` returns the problems in plain sentences (empty: the class satisfies
 the contract). Plugin authors call it from their tests, directly or through
-``framework.testing.assert_component_contract``.
+``overparam.testing.assert_component_contract``.
 """
 from __future__ import annotations
 

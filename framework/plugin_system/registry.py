@@ -348,11 +348,6 @@ class Registry:
             raise DuplicateComponentError(kind, name, [entry.provider for entry in found])
         return found[0].component
 
-    def check(self) -> None:
-        """Raise ``PluginError`` listing every problem found while loading, if there was any."""
-        if self.problems:
-            raise PluginError("\n".join(str(problem) for problem in self.problems))
-
     @staticmethod
     def _check_kind(kind: str) -> str:
         kinds = [*KINDS, *LAZY_KINDS]

@@ -58,7 +58,7 @@ def store_model(attrs: Mapping[str, Any]) -> str:
 
 def restated(claims: list[Claim], registry: Registry, model: str) -> list[Claim]:
     """``claims`` with the paper reference and statement the model gives for each it restates
-    (``framework.Model.statements``), and the reference in its figure's title replaced too: a
+    (``overparam.Model.statements``), and the reference in its figure's title replaced too: a
     report on the feed-forward network cites its theory."""
     try:
         statements = registry.get(MODEL_KIND, model).statements

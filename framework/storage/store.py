@@ -322,10 +322,6 @@ class Store:
         """Whether each grid point is done, shaped like the grid."""
         return self.status() == STATUS_CODE[Status.DONE]
 
-    def done(self) -> set[tuple[int, ...]]:
-        """Grid indices whose status is done."""
-        return {tuple(int(i) for i in index) for index in np.argwhere(self.done_mask())}
-
     @property
     def chunks(self) -> tuple[int, ...]:
         """The unit the client writes, along the grid dimensions: the smallest chunks any

@@ -13,7 +13,7 @@ import xarray as xr
 
 from fault_runs import RssSampler, done_count, full_size, kill_group, record, start_run
 from framework.execution.cluster import ClusterOptions
-from framework.execution.task import run_task
+from framework.execution.task import run_ensemble
 
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file
@@ -143,7 +143,7 @@ def test_a_write_cut_before_its_status_is_not_done_and_is_redone_on_resume(tmp_p
     (tmp_path / ("tiny.zarr" + PARTIAL_SUFFIX)).mkdir()  # a template write that was killed earlier
     store = Store.prepare(path, layout, plan.pipeline)
     assert not (tmp_path / ("tiny.zarr" + PARTIAL_SUFFIX)).exists()
-    cut = run_task([plan.jobs[1]], layout)[0]
+    cut = run_ensemble([plan.jobs[1]], layout)[0]
     store._arrays["status"] = FailingArray(store.array("status"))
     with pytest.raises(StatusWriteFails):
         store.write([cut])
