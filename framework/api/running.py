@@ -54,7 +54,10 @@ def validate(pipeline: PipelineInput, *, overrides: Sequence[str] = (), autoload
 def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | Path | None = None,
         client: Client | None = None, progress: str | bool = "auto", overwrite: bool = False, fail_fast: bool = False,
         max_ensemble: int | None = None, workers: int | None = None, threads: int | None = None,
-        autoload: bool | None = None, blocked: Iterable[str] = ()) -> xr.Dataset:
+        cluster: str | None = None, jobs: int | None = None, adapt: tuple[int, int] | None = None,
+        cluster_options: Mapping[str, Any] | None = None, gpus_per_job: int | None = None,
+        insecure: bool = False, timeout: float | None = None, autoload: bool | None = None,
+        blocked: Iterable[str] = ()) -> xr.Dataset:
     """Run a pipeline's scan into its zarr store and return the store, opened (``open``).
 
     As ``overparam run`` does: a store of the same pipeline resumes (done points are skipped)
@@ -64,21 +67,39 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
     ``client`` runs it on the caller's Dask cluster; without it, on the interpreter's shared
     local cluster of ``workers`` processes of ``threads`` torch threads each (defaults from the
     cores). ``progress`` is ``auto``, ``rich``, ``plain`` or ``quiet`` (``True`` is ``auto``,
-    ``False`` ``quiet``). Raises ``PipelineError``
-    for an invalid pipeline (nothing is computed), ``StoreError`` for a store it cannot use, and
+    ``False`` ``quiet``).
+
+    ``cluster`` (``"slurm"``, ``"pbs"``, ``"sge"``, ``"lsf"``, ``"htcondor"``) runs it on a batch
+    cluster started for the run, as ``overparam run --cluster`` does: ``jobs`` jobs or an
+    ``adapt`` range ``(min, max)``, ``cluster_options`` over Dask's ``jobqueue.SYSTEM``
+    configuration (``{"walltime": "02:00:00"}``), ``gpus_per_job``, TLS unless ``insecure``,
+    ``timeout`` seconds to wait for the first job's worker.
+
+    Raises ``PipelineError`` for an invalid pipeline (nothing is computed), ``StoreError`` for a
+    store it cannot use, ``ClusterError`` for a cluster it cannot start or reach, and
     ``KeyboardInterrupt`` when interrupted (the store keeps every finished point and resumes).
     """
-    from framework.execution.cluster_options import ClusterOptions
+    from framework.execution.cluster_options import DEFAULT_TIMEOUT, ClusterOptions
     from framework.execution.orchestrator import RunOptions, run_plan
     from framework.execution.progress import ScanProgress
 
     refuse_inside_worker_start()
     if isinstance(progress, bool):
         progress = "auto" if progress else "quiet"
+    queue = None
+    if cluster is not None:
+        from framework.execution.cluster_options import JOB_QUEUE_TIMEOUT, job_queue_options
+        from framework.execution.jobqueue import job_settings
+
+        bounds = f"{adapt[0]}:{adapt[1]}" if adapt is not None else None
+        queue = job_queue_options(cluster, jobs, bounds, cluster_options or {}, gpus_per_job, None, insecure)
+        job_settings(queue)
     planned = plan(pipeline, overrides=overrides, autoload=autoload, blocked=blocked)
-    if client is None:
+    if client is None and queue is None:
         client = shared_client(workers, threads, planned.pipeline.device)
-    options = RunOptions(cluster=ClusterOptions(threads=threads, client=client),
+    cluster_choice = ClusterOptions(threads=threads, client=client, jobqueue=queue, insecure=insecure,
+                                    timeout=timeout or (JOB_QUEUE_TIMEOUT if queue else DEFAULT_TIMEOUT))
+    options = RunOptions(cluster=cluster_choice,
                          store=Path(store).resolve() if store is not None else None, overwrite=overwrite,
                          fail_fast=fail_fast, progress=progress, max_ensemble=max_ensemble)
     display = ScanProgress(progress)

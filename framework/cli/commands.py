@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING
 import click
 
 from framework import __version__
-from framework.execution.cluster_options import DEFAULT_TIMEOUT, LOCALHOST, ClusterError, ClusterOptions
+from framework.execution.cluster_options import (
+    CLUSTER_SYSTEMS,
+    DEFAULT_TIMEOUT,
+    JOB_QUEUE_TIMEOUT,
+    LOCALHOST,
+    ClusterError,
+    ClusterOptions,
+    job_queue_options,
+)
 from framework.cli.deferred import deferred_torch
 from framework.execution.progress import MODES
 from framework.storage.schema import DEFAULT_FLUSH_INTERVAL
@@ -153,8 +161,10 @@ def plan(file: str, overrides: tuple[str, ...], every: bool, blocked: tuple[str,
 @overrides_argument
 @click.option("--store", "store", type=click.Path(path_type=Path), help="Store path (default: the file's `store:`).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on an existing Dask cluster (tcp://host:port).")
-@click.option("--timeout", type=click.FloatRange(min=0.1), default=DEFAULT_TIMEOUT, show_default=True,
-              metavar="SECONDS", help="With --scheduler: how long to try to reach it and to wait for a worker.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), metavar="SECONDS",
+              help=f"With --scheduler: how long to try to reach it and to wait for a worker (default "
+                   f"{DEFAULT_TIMEOUT:g}); with --cluster: how long to wait for the first job's worker "
+                   f"(default {JOB_QUEUE_TIMEOUT:g}).")
 @click.option("--workers", type=click.IntRange(min=1), help="Local cluster: worker processes (default: cores, or GPUs).")
 @click.option("--threads", type=click.IntRange(min=1), help="Torch threads per worker (default: cores / workers).")
 @click.option("--max-ensemble", type=click.IntRange(min=1), help="At most this many grid points per task.")
@@ -169,17 +179,31 @@ def plan(file: str, overrides: tuple[str, ...], every: bool, blocked: tuple[str,
               help="Progress display: a live bar on a terminal, plain lines otherwise.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the final summary (same as --progress quiet).")
 @click.option("--dashboard", is_flag=True, help="Start Dask's dashboard (needs bokeh) and print its address.")
-@click.option("--host", default=LOCALHOST, show_default=True,
-              help="Local cluster: the interface its scheduler and dashboard listen on. Dask has no "
-                   "authentication: anyone who reaches a scheduler can run code, so open it (0.0.0.0) only "
-                   "on a trusted network.")
+@click.option("--host", default=None,
+              help=f"The interface the scheduler and dashboard listen on (local cluster: {LOCALHOST}; "
+                   "--cluster: dask-jobqueue's choice). Beyond the loopback interface the run talks TLS with "
+                   "certificates made for it, unless --insecure.")
+@click.option("--cluster", "system", type=click.Choice(CLUSTER_SYSTEMS),
+              help="Run on a batch cluster through dask-jobqueue; job settings from Dask's configuration "
+                   "(jobqueue.SYSTEM.cores, memory, walltime, queue, ...) and --cluster-option.")
+@click.option("--jobs", type=click.IntRange(min=1), help="--cluster: the number of jobs to ask for (default 1).")
+@click.option("--adapt", metavar="MIN:MAX", help="--cluster: between MIN and MAX jobs, as the scan needs them.")
+@click.option("--cluster-option", "cluster_settings", multiple=True, metavar="KEY=VALUE",
+              help="--cluster: a job setting over Dask's configuration, value in YAML (walltime=02:00:00, "
+                   "job-extra-directives=[--exclusive]); repeatable.")
+@click.option("--gpus-per-job", type=click.IntRange(min=1),
+              help="--cluster: GPUs per job (SLURM --gres=gpu:K), one worker on each.")
+@click.option("--insecure", is_flag=True,
+              help="No TLS beyond the loopback interface: anyone who reaches the scheduler can run code as you.")
 @click.option("--force", is_flag=True, help="Run even when the memory estimate exceeds what this machine has.")
 @plugin_options
 @click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
-def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: str | None, timeout: float, workers: int | None, threads: int | None,
-        max_ensemble: int | None, tasks_per_batch: int | None, flush_interval: float, overwrite: bool, fail_fast: bool, progress: str, quiet: bool,
-        dashboard: bool, report_after: bool, host: str, force: bool, blocked: tuple[str, ...],
-        no_autoload: bool) -> None:
+def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: str | None, timeout: float | None,
+        workers: int | None, threads: int | None, max_ensemble: int | None, tasks_per_batch: int | None,
+        flush_interval: float, overwrite: bool, fail_fast: bool, progress: str, quiet: bool, dashboard: bool,
+        report_after: bool, host: str | None, system: str | None, jobs: int | None, adapt: str | None,
+        cluster_settings: tuple[str, ...], gpus_per_job: int | None, insecure: bool, force: bool,
+        blocked: tuple[str, ...], no_autoload: bool) -> None:
     """Run a pipeline file's scan and write its results to a zarr store.
 
     Re-running on the same store resumes it: grid points already done are skipped. Exit
@@ -193,8 +217,19 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
     from framework.configuration.source import PipelineError
     from framework.storage.store import StoreError
 
+    try:
+        queue = job_queue_options(system, jobs, adapt, cluster_settings, gpus_per_job, host, insecure)
+        if queue is not None:
+            from framework.execution.jobqueue import job_settings
+
+            job_settings(queue)  # every setting checked before the pipeline, and long before a job
+    except ClusterError as error:
+        click.echo("\n".join(f"{file}: {line}" for line in str(error).splitlines()), err=True)
+        raise SystemExit(INVALID_PIPELINE) from None
     plan = checked_plan(file, no_autoload, blocked, overrides)
-    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host, timeout)
+    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host or LOCALHOST,
+                             timeout or (JOB_QUEUE_TIMEOUT if queue else DEFAULT_TIMEOUT), jobqueue=queue,
+                             insecure=insecure)
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
                          max_ensemble=max_ensemble, tasks_per_batch=tasks_per_batch, flush_interval=flush_interval,
@@ -206,7 +241,7 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
         click.echo(str(error), err=True)
         raise SystemExit(INVALID_PIPELINE) from None
     except (StoreError, ClusterError) as error:
-        click.echo(f"{file}: {error}", err=True)
+        click.echo("\n".join(f"{file}: {line}" for line in str(error).splitlines()), err=True)
         raise SystemExit(INVALID_PIPELINE) from None
     click.echo(summary.text())
     if report_after and not summary.interrupted:

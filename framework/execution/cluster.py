@@ -14,6 +14,7 @@ client, which stops them at once and quietly, so an interrupt prints one line.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
 import logging
 import os
 import signal
@@ -26,11 +27,18 @@ import warnings
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import dask
 from distributed import Client, LocalCluster
 
-from framework.execution.cluster_options import DEFAULT_TIMEOUT, LOCALHOST, ClusterError, ClusterOptions
+from framework.execution.cluster_options import (
+    DEFAULT_TIMEOUT,
+    LOCALHOST,
+    ClusterError,
+    ClusterOptions,
+    JobQueueOptions,
+)
 from framework.execution.worker_setup import WorkerSetup, host_of, usable_cores
 
 __all__ = ["DEFAULT_TIMEOUT", "LOCALHOST", "ClusterError", "ClusterOptions", "connect", "dashboard_note", "describe",
@@ -64,7 +72,15 @@ def dashboard_available() -> bool:
 
 
 def dashboard_note(options: ClusterOptions, client: Client) -> str | None:
-    """The line to print about the dashboard when one was asked for: its address, or why not."""
+    """The line to print about the dashboard when one was asked for: its address, or why not;
+    on a batch cluster, where its scheduler listens and where the jobs write their output."""
+    if options.jobqueue is not None:
+        from framework.execution.jobqueue import job_queue_note
+
+        return job_queue_note(client) + (f"; dashboard: {client.dashboard_link}" if options.dashboard else "")
+    if not options.scheduler and options.client is None and not is_loopback(options.host):
+        return f"scheduler at {client.scheduler.address}" + (
+            f"; dashboard: {client.dashboard_link}" if options.dashboard and dashboard_available() else "")
     if not options.dashboard:
         return None
     if options.scheduler:
@@ -78,13 +94,24 @@ def dashboard_note(options: ClusterOptions, client: Client) -> str | None:
 
 def describe(options: ClusterOptions, device: str) -> str:
     """What ``connect`` is about to do, for the progress display."""
+    queue = options.jobqueue
+    if queue is not None:
+        jobs = f"{queue.adapt[0]} to {queue.adapt[1]} jobs, adaptively" if queue.adapt else \
+            f"{queue.jobs} job{'s' if queue.jobs > 1 else ''}"
+        gpus = f" of {queue.gpus_per_job} GPU{'s' if queue.gpus_per_job > 1 else ''} each" if queue.gpus_per_job else ""
+        tls = "without TLS (--insecure: anyone who reaches the scheduler can run code as you)" if queue.insecure \
+            else "over TLS with certificates made for this run"
+        return f"starting a {queue.system.upper()} cluster through dask-jobqueue: {jobs}{gpus}, {tls}"
     if options.client is not None:
         return f"using the Dask cluster at {options.client.scheduler.address}"
     if options.scheduler:
         return f"connecting to the Dask scheduler at {options.scheduler}"
     workers, threads = local_workers(options, device)
+    listening = "" if is_loopback(options.host) else f", listening on {options.host} " + (
+        "without TLS (--insecure: anyone who reaches it can run code as you)" if options.insecure
+        else "over TLS with certificates made for this run")
     return f"starting a local Dask cluster: {workers} worker{'s' if workers > 1 else ''} x {threads} torch " \
-           f"thread{'s' if threads > 1 else ''}"
+           f"thread{'s' if threads > 1 else ''}{listening}"
 
 
 @contextmanager
@@ -218,13 +245,37 @@ def start_local_cluster(options: ClusterOptions, device: str) -> tuple[LocalClus
     dashboard = f"{options.host}:0"
     scratch = dask.config.get("temporary-directory", None) or tempfile.gettempdir()
     environ = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    security = run_security(options)
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}), _interrupts_ignored(), \
             main_script_hidden():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=options.host,
                                dashboard_address=dashboard, local_directory=scratch,
-                               resources={"GPU": 1} if gpus else None)
-        client = Client(cluster)
+                               resources={"GPU": 1} if gpus else None, security=security,
+                               protocol="tls://" if security is not None else None)
+        client = Client(cluster, security=security)
     return cluster, client
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine's loopback interface, which no other machine reaches."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def run_security(options: ClusterOptions) -> Any:
+    """TLS credentials made for one run (Dask's ``Security.temporary()``: a certificate and key
+    held in this process's memory and handed to the workers it starts) for a local cluster
+    that listens beyond the loopback interface, where anyone who reaches the scheduler could
+    otherwise run code as the user; None on loopback or with ``insecure``."""
+    if options.insecure or is_loopback(options.host):
+        return None
+    from distributed.security import Security
+
+    return Security.temporary()
 
 
 @contextmanager
@@ -300,6 +351,10 @@ def _connected(options: ClusterOptions, device: str, paths: tuple[str, ...]) -> 
             with quiet_dask():
                 client.close()
         return
+    if options.jobqueue is not None:
+        with _job_queue_cluster(options.jobqueue, options.timeout, paths) as connection:
+            yield connection
+        return
     cluster, client = start_local_cluster(options, device)
     gpus = local_gpus(device)
     try:
@@ -316,3 +371,20 @@ def _connected(options: ClusterOptions, device: str, paths: tuple[str, ...]) -> 
                 cluster.close()
             except AssertionError:  # docs/stack-notes.md: closing right after a worker restart can raise this
                 pass
+
+
+@contextmanager
+def _job_queue_cluster(queue: JobQueueOptions, timeout: float, paths: tuple[str, ...]) -> Iterator[tuple[Client, dict]]:
+    """A batch cluster for the run (``framework.execution.jobqueue``), closed at the end, which
+    cancels its jobs. Every worker runs one task at a time per Dask thread with one torch
+    thread, or on its own GPU."""
+    from framework.execution.jobqueue import start_job_queue_cluster
+
+    cluster, client = start_job_queue_cluster(queue, timeout)
+    try:
+        client.register_plugin(WorkerSetup(None if queue.gpus_per_job else 1, queue.gpus_per_job, paths=paths))
+        yield client, ({"GPU": 1} if queue.gpus_per_job else {})
+    finally:
+        with quiet_dask():
+            client.close()
+            cluster.close()

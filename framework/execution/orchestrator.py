@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from distributed import Client
 
-from framework.execution.cluster import QUIET_LOGGERS, ClusterOptions, connect, dashboard_note, describe
+from framework.execution.cluster import QUIET_LOGGERS, ClusterError, ClusterOptions, connect, dashboard_note, describe
 from framework.execution.memory import refuse_if_too_large
 from framework.execution.task import PROGRESS_TOPIC, run_batch
 from framework.storage.chunking import points_per_chunk
@@ -242,11 +242,12 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
             future.add_done_callback(lambda _: ready.set())
             in_flight[future] = (name, batch)
 
+    watch = _WorkerWatch(client, options.cluster)
     try:
         submit_more()
         while in_flight:
             progress.set_running(min(len(in_flight), slots))
-            ready.wait(timeout=max(0.05, buffer.due_in()))
+            ready.wait(timeout=max(0.05, min(buffer.due_in(), watch.interval)))
             ready.clear()  # before looking: a batch finishing from now on sets it again
             finished = [future for future in in_flight if future.done()]
             if not finished and buffer.due_in() == 0:
@@ -257,6 +258,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
                 failure |= _record(plan, future, name, batch, buffer, summary, progress, started, hooks)
             if interrupt.is_set():
                 raise KeyboardInterrupt
+            watch.check()
             if options.fail_fast and failure:
                 for other in in_flight:  # the ones not yet finished
                     other.cancel()
@@ -265,6 +267,34 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
             submit_more()
     finally:  # no unsubscribe here: on Ctrl-C the client may be going, and the flush must happen
         _recorded(hooks, buffer.flush())
+
+
+class _WorkerWatch:
+    """Ends a scan that no worker will come back to (``ClusterOptions.workerless_grace``): every
+    job of a batch cluster of fixed size has ended, by its walltime or by ``scancel``."""
+
+    interval = 1.0  # seconds between two looks at the scheduler's workers (the client's cached view)
+
+    def __init__(self, client: Client, options: ClusterOptions):
+        self.client, self.grace, self.options = client, options.workerless_grace, options
+        self.since: float | None = None  # when the workers were first seen gone
+        self.looked = 0.0
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if self.grace is None or now - self.looked < self.interval:
+            return
+        self.looked = now
+        if self.client.scheduler_info().get("workers"):
+            self.since = None
+            return
+        self.since = self.since or now
+        if now - self.since >= self.grace:
+            queue = self.options.jobqueue
+            raise ClusterError(f"every worker left the cluster and none came back within {self.grace:g} s: the "
+                               f"{queue.jobs if queue else ''} {queue.system.upper() if queue else ''} jobs ended (their "
+                               "walltime, or scancel); the store keeps every point done; run the same command again to "
+                               "resume, with a longer walltime, or with --adapt MIN:MAX, which submits new jobs")
 
 
 def _record(plan: Plan, future: Any, name: str, batch: list[list[Job]], buffer: WriteBuffer[Job],

@@ -7,6 +7,7 @@ its GPU, the folders of plugin modules found beside a pipeline file.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
@@ -32,7 +33,7 @@ class WorkerSetup(WorkerPlugin):
     - torch threads: ``threads`` when given; otherwise the worker's host's cores shared among
       the Dask threads on that host (``dask_threads_per_host``, counted by the client), so a
       cluster started by hand is not oversubscribed either.
-    - its GPU, one per local worker, when there are ``gpus``.
+    - its GPU when there are ``gpus``: one per worker of a machine or batch job (``worker_rank``).
     - with ``ignore_interrupt``, SIGINT is ignored: on a terminal Ctrl-C reaches every process
       of the foreground group, and the client alone should answer it.
     - ``paths`` put on ``sys.path``: the folders of plugin modules found beside a pipeline file,
@@ -67,8 +68,14 @@ class WorkerSetup(WorkerPlugin):
         threads = self.torch_threads(host_of(worker.address))
         torch.set_num_threads(threads)
         if self.gpus and torch.cuda.is_available():
-            digits = "".join(c for c in str(worker.name) if c.isdigit()) or "0"
-            torch.cuda.set_device(int(digits) % torch.cuda.device_count())
+            torch.cuda.set_device(worker_rank(worker.name) % torch.cuda.device_count())
+
+
+def worker_rank(name: object) -> int:
+    """A worker's place among the workers of its machine or job: a local worker's name is its
+    number (0, 1, ...), a batch job's workers end in ``-0``, ``-1``, ...: the last number."""
+    numbers = re.findall(r"\d+", str(name))
+    return int(numbers[-1]) if numbers else 0
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
