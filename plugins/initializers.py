@@ -14,7 +14,7 @@ from typing import ClassVar
 import torch
 from pydantic import Field
 
-from overparam import Initializer, InitializerParams, Params, WeightLayout, Weights, hookimpl
+from overparam import Initializer, InitializerParams, WeightLayout, Weights, hookimpl
 from overparam.engine import ELMAN_DIMS, HIDDEN, seeded_generator
 
 

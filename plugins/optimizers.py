@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from overparam import Network, Optimizer, OptimizerParams, Params, Problem, Weights, hookimpl
+from overparam import Network, Optimizer, OptimizerParams, Problem, Weights, hookimpl
 from overparam.engine import aligned_rows, per_member, seeded_generator
 
 if TYPE_CHECKING:

@@ -56,3 +56,13 @@ def plugin_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[C
     yield write
     for name in written:
         sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def dask_client():
+    """One local cluster for the tests whose subject is not how a cluster starts: the Python
+    API's shared local cluster (one worker per core, one torch thread each), so that a run
+    there skips the seconds a cluster takes to start and stop."""
+    from framework.api.running import shared_client
+
+    return shared_client(None, None, "auto")

@@ -235,7 +235,7 @@ class CutStatus:
 
 
 def test_a_flush_cut_before_its_status_keeps_the_earlier_flush_and_resumes_to_the_uninterrupted_store(
-        tiny6, tmp_path: Path):
+        tiny6, tmp_path: Path, dask_client):
     _, _, layout, computed = tiny6
     plan = plan_file(write_pipeline(tmp_path, TINY6))  # store: tiny.zarr beside it
     path = tmp_path / "tiny.zarr"
@@ -257,10 +257,10 @@ def test_a_flush_cut_before_its_status_keeps_the_earlier_flush_and_resumes_to_th
         assert np.array_equal(after["loss"].values[index], computed[index].values["loss"])
         assert int(after["status"].values[index]) == PENDING, index
 
-    resumed = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), progress="quiet"))
+    resumed = run_plan(plan, RunOptions(cluster=ClusterOptions(client=dask_client), progress="quiet"))
     assert resumed.skipped == len(earlier) and resumed.counts["done"] == 12 - len(earlier), resumed.text()
     reference = tmp_path / "reference.zarr"
-    uninterrupted = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), progress="quiet",
+    uninterrupted = run_plan(plan, RunOptions(cluster=ClusterOptions(client=dask_client), progress="quiet",
                                               store=reference))
     assert uninterrupted.counts["done"] == 12, uninterrupted.text()
     got, want = load(path), load(reference)

@@ -6,7 +6,6 @@ without the run's credentials. None of these needs SLURM: dask-jobqueue writes j
 without submitting them."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,17 +17,13 @@ import pytest
 from distributed import Client
 from distributed.security import Security
 
+from click.testing import CliRunner
+
+from framework.cli.commands import main
 from framework.execution.cluster_options import JobQueueOptions, job_queue_options
 from framework.execution.jobqueue import cluster_arguments, job_settings
 from scans import TINY, assert_same_results, overparam, results, write_pipeline
 
-SETTINGS = "jobqueue:\n  slurm:\n    cores: 1\n    memory: 1GB\n    queue: debug\n"
-
-
-@pytest.fixture
-def configured(tmp_path: Path) -> dict[str, str]:
-    (tmp_path / "dask.yaml").write_text(SETTINGS)
-    return {"DASK_CONFIG": str(tmp_path / "dask.yaml")}
 
 
 @pytest.mark.parametrize("options,expected", [
@@ -43,13 +38,14 @@ def configured(tmp_path: Path) -> dict[str, str]:
     (("--adapt", "3:1"), "--adapt 3:1: expected MIN:MAX, whole numbers with 0 <= MIN <= MAX and MAX >= 1"),
     (("--jobs", "2", "--adapt", "1:2"), "--jobs and --adapt: give one"),
 ])
-def test_a_bad_job_setting_is_one_line_naming_it_and_nothing_is_written(tmp_path, configured, options, expected):
+def test_a_bad_job_setting_is_one_line_naming_it_and_nothing_is_written(tmp_path, options, expected):
     pipeline = write_pipeline(tmp_path, TINY)
-    out = overparam("run", str(pipeline), "--cluster", "slurm", *options, "--store", str(tmp_path / "s.zarr"),
-                    env=configured)
-    assert out.returncode == 2
+    with dask.config.set({"jobqueue.slurm.cores": 1, "jobqueue.slurm.memory": "1GB"}):
+        out = CliRunner().invoke(main, ["run", str(pipeline), "--cluster", "slurm", *options,
+                                        "--store", str(tmp_path / "s.zarr")])
+    assert out.exit_code == 2, out.output
     assert expected in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
-    assert out.stderr.startswith(f"{pipeline}: ") and "Traceback" not in out.stderr
+    assert out.stderr.startswith(f"{pipeline}: ") and isinstance(out.exception, SystemExit)  # no traceback
     assert not (tmp_path / "s.zarr").exists()
 
 
@@ -65,8 +61,8 @@ def test_a_setting_missing_from_dasks_configuration_names_where_to_give_it(tmp_p
 
 def test_batch_options_need_a_batch_cluster(tmp_path):
     pipeline = write_pipeline(tmp_path, TINY)
-    out = overparam("run", str(pipeline), "--jobs", "2", "--gpus-per-job", "1")
-    assert out.returncode == 2
+    out = CliRunner().invoke(main, ["run", str(pipeline), "--jobs", "2", "--gpus-per-job", "1"])
+    assert out.exit_code == 2
     assert "--jobs, --gpus-per-job needs --cluster SYSTEM (slurm, pbs, sge, lsf, htcondor)" in out.stderr
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from distributed import Client
 import xarray as xr
 
 from framework.execution.cluster import ClusterOptions
@@ -33,18 +34,19 @@ store: run.zarr
 LARGER = SMALL.replace("m: [16, 32]", "m: [16, 24, 32]").replace("seed: 2", "seed: 3")
 
 
-def run(folder: Path, text: str, store: Path) -> RunSummary:
+def run(folder: Path, text: str, store: Path, client: Client) -> RunSummary:
     plan = plan_file(write_pipeline(folder, text))
-    summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), store=store, progress="quiet"))
+    summary = run_plan(plan, RunOptions(cluster=ClusterOptions(client=client), store=store, progress="quiet"))
     assert summary.ok, summary.text()
     return summary
 
 
-def test_a_grid_that_gains_widths_and_seeds_keeps_the_done_points_and_runs_only_the_new_ones(tmp_path: Path):
+def test_a_grid_that_gains_widths_and_seeds_keeps_the_done_points_and_runs_only_the_new_ones(
+        tmp_path: Path, dask_client: Client):
     store = tmp_path / "run.zarr"
-    run(tmp_path, SMALL, store)
+    run(tmp_path, SMALL, store, dask_client)
     before = xr.open_zarr(str(store)).load()
-    grown = run(tmp_path, LARGER, store)
+    grown = run(tmp_path, LARGER, store, dask_client)
     assert (grown.skipped, grown.counts["done"], grown.total) == (4, 5, 9)
     after = xr.open_zarr(str(store)).load()
     kept = after.sel(m=[16, 32], seed=[0, 1])
@@ -55,21 +57,21 @@ def test_a_grid_that_gains_widths_and_seeds_keeps_the_done_points_and_runs_only_
     assert "grown at" in after.attrs["grown_from"]
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    run(fresh, LARGER, fresh / "run.zarr")
+    run(fresh, LARGER, fresh / "run.zarr", dask_client)
     assert_same_results(results(store), results(fresh / "run.zarr"))
 
 
-def test_a_zip_group_that_gains_a_row_grows(tmp_path: Path):
+def test_a_zip_group_that_gains_a_row_grows(tmp_path: Path, dask_client: Client):
     zipped = SMALL.replace("  m: [16, 32]\n", "  m: [16, 32]\n  lr: [0.003, 0.001]\n  zip: [[m, lr]]\n").replace(
         "lr: 0.05/m", 'lr: "${grid.lr}"')
     store = tmp_path / "run.zarr"
-    run(tmp_path, zipped, store)
+    run(tmp_path, zipped, store, dask_client)
     more = zipped.replace("m: [16, 32]", "m: [16, 32, 48]").replace("lr: [0.003, 0.001]", "lr: [0.003, 0.001, 0.0005]")
-    grown = run(tmp_path, more, store)
+    grown = run(tmp_path, more, store, dask_client)
     assert (grown.skipped, grown.counts["done"]) == (4, 2)
     fresh = tmp_path / "fresh"
     fresh.mkdir()
-    run(fresh, more, fresh / "run.zarr")
+    run(fresh, more, fresh / "run.zarr", dask_client)
     assert_same_results(results(store), results(fresh / "run.zarr"))
 
 
@@ -89,9 +91,9 @@ def test_any_other_change_is_refused_naming_what_differs(tmp_path: Path, change,
     assert named in str(refused.value) and "--overwrite" in str(refused.value)
 
 
-def test_a_swap_cut_between_its_renames_puts_the_old_store_back(tmp_path: Path):
+def test_a_swap_cut_between_its_renames_puts_the_old_store_back(tmp_path: Path, dask_client: Client):
     store = tmp_path / "run.zarr"
-    run(tmp_path, SMALL, store)
+    run(tmp_path, SMALL, store, dask_client)
     store.rename(tmp_path / ("run.zarr" + REPLACED_SUFFIX))  # the first rename happened, the second not
     plan = plan_file(write_pipeline(tmp_path, SMALL))
     reopened = Store.prepare(store, plan.layout, plan.pipeline)

@@ -58,11 +58,11 @@ class Recorder:
         self.add("run_finished", store, summary.counts["done"])
 
 
-def test_a_program_calling_run_plan_gets_every_hook_once_per_event(tmp_path):
+def test_a_program_calling_run_plan_gets_every_hook_once_per_event(tmp_path, dask_client):
     plan = plan_file(write_pipeline(tmp_path, PIPELINE))
     recorder = Recorder()
     plan.registry.pm.register(recorder, name="recorder")
-    summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1), progress="quiet"))
+    summary = run_plan(plan, RunOptions(cluster=ClusterOptions(client=dask_client), progress="quiet"))
     assert summary.ok
     assert all(e[1] for e in recorder.events if e[0] == "shapes")  # every job has what the hook's protocol names
     assert isinstance(plan, PlanRecord) and isinstance(plan.pipeline, PipelineRecord)
@@ -81,11 +81,11 @@ def test_a_program_calling_run_plan_gets_every_hook_once_per_event(tmp_path):
         assert first_start < its_finish
 
 
-def test_a_resumed_run_starts_only_what_was_not_done(tmp_path):
+def test_a_resumed_run_starts_only_what_was_not_done(tmp_path, dask_client):
     plan = plan_file(write_pipeline(tmp_path, PIPELINE))
-    run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1), progress="quiet"))
+    run_plan(plan, RunOptions(cluster=ClusterOptions(client=dask_client), progress="quiet"))
     again = plan_file(tmp_path / "pipeline.yaml")
     recorder = Recorder()
     again.registry.pm.register(recorder, name="recorder")
-    run_plan(again, RunOptions(cluster=ClusterOptions(workers=1), progress="quiet"))
+    run_plan(again, RunOptions(cluster=ClusterOptions(client=dask_client), progress="quiet"))
     assert [e[0] for e in recorder.events] == ["loaded", "run_finished"]

@@ -91,7 +91,7 @@ def test_the_closed_form_twin_is_the_twin_that_linearized_trains(tmp_path: Path)
     assert final_gaps[1] < final_gaps[0]  # the wider network stays nearer its linearization
 
 
-def test_the_twin_claim_draws_its_figure_from_a_real_run(tmp_path: Path):
+def test_the_twin_claim_draws_its_figure_from_a_real_run(tmp_path: Path, dask_client):
     from framework.execution.cluster import ClusterOptions
     from framework.execution.orchestrator import RunOptions, run_plan
     from framework.planning.plan import plan_file
@@ -99,7 +99,7 @@ def test_the_twin_claim_draws_its_figure_from_a_real_run(tmp_path: Path):
 
     text = PIPELINE.replace("m: [16, 128]", "m: [16, 32, 64]\n  seed: 2")
     summary = run_plan(plan_file(write_pipeline(tmp_path, text)),
-                       RunOptions(cluster=ClusterOptions(workers=1), progress="quiet"))
+                       RunOptions(cluster=ClusterOptions(client=dask_client), progress="quiet"))
     assert summary.ok
     report = build_report(tmp_path / "twin.zarr", tmp_path / "report")
     finding = next(f for f in report.content.findings if f.title.startswith("The network trains as its linearization"))

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -60,15 +61,22 @@ def test_scan_on_a_local_cluster_equals_each_job_run_alone_in_this_process(tmp_p
             assert np.array_equal(point[name].values, values, equal_nan=True), (job.point.label(), name)
 
 
-def test_scan_through_a_separately_started_scheduler_and_worker(tmp_path):
-    with hand_started_cluster(tmp_path) as address:
-        pipeline = write_pipeline(tmp_path, TINY)
-        out = overparam("run", str(pipeline), "--scheduler", address, "--progress", "plain")
-        assert out.returncode == 0, out.stderr
-        assert "4 done" in out.stdout
-        local = overparam("run", str(pipeline), "--store", str(tmp_path / "local.zarr"), "--quiet")
-        assert local.returncode == 0, local.stderr
-        assert_same_results(results(tmp_path / "tiny.zarr"), results(tmp_path / "local.zarr"))
+@pytest.fixture(scope="module")
+def hand_started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A ``dask scheduler`` and ``dask worker`` started as a person would, shared by the scans
+    that go through one (each connects, prepares its workers and disconnects)."""
+    with hand_started_cluster(tmp_path_factory.mktemp("hand")) as address:
+        yield address
+
+
+def test_scan_through_a_separately_started_scheduler_and_worker(tmp_path, hand_started):
+    pipeline = write_pipeline(tmp_path, TINY)
+    out = overparam("run", str(pipeline), "--scheduler", hand_started, "--progress", "plain")
+    assert out.returncode == 0, out.stderr
+    assert "4 done" in out.stdout
+    local = overparam("run", str(pipeline), "--store", str(tmp_path / "local.zarr"), "--quiet")
+    assert local.returncode == 0, local.stderr
+    assert_same_results(results(tmp_path / "tiny.zarr"), results(tmp_path / "local.zarr"))
 
 
 THOUSANDS = """\
@@ -85,10 +93,9 @@ store: thousands.zarr
 """
 
 
-def test_a_scan_of_thousands_of_points_through_a_separately_started_cluster(tmp_path):
+def test_a_scan_of_thousands_of_points_through_a_separately_started_cluster(tmp_path, hand_started):
     pipeline = write_pipeline(tmp_path, THOUSANDS)
-    with hand_started_cluster(tmp_path) as address:
-        out = overparam("run", str(pipeline), "--scheduler", address, "--progress", "plain", timeout=600)
+    out = overparam("run", str(pipeline), "--scheduler", hand_started, "--progress", "plain", timeout=600)
     assert out.returncode == 0, out.stderr
     assert "2000 done" in out.stdout
     assert len(out.stdout.splitlines()) < 300  # plain progress: not a line per point

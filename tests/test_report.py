@@ -76,10 +76,10 @@ def digest(folder: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def scan(tmp_path_factory) -> Path:
+def scan(tmp_path_factory, dask_client) -> Path:
     directory = tmp_path_factory.mktemp("scan")
     pipeline = write_pipeline(directory, SCAN)
-    summary = run_plan(plan_file(pipeline), RunOptions(cluster=ClusterOptions(workers=2), progress="quiet"))
+    summary = run_plan(plan_file(pipeline), RunOptions(cluster=ClusterOptions(client=dask_client), progress="quiet"))
     assert summary.ok
     return directory / "scan.zarr"
 

@@ -169,3 +169,20 @@ def test_a_killed_client_leaves_no_job_past_the_workers_death_timeout(slurm, lon
     resumed = overparam("run", str(pipeline), "--store", str(store), *LOCAL)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_results(results(store), results(local))
+
+
+def test_an_adaptive_cluster_replaces_ended_jobs_and_the_scan_completes(slurm, longer, tmp_path):
+    pipeline, local = longer
+    store = tmp_path / "slurm.zarr"
+    run = started(on_slurm(pipeline, store, "--adapt", "1:2"), slurm, tmp_path)
+    assert "1 to 2 jobs, adaptively" in line_with(run, "starting a SLURM cluster")
+    line_with(run, "[1/")
+    conf = Path(slurm["SLURM_CONF"])
+    ended = {line.split()[0] for line in queue(conf)}
+    subprocess.run(["scancel", *ended], env={**os.environ, **slurm}, check=True)
+    # every job the scan had is gone: it finishes on jobs submitted after them
+    wait_until(lambda: any(line.split()[0] not in ended for line in queue(conf)), 60, "a new job")
+    output = run.communicate(timeout=240)[0]
+    assert run.returncode == 0, output
+    assert_same_results(results(store), results(local))
+    empty_queue(slurm)

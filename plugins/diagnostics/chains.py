@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, ClassVar
 import torch
 from pydantic import Field
 
-from overparam import Diagnostic, Output, Params, Probe, ProblemShape, SparseScheduleParams
+from overparam import Diagnostic, Output, Probe, ProblemShape, SparseScheduleParams
 from overparam.engine import normal_per_member, top_singular_value
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
-from overparam import Diagnostic, Output, Params, PipelinePath, Probe, SparseScheduleParams
+from overparam import Diagnostic, Output, PipelinePath, Probe, SparseScheduleParams
 from overparam.engine import member_sum, normal_per_member, seeded_generator
 
 if TYPE_CHECKING:

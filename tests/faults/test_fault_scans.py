@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from fault_runs import RssSampler, done_count, full_size, kill_group, record, start_run
+from fault_runs import RssSampler, done_count, kill_group, record, start_run
 from framework.execution.cluster import ClusterOptions
 from framework.execution.task import run_ensemble
 
