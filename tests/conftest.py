@@ -66,3 +66,19 @@ def dask_client():
     from framework.api.running import shared_client
 
     return shared_client(None, None, "auto")
+
+
+BATCH_CLUSTER_TESTS = "tests/test_slurm.py"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """The batch-cluster tests' outcomes, a line each, at the end of the output: CI's log shows
+    that they ran against the real SLURM (a skip there is a failure: tests/slurm.py)."""
+    lines = [f"{report.outcome.upper():8} {report.nodeid} ({report.duration:.1f} s)"
+             for reports in terminalreporter.stats.values() for report in reports
+             if getattr(report, "nodeid", "").startswith(BATCH_CLUSTER_TESTS)
+             and (report.when == "call" or report.outcome != "passed")]
+    if lines:
+        terminalreporter.write_sep("-", "batch-cluster tests against a real SLURM")
+        for line in lines:
+            terminalreporter.write_line(line)

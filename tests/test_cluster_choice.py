@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import dask
-import dask_jobqueue
 import psutil
 import pytest
 from distributed import Client
@@ -21,7 +20,7 @@ from click.testing import CliRunner
 
 from framework.cli.commands import main
 from framework.execution.cluster_options import JobQueueOptions, job_queue_options
-from framework.execution.jobqueue import cluster_arguments, job_settings
+from framework.execution.jobqueue import cluster_arguments, dask_jobqueue_module, job_settings
 from scans import TINY, assert_same_results, overparam, results, write_pipeline
 
 
@@ -70,7 +69,8 @@ def job_script(options: JobQueueOptions, look: Path | None = None) -> tuple[str,
     """The job script dask-jobqueue would submit for ``options`` (nothing is submitted), and the
     files in ``look`` with their modes while the cluster is open."""
     arguments = cluster_arguments(options, job_settings(options))
-    cluster = getattr(dask_jobqueue, {"slurm": "SLURMCluster", "pbs": "PBSCluster"}[options.system])(**arguments)
+    classes = dask_jobqueue_module(options.system)
+    cluster = getattr(classes, {"slurm": "SLURMCluster", "pbs": "PBSCluster"}[options.system])(**arguments)
     try:
         return cluster.job_script(), [(p, p.stat().st_mode) for p in sorted(look.iterdir())] if look else []
     finally:
@@ -134,3 +134,25 @@ def test_a_local_cluster_beyond_loopback_talks_tls_and_refuses_an_intruder(tmp_p
     output = run.communicate(timeout=240)[0]
     assert run.returncode == 0, "".join(lines) + output
     assert_same_results(results(tmp_path / "open.zarr"), results(local))
+
+
+def test_choosing_a_batch_cluster_leaves_ctrl_c_as_it_was():
+    """dask-jobqueue's import makes SIGINT exit the process; overparam imports it and puts the
+    handler back, so Ctrl-C still raises KeyboardInterrupt and a run stops in order."""
+    script = ("import signal\nbefore = signal.getsignal(signal.SIGINT)\n"
+              "from framework.execution.jobqueue import dask_jobqueue_module\n"
+              "dask_jobqueue_module('slurm')\nprint(signal.getsignal(signal.SIGINT) is before)\n"
+              "import dask_jobqueue.runner, importlib\nimportlib.reload(dask_jobqueue.runner)\n"
+              "print(signal.getsignal(signal.SIGINT) is before)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["True", "False"], out.stderr  # kept by overparam; dask-jobqueue alone would not
+
+
+def test_settings_are_checked_against_dask_jobqueues_defaults_after_an_import_inside_a_config_block():
+    script = ("import dask\nfrom framework.execution.jobqueue import dask_jobqueue_module, job_settings\n"
+              "from framework.execution.cluster_options import JobQueueOptions\n"
+              "with dask.config.set({'jobqueue.pbs.cores': 8}):\n    dask_jobqueue_module('pbs')\n"
+              "with dask.config.set({'jobqueue.pbs.cores': 8, 'jobqueue.pbs.memory': '8GB'}):\n"
+              "    print(job_settings(JobQueueOptions('pbs', settings={'walltime': '01:00:00'}))['walltime'])\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["01:00:00"], out.stderr

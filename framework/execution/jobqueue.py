@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import dask
+import yaml
 from dask.utils import parse_bytes
 
 from framework.contract.messages import did_you_mean
@@ -83,6 +87,27 @@ CHECKS = {"cores": _positive_int, "processes": _positive_int, "memory": _bytes, 
 REQUIRED = ("cores", "memory")
 
 
+def dask_jobqueue_module(system: str) -> ModuleType:
+    """dask-jobqueue, imported with Ctrl-C left as it was and its configuration defaults in
+    place: importing it sets a SIGINT handler that exits the process (its ``runner`` module),
+    which would turn a notebook's or a run's Ctrl-C into ``SystemExit`` and skip the run's
+    orderly stop."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGINT) if main else None
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise ClusterError(f"--cluster {system} needs dask-jobqueue: pip install 'overparam[cluster]'") from None
+    finally:
+        if main and previous is not None:
+            signal.signal(signal.SIGINT, previous)
+    # its defaults are added to Dask's configuration once, at import: an import inside a
+    # `dask.config.set` block loses them when the block ends, so they are put back where missing
+    defaults = yaml.safe_load((Path(dask_jobqueue.__file__).parent / "jobqueue.yaml").read_text())
+    dask.config.update(dask.config.config, defaults, priority="old")
+    return dask_jobqueue
+
+
 def job_settings(options: JobQueueOptions) -> dict[str, Any]:
     """Every setting of the jobs: Dask's configuration for the system with ``options.settings``
     on top, each one checked; raises ``ClusterError`` with one line per problem, naming where
@@ -90,10 +115,7 @@ def job_settings(options: JobQueueOptions) -> dict[str, Any]:
     if options.system not in CLUSTER_CLASSES:
         raise ClusterError(f"--cluster {options.system}: expected one of {', '.join(CLUSTER_CLASSES)}"
                            f"{did_you_mean(options.system, list(CLUSTER_CLASSES))}")
-    try:
-        import dask_jobqueue  # noqa: F401  (its import adds the jobqueue.* defaults to Dask's configuration)
-    except ImportError:
-        raise ClusterError(f"--cluster {options.system} needs dask-jobqueue: pip install 'overparam[cluster]'") from None
+    dask_jobqueue_module(options.system)  # its import adds the jobqueue.* defaults to Dask's configuration
     configured = dict(dask.config.get(f"jobqueue.{options.system}", {}) or {})
     problems = []
     for key in options.settings:
@@ -150,11 +172,10 @@ def start_job_queue_cluster(options: JobQueueOptions, timeout: float) -> tuple[A
     """The job-queue cluster, scaled or adaptive, and a client on it that has seen a worker
     within ``timeout`` seconds; raises ``ClusterError`` for a setting, a submission or a wait
     that fails (no job left queued)."""
-    import dask_jobqueue
     from distributed import Client
 
     settings = job_settings(options)
-    cluster_class = getattr(dask_jobqueue, CLUSTER_CLASSES[options.system])
+    cluster_class = getattr(dask_jobqueue_module(options.system), CLUSTER_CLASSES[options.system])
     try:
         cluster = cluster_class(**cluster_arguments(options, settings))
     except Exception as error:  # the class's own checks: one line, not its traceback
