@@ -33,6 +33,7 @@ _EXPORTS: dict[str, str] = {
     "Plan": "framework.planning.plan",
     "PipelineError": "framework.configuration.source",
     "PluginError": "framework.plugin_system.registry",
+    "ClusterError": "framework.execution.cluster_options",
     "hookimpl": "framework.plugin_system.hookspecs",
     "Component": "framework.contract.components",
     "Generator": "framework.contract.components",
@@ -69,6 +70,7 @@ if TYPE_CHECKING:
     from framework.api.running import run as run
     from framework.api.running import validate as validate
     from framework.configuration.source import PipelineError as PipelineError
+    from framework.execution.cluster_options import ClusterError as ClusterError
     from framework.contract.claim import Claim as Claim
     from framework.contract.claim import Column as Column
     from framework.contract.components import Component as Component
