@@ -20,6 +20,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from scans import wait_for
+
 DAEMONS = ("/usr/sbin/slurmctld", "/usr/sbin/slurmd")
 
 
@@ -58,14 +60,6 @@ def queue(conf: Path) -> list[str]:
     return [line for line in out.stdout.splitlines() if line.strip()]
 
 
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not within {timeout:g} s")
-        time.sleep(0.2)
-
-
 @contextmanager
 def slurm_cluster(folder: Path) -> Iterator[Path]:
     """Start slurmctld and slurmd on ``folder``'s configuration; yields the configuration's
@@ -79,7 +73,7 @@ def slurm_cluster(folder: Path) -> Iterator[Path]:
     subprocess.run([DAEMONS[0], "-c", "-f", str(conf)], check=True, env=environ, timeout=30)
     subprocess.run([DAEMONS[1], "-f", str(conf)], check=True, env=environ, timeout=30)
     try:
-        wait_until(lambda: "idle" in subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
+        wait_for(lambda: "idle" in subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True,
                                                      env=environ).stdout, 30, "the SLURM node to be idle")
         yield conf
     finally:

@@ -19,8 +19,8 @@ import pytest
 from distributed import Client
 from distributed.security import Security
 
-from scans import assert_same_results, done_points, overparam, results, write_pipeline
-from slurm import queue, slurm_cluster, wait_until
+from scans import assert_same_results, done_points, overparam, results, wait_for, write_pipeline
+from slurm import queue, slurm_cluster
 
 TINY = """\
 name: on-slurm
@@ -64,7 +64,7 @@ def on_slurm(pipeline: Path, store: Path, *extra: str) -> tuple[str, ...]:
 
 
 def empty_queue(slurm: dict[str, str], within: float = 30.0) -> None:
-    wait_until(lambda: not queue(Path(slurm["SLURM_CONF"])), within, "SLURM's queue to be empty")
+    wait_for(lambda: not queue(Path(slurm["SLURM_CONF"])), within, "SLURM's queue to be empty")
 
 
 def started(args: tuple[str, ...], env: dict[str, str], cwd: Path) -> subprocess.Popen:
@@ -82,6 +82,14 @@ def line_with(process: subprocess.Popen, text: str, timeout: float = 120) -> str
         if time.monotonic() > deadline:
             break
     raise AssertionError(f"no line with {text!r} in the run's output")
+
+
+def finishes_as_the_local_run(run: subprocess.Popen, store: Path, local: Path, slurm: dict[str, str]) -> None:
+    """The scan ends well, its store equal to the local run's bit for bit, no job left queued."""
+    output = run.communicate(timeout=240)[0]
+    assert run.returncode == 0, output
+    assert_same_results(results(store), results(local))
+    empty_queue(slurm)
 
 
 def reference(folder: Path, text: str) -> tuple[Path, Path]:
@@ -117,10 +125,7 @@ def test_a_worker_job_cancelled_mid_scan_loses_nothing(slurm, longer, tmp_path):
     jobs = queue(Path(slurm["SLURM_CONF"]))
     assert len(jobs) == 2, jobs
     subprocess.run(["scancel", jobs[0].split()[0]], env={**os.environ, **slurm}, check=True)
-    output = run.communicate(timeout=240)[0]
-    assert run.returncode == 0, output
-    assert_same_results(results(store), results(local))
-    empty_queue(slurm)
+    finishes_as_the_local_run(run, store, local, slurm)
 
 
 def test_an_intruder_without_the_runs_credentials_is_refused_and_the_scan_finishes(slurm, longer, tmp_path):
@@ -133,10 +138,7 @@ def test_an_intruder_without_the_runs_credentials_is_refused_and_the_scan_finish
     for attempt, security in ((address, Security.temporary()), (address.replace("tls://", "tcp://"), None)):
         with pytest.raises((OSError, TimeoutError)):
             Client(attempt, security=security, timeout=3)
-    output = run.communicate(timeout=240)[0]
-    assert run.returncode == 0, output
-    assert_same_results(results(store), results(local))
-    empty_queue(slurm)
+    finishes_as_the_local_run(run, store, local, slurm)
 
 
 def test_every_job_gone_ends_the_scan_with_one_line_and_the_store_resumes(slurm, longer, tmp_path):
@@ -181,8 +183,5 @@ def test_an_adaptive_cluster_replaces_ended_jobs_and_the_scan_completes(slurm, l
     ended = {line.split()[0] for line in queue(conf)}
     subprocess.run(["scancel", *ended], env={**os.environ, **slurm}, check=True)
     # every job the scan had is gone: it finishes on jobs submitted after them
-    wait_until(lambda: any(line.split()[0] not in ended for line in queue(conf)), 60, "a new job")
-    output = run.communicate(timeout=240)[0]
-    assert run.returncode == 0, output
-    assert_same_results(results(store), results(local))
-    empty_queue(slurm)
+    wait_for(lambda: any(line.split()[0] not in ended for line in queue(conf)), 60, "a new job")
+    finishes_as_the_local_run(run, store, local, slurm)
