@@ -76,7 +76,7 @@ def pytest_terminal_summary(terminalreporter) -> None:
     that they ran against the real SLURM (a skip there is a failure: tests/slurm.py)."""
     lines = [f"{report.outcome.upper():8} {report.nodeid} ({report.duration:.1f} s)"
              for reports in terminalreporter.stats.values() for report in reports
-             if getattr(report, "nodeid", "").startswith(BATCH_CLUSTER_TESTS)
+             if getattr(report, "nodeid", "").startswith(BATCH_CLUSTER_TESTS) and hasattr(report, "when")
              and (report.when == "call" or report.outcome != "passed")]
     if lines:
         terminalreporter.write_sep("-", "batch-cluster tests against a real SLURM")

@@ -185,3 +185,21 @@ def test_an_adaptive_cluster_replaces_ended_jobs_and_the_scan_completes(slurm, l
     # every job the scan had is gone: it finishes on jobs submitted after them
     wait_for(lambda: any(line.split()[0] not in ended for line in queue(conf)), 60, "a new job")
     finishes_as_the_local_run(run, store, local, slurm)
+
+
+def test_the_python_api_runs_the_same_scan_on_slurm(slurm, tmp_path, monkeypatch):
+    """``overparam.run(..., cluster="slurm", jobs=2)`` in this process: the settings given as
+    ``cluster_options``, SLURM reached through the environment as a user's shell has it."""
+    import overparam
+
+    pipeline, local = reference(tmp_path, TINY)
+    monkeypatch.setenv("SLURM_CONF", slurm["SLURM_CONF"])
+    ds = overparam.run(pipeline, store=tmp_path / "api.zarr", cluster="slurm", jobs=2, progress=False,
+                       cluster_options={"cores": 1, "memory": "1GB", "queue": "debug", "death-timeout": 8})
+    assert int((ds.status == 1).sum()) == 4
+    assert_same_results(results(tmp_path / "api.zarr"), results(local))
+    empty_queue(slurm)
+    with pytest.raises(overparam.ClusterError, match="walltime"):
+        overparam.run(pipeline, store=tmp_path / "refused.zarr", cluster="slurm",
+                      cluster_options={"cores": 1, "memory": "1GB", "walltime": "2h"})
+    assert not (tmp_path / "refused.zarr").exists()
