@@ -38,38 +38,63 @@ def _content_lines(lines: list[str]) -> list[int]:
     return [i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
 
 
-def _parses(lines: list[str]) -> tuple[bool, Any]:
+class _KeyCountingLoader(yaml.SafeLoader):
+    """The safe loader, counting the keys a mapping repeats (``duplicates``): YAML keeps the last
+    of them silently, and a re-indentation that makes one is no fix."""
+
+    duplicates = 0
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        keys = [key.value for key, _ in node.value if isinstance(key, yaml.ScalarNode)]
+        self.duplicates += len(keys) - len(set(keys))
+        return super().construct_mapping(node, deep=deep)
+
+
+def _parses(lines: list[str]) -> tuple[bool, Any, int]:
+    """Whether the lines parse, what they hold, and how many keys they repeat."""
+    loader = _KeyCountingLoader("\n".join(lines))
     try:
-        return True, yaml.safe_load("\n".join(lines))
+        return True, loader.get_single_data(), loader.duplicates
     except Exception:  # the loader's own failure, whatever its type (a tagged scalar it cannot build)
-        return False, None
+        return False, None, 0
+    finally:
+        loader.dispose()
 
 
 def _indentation_fix(text: str, problem_line: int, plausibility: Plausibility | None) -> tuple[int, int, int] | None:
     """``(line index, spaces now, spaces needed)`` of the one-line re-indentation that makes the
-    file parse and that leaves the fewest problems, searching the lines up to the failure."""
+    file parse and that leaves the fewest problems (repeated keys counted), searching the lines
+    up to the failure; None when a fix that gives another document is as likely (a hint would
+    be a guess). Two fixes that give the same document (either of two lines re-aligned) agree."""
     lines = text.splitlines()
     content = _content_lines(lines)
     before = [i for i in content if i <= problem_line][-LOOK_BACK:]
-    best: tuple[int, int, int, int, int, int] | None = None  # (problems, change, distance, index, now, needed)
+    found: list[tuple[int, int, int, int, int, int]] = []  # (problems, change, distance, index, now, needed)
+    results: dict[tuple[int, int], Any] = {}  # (index, needed) -> the document that fix gives
     for index in reversed(before):
         position = content.index(index)
         nearby = content[max(0, position - NEIGHBOURS):position] + content[position + 1:position + 1 + NEIGHBOURS]
         now = _indent(lines[index])
-        options = sorted({_indent(lines[i]) for i in nearby} | ({_indent(lines[nearby[0]]) + 2} if nearby else set()))
+        options = sorted({0} | {_indent(lines[i]) for i in nearby} | ({_indent(lines[nearby[0]]) + 2} if nearby else set()))
         for needed in options:
             if needed == now:
                 continue
             changed = list(lines)
             changed[index] = " " * needed + lines[index].lstrip(" ")
-            ok, data = _parses(changed)
+            ok, data, repeated = _parses(changed)
             if not ok:
                 continue
-            problems = plausibility(data) if plausibility is not None else 0
-            candidate = (problems, abs(needed - now), problem_line - index, index, now, needed)
-            if best is None or candidate < best:
-                best = candidate
-    return None if best is None else best[3:]
+            problems = repeated + (plausibility(data) if plausibility is not None else 0)
+            found.append((problems, abs(needed - now), problem_line - index, index, now, needed))
+            results[index, needed] = data
+    if not found:
+        return None
+    found.sort()
+    best = found[0]
+    chosen = results[best[3], best[5]]
+    if any(other[:2] == best[:2] and results[other[3], other[5]] != chosen for other in found[1:]):
+        return None  # as likely a fix that gives another document: a hint would be a guess
+    return best[3:]
 
 
 def _key_text(line: str) -> str:
@@ -113,7 +138,7 @@ def explain(text: str, error: yaml.MarkedYAMLError, plausibility: Plausibility |
             along = f", in line with '{_key_text(lines[neighbour])}' on line {neighbour + 1}" if neighbour is not None \
                 else ""
             return SyntaxProblem(f"the indentation of '{_key_text(lines[index])}' is off: it is indented by {now} "
-                                 f"spaces; did you mean {needed}{along}?", index + 1)
+                                 f"space{'s' if now != 1 else ''}; did you mean {needed}{along}?", index + 1)
         if "mapping values are not allowed" in problem:
             return SyntaxProblem("a second ':' in one value: quote the value (key: \"a: b\"), or put each key on "
                                  "its own line", line + 1)
