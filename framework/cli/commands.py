@@ -259,9 +259,10 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
 @click.argument("store", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def show(store: Path) -> None:
     """A one-screen summary of a run store: grid, statuses, final values of key diagnostics."""
-    from framework.report.show import render_store
+    with deferred_torch():  # the plugins' claims are loaded, their computing code never runs
+        from framework.report.show import render_store
 
-    click.echo(render_store(store))
+        click.echo(render_store(store))
 
 
 @main.command("check")

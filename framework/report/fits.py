@@ -23,7 +23,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import t as student_t
 
 LEVEL = 0.95
 MIN_REPLICAS = 3
@@ -79,6 +78,8 @@ def t_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, 
     mean = float(values.mean())
     if values.size < MIN_REPLICAS:
         return mean, float("nan"), float("nan")
+    from scipy.stats import t as student_t  # here: scipy.stats takes 1.5 s to import, and `show` fits nothing
+
     half = float(student_t.ppf(0.5 + level / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
     return mean, mean - half, mean + half
 
