@@ -73,6 +73,9 @@ def test_ctrl_c_prints_one_line_saying_what_is_kept_and_exits_130_quickly(tmp_pa
     done = int((xr.open_zarr(str(store))["status"] == 1).sum())
     assert last.startswith("interrupted after ") and f"{done} of 8 grid points are kept in {store}" in last
     assert last.endswith("run the same command again to resume")
+    assert xr.open_zarr(str(store)).attrs["finished_at"] == ""  # an interrupted run has not finished
+    shown = overparam("show", str(store))
+    assert shown.returncode == 0 and "interrupted: the last run (started " in shown.stdout, shown.stdout
 
 
 def test_an_unreachable_scheduler_fails_within_the_timeout_with_one_line_and_leaves_nothing(tmp_path):

@@ -161,3 +161,14 @@ def test_counts_are_integers_on_disk_and_unmeasured_places_read_as_nan(tmp_path)
     assert np.array_equal(read[index], result.values["dprime_max"])  # whole counts, as measured
     assert np.isnan(read[1, 1]).all()  # a pending point holds nothing
     assert int(ds["reached_step"].values[1, 1]) == -1 and int(ds["reached_step"].values[index]) == 60
+
+
+def test_show_says_whether_the_last_run_is_running_now_or_was_interrupted(tiny):
+    from framework.report.show import render_store
+    from framework.storage.lock import StoreLock
+
+    plan, layout, path = tiny
+    Store.prepare(path, layout, plan.pipeline)  # a run that started, and wrote nothing more
+    with StoreLock(path):
+        assert f"running now (pid {os.getpid()} on " in render_store(path)
+    assert "interrupted: the last run" in render_store(path)

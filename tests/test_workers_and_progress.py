@@ -141,3 +141,38 @@ def test_running_tasks_report_their_training_progress_to_the_client(tmp_path):
     assert by_task, "no progress event arrived"  # each task trains 2500 steps, about a second
     for fractions in by_task.values():
         assert all(0 < f <= 1 for f in fractions) and fractions == sorted(fractions)
+
+
+def test_the_counts_shown_always_add_up_to_the_scan(tmp_path):
+    """done + diverged + failed + running + pending = the points of the scan, on every frame: a
+    scan of batches of 1 to 4 points driven through its events at random (a batch reports
+    progress while it runs, then finishes, its points each with a status), the states kept
+    here independently; and a point counts as running only while its batch runs."""
+    import io
+    import random
+    import re
+
+    rng = random.Random(3)
+    batches = {f"b{i}": rng.randint(1, 4) for i in range(30)}
+    total = sum(batches.values())
+    display = ScanProgress("quiet", stream=io.StringIO())
+    display.start(total)
+    running: dict[str, int] = {}
+    finished = 0
+    waiting = list(batches)
+    while waiting or running:
+        if waiting and (not running or rng.random() < 0.5):
+            name = waiting.pop(0)
+            running[name] = batches[name]
+            display.task_progress(name, rng.random(), batches[name])
+        else:
+            name = rng.choice(sorted(running))
+            display.task_finished(name)
+            for _ in range(running.pop(name)):
+                display.point_finished("p", rng.choice(["done", "done", "diverged", "failed"]), 0.1)
+                finished += 1
+        shown = {state: int(count) for count, state in re.findall(r"(\d+) (\w+)", display._counts_text())}
+        assert sum(shown.values()) == total, display._counts_text()
+        assert shown.get("running", 0) == sum(running.values())
+        assert sum(shown.get(s, 0) for s in ("done", "diverged", "failed")) == finished
+    assert display._counts_text().split(", ")[-1] != "0 pending" and "running" not in display._counts_text()

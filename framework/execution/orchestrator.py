@@ -149,16 +149,18 @@ def _run_on(client: Client, resources: dict, plan: Plan, layout: Layout, path: P
         progress.message(f"resuming {path}: skipping {summary.skipped} grid points already done, "
                          f"running {pending}")
     progress.start(pending, summary.skipped)
+    finished = False  # the run got to the end: not interrupted, stopped by a failure or by an error
     try:
         if pending:
             buffer: WriteBuffer[Job] = WriteBuffer(store, points_per_chunk(~done, store.chunks), options.flush_interval)
             jobs = (plan.jobs.at(tuple(index)) for index in np.argwhere(~done)) if done.ndim else iter(plan.jobs)
             _run_jobs(plan, jobs, pending, layout, buffer, options, summary, progress, client, resources, interrupt,
                       hooks)
+        finished = not summary.interrupted
     finally:
         progress.close()
         summary.elapsed = time.perf_counter() - start
-        store.set_attrs(finished_at=now() if not summary.interrupted else "")
+        store.set_attrs(finished_at=now() if finished else "")
 
 
 class _StartedJobs:
@@ -246,7 +248,6 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     try:
         submit_more()
         while in_flight:
-            progress.set_running(min(len(in_flight), slots))
             ready.wait(timeout=max(0.05, min(buffer.due_in(), watch.interval)))
             ready.clear()  # before looking: a batch finishing from now on sets it again
             finished = [future for future in in_flight if future.done()]

@@ -54,7 +54,6 @@ class ScanProgress:
         self.mode = mode
         self.total = self.skipped = 0
         self.counts: Counter[str] = Counter()
-        self.running = 0
         self.start_time = time.perf_counter()
         self._fractions: dict[str, tuple[float, int]] = {}  # task -> (fraction trained, its points)
         self._finished: set[str] = set()  # tasks whose points are counted: a late progress event is dropped
@@ -83,22 +82,34 @@ class ScanProgress:
         self.start_time = time.perf_counter()
         if self.mode == "rich" and total:
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(TextColumn("[bold]scan"), BarColumn(), MofNCompleteColumn(),
+            self._bar = Progress(TextColumn("[bold]scan"), BarColumn(), TextColumn("{task.fields[points]}"),
                                  TextColumn("{task.fields[counts]}"), TimeElapsedColumn(),
                                  TextColumn("eta {task.fields[eta]}"), console=Console(file=self.stream),
                                  refresh_per_second=4)
             self._bar.start()
-            self._task = self._bar.add_task("scan", total=total, counts=self._counts_text(), eta="?")
+            self._task = self._bar.add_task("scan", total=total, points=f"0/{total}", counts=self._counts_text(),
+                                            eta="?")
 
     @property
     def finished(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def running(self) -> int:
+        """Grid points whose task has started on a worker and is not finished yet."""
+        with self._lock:
+            started = sum(points for _, points in self._fractions.values())
+        return min(started, self.total - self.finished)
+
     def _counts_text(self) -> str:
+        """``6 done, 2 running, 4 pending``: the states of the scan's points, which add up to its total."""
+        running = self.running
+        pending = self.total - self.finished - running
         parts = [f"{self.counts[s]} {s}" for s in FINISHED if self.counts[s]]
-        return ", ".join(parts + [f"{self.running} running"])
+        parts += [f"{running} running"] if running else []
+        return ", ".join(parts + ([f"{pending} pending"] if pending else []))
 
     def completed(self) -> float:
         """Grid points' worth of work done: the finished points and the running ones' fractions."""
@@ -116,12 +127,8 @@ class ScanProgress:
 
     def _refresh(self) -> None:
         if self._bar is not None:
-            self._bar.update(self._task, completed=self.completed(), counts=self._counts_text(),
-                             eta=format_seconds(self.estimate()))
-
-    def set_running(self, running: int) -> None:
-        self.running = running
-        self._refresh()
+            self._bar.update(self._task, completed=self.completed(), points=f"{self.finished}/{self.total}",
+                             counts=self._counts_text(), eta=format_seconds(self.estimate()))
 
     def task_progress(self, task: str, fraction: float, points: int) -> None:
         """A running task has trained ``fraction`` of its steps; it holds ``points`` grid points."""
@@ -136,6 +143,7 @@ class ScanProgress:
         with self._lock:
             self._fractions.pop(task, None)
             self._finished.add(task)
+        self._refresh()
 
     def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
         self.counts[status] += 1
@@ -154,5 +162,6 @@ class ScanProgress:
 
     def close(self) -> None:
         if self._bar is not None:
+            self._refresh()  # the last frame shows the last counts
             self._bar.stop()
             self._bar = None

@@ -20,6 +20,7 @@ from framework.contract.reductions import reduce
 from framework.report.registered import load_claims, store_registry
 from framework.contract.store_view import REPLICA_AXIS
 from framework.contract.store_names import STAGE_DIM, STATUS, STATUS_CODE, Status
+from framework.storage.lock import StoreLock
 
 MAX_ROWS = 40
 
@@ -59,6 +60,16 @@ def _format(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 1e4 else f"{value:.2e}"
 
 
+def _run_state(path: Path, attrs: dict) -> str:
+    """``finished T``, or whether the last run is running now or was interrupted."""
+    if attrs.get("finished_at"):
+        return f"finished {attrs['finished_at']}"
+    holder = StoreLock(path).running_holder()
+    if holder is not None:
+        return f"running now (pid {holder.get('pid', '?')} on {holder.get('host', '?')} since {holder.get('since', '?')})"
+    return f"interrupted: the last run (started {attrs.get('last_run_started_at', '?')}) did not finish; run it again to resume"
+
+
 def render_store(path: str | Path, registry: Registry | None = None) -> str:
     """The summary text of one store; ``registry`` gives the claims and so the columns (by default
     the plugins of the run that made the store)."""
@@ -69,7 +80,7 @@ def render_store(path: str | Path, registry: Registry | None = None) -> str:
     lines = [f"{ds.attrs.get('name', Path(path).name)}: {path}"]
     if ds.attrs.get("description"):
         lines.append(f"  {ds.attrs['description'].strip()}")
-    lines.append(f"  started {ds.attrs.get('started_at', '?')}, finished {ds.attrs.get('finished_at') or 'not yet'}")
+    lines.append(f"  started {ds.attrs.get('started_at', '?')}, {_run_state(Path(path), ds.attrs)}")
     for dim in grid_dims:
         lines.append(f"  {dim:<10} {ds.sizes[dim]:>4}  {', '.join(map(str, ds[dim].values.tolist()))}")
     counts = {name: int((codes == code).sum()) for code, name in enumerate(STATUS)}

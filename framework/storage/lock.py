@@ -18,6 +18,17 @@ class StoreError(Exception):
     """A store that cannot be used as asked; the message says why and what to do."""
 
 
+def _alive(pid: Any) -> bool:
+    """Whether a process of this pid runs on this machine."""
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
 @dataclass
 class StoreLock:
     """An exclusive claim on a store for one run: an OS lock (``flock``) on a file beside it.
@@ -85,6 +96,18 @@ class StoreLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+    def running_holder(self) -> dict[str, Any] | None:
+        """The run that holds the store now (its pid, host and start), read from the lock file
+        without locking anything (a probe could refuse a run starting that instant): the file
+        exists only while a run holds it, or after one was killed, whose pid is gone. A holder
+        on another host is taken as running."""
+        holder = self._holder() if self.path.exists() else {}
+        if not holder:
+            return None
+        if holder.get("host") == socket.gethostname() and not _alive(holder.get("pid")):
+            return None
+        return holder
 
     def _holder(self) -> dict[str, Any]:
         try:
