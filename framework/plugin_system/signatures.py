@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from framework.contract.claim import Claim
-from framework.contract.components import Component, Generator, Initializer, Optimizer
+from framework.contract.components import Generator, Initializer, Optimizer
 from framework.contract.diagnostic import Diagnostic
 from framework.contract.model import Model
 from framework.contract.version import API_VERSION, COMPATIBILITY, MIGRATION_NOTES
@@ -134,7 +134,3 @@ def version_problem(plugin: object) -> str | None:
     return (f"it supports overparam API versions {shown} ({DECLARED_VERSIONS}), and this overparam has API version "
             f"{API_VERSION}: upgrade the plugin, or install an overparam of a version it supports; {COMPATIBILITY} "
             "says what changed")
-
-
-def is_component_or_claim(cls: Any) -> bool:
-    return isinstance(cls, type) and issubclass(cls, (Component, Claim))
