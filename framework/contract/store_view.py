@@ -37,6 +37,18 @@ class LeftOut:
     reason: str
 
 
+def stage_trainings(ds: xr.Dataset) -> dict[str, str]:
+    """Each diagnostic stage of a store of several trainings with the optimizer stage whose
+    training it measured: the ``trained_by`` coordinate along ``stage`` (diagnostics listed in
+    several stages), then the ``stage`` and ``trained_by`` attributes of the other variables."""
+    pairs = dict(zip(ds[STAGE_DIM].values.tolist(), ds["trained_by"].values.tolist())) \
+        if "trained_by" in ds.coords else {}
+    for variable in ds.data_vars.values():
+        if "stage" in variable.attrs and "trained_by" in variable.attrs:
+            pairs.setdefault(variable.attrs["stage"], variable.attrs["trained_by"])
+    return pairs
+
+
 class StoreView:
     """A loaded store with non-done points masked, and the roles of its grid axes."""
 
@@ -56,14 +68,7 @@ class StoreView:
     def trainings(self) -> list[tuple[str, str]]:
         """(diagnostic stage, optimizer stage) of a store of several trainings, in stage order
         (none for one training: its variables need no selection)."""
-        if TRAINING_DIM not in self.ds.dims:
-            return []
-        pairs = dict(zip(self.ds[STAGE_DIM].values.tolist(), self.ds["trained_by"].values.tolist())) \
-            if "trained_by" in self.ds.coords else {}
-        for variable in self.ds.data_vars.values():
-            if "stage" in variable.attrs and "trained_by" in variable.attrs:
-                pairs.setdefault(variable.attrs["stage"], variable.attrs["trained_by"])
-        return list(pairs.items())
+        return list(stage_trainings(self.ds).items()) if TRAINING_DIM in self.ds.dims else []
 
     def of_stage(self, stage: str, training: str) -> StoreView:
         """The view of one diagnostic stage of a several-training store: what it measured, as a

@@ -15,9 +15,8 @@ from pathlib import Path
 import xarray as xr
 
 from framework.contract.messages import did_you_mean
-from framework.contract.store_names import TRAINING_DIM
-from framework.contract.store_names import STAGE_DIM, STEP_DIM
-from framework.contract.store_names import RUN_VARIABLES
+from framework.contract.store_names import RUN_VARIABLES, STAGE_DIM, STEP_DIM, TRAINING_DIM
+from framework.contract.store_view import stage_trainings
 
 
 def open_store(path: Path, stage: str | None = None) -> xr.Dataset:
@@ -42,7 +41,7 @@ def stage_dataset(ds: xr.Dataset, stage: str) -> xr.Dataset:
     if stage not in stages:
         raise ValueError(f"the store has no diagnostic stage '{stage}'{did_you_mean(stage, stages)}; its diagnostic "
                          f"stages: {', '.join(stages) or 'none'}")
-    training = _training_of(ds, stage)
+    training = stage_trainings(ds).get(stage)
     kept: dict[str, xr.DataArray] = {}
     for name, variable in ds.data_vars.items():
         if name in RUN_VARIABLES:
@@ -62,13 +61,3 @@ def stage_dataset(ds: xr.Dataset, stage: str) -> xr.Dataset:
             view = view.dropna(STEP_DIM, how="all", subset=scheduled) if scheduled else view
     view.attrs = {**ds.attrs, "stage": stage}
     return view
-
-
-def _training_of(ds: xr.Dataset, stage: str) -> str | None:
-    """The optimizer stage whose training ``stage`` measures, in a store of several trainings."""
-    if "trained_by" in ds.coords and STAGE_DIM in ds.coords and stage in ds[STAGE_DIM].values.tolist():
-        return str(ds["trained_by"].sel({STAGE_DIM: stage}).item())
-    for variable in ds.data_vars.values():
-        if variable.attrs.get("stage") == stage and "trained_by" in variable.attrs:
-            return str(variable.attrs["trained_by"])
-    return None
