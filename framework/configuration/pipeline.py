@@ -16,7 +16,15 @@ from typing import Any
 from framework.contract.messages import did_you_mean
 from framework.engine.devices import DTYPES
 from framework.configuration.grid import Dimension, Grid, axis_values
-from framework.configuration.source import Finding, KeyPath, PipelineError, Source, read_file, read_source
+from framework.configuration.source import (
+    Finding,
+    KeyPath,
+    PipelineError,
+    Source,
+    pipeline_text,
+    read_file,
+    read_source,
+)
 
 TOP_LEVEL_KEYS = ("name", "description", "plugins", "seed", "device", "dtype", "grid", "stages", "store",
                   "max_ensemble")
@@ -358,11 +366,10 @@ def pipeline_source(pipeline: str | Path | Mapping[str, Any]) -> Source:
     paths (``store:``, plugin modules) are taken from the current directory, a file's from its
     folder."""
     if isinstance(pipeline, Mapping):
-        data = dict(pipeline)
         import yaml
 
         try:
-            text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+            text = pipeline_text(pipeline)
         except yaml.YAMLError as error:
             raise PipelineError(Source(name="<dict>", text=""), [Finding((), f"the mapping is not a pipeline's "
                                                                              f"plain data (numbers, text, lists, "

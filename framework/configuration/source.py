@@ -6,7 +6,7 @@ can say ``quickstart.yaml:14 stages.train.params.lr: ...`` (docs/pipelines.md, "
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,6 +199,13 @@ def read_source(text: str, name: str = "<pipeline>", directory: Path | None = No
     if findings:
         raise PipelineError(source, findings)
     return source
+
+
+def pipeline_text(data: Mapping[str, Any]) -> str:
+    """A pipeline's keys as YAML text, in their order: how a mapping given to the Python API is
+    read (its errors then name lines of this text), and what a store records as the pipeline it
+    ran (the file with its overrides applied), which a later run compares to resume or grow."""
+    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, default_flow_style=None)
 
 
 def read_file(path: str | Path, plausibility: Plausibility | None = None) -> Source:

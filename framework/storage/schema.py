@@ -27,14 +27,6 @@ def pipeline_digest(data: Mapping[str, Any]) -> str:
     return sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def resolved_text(data: Mapping[str, Any]) -> str:
-    """A pipeline's parsed content as YAML: what a store records as the pipeline it ran (the
-    file with its overrides applied), and what a later run is compared with to resume or grow."""
-    import yaml
-
-    return yaml.safe_dump(dict(data), sort_keys=False, allow_unicode=True, default_flow_style=None)
-
-
 def _flatten(value: Any, path: str = "") -> dict[str, Any]:
     """Nested mappings as ``{"stages.train.params.lr": 0.05/m}``; lists and scalars are leaves."""
     if isinstance(value, Mapping) and value:

@@ -45,7 +45,8 @@ from framework.contract.run_records import MemberResult
 from framework.contract.store_layout import Layout
 from framework.contract.store_names import RUN_VARIABLES, STATUS_CODE, TRAINING_DIM, Status
 from framework.storage.lock import StoreError
-from framework.storage.schema import MISSING_COUNT, changed_keys, differing_keys, now, pipeline_digest, resolved_text
+from framework.configuration.source import pipeline_text
+from framework.storage.schema import MISSING_COUNT, changed_keys, differing_keys, now, pipeline_digest
 
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
 PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
@@ -213,7 +214,7 @@ def template(pipeline: Pipeline, layout: Layout, digest: str) -> xr.Dataset:
         "pipeline_file": pipeline.source.name,
         "pipeline_directory": str(pipeline.source.directory.resolve()),
         "overrides": json.dumps([text for _, _, text in pipeline.source.overrides]),
-        "resolved_pipeline": resolved_text(pipeline.raw),
+        "resolved_pipeline": pipeline_text(pipeline.raw),
         "stage_steps": json.dumps(layout.stage_steps),
         "pipeline_hash": digest,
         "resolved_config": json.dumps({
