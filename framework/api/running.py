@@ -79,26 +79,21 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
     store it cannot use, ``ClusterError`` for a cluster it cannot start or reach, and
     ``KeyboardInterrupt`` when interrupted (the store keeps every finished point and resumes).
     """
-    from framework.execution.cluster_options import DEFAULT_TIMEOUT, ClusterOptions
+    from framework.execution.cluster_options import ClusterOptions, wait_timeout
+    from framework.execution.jobqueue import checked_job_queue
     from framework.execution.orchestrator import RunOptions, run_plan
     from framework.execution.progress import ScanProgress
 
     refuse_inside_worker_start()
     if isinstance(progress, bool):
         progress = "auto" if progress else "quiet"
-    queue = None
-    if cluster is not None:
-        from framework.execution.cluster_options import JOB_QUEUE_TIMEOUT, job_queue_options
-        from framework.execution.jobqueue import job_settings
-
-        bounds = f"{adapt[0]}:{adapt[1]}" if adapt is not None else None
-        queue = job_queue_options(cluster, jobs, bounds, cluster_options or {}, gpus_per_job, None, insecure)
-        job_settings(queue)
+    bounds = f"{adapt[0]}:{adapt[1]}" if adapt is not None else None
+    queue = checked_job_queue(cluster, jobs, bounds, cluster_options or {}, gpus_per_job, None, insecure)
     planned = plan(pipeline, overrides=overrides, autoload=autoload, blocked=blocked)
     if client is None and queue is None:
         client = shared_client(workers, threads, planned.pipeline.device)
     cluster_choice = ClusterOptions(threads=threads, client=client, jobqueue=queue, insecure=insecure,
-                                    timeout=timeout or (JOB_QUEUE_TIMEOUT if queue else DEFAULT_TIMEOUT))
+                                    timeout=wait_timeout(timeout, queue))
     options = RunOptions(cluster=cluster_choice,
                          store=Path(store).resolve() if store is not None else None, overwrite=overwrite,
                          fail_fast=fail_fast, progress=progress, max_ensemble=max_ensemble)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
@@ -23,7 +23,7 @@ from framework.execution.cluster_options import (
     LOCALHOST,
     ClusterError,
     ClusterOptions,
-    job_queue_options,
+    wait_timeout,
 )
 from framework.cli.deferred import deferred_torch
 from framework.execution.progress import MODES
@@ -217,19 +217,15 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
     from framework.configuration.source import PipelineError
     from framework.storage.store import StoreError
 
-    try:
-        queue = job_queue_options(system, jobs, adapt, cluster_settings, gpus_per_job, host, insecure)
-        if queue is not None:
-            from framework.execution.jobqueue import job_settings
+    from framework.execution.jobqueue import checked_job_queue
 
-            job_settings(queue)  # every setting checked before the pipeline, and long before a job
+    try:
+        queue = checked_job_queue(system, jobs, adapt, cluster_settings, gpus_per_job, host, insecure)
     except ClusterError as error:
-        click.echo("\n".join(f"{file}: {line}" for line in str(error).splitlines()), err=True)
-        raise SystemExit(INVALID_PIPELINE) from None
+        refuse_run(file, error)
     plan = checked_plan(file, no_autoload, blocked, overrides)
-    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host or LOCALHOST,
-                             timeout or (JOB_QUEUE_TIMEOUT if queue else DEFAULT_TIMEOUT), jobqueue=queue,
-                             insecure=insecure)
+    cluster = ClusterOptions(scheduler, workers, threads, dashboard, host or LOCALHOST, wait_timeout(timeout, queue),
+                             jobqueue=queue, insecure=insecure)
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
                          max_ensemble=max_ensemble, tasks_per_batch=tasks_per_batch, flush_interval=flush_interval,
@@ -241,8 +237,7 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
         click.echo(str(error), err=True)
         raise SystemExit(INVALID_PIPELINE) from None
     except (StoreError, ClusterError) as error:
-        click.echo("\n".join(f"{file}: {line}" for line in str(error).splitlines()), err=True)
-        raise SystemExit(INVALID_PIPELINE) from None
+        refuse_run(file, error)
     click.echo(summary.text())
     if report_after and not summary.interrupted:
         from framework.report import build_report
@@ -253,6 +248,13 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
         raise SystemExit(INTERRUPTED)
     if not summary.ok:
         raise SystemExit(1)
+
+
+def refuse_run(file: str, error: Exception) -> NoReturn:
+    """A store or cluster the run cannot use: each line of the error after the file's name, and
+    exit status 2."""
+    click.echo("\n".join(f"{file}: {line}" for line in str(error).splitlines()), err=True)
+    raise SystemExit(INVALID_PIPELINE) from None
 
 
 @main.command("show")

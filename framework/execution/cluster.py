@@ -99,19 +99,21 @@ def describe(options: ClusterOptions, device: str) -> str:
         jobs = f"{queue.adapt[0]} to {queue.adapt[1]} jobs, adaptively" if queue.adapt else \
             f"{queue.jobs} job{'s' if queue.jobs > 1 else ''}"
         gpus = f" of {queue.gpus_per_job} GPU{'s' if queue.gpus_per_job > 1 else ''} each" if queue.gpus_per_job else ""
-        tls = "without TLS (--insecure: anyone who reaches the scheduler can run code as you)" if queue.insecure \
-            else "over TLS with certificates made for this run"
-        return f"starting a {queue.system.upper()} cluster through dask-jobqueue: {jobs}{gpus}, {tls}"
+        return f"starting a {queue.system.upper()} cluster through dask-jobqueue: {jobs}{gpus}, {_tls_words(queue.insecure)}"
     if options.client is not None:
         return f"using the Dask cluster at {options.client.scheduler.address}"
     if options.scheduler:
         return f"connecting to the Dask scheduler at {options.scheduler}"
     workers, threads = local_workers(options, device)
-    listening = "" if is_loopback(options.host) else f", listening on {options.host} " + (
-        "without TLS (--insecure: anyone who reaches it can run code as you)" if options.insecure
-        else "over TLS with certificates made for this run")
+    listening = "" if is_loopback(options.host) else f", listening on {options.host} {_tls_words(options.insecure)}"
     return f"starting a local Dask cluster: {workers} worker{'s' if workers > 1 else ''} x {threads} torch " \
            f"thread{'s' if threads > 1 else ''}{listening}"
+
+
+def _tls_words(insecure: bool) -> str:
+    """How a cluster beyond loopback talks, as the run's first line says it."""
+    return ("without TLS (--insecure: anyone who reaches the scheduler can run code as you)" if insecure
+            else "over TLS with certificates made for this run")
 
 
 @contextmanager

@@ -66,6 +66,12 @@ class ClusterOptions:
         return WORKERLESS_GRACE if self.jobqueue is not None and self.jobqueue.adapt is None else None
 
 
+def wait_timeout(timeout: float | None, queue: JobQueueOptions | None) -> float:
+    """``--timeout`` when given; else ``JOB_QUEUE_TIMEOUT`` for a batch job's first worker (jobs
+    may queue a while), ``DEFAULT_TIMEOUT`` to reach a scheduler and see a worker."""
+    return timeout or (JOB_QUEUE_TIMEOUT if queue is not None else DEFAULT_TIMEOUT)
+
+
 def parse_cluster_options(items: Sequence[str]) -> dict[str, Any]:
     """``--cluster-option key=value`` items as settings, values read as YAML (``cores=4``,
     ``job-extra-directives=[--exclusive]``), keys with ``-`` as Dask's configuration writes them."""

@@ -21,7 +21,7 @@ import re
 import signal
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,7 +31,7 @@ import yaml
 from dask.utils import parse_bytes
 
 from framework.contract.messages import did_you_mean
-from framework.execution.cluster_options import ClusterError, JobQueueOptions
+from framework.execution.cluster_options import ClusterError, JobQueueOptions, job_queue_options
 
 CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
                    "htcondor": "HTCondorCluster"}
@@ -127,7 +127,7 @@ def job_settings(options: JobQueueOptions) -> dict[str, Any]:
         check = CHECKS.get(key)
         expected = check(value) if check is not None and value is not None else ""
         if key in REQUIRED and value is None:
-            expected = "set (" + ("a whole number >= 1" if key == "cores" else "a memory size such as 4GB") + ")"
+            expected = f"set ({CHECKS[key](value)})"
         if expected:
             where = (f"--cluster-option {key}={options.settings[key]}" if key in options.settings
                      else f"jobqueue.{options.system}.{key} in Dask's configuration ({_config_places()})")
@@ -143,6 +143,18 @@ def _config_places() -> str:
     """Where Dask reads its configuration from here, as a reader would look for it."""
     places = [os.environ["DASK_CONFIG"]] if os.environ.get("DASK_CONFIG") else []
     return ", ".join(places + ["~/.config/dask/*.yaml"])
+
+
+def checked_job_queue(system: str | None, jobs: int | None, adapt: str | None,
+                      settings: Sequence[str] | Mapping[str, Any], gpus_per_job: int | None, host: str | None,
+                      insecure: bool) -> JobQueueOptions | None:
+    """The batch cluster the command line or the Python API asks for (``job_queue_options``),
+    with every job setting checked (``job_settings``) before the pipeline is read and long
+    before a job is submitted; None without ``system``. Raises ``ClusterError``."""
+    queue = job_queue_options(system, jobs, adapt, settings, gpus_per_job, host, insecure)
+    if queue is not None:
+        job_settings(queue)
+    return queue
 
 
 def cluster_arguments(options: JobQueueOptions, settings: Mapping[str, Any]) -> dict[str, Any]:

@@ -277,13 +277,13 @@ class _WorkerWatch:
     interval = 1.0  # seconds between two looks at the scheduler's workers (the client's cached view)
 
     def __init__(self, client: Client, options: ClusterOptions):
-        self.client, self.grace, self.options = client, options.workerless_grace, options
+        self.client, self.grace, self.queue = client, options.workerless_grace, options.jobqueue
         self.since: float | None = None  # when the workers were first seen gone
         self.looked = 0.0
 
     def check(self) -> None:
         now = time.monotonic()
-        if self.grace is None or now - self.looked < self.interval:
+        if self.grace is None or self.queue is None or now - self.looked < self.interval:
             return
         self.looked = now
         if self.client.scheduler_info().get("workers"):
@@ -291,11 +291,10 @@ class _WorkerWatch:
             return
         self.since = self.since or now
         if now - self.since >= self.grace:
-            queue = self.options.jobqueue
             raise ClusterError(f"every worker left the cluster and none came back within {self.grace:g} s: the "
-                               f"{queue.jobs if queue else ''} {queue.system.upper() if queue else ''} jobs ended (their "
-                               "walltime, or scancel); the store keeps every point done; run the same command again to "
-                               "resume, with a longer walltime, or with --adapt MIN:MAX, which submits new jobs")
+                               f"{self.queue.jobs} {self.queue.system.upper()} jobs ended (their walltime, or scancel); "
+                               "the store keeps every point done; run the same command again to resume, with a longer "
+                               "walltime, or with --adapt MIN:MAX, which submits new jobs")
 
 
 def _record(plan: Plan, future: Any, name: str, batch: list[list[Job]], buffer: WriteBuffer[Job],
