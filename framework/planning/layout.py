@@ -18,16 +18,18 @@ from framework.planning.point_resolver import plugin_failure
 from framework.plugin_system.registry import Registry
 
 
-def _stages_by_diagnostic(pipeline: Pipeline, jobs: Jobs) -> dict[str, list[str]]:
-    """For each diagnostic name, the stages that list it, in the pipeline's order."""
-    found: dict[str, list[str]] = {}
+def _components_and_steps(jobs: Jobs) -> tuple[dict[str, list[str]], tuple[int, ...]]:
+    """Each stage's component names across the grid (in the order the jobs first use them),
+    and the store's ``step`` coordinate: every logged step of every job."""
+    components: dict[str, list[str]] = {}
+    steps: set[int] = set()
     for job in jobs.distinct():
-        for diagnostic in job.diagnostics:
-            stages = found.setdefault(diagnostic.call.name, [])
-            if diagnostic.call.stage not in stages:
-                stages.append(diagnostic.call.stage)
-    order = list(pipeline.stages)
-    return {name: sorted(stages, key=order.index) for name, stages in found.items()}
+        steps.update(job.steps)
+        for call in job.calls:
+            names = components.setdefault(call.stage, [])
+            if call.name not in names:
+                names.append(call.name)
+    return components, tuple(sorted(steps))
 
 
 def _written_params(pipeline: Pipeline, stage: str, diagnostic: str) -> object:
@@ -55,9 +57,12 @@ def layout_of(pipeline: Pipeline, registry: Registry, kinds: Mapping[str, str], 
     dimension, a diagnostic dimension named like a grid axis. One diagnostic listed in several
     stages is no collision: its outputs gain the ``stage`` dimension.
     """
-    by_diagnostic = _stages_by_diagnostic(pipeline, jobs)
-    repeated = {name for name, stages in by_diagnostic.items() if len(stages) > 1}
+    components, steps = _components_and_steps(jobs)
     order = list(pipeline.stages)
+    diagnostic_stages = [stage for stage in order if kinds.get(stage) == "diagnostic"]
+    by_diagnostic = {name: [stage for stage in diagnostic_stages if name in components.get(stage, ())]
+                     for stage in diagnostic_stages for name in components.get(stage, ())}  # name -> its stages
+    repeated = {name for name, stages in by_diagnostic.items() if len(stages) > 1}
     stage_labels = tuple(sorted({s for name in repeated for s in by_diagnostic[name]}, key=order.index))
     axes = set(pipeline.grid.axes) | {dim.name for dim in pipeline.grid.dimensions}
     trainings = tuple(stage for stage in order if kinds.get(stage) == "optimizer")
@@ -122,20 +127,13 @@ def layout_of(pipeline: Pipeline, registry: Registry, kinds: Mapping[str, str], 
                         default=str)
                 variables[name] = Variable(name, call.name, dims, attrs, output.dtype)
                 declared_in[name] = call.stage
-    steps = tuple(sorted({s for job in jobs.distinct() for s in job.steps}))
     variables = {name: _with_step_holes(variable, steps, measured.get(variable.diagnostic, set()))
                  for name, variable in variables.items()}
     for dim in sizes:
         if dim in variables:
             refuse(declared_in[dim], f"output '{dim}' of diagnostic '{variables[dim].diagnostic}' is named like "
                                      "the dimension of another diagnostic")
-    components: dict[str, list[str]] = {}
-    for job in jobs.distinct():
-        for call in job.calls:
-            names = components.setdefault(call.stage, [])
-            if call.name not in names:
-                names.append(call.name)
     return Layout(steps, sizes, variables, stage_labels, trainings,
                   {stage: measured_training[stage] for stage in stage_labels} if len(trainings) > 1 else {},
-                  {stage: tuple(sorted(steps)) for stage, steps in stage_steps.items()},
+                  {stage: tuple(sorted(at)) for stage, at in stage_steps.items()},
                   {stage: (kinds.get(stage, ""), tuple(names)) for stage, names in components.items()})
