@@ -61,6 +61,18 @@ def queue(conf: Path) -> list[str]:
 
 
 @contextmanager
+def partition_down(conf: Path) -> Iterator[None]:
+    """The partition takes jobs but starts none (SLURM's State=DOWN): a job submitted meanwhile
+    stays pending, its worker never joins. Up again on leaving."""
+    environ = {**os.environ, "SLURM_CONF": str(conf)}
+    subprocess.run(["scontrol", "update", "PartitionName=debug", "State=DOWN"], check=True, env=environ, timeout=30)
+    try:
+        yield
+    finally:
+        subprocess.run(["scontrol", "update", "PartitionName=debug", "State=UP"], check=True, env=environ, timeout=30)
+
+
+@contextmanager
 def slurm_cluster(folder: Path) -> Iterator[Path]:
     """Start slurmctld and slurmd on ``folder``'s configuration; yields the configuration's
     path (``SLURM_CONF`` for sbatch, squeue, scancel); stops both and waits for an empty queue."""

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from distributed import Client
 from distributed.security import Security
 
 from scans import assert_same_results, done_points, overparam, results, wait_for, write_pipeline
-from slurm import queue, slurm_cluster
+from slurm import partition_down, queue, slurm_cluster
 
 TINY = """\
 name: on-slurm
@@ -84,12 +85,14 @@ def line_with(process: subprocess.Popen, text: str, timeout: float = 120) -> str
     raise AssertionError(f"no line with {text!r} in the run's output")
 
 
-def finishes_as_the_local_run(run: subprocess.Popen, store: Path, local: Path, slurm: dict[str, str]) -> None:
-    """The scan ends well, its store equal to the local run's bit for bit, no job left queued."""
+def finishes_as_the_local_run(run: subprocess.Popen, store: Path, local: Path, slurm: dict[str, str]) -> str:
+    """The scan ends well, its store equal to the local run's bit for bit, no job left queued;
+    the run's output."""
     output = run.communicate(timeout=240)[0]
     assert run.returncode == 0, output
     assert_same_results(results(store), results(local))
     empty_queue(slurm)
+    return output
 
 
 def reference(folder: Path, text: str) -> tuple[Path, Path]:
@@ -174,17 +177,53 @@ def test_a_killed_client_leaves_no_job_past_the_workers_death_timeout(slurm, lon
 
 
 def test_an_adaptive_cluster_replaces_ended_jobs_and_the_scan_completes(slurm, longer, tmp_path):
+    """Every way a job ends is made good: a pending job cancelled while the run waits for its
+    first worker, a running job whose worker left (dask-jobqueue's own replacement, after
+    ``lost-worker-timeout``), and a pending job cancelled mid-scan, which only SLURM's queue
+    tells of (framework/execution/ended_jobs.py)."""
     pipeline, local = longer
     store = tmp_path / "slurm.zarr"
-    run = started(on_slurm(pipeline, store, "--adapt", "1:2"), slurm, tmp_path)
-    assert "1 to 2 jobs, adaptively" in line_with(run, "starting a SLURM cluster")
-    line_with(run, "[1/")
     conf = Path(slurm["SLURM_CONF"])
-    ended = {line.split()[0] for line in queue(conf)}
-    subprocess.run(["scancel", *ended], env={**os.environ, **slurm}, check=True)
-    # every job the scan had is gone: it finishes on jobs submitted after them
-    wait_for(lambda: any(line.split()[0] not in ended for line in queue(conf)), 60, "a new job")
-    finishes_as_the_local_run(run, store, local, slurm)
+    with partition_down(conf):  # jobs queue but do not start
+        run = started(on_slurm(pipeline, store, "--adapt", "1:2"), slurm, tmp_path)
+        with output_on_failure(run):
+            assert "1 to 2 jobs, adaptively" in line_with(run, "starting a SLURM cluster")
+            wait_for(lambda: bool(queue(conf)), 30, "the first job")
+            wait_for_new_jobs(conf, cancel_every_job(slurm), 30)
+    with output_on_failure(run):
+        line_with(run, "[1/")
+        with partition_down(conf):
+            running = cancel_every_job(slurm)
+            pending = wait_for_new_jobs(conf, running, 60)
+            assert all(line.split()[1] == "PENDING" for line in queue(conf) if line.split()[0] in pending), queue(conf)
+            cancel_every_job(slurm)
+            wait_for_new_jobs(conf, running | pending, 30)
+    output = finishes_as_the_local_run(run, store, local, slurm)
+    for job in sorted(pending):
+        assert f"SLURM job {job} ended before its worker joined" in output, output
+
+
+@contextmanager
+def output_on_failure(run: subprocess.Popen) -> Iterator[None]:
+    """A failed check ends the run and shows its output with the failure."""
+    try:
+        yield
+    except AssertionError as failure:
+        os.killpg(run.pid, signal.SIGKILL)
+        raise AssertionError(f"{failure}\nthe run's output:\n{run.communicate(timeout=30)[0]}") from None
+
+
+def cancel_every_job(slurm: dict[str, str]) -> set[str]:
+    """``scancel`` every job in SLURM's queue; their ids."""
+    jobs = {line.split()[0] for line in queue(Path(slurm["SLURM_CONF"]))}
+    subprocess.run(["scancel", *jobs], env={**os.environ, **slurm}, check=True)
+    return jobs
+
+
+def wait_for_new_jobs(conf: Path, ended: set[str], within: float) -> set[str]:
+    """The ids of the jobs submitted in place of ``ended``, once there are any."""
+    wait_for(lambda: any(line.split()[0] not in ended for line in queue(conf)), within, "a job submitted in their place")
+    return {line.split()[0] for line in queue(conf)} - ended
 
 
 def test_the_python_api_runs_the_same_scan_on_slurm(slurm, tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ import re
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -31,6 +32,7 @@ import yaml
 from dask.utils import parse_bytes
 
 from framework.contract.messages import did_you_mean
+from framework.execution.ended_jobs import LOOK_INTERVAL, EndedJobs
 from framework.execution.cluster_options import ClusterError, JobQueueOptions, job_queue_options
 
 CLUSTER_CLASSES = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster", "lsf": "LSFCluster",
@@ -198,7 +200,7 @@ def start_job_queue_cluster(options: JobQueueOptions, timeout: float) -> tuple[A
         else:
             cluster.scale(jobs=options.jobs)
         client = Client(cluster)
-        client.wait_for_workers(1, timeout=timeout)
+        _wait_for_first_worker(client, options, timeout)
     except Exception as error:
         cluster.close()
         raise ClusterError(f"--cluster {options.system}: no worker joined within {timeout:g} s "
@@ -210,6 +212,25 @@ def start_job_queue_cluster(options: JobQueueOptions, timeout: float) -> tuple[A
         except TimeoutError:
             pass
     return cluster, client
+
+
+def _wait_for_first_worker(client: Any, options: JobQueueOptions, timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for a worker; an adaptive cluster meanwhile replaces the
+    jobs its batch system ended before their worker joined (``EndedJobs``; the run's first
+    line already says it is waiting for them)."""
+    if options.adapt is None:
+        client.wait_for_workers(1, timeout=timeout)
+        return
+    ended_jobs = EndedJobs(client.cluster, options.system)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            client.wait_for_workers(1, timeout=max(0.1, min(LOOK_INTERVAL, deadline - time.monotonic())))
+            return
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
+            ended_jobs.check()
 
 
 def job_queue_note(client: Any) -> str:

@@ -25,6 +25,7 @@ import numpy as np
 from distributed import Client
 
 from framework.execution.cluster import QUIET_LOGGERS, ClusterError, ClusterOptions, connect, dashboard_note, describe
+from framework.execution.ended_jobs import EndedJobs
 from framework.execution.memory import refuse_if_too_large
 from framework.execution.task import PROGRESS_TOPIC, run_batch
 from framework.storage.chunking import points_per_chunk
@@ -244,7 +245,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
             future.add_done_callback(lambda _: ready.set())
             in_flight[future] = (name, batch)
 
-    watch = _WorkerWatch(client, options.cluster)
+    watch = _WorkerWatch(client, options.cluster, progress)
     try:
         submit_more()
         while in_flight:
@@ -272,16 +273,23 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
 
 class _WorkerWatch:
     """Ends a scan that no worker will come back to (``ClusterOptions.workerless_grace``): every
-    job of a batch cluster of fixed size has ended, by its walltime or by ``scancel``."""
+    job of a batch cluster of fixed size has ended, by its walltime or by ``scancel``. On an
+    adaptive batch cluster it has the cluster forget the jobs its batch system ended before
+    their worker joined (``EndedJobs``), so that others replace them."""
 
     interval = 1.0  # seconds between two looks at the scheduler's workers (the client's cached view)
 
-    def __init__(self, client: Client, options: ClusterOptions):
-        self.client, self.grace, self.queue = client, options.workerless_grace, options.jobqueue
+    def __init__(self, client: Client, options: ClusterOptions, progress: ScanProgress):
+        self.client, self.grace, self.queue, self.progress = client, options.workerless_grace, options.jobqueue, progress
+        self.ended_jobs = EndedJobs(client.cluster, self.queue.system) if self.queue and self.queue.adapt else None
         self.since: float | None = None  # when the workers were first seen gone
         self.looked = 0.0
 
     def check(self) -> None:
+        if self.ended_jobs is not None and self.queue is not None:
+            for job_id in self.ended_jobs.check():
+                self.progress.message(f"{self.queue.system.upper()} job {job_id} ended before its worker joined "
+                                      "(cancelled, failed, or its time ran out while it waited): submitting another")
         now = time.monotonic()
         if self.grace is None or self.queue is None or now - self.looked < self.interval:
             return
