@@ -98,6 +98,13 @@ def assert_same_results(a: xr.Dataset, b: xr.Dataset) -> None:
             assert (left == right).all(), name
 
 
+def spread(items: list, count: int = 4) -> list:
+    """``count`` of ``items``, first and last among them, evenly spaced: the members of an
+    ensemble that a test also runs alone (each alone run costs as much as the ensemble's start)."""
+    picks = sorted({round(i * (len(items) - 1) / max(1, count - 1)) for i in range(count)})
+    return [items[i] for i in picks]
+
+
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``condition`` until it holds; fail naming ``what`` after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

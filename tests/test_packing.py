@@ -11,7 +11,7 @@ from framework.execution.task import initial_weights, run_ensemble
 from framework.planning.tasks import Packing
 from framework.planning.plan import plan_file
 from plugins.optimizers import GradientDescent
-from scans import write_pipeline
+from scans import spread, write_pipeline
 
 MIXED = """\
 name: mixed
@@ -45,7 +45,7 @@ def test_a_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alone_in_float6
     assert len(Packing("float64").tasks(jobs)) == 1  # lr, seed and δ differ: one ensemble of 12
     together = run_ensemble(jobs, layout)
     assert all(r.status == "done" for r in together)
-    for job, packed in zip(jobs, together):
+    for job, packed in spread(list(zip(jobs, together))):
         alone = run_ensemble([job], layout)[0]
         assert packed.values.keys() == alone.values.keys()
         for name in alone.values:
@@ -172,7 +172,7 @@ def test_large_members_reduce_in_the_same_order_alone_and_together(tmp_path):
     layout = plan.layout
     jobs = list(plan.jobs)[:3]
     together = run_ensemble(jobs, layout)
-    for job, packed in zip(jobs, together):
+    for job, packed in spread(list(zip(jobs, together)), 2):
         alone = run_ensemble([job], layout)[0]
         for name in ("loss", "pl_ratio", "weight_distance_frobenius", "semi_smoothness_inner"):
             assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), name

@@ -26,7 +26,7 @@ from framework.planning.tasks import Packing, padding_of
 
 from plugins.optimizers import GradientDescent, MinibatchSGD, SequenceSampler, StochasticGradientDescent
 from reference import autograd_gradient, loop_loss
-from scans import write_pipeline
+from scans import spread, write_pipeline
 
 UNALIGNED = """\
 name: unaligned
@@ -117,7 +117,7 @@ def test_an_unaligned_member_of_an_ensemble_gives_bit_for_bit_what_it_gives_alon
     assert [len(task) for task in Packing("float64").tasks(jobs)] == [12]  # packed, padded to n = 8, m = 32
     together = run_ensemble(jobs, layout)
     assert all(r.status == "done" for r in together), [r.error for r in together]
-    for job, packed in zip(jobs, together):
+    for job, packed in spread(list(zip(jobs, together))):
         alone = run_ensemble([job], layout)[0]
         assert packed.learning_rate == alone.learning_rate
         for name in alone.values:

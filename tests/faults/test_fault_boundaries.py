@@ -159,7 +159,10 @@ WATCH_WRITES = """
 import os, sys
 store = os.path.realpath(sys.argv[1])
 writes = []
+CHANGES = {"os.rename", "os.replace", "os.remove", "os.mkdir", "os.rmdir", "os.truncate", "os.chmod"}
 def watch(event, args):
+    if event != "open" and event not in CHANGES:  # first: the hook sees every event of the interpreter
+        return
     path = os.path.realpath(str(args[0])) if args and isinstance(args[0], (str, bytes, os.PathLike)) else ""
     if not path.startswith(store):
         return
@@ -167,7 +170,7 @@ def watch(event, args):
         mode, flags = args[1], args[2]
         if (mode and set(str(mode)) & set("wax+")) or (flags or 0) & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
             writes.append((event, path))
-    elif event in ("os.rename", "os.replace", "os.remove", "os.mkdir", "os.rmdir", "os.truncate", "os.chmod"):
+    else:
         writes.append((event, path))
 sys.addaudithook(watch)
 from framework.cli.commands import main
