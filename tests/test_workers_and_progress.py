@@ -4,15 +4,24 @@ torch threads that share the host's cores, and training progress that moves the 
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from framework.execution.cluster import ClusterOptions, WorkerSetup, connect, usable_cores
 from framework.execution.orchestrator import RunOptions, run_plan
 from framework.planning.plan import plan_file
 from framework.execution.progress import ScanProgress
+from framework.execution.step_reporter import StepReporter
+from framework.execution.time_left import TimeLeft
+from framework.execution.training import train
+from framework.plugin_system.ensemble_check import example_problem, example_weights
+from overparam import ProblemShape
+from overparam.engine import Elman
+from plugins.optimizers import GradientDescent
 from scans import SLOW, hand_started_cluster, write_pipeline
 
 FAULTS_SCRIPT = """
@@ -73,30 +82,57 @@ def test_torch_threads_share_a_hosts_cores_among_its_dask_threads():
     assert WorkerSetup(threads=3).torch_threads("10.0.0.5") == 3
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
+def test_the_estimate_weighs_points_by_their_work_and_ends_with_the_longest_task():
+    """Two threads at one unit of work a second: one runs a task of 10 units from t = 0, the
+    other four tasks of 1 unit, one after another. At t = 4 the small ones are done and the big
+    one is at 0.4: 6 s are left (its remaining work), where counting points (4.4 of 5 done in
+    4 s) would say 0.4 s. A fifth of the points not yet announced costs the announced mean."""
+    estimate = TimeLeft(points=5, slots=2)
+    estimate.expect("big", 10.0, 1)
+    for k in range(4):
+        estimate.expect(f"small-{k}", 1.0, 1)
+    estimate.started("big", 0.0)
+    for k in range(4):
+        estimate.started(f"small-{k}", float(k))
+        estimate.progress(f"small-{k}", 0.5, 1, k + 0.5)
+        estimate.finished(f"small-{k}", k + 1.0)
+    estimate.progress("big", 0.4, 1, 4.0)
+    true_left = 10.0 - 4.0
+    assert estimate.seconds(4.0) == pytest.approx(true_left, rel=1e-12)
+    assert estimate.running_points() == (1, pytest.approx(0.4))
+    # ten points, five announced (14 units): the other five cost 14/5 each, spread over both threads
+    wider = TimeLeft(points=10, slots=2)
+    for name, work in (("a", 10.0), ("b", 1.0), ("c", 1.0), ("d", 1.0), ("e", 1.0)):
+        wider.expect(name, work, 1)
+    wider.started("a", 0.0)
+    wider.progress("a", 0.1, 1, 1.0)
+    unannounced = 5 * 14 / 5
+    assert wider.seconds(1.0) == pytest.approx((14 + unannounced - 1.0) / 2, rel=1e-12)
 
-    def __call__(self) -> float:
-        return self.now
 
+def test_a_batch_counts_its_last_logged_step_at_the_cost_of_its_first():
+    """Every diagnostic is due at both ends of a schedule: a measurement that takes 0.3 s at
+    the first logged step is expected again at the last. Just before that last one, with
+    every training step done (a count of steps would say 1.0), the batch says at least 0.3 s
+    are left and its fraction is at most the time spent over the time spent and 0.3 s."""
+    shape = ProblemShape(n=3, L=3, m=8, d_x=3, d=2, layers=3)
+    schedule = [0, 1, 2, 4, 8, 16]
+    seen: dict[str, float] = {}
 
-def test_the_estimate_counts_the_work_of_the_points_still_running(monkeypatch):
-    clock = FakeClock()
-    monkeypatch.setattr("framework.execution.progress.time.perf_counter", clock)
-    progress = ScanProgress("quiet")
-    progress.start(total=4)
-    clock.now += 10
-    progress.point_finished("a", "done", 10.0)
-    progress.task_progress("task-1", 0.5, points=1)
-    progress.task_progress("task-2", 0.5, points=1)
-    # 1 + 0.5 + 0.5 = 2 points' worth of work in 10 s: 2 points' worth left takes 10 s more
-    # (counting finished points only would say 30 s)
-    assert progress.completed() == pytest.approx(2.0)
-    assert progress.estimate() == pytest.approx(10.0)
-    progress.task_finished("task-1")
-    progress.point_finished("b", "done", 10.0)
-    assert progress.completed() == pytest.approx(2.5)
+    def measure(step: int, *_: object) -> None:
+        if step == schedule[-1]:
+            seen["left"], seen["fraction"] = reporter.seconds_left(), reporter.fraction()
+            seen["spent"] = time.perf_counter() - reporter.began
+        if step in (schedule[0], schedule[-1]):
+            time.sleep(0.3)
+
+    reporter = StepReporter(None, 1, [(schedule[-1], len(schedule))])
+    on_log, on_step = reporter.training(measure)
+    rule = GradientDescent()
+    train(rule, rule.Params(steps=schedule[-1], lr=0.01), example_weights(1, shape), example_problem(1, shape),
+          torch.tensor([0.01], dtype=torch.float64), [1], schedule, Elman(), on_log=on_log, on_step=on_step)
+    assert seen["left"] >= 0.3
+    assert seen["fraction"] <= seen["spent"] / (seen["spent"] + 0.3) + 1e-9
 
 
 def test_a_progress_event_arriving_after_its_task_finished_is_not_counted_twice():

@@ -27,14 +27,15 @@ from distributed import Client
 from framework.execution.cluster import QUIET_LOGGERS, ClusterError, ClusterOptions, connect, dashboard_note, describe
 from framework.execution.ended_jobs import EndedJobs
 from framework.execution.memory import refuse_if_too_large
-from framework.execution.task import PROGRESS_TOPIC, run_batch
+from framework.execution.step_reporter import PROGRESS_TOPIC
+from framework.execution.task import run_batch
 from framework.storage.chunking import points_per_chunk
 from framework.storage.deferred_interrupt import ctrl_c_deferred
 from framework.contract.store_layout import Layout
 from framework.plugin_system.hookspecs import HookRelay
 from framework.contract.run_records import MemberResult, RunSummary
 from framework.contract.store_names import Status
-from framework.planning.tasks import WINDOW, Packing
+from framework.planning.tasks import WINDOW, Packing, task_seconds
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
 from framework.storage.store import Store
@@ -193,6 +194,7 @@ def _on_event(progress: ScanProgress, started: _StartedJobs, prefix: str) -> Any
         if not str(message.get("task", "")).startswith(prefix):
             return
         if message.get("started"):
+            progress.task_started(message["task"])
             started(message["task"])
         else:
             progress.task_progress(message["task"], message["fraction"], message["points"])
@@ -214,6 +216,16 @@ def _phase(jobs: int, batches: list[list[list[Job]]] | None, slots: int) -> str:
     return f"running {_plural(jobs, 'grid point')} in {_plural(tasks, 'task')}{batched} {on}"
 
 
+def _announced(progress: ScanProgress, prefix: str, batches: Iterator[list[list[Job]]]) -> Iterator[tuple[str, list[list[Job]]]]:
+    """Each batch with its name (``prefix`` + number), its estimated work told to the progress
+    display as it is drawn: the estimate weighs points by their cost (``task_seconds`` of each
+    point alone), a width-512 point some twenty times a width-64 one."""
+    for number, batch in enumerate(batches):
+        points = [job for task in batch for job in task]
+        progress.expect(f"{prefix}{number}", sum(task_seconds([job]) for job in points), len(points))
+        yield f"{prefix}{number}", batch
+
+
 def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffer: WriteBuffer[Job],
               options: RunOptions, summary: RunSummary, progress: ScanProgress, client: Client, resources: dict,
               interrupt: threading.Event, hooks: HookRelay) -> None:
@@ -227,18 +239,18 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     stream = packing.batches(jobs, options.tasks_per_batch)
     first = list(stream) if count <= WINDOW else None
     progress.phase(_phase(count, first, slots))
-    if first is not None:
-        stream = iter(first)
-    started = _StartedJobs(hooks)
+    progress.time_left.slots = slots
     prefix = f"{uuid.uuid4().hex[:8]}-batch-"
+    queue = _announced(progress, prefix, iter(first) if first is not None else stream)
+    if first is not None:  # the whole scan's work is known before any of it runs
+        queue = iter(list(queue))
+    started = _StartedJobs(hooks)
     client.subscribe_topic(PROGRESS_TOPIC, _on_event(progress, started, prefix))
-    queue = enumerate(stream)
     in_flight: dict[Any, tuple[str, list[list[Job]]]] = {}
     ready = threading.Event()  # set when a batch finishes (distributed.wait with a timeout kept futures alive)
 
     def submit_more() -> None:  # up to the bound, never past it: it is called on every wake, finished or not
-        for number, batch in itertools.islice(queue, max(0, IN_FLIGHT_PER_SLOT * slots - len(in_flight))):
-            name = f"{prefix}{number}"
+        for name, batch in itertools.islice(queue, max(0, IN_FLIGHT_PER_SLOT * slots - len(in_flight))):
             started.submitted(name, [job for task in batch for job in task])
             future = client.submit(run_batch, batch, layout, pipeline.device, pipeline.dtype, name, pure=False,
                                    retries=options.retries, resources=resources or None)

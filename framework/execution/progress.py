@@ -8,21 +8,21 @@ for every grid point that fails or diverges, and for the others one at most ever
 ``quiet`` prints nothing. Messages and phases (starting the cluster,
 running, writing the report) always get lines of their own, above a live bar.
 
-The estimate counts the work of the points still running: each task reports how far its
-training has got (``task_progress``, fed by the workers' progress events), so the bar moves
-within a point and the time left is the work left at the rate measured so far.
+The estimate (``time_left.TimeLeft``) counts the work of the points still running: each task
+reports how far its training has got (``task_progress``, fed by the workers' progress events),
+so the bar moves within a point; points are weighed by their estimated cost (``expect``).
 """
 from __future__ import annotations
 
 import math
 import sys
-import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
 
 from framework.contract.run_records import FINISHED
 from framework.contract.store_names import Status
+from framework.execution.time_left import TimeLeft
 
 if TYPE_CHECKING:
     from rich.progress import Progress
@@ -55,9 +55,7 @@ class ScanProgress:
         self.total = self.skipped = 0
         self.counts: Counter[str] = Counter()
         self.start_time = time.perf_counter()
-        self._fractions: dict[str, tuple[float, int]] = {}  # task -> (fraction trained, its points)
-        self._finished: set[str] = set()  # tasks whose points are counted: a late progress event is dropped
-        self._lock = threading.Lock()  # progress events arrive on the client's event-loop thread
+        self.time_left = TimeLeft(0)
         self._bar: Progress | None = None
         self._task = None
         self._last_line = -math.inf
@@ -80,6 +78,7 @@ class ScanProgress:
         """The scan begins: ``total`` points to run (``skipped`` already done)."""
         self.total, self.skipped = total, skipped
         self.start_time = time.perf_counter()
+        self.time_left.points = total
         if self.mode == "rich" and total:
             from rich.console import Console
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
@@ -99,9 +98,7 @@ class ScanProgress:
     @property
     def running(self) -> int:
         """Grid points whose task has started on a worker and is not finished yet."""
-        with self._lock:
-            started = sum(points for _, points in self._fractions.values())
-        return min(started, self.total - self.finished)
+        return min(self.time_left.running_points()[0], self.total - self.finished)
 
     def _counts_text(self) -> str:
         """``6 done, 2 running, 4 pending``: the states of the scan's points, which add up to its total."""
@@ -113,17 +110,15 @@ class ScanProgress:
 
     def completed(self) -> float:
         """Grid points' worth of work done: the finished points and the running ones' fractions."""
-        with self._lock:
-            return self.finished + sum(fraction * points for fraction, points in self._fractions.values())
+        return self.finished + self.time_left.running_points()[1]
+
+    def expect(self, task: str, work: float, points: int) -> None:
+        """A task (a batch) of ``points`` grid points will cost about ``work`` (``TimeLeft.expect``)."""
+        self.time_left.expect(task, work, points)
 
     def estimate(self) -> float:
-        """Seconds left: the work left at the rate of the work done so far, running points
-        included (NaN before any work is measured)."""
-        done = self.completed()
-        elapsed = time.perf_counter() - self.start_time
-        if done <= 0 or elapsed <= 0:
-            return float("nan")
-        return elapsed / done * max(0.0, self.total - done)
+        """Seconds left (``TimeLeft.seconds``); NaN before any work is measured."""
+        return self.time_left.seconds(time.perf_counter())
 
     def _refresh(self) -> None:
         if self._bar is not None:
@@ -132,18 +127,17 @@ class ScanProgress:
 
     def task_progress(self, task: str, fraction: float, points: int) -> None:
         """A running task has trained ``fraction`` of its steps; it holds ``points`` grid points."""
-        with self._lock:
-            if task in self._finished:
-                return
-            self._fractions[task] = (min(1.0, max(0.0, fraction)), points)
+        self.time_left.progress(task, fraction, points, time.perf_counter())
         self._refresh()
 
+    def task_started(self, task: str) -> None:
+        """A task has started on a worker (its time counts from now)."""
+        self.time_left.started(task, time.perf_counter())
+
     def task_finished(self, task: str) -> None:
-        """A task's points are finished: they count through ``point_finished`` from now on."""
-        with self._lock:
-            self._fractions.pop(task, None)
-            self._finished.add(task)
-        self._refresh()
+        """A task's points are finished: they count through ``point_finished`` from now on (which
+        redraws: a redraw here would show them neither running nor finished)."""
+        self.time_left.finished(task, time.perf_counter())
 
     def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
         self.counts[status] += 1

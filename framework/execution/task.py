@@ -29,6 +29,7 @@ from framework.engine.step_size import auto_learning_rate
 from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights
 from framework.execution.measuring import Measurements, ResultArrays
+from framework.execution.step_reporter import StepReporter
 from framework.execution.training import Trajectory, train
 from framework.planning.calls import Call, Job, Training
 from framework.planning.tasks import padding_of
@@ -39,8 +40,6 @@ from framework.contract.store_names import Status
 if TYPE_CHECKING:
     from torch import Tensor
 
-PROGRESS_TOPIC = "overparam-progress"  # the Dask event topic a task's training progress is sent on
-PROGRESS_INTERVAL = 0.5  # seconds between two progress events of one task
 
 
 class DataCache:
@@ -88,51 +87,14 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-class StepReporter:
-    """Sends how far a batch's training has got to the client as a Dask event, at most every
-    ``PROGRESS_INTERVAL`` seconds; does nothing outside a Dask worker (a test, the client).
-
-    ``steps`` counts the training steps of every task of the batch; ``offset`` those of the
-    tasks already run, so the fraction reported moves through the whole batch."""
-
-    def __init__(self, name: str | None, points: int, steps: int = 1):
-        self.name, self.points, self.steps = name, points, max(1, steps)
-        self.offset = 0
-        self.last = time.monotonic()
-        self.worker = None
-        if name is not None:
-            try:
-                from distributed import get_worker
-
-                self.worker = get_worker()
-            except (ImportError, ValueError):  # not running on a worker
-                self.worker = None
-
-    def started(self) -> None:
-        """Tell the client that the batch has started (it fires ``overparam_job_started``)."""
-        if self.worker is not None:
-            self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "started": True})
-
-    def __call__(self, step: int) -> None:
-        """The running task has trained ``step`` of its steps."""
-        if self.worker is None or time.monotonic() - self.last < PROGRESS_INTERVAL:
-            return
-        self.last = time.monotonic()
-        self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "fraction": (self.offset + step) / self.steps,
-                                               "points": self.points})
-
-
 def run_batch(tasks: Sequence[Sequence[Job]], layout: Layout, device: str = "cpu", dtype: str = "float64",
               name: str | None = None) -> list[list[MemberResult]]:
     """Run tasks one after another (one Dask task of ``planning.tasks.batch_tasks``); one list of
     results per task, as ``run_ensemble`` gives them."""
-    reporter = StepReporter(name, sum(len(jobs) for jobs in tasks), sum(jobs[0].training_steps for jobs in tasks))
+    trainings = [(training.call.params.steps, len(set(training.steps))) for jobs in tasks for training in jobs[0].trainings]
+    reporter = StepReporter(name, sum(len(jobs) for jobs in tasks), trainings)
     reporter.started()
-    out = []
-    for jobs in tasks:
-        out.append(run_ensemble(jobs, layout, device, dtype, reporter))
-        reporter.offset += jobs[0].training_steps
-    return out
+    return [run_ensemble(jobs, layout, device, dtype, reporter) for jobs in tasks]
 
 
 def run_ensemble(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype: str = "float64",
@@ -185,14 +147,13 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
 
 
 def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype,
-         on_step: StepReporter | None = None) -> list[MemberResult]:
+         reporter: StepReporter | None = None) -> list[MemberResult]:
     padding = padding_of(jobs[0], dtype)
     problem = padding.problem(Problem.stack([WORKER_DATA.get(job.data) for job in jobs]).to(device, dtype))
     initial = padding.weights(initial_weights(jobs).to(device, dtype))
     results = ResultArrays(jobs, layout)
     network = jobs[0].network()
     runs: list[tuple[Trajectory, Tensor]] = []
-    done = 0  # steps of the trainings already run: progress counts every training's steps
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
         lr = learning_rates(trainings, initial, problem, padding, network)
@@ -200,15 +161,15 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         stepped = optimizer.network_for(first.call.params, network, initial, problem)  # the network it steps
         measure = Measurements(trainings, results, initial, problem, padding, stepped, lr)
         start = initial.map(torch.clone)  # never shared with a step
+        on_log, on_step = reporter.training(measure) if reporter is not None else (measure, None)
         trajectory = train(optimizer, first.call.params, start, problem, lr,
-                           [training.call.seed for training in trainings], first.steps, stepped, on_log=measure,
-                           on_step=None if on_step is None else lambda step, _, offset=done: on_step(offset + step))
+                           [training.call.seed for training in trainings], first.steps, stepped, on_log=on_log,
+                           on_step=on_step)
         if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
             raise RuntimeError(f"optimizer '{first.call.name}' (stage {first.call.stage}) moved the zero padding "
                                "of a network whose n or m is not a multiple of the alignment: an entry that is 0 "
                                "with a gradient of 0 must stay 0, or the optimizer must set keeps_padding_zero = False")
         runs.append((trajectory, lr))
-        done += first.call.params.steps
     several = len(runs) > 1
     out = []
     for k, job in enumerate(jobs):
