@@ -27,6 +27,17 @@ def make_weights(m: int, d_x: int, d: int, seed: int = 0) -> Weights:
     return initializer.initialize(initializer.parse_params({"m": m}), Elman().weight_layout(m, d_x, d), seed)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist each worker process takes its share of the cores for torch: two
+    workers each running torch on every core spin against each other (the bit-for-bit ensemble
+    tests ran six times slower side by side than alone). Dask's workers set their own threads."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if os.environ.get("PYTEST_XDIST_WORKER") and workers > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
 @pytest.fixture
 def paper_problem() -> Problem:
     """The design's reference setup: n=8, L=8, d_x=8, d=4, δ=0.3."""
