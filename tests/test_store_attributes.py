@@ -17,6 +17,7 @@ from framework.execution.task import run_ensemble
 
 from framework.planning.plan import plan_file
 from framework.storage.store import Store
+from framework.contract.store_names import RUN_VARIABLES
 from scans import ROOT, write_pipeline
 
 README_STORE = "pipelines/results/quickstart.zarr"
@@ -91,16 +92,34 @@ def units_of(variable: xr.Variable) -> str:
     return str(variable.attrs.get("units") or variable.encoding.get("units") or "")
 
 
-def test_every_variable_and_coordinate_has_a_long_name_and_units(store: Path) -> None:
+def test_every_variable_has_a_long_name_and_units_only_where_it_has_some(store: Path) -> None:
+    """CF lets a dimensionless quantity leave ``units`` off: none says "1" (xarray's plots would
+    print "[1]" after its label), the dimensional ones say what they are in."""
     ds = xr.open_zarr(str(store))
     assert {"m", "c", "seed", "step", "stage", "layer", "length"} <= set(ds.coords)
-    unlabelled = [name for name, variable in ds.variables.items()
-                  if not str(variable.attrs.get("long_name", "")).strip() or not units_of(variable).strip()]
-    assert not unlabelled, f"without long_name or units: {unlabelled}"
+    unlabelled = [name for name, variable in ds.variables.items() if not str(variable.attrs.get("long_name", "")).strip()]
+    assert not unlabelled, f"without long_name: {unlabelled}"
+    assert not [name for name, variable in ds.variables.items() if units_of(variable) == "1"]
     assert ds["m"].attrs["long_name"] == "hidden width m" and ds["seed"].attrs["long_name"] == "replica"
     assert ds["c"].attrs["long_name"] == "grid axis c"
     assert ds["step"].attrs["units"] == "step" and ds["wall_time"].attrs["units"] == "s"
-    assert ds["loss"].attrs["units"] == "1" and ds["rate"].attrs["units"] == "1/step"
+    assert "units" not in ds["loss"].attrs and ds["rate"].attrs["units"] == "1/step"
+
+
+def test_xarrays_default_plots_label_every_axis_on_one_line_without_1(store: Path) -> None:
+    """Each coordinate and run variable, as xarray's ``plot`` labels it (``label_from_attrs``,
+    which wraps at 30 characters), fits one line; no label of any variable ends in "[1]"."""
+    from xarray.plot.utils import label_from_attrs
+
+    ds = xr.open_zarr(str(store))
+    framework_owned = [*ds.coords, *RUN_VARIABLES]
+    for name in framework_owned:
+        label = label_from_attrs(ds[name])
+        assert "\n" not in label and "[1]" not in label, (name, label)
+    assert not [name for name in ds.variables if "[1]" in label_from_attrs(ds[name]).replace("\n", " ")]
+    axis = ds["loss"].isel(m=0, seed=0).plot()[0].axes
+    assert axis.get_xlabel() == "training step [step]"
+    assert axis.get_ylabel() == ds["loss"].attrs["long_name"]
 
 
 def test_scheduled_variables_say_where_their_steps_are_missing(store: Path) -> None:

@@ -25,6 +25,13 @@ WHEN_CHOICES: tuple[str, ...] = ("init", "schedule", "end")
 DIMENSIONLESS = "1"  # CF's units of a dimensionless quantity
 
 
+def units_attrs(units: str | None) -> dict[str, str]:
+    """The ``units`` attribute a store variable gets: none for a dimensionless quantity (CF
+    lets it be left off, and xarray's plots would print "[1]" after every label), else the
+    CF units string."""
+    return {} if not units or units == DIMENSIONLESS else {"units": units}
+
+
 @dataclass(frozen=True)
 class Output:
     """One output variable of a diagnostic.
@@ -34,7 +41,8 @@ class Output:
     store variable's attributes. ``units`` is a CF units string: ``"1"``, the default, for a
     dimensionless quantity (the paper's norms, ratios and counts are all dimensionless, its
     data having no physical units), ``"1/step"`` for a rate per training step, ``"s"`` for
-    seconds; an output that leaves it out is stored as dimensionless. ``dtype`` is how the
+    seconds; a dimensionless output's store variable has no ``units`` attribute (CF's way,
+    ``units_attrs``). ``dtype`` is how the
     store keeps it: ``float64``, or ``int64`` for counts (kept on disk as integers, with -1
     where nothing was measured, declared as the variable's ``_FillValue``, so ``xr.open_zarr``
     reads those places as NaN).

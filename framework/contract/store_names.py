@@ -44,18 +44,18 @@ class RunVariable:
 
 # The order is the order of writing: status last, the commit mark of a grid point.
 RUN_VARIABLES: Mapping[str, RunVariable] = {
-    "error": RunVariable("object", "", {"long_name": "error or divergence message", "units": "1"}),
+    "error": RunVariable("object", "", {"long_name": "error or divergence message"}),
     "wall_time": RunVariable("float64", float("nan"), {"long_name": "wall time of the task", "units": "s"}),
-    "reached_step": RunVariable("int64", NOT_RUN, {"long_name": "last step reached (-1: not run)", "units": "step",
+    "reached_step": RunVariable("int64", NOT_RUN, {"long_name": "last step reached", "units": "step", "comment": "-1: not run",
                                                    "paper_ref": "none: run bookkeeping"},
                                 per_training=True, eager=True),
     "learning_rate": RunVariable("float64", float("nan"), {
-        "long_name": "learning rate used (lr: auto resolved at initialization)", "units": "1",
+        "long_name": "learning rate η used", "comment": "lr: auto resolved at initialization",
         "paper_ref": "Theorems 1-2 (η)"}, per_training=True),
     "finished_at": RunVariable("float64", float("nan"), {
         "long_name": "time the grid point finished", "units": "seconds since 1970-01-01T00:00:00Z",
         "paper_ref": "none: run bookkeeping"}),
     "status": RunVariable("int8", STATUS_CODE["pending"], {
-        "long_name": "state of the grid point", "units": "1", "flag_values": list(STATUS_CODE.values()),
+        "long_name": "state of the grid point", "flag_values": list(STATUS_CODE.values()),
         "flag_meanings": " ".join(STATUS)}),
 }

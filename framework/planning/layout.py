@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from framework.configuration.pipeline import Pipeline
 from framework.configuration.source import Finding
-from framework.contract.diagnostic import DIMENSIONLESS
+from framework.contract.diagnostic import units_attrs
 from framework.contract.store_names import RUN_VARIABLES
 from framework.contract.store_layout import Layout, Variable, step_holes
 from framework.contract.store_names import STAGE_DIM, STEP_DIM, TRAINING_DIM
@@ -117,8 +117,8 @@ def layout_of(pipeline: Pipeline, registry: Registry, kinds: Mapping[str, str], 
                     continue
                 dims = ((STAGE_DIM,) if call.name in repeated else ()) + (
                     (STEP_DIM,) if component.when == "schedule" else ()) + tuple(output.dims)
-                attrs = {"long_name": output.long_name, "paper_ref": output.paper_ref,
-                         "units": output.units or DIMENSIONLESS, "diagnostic": call.name, "measured": component.when}
+                attrs = {"long_name": output.long_name, "paper_ref": output.paper_ref, **units_attrs(output.units),
+                         "diagnostic": call.name, "measured": component.when}
                 if len(trainings) > 1 and call.name not in repeated:
                     attrs["stage"], attrs["trained_by"] = call.stage, measured_training[call.stage]
                 if call.name in repeated:

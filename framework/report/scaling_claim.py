@@ -93,7 +93,7 @@ class ScalingPanel:
             return self.ylabel
         units = view.ds[self.variable].attrs.get("units", "")
         text = self.variable.replace("_", " ")
-        return f"{text} ({units})" if units else self.variable
+        return f"{text} ({units})" if units else text
 
 
 @dataclass(frozen=True)

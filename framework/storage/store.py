@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from framework.contract.diagnostic import DIMENSIONLESS
+from framework.contract.diagnostic import DIMENSIONLESS, units_attrs
 from framework.configuration.grid import Grid
 from framework.configuration.pipeline import Pipeline
 from framework.storage.chunking import chunk_of, chunk_region, grid_chunks
@@ -51,13 +51,13 @@ from framework.storage.schema import MISSING_COUNT, changed_keys, differing_keys
 VERSIONED = ("overparam", "torch", "dask", "distributed", "xarray", "zarr", "numpy", "pluggy", "pydantic")
 PARTIAL_SUFFIX = ".partial"  # a template being written, renamed to the store when complete
 # long_name and units of the grid axes the shipped pipelines and docs use; any other axis is
-# "grid axis NAME", dimensionless ("1", CF's units of a number without units, text labels included)
+# "grid axis NAME", dimensionless (no units attribute: units_attrs), text labels included
 AXIS_ATTRS: dict[str, tuple[str, str]] = {
     "m": ("hidden width m", DIMENSIONLESS),
     "seed": ("replica", DIMENSIONLESS),
     "L": ("sequence length L", DIMENSIONLESS),
-    "n": ("number of training sequences n", DIMENSIONLESS),
-    "delta": ("separation δ of the data (Assumption 2.1)", DIMENSIONLESS),
+    "n": ("training sequences n", DIMENSIONLESS),
+    "delta": ("separation δ (Assumption 2.1)", DIMENSIONLESS),
     "d_x": ("input dimension d_x", DIMENSIONLESS),
     "d": ("output dimension d", DIMENSIONLESS),
     "lr": ("learning rate η", DIMENSIONLESS),
@@ -117,7 +117,7 @@ def axis_attrs(axis: str) -> dict[str, str]:
     (``m``: "hidden width m"), else ``grid axis NAME`` (an axis is only a name in the pipeline
     file until a stage uses it through ``${grid.NAME}``)."""
     long_name, units = AXIS_ATTRS.get(axis, (f"grid axis {axis}", DIMENSIONLESS))
-    return {"long_name": long_name, "units": units}
+    return {"long_name": long_name, **units_attrs(units)}
 
 
 def grid_coordinates(grid: Grid) -> dict[str, tuple[str, np.ndarray]]:
@@ -192,21 +192,21 @@ def template(pipeline: Pipeline, layout: Layout, digest: str) -> xr.Dataset:
     coords: dict[str, Any] = {axis: xr.Variable((dim,), values, axis_attrs(axis)) for axis, (dim, values)
                               in grid_coordinates(pipeline.grid).items()}
     coords["step"] = xr.Variable(("step",), np.asarray(layout.steps, dtype=np.int64), {
-        "long_name": "training step (the union of every stage's schedule)", "units": "step"})
+        "long_name": "training step", "units": "step", "comment": "the union of every stage's schedule"})
     if layout.stages:
         coords["stage"] = xr.Variable(("stage",), np.asarray(layout.stages, dtype=object), {
-            "long_name": "pipeline stage that measured the value (a diagnostic listed in several stages)",
-            "units": DIMENSIONLESS})
+            "long_name": "pipeline stage", "comment": "the stage that measured the value (a diagnostic listed in "
+                                                      "several stages)"})
     if layout.trained_by:
         coords["trained_by"] = xr.Variable(("stage",), np.asarray([layout.trained_by[s] for s in layout.stages],
                                                                   dtype=object), {
-            "long_name": "optimizer stage whose training the stage measured", "units": DIMENSIONLESS})
+            "long_name": "trained by", "comment": "the optimizer stage whose training the stage measured"})
     if layout.training_dims:
         coords[TRAINING_DIM] = xr.Variable((TRAINING_DIM,), np.asarray(layout.trainings, dtype=object), {
-            "long_name": "optimizer stage (the run variables of each training)", "units": DIMENSIONLESS})
+            "long_name": "optimizer stage", "comment": "the run variables of each training"})
     for dim, size in layout.sizes.items():
-        coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based, as in the paper)",
-                                                                  "units": DIMENSIONLESS})
+        coords[dim] = xr.Variable((dim,), np.arange(1, size + 1), {"long_name": f"{dim} (1-based)",
+                                                                  "comment": "numbered as in the paper"})
     attrs = {
         "name": pipeline.name,
         "description": pipeline.description,
