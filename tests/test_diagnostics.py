@@ -269,6 +269,24 @@ def test_separability_equals_min_over_ordered_pairs_of_projected_vectors():
             assert_agrees(out["separability_ratio"][k, layer], min(separations) / problem.delta[k])
 
 
+def brute_input_separability(X: np.ndarray) -> float:
+    """min over ordered pairs i ≠ j of ||(I - x_j x_jᵀ/||x_j||²) x_i||, x_i the first input of
+    sequence i, one projection matrix at a time."""
+    first = X[:, 0, :]
+    identity = np.eye(first.shape[1])
+    return min(np.linalg.norm((identity - np.outer(first[j], first[j]) / (first[j] @ first[j])) @ first[i])
+               for i in range(len(first)) for j in range(len(first)) if i != j)
+
+
+def test_input_separability_is_the_measure_of_4_3_on_the_first_inputs():
+    weights, initial, problem = moved_state()
+    out = measure(Separability, elman_probe(weights, initial, problem))
+    for k in range(2):
+        expected = torch.tensor(brute_input_separability(problem.X[k].numpy()), dtype=torch.float64)
+        assert_agrees(out["input_separability"][k], expected, rtol=1e-12)
+        assert out["input_separability"][k] <= problem.delta[k] * (1 + 1e-12)  # a projection's residual <= the distance
+
+
 def test_separability_of_a_single_sequence_is_infinite():
     problem = make_problem(0, n=1, L=3, d_x=4, d=2)
     weights = make_weights(8, 4, 2)
@@ -397,6 +415,41 @@ def test_semi_smoothness_inner_product_equals_central_finite_difference():
         assert_agrees(out["semi_smoothness_norm"][k], norm)
         assert_agrees(out["semi_smoothness_sqrt_f_norm"][k], f.sqrt() * norm)
         assert_agrees(out["semi_smoothness_m_norm2"][k], M * norm**2)
+
+
+def test_semi_smoothness_counts_the_relu_signs_the_perturbation_flips():
+    """Σ over sequences, layers and neurons of 1[g >= 0] at W + W' differing from at W, the g
+    of §2.1 computed one sequence and layer at a time."""
+    weights, initial, problem = moved_state()
+    probe = elman_probe(weights, initial, problem, seed=3)
+    diagnostic = SemiSmoothness()
+    params = diagnostic.parse_params({"tau": 4.0})  # large enough that some signs flip
+    out = diagnostic.measure(params, probe)
+    shift = diagnostic.perturbation(params, probe)
+    assert out["semi_smoothness_flips"].dtype == torch.int64
+    for k in range(2):
+        before, _ = loop_states(weights.W[k], weights.A[k], problem.X[k])
+        after, _ = loop_states(weights.W[k] + shift[k], weights.A[k], problem.X[k])
+        flips = sum(int(((b >= 0) != (a >= 0)).sum()) for row_b, row_a in zip(before, after)
+                    for b, a in zip(row_b, row_a))
+        assert flips > 0
+        assert int(out["semi_smoothness_flips"][k]) == flips
+
+
+def test_semi_smoothness_keeps_the_directions_spectral_norm_before_rescaling(tmp_path):
+    weights, initial, problem = moved_state()
+    direction = 3.0 * torch.randn(M, M, generator=torch.Generator().manual_seed(11), dtype=torch.float64)
+    np.savez(tmp_path / "direction.npz", direction=direction.numpy())
+    from_file = measure(SemiSmoothness, elman_probe(weights, initial, problem), direction=str(tmp_path / "direction.npz"))
+    expected = torch.full((2,), float(np.linalg.norm(direction.numpy(), ord=2)), dtype=torch.float64)
+    assert_agrees(from_file["semi_smoothness_direction_norm"], expected, rtol=1e-12)
+    seeded = measure(SemiSmoothness, elman_probe(weights, initial, problem), direction_seed=5)
+    gaussian = torch.randn(M, M, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    expected = torch.full((2,), float(np.linalg.norm(gaussian.numpy(), ord=2)), dtype=torch.float64)
+    assert_agrees(seeded["semi_smoothness_direction_norm"], expected, rtol=1e-12)
+    own = measure(SemiSmoothness, elman_probe(weights, initial, problem, seed=[1, 2]))  # each member its own Gaussian
+    assert own["semi_smoothness_direction_norm"].shape == (2,)
+    assert own["semi_smoothness_direction_norm"][0] != own["semi_smoothness_direction_norm"][1]
 
 
 def test_semi_smoothness_perturbation_has_norm_tau_over_sqrt_m_and_repeats_with_the_seed():

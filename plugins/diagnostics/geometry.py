@@ -128,7 +128,11 @@ class Separability(Diagnostic):
     that of h: the paper's (4.3) for (I - U_l U_lᵀ) h_{i,l+1} is this layer l+1, and layer 1
     (U_0 empty, h_{i,1} = relu(A x_{i,1})) is the base case of its induction. (4.3) says the
     separation stays at least δ/2, δ the data's (Assumption 2.1): ``separability_ratio >= 1/2``.
-    With n = 1 there is no pair and both are +inf, NaN.
+    ``input_separability`` is the same measure applied to the first inputs themselves,
+    ``min_{i≠j} ||(I - x_{j,1} x_{j,1}ᵀ/||x_{j,1}||²) x_{i,1}||``: where the induction starts,
+    beside Assumption 2.1's δ, which is the distance ``min_{i≠j} ||x_{i,1} - x_{j,1}||``
+    instead. It depends on the data alone, so it is the same at every step measured.
+    With n = 1 there is no pair and all are +inf, NaN.
     """
 
     name: ClassVar[str] = "separability"
@@ -145,6 +149,9 @@ class Separability(Diagnostic):
             long_name="separability divided by the data's δ", paper_ref="(4.3), Assumption 2.1", dims=("layer",),
             units="1",
         ),
+        "input_separability": Output(
+            long_name="min_{i≠j} ||(I - x_{j,1}x_{j,1}ᵀ/||x_{j,1}||²) x_{i,1}||", paper_ref="(4.3), Assumption 2.1",
+        ),
     }
 
     def dim_sizes(self, params: Params, shape: ProblemShape) -> dict[str, int]:
@@ -158,4 +165,7 @@ class Separability(Diagnostic):
         ]
         separability = torch.stack(per_layer, dim=1)  # [K, L]
         delta = probe.problem.delta.to(device=separability.device, dtype=separability.dtype)
-        return {"separability": separability, "separability_ratio": separability / delta.unsqueeze(1)}
+        first_inputs = probe.problem.X[:, : probe.problem.n, 0, :]  # [K, n, d_x], the padding left out
+        inputs = pairwise_separation(first_inputs).flatten(start_dim=1).amin(dim=1).to(separability.dtype)
+        return {"separability": separability, "separability_ratio": separability / delta.unsqueeze(1),
+                "input_separability": inputs}

@@ -58,9 +58,11 @@ def load_direction(path: Path, shape: tuple[int, int], weight: str) -> np.ndarra
     return array
 
 
-def at_spectral_norm(matrices: Tensor, norm: float) -> Tensor:
-    """``matrices [..., a, b]`` each rescaled to spectral norm ``norm``."""
-    return matrices * (norm / torch.linalg.matrix_norm(matrices, ord=2)).unsqueeze(-1).unsqueeze(-1)
+def at_spectral_norm(matrices: Tensor, norm: float) -> tuple[Tensor, Tensor]:
+    """``matrices [..., a, b]`` each rescaled to spectral norm ``norm``, and each one's spectral
+    norm before (``[...]``)."""
+    before = torch.linalg.matrix_norm(matrices, ord=2)
+    return matrices * (norm / before).unsqueeze(-1).unsqueeze(-1), before
 
 
 class SemiSmoothness(Diagnostic):
@@ -69,8 +71,12 @@ class SemiSmoothness(Diagnostic):
     Theorem 4: f(W + W') <= f(W) + <∇f(W), W'> + poly(ϱ) m^{1/3} sqrt(f(W)) ||W'||_2
     + poly(ρ) m ||W'||_2². The diagnostic reports the remainder
     ``f(W + W') - f(W) - <∇f(W), W'>`` beside the two scales it is bounded by,
-    ``sqrt(f(W)) ||W'||_2`` and ``m ||W'||_2²``, and the first-order term itself. W' is a
-    direction V rescaled to spectral norm exactly τ/sqrt(m), ``W' = τ/sqrt(m) · V/||V||_2``;
+    ``sqrt(f(W)) ||W'||_2`` and ``m ||W'||_2²``, and the first-order term itself; how many
+    ReLU signs the perturbation flips, ``Σ_{i,l} ||D_{i,l}(W + W') - D_{i,l}(W)||_0`` (the
+    proof of Theorem 4 bounds f's second-order change through these flips); and the spectral
+    norm ``||V||_2`` of the direction before it is rescaled (the largest over a deep network's
+    matrices). W' is a direction V rescaled to spectral norm exactly τ/sqrt(m),
+    ``W' = τ/sqrt(m) · V/||V||_2``;
     V is a Gaussian matrix drawn from the probe's seed (each member and step its own), or,
     the same for every member and step, the array ``direction`` of the .npz file ``direction``
     or the Gaussian ``torch.randn(m, m, generator=torch.Generator().manual_seed(direction_seed),
@@ -85,6 +91,10 @@ class SemiSmoothness(Diagnostic):
         "semi_smoothness_norm": Output(long_name="||W'||_2", paper_ref="Theorem 4", units="1"),
         "semi_smoothness_sqrt_f_norm": Output(long_name="sqrt(f(W)) ||W'||_2", paper_ref="Theorem 4", units="1"),
         "semi_smoothness_m_norm2": Output(long_name="m ||W'||_2²", paper_ref="Theorem 4", units="1"),
+        "semi_smoothness_flips": Output(long_name="Σ_{i,l} ||D_{i,l}(W + W') - D_{i,l}(W)||_0", paper_ref="Theorem 4",
+                                        dtype="int64"),
+        "semi_smoothness_direction_norm": Output(long_name="||V||_2 of the direction before rescaling",
+                                                 paper_ref="Theorem 4"),
     }
 
     def perturbation(self, params: SemiSmoothnessParams, probe: Probe) -> Tensor:
@@ -92,31 +102,40 @@ class SemiSmoothness(Diagnostic):
         network's W): the direction scaled so that each of its matrices (the last two axes:
         W_1..W_depth of a deep network, each bounded so in the companion paper) has spectral
         norm τ/sqrt(m)."""
+        return self._scaled_direction(params, probe)[0]
+
+    def _scaled_direction(self, params: SemiSmoothnessParams, probe: Probe) -> tuple[Tensor, Tensor]:
+        """W', and the largest spectral norm of the direction's matrices before rescaling, ``[K]``."""
         W = probe.weights[probe.primary]
         scale = params.tau / math.sqrt(probe.m)
         if params.direction is None and params.direction_seed is None:
             gaussian = normal_per_member(probe.generators(self.name), W.shape[1:], W)
-            return at_spectral_norm(gaussian, scale)
+            shift, before = at_spectral_norm(gaussian, scale)
+            return shift, before.reshape(probe.K, -1).amax(dim=1)
         if params.direction is not None:
             matrix = torch.from_numpy(load_direction(params.direction, tuple(W.shape[-2:]), probe.primary))
             direction = matrix.expand(W.shape[1:])  # the same matrix in every layer
         else:
             stream = seeded_generator(params.direction_seed)
             direction = torch.randn(*W.shape[1:], generator=stream, dtype=torch.float64)
-        shift = at_spectral_norm(direction, scale)  # float64, once for all members
-        return shift.to(W).expand(probe.K, *W.shape[1:])
+        shift, before = at_spectral_norm(direction, scale)  # float64, once for all members
+        largest = before.amax().to(W).expand(probe.K)
+        return shift.to(W).expand(probe.K, *W.shape[1:]), largest
 
     def measure(self, params: SemiSmoothnessParams, probe: Probe) -> dict[str, Tensor]:
-        shift = self.perturbation(params, probe)
+        shift, direction_norm = self._scaled_direction(params, probe)
         f = probe.forward.loss
         moved_weight = probe.weights[probe.primary] + shift
-        moved = probe.network.loss(probe.weights.replace(**{probe.primary: moved_weight}), probe.problem)
+        moved = probe.network.forward(probe.weights.replace(**{probe.primary: moved_weight}), probe.problem)
         inner = member_sum(probe.gradient * shift)
         norm = torch.full_like(f, params.tau / math.sqrt(probe.m))
+        flips = (moved.pattern != probe.forward.pattern).flatten(start_dim=1).sum(dim=1)
         return {
-            "semi_smoothness_gap": moved - f - inner,
+            "semi_smoothness_gap": moved.loss - f - inner,
             "semi_smoothness_inner": inner,
             "semi_smoothness_norm": norm,
             "semi_smoothness_sqrt_f_norm": f.sqrt() * norm,
             "semi_smoothness_m_norm2": probe.m * norm.square(),
+            "semi_smoothness_flips": flips,
+            "semi_smoothness_direction_norm": direction_norm,
         }
