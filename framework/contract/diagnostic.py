@@ -76,11 +76,14 @@ class Diagnostic(Component, ABC, Generic[ParamsT]):
     ``recurrent``, ``sequence``); validation refuses it on a model that does not provide them.
     ``optimizers`` names the optimizers whose trainings it can measure (``None``: any), for a
     diagnostic that follows one rule (``linearization_gap`` replays GD's); validation refuses
-    it on a training by another.
+    it on a training by another. ``uses_every_step_loss`` asks for ``Probe.every_step_loss``,
+    f at every step where training computes it (``rate``'s steps to target): the training then
+    keeps the loss of each full-batch gradient's forward pass, which costs it nothing more.
     """
 
     kind: ClassVar[str] = "diagnostic"
     needs: ClassVar[frozenset[str]] = frozenset()
+    uses_every_step_loss: ClassVar[bool] = False  # whether it reads Probe.every_step_loss
     optimizers: ClassVar[frozenset[str] | None] = None
     outputs: ClassVar[Mapping[str, Output]]
     when: ClassVar[When] = "schedule"

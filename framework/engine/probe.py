@@ -38,7 +38,9 @@ class Probe:
     theirs, and ``primary``, the first of them (W), is the weight whose distance and
     perturbations the diagnostics of §5 measure. For diagnostics that look at the run so far
     (``rate``), ``history_steps`` are the logged steps up to now and ``history_loss [T, K]``
-    the f measured at them. ``seed`` (one per member, or one for all) seeds the draws of
+    the f measured at them; ``every_step_loss [t + 1, K]``, f(W_s) at every step s up to now
+    where training computed it (a full-batch gradient's forward pass, and the logged steps;
+    NaN elsewhere), is there for a diagnostic that asks (``Diagnostic.uses_every_step_loss``). ``seed`` (one per member, or one for all) seeds the draws of
     diagnostics that draw (``semi_smoothness``), so a measurement can be repeated exactly.
     ``learning_rate`` ``[K]`` is the training's step size, for diagnostics that follow the
     optimizer's rule (``linearization_gap``'s GD twin). ``initial_cache`` is where quantities of
@@ -57,6 +59,7 @@ class Probe:
         step: int = 0,
         history_steps: Sequence[int] = (),
         history_loss: Tensor | None = None,
+        every_step_loss: Tensor | None = None,
         seed: int | Sequence[int] = 0,
         learning_rate: Tensor | None = None,
         initial_cache: dict[str, Any] | None = None,
@@ -73,6 +76,7 @@ class Probe:
         self.step = step
         self.history_steps = list(history_steps)
         self.history_loss = history_loss
+        self.every_step_loss = every_step_loss
         self.seeds = [int(seed)] * weights.K if isinstance(seed, int) else [int(s) for s in seed]
         if len(self.seeds) != weights.K:
             raise ValueError(f"{len(self.seeds)} seeds for an ensemble of K = {weights.K}")

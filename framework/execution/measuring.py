@@ -70,6 +70,12 @@ class Measurements:
     def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem,
                  padding: Padding, network: Network, learning_rate: Tensor | None = None):
         self.network = network
+        first = trainings[0]
+        wanted = any(d.call.component().uses_every_step_loss for d in first.diagnostics)
+        #: f at every step, ``[steps + 1, K]``, when a diagnostic reads it: training fills the steps
+        #: its updates computed f at, this the logged ones (``Probe.every_step_loss``)
+        self.every_step_loss = (torch.full((first.call.params.steps + 1, initial.K), float("nan"),
+                                           dtype=problem.X.dtype, device=problem.X.device) if wanted else None)
         self.learning_rate = learning_rate
         self.trainings, self.results, self.initial, self.problem = trainings, results, initial, problem
         self.padding = padding
@@ -81,6 +87,10 @@ class Measurements:
     def __call__(self, step: int, weights: Weights, f: Tensor, diverged: Tensor) -> None:
         self.history_steps.append(step)
         self.history_loss.append(f)
+        every = self.every_step_loss
+        if every is not None:
+            every[step] = f
+            every = every[: step + 1]
         first = self.trainings[0]
         due = [i for i, d in enumerate(first.diagnostics) if step in d.steps]
         if not due:
@@ -93,7 +103,8 @@ class Measurements:
         blank = diverged.numpy()
         if not self.padding.active:
             probe = Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
-                          history_steps=self.history_steps, history_loss=history, network=self.network,
+                          history_steps=self.history_steps, history_loss=history, every_step_loss=every,
+                          network=self.network,
                           learning_rate=self.learning_rate, initial_cache=self._initial_caches.setdefault(None, {}))
             self._measure(due, probe, step, blank, slice(None))
             return
@@ -105,6 +116,7 @@ class Measurements:
             rate = None if self.learning_rate is None else self.learning_rate[k : k + 1]
             probe = Probe(self.padding.real_weights(weights, k), initial, problem, trained=first.call.params.trained,
                           step=step, history_steps=self.history_steps, history_loss=history[:, k : k + 1],
+                          every_step_loss=None if every is None else every[:, k : k + 1],
                           network=network, learning_rate=rate, initial_cache=self._initial_caches.setdefault(k, {}))
             self._measure(due, probe, step, blank[k : k + 1], slice(k, k + 1))
 

@@ -164,7 +164,7 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         on_log, on_step = reporter.training(measure) if reporter is not None else (measure, None)
         trajectory = train(optimizer, first.call.params, start, problem, lr,
                            [training.call.seed for training in trainings], first.steps, stepped, on_log=on_log,
-                           on_step=on_step)
+                           on_step=on_step, every_step_loss=measure.every_step_loss)
         if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
             raise RuntimeError(f"optimizer '{first.call.name}' (stage {first.call.stage}) moved the zero padding "
                                "of a network whose n or m is not a multiple of the alignment: an entry that is 0 "

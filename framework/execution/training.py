@@ -1,9 +1,9 @@
 """The training loop of one ensemble: update steps, f logged on the schedule, divergence masking."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -11,7 +11,7 @@ import torch
 from framework.contract.components import Optimizer, Params
 from framework.execution.captured_step import CapturedStep, capture_possible
 from framework.engine.tensors import Problem, Weights
-from framework.engine.network import Network
+from framework.engine.network import Forward, Network
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -47,6 +47,7 @@ def train(
     on_log: LogCallback | None = None,
     on_step: Callable[[int, int], None] | None = None,
     capture: bool = True,
+    every_step_loss: Tensor | None = None,
 ) -> Trajectory:
     """Run ``max(schedule)`` update steps of ``optimizer`` on the ensemble of ``network``.
 
@@ -58,6 +59,11 @@ def train(
     which members have diverged so far, and the trajectory's ``diverged_at`` where. It is
     checked only on the schedule: no host synchronization inside the step loop.
 
+    ``every_step_loss`` ``[steps + 1, K]``, when given, receives f(W_t) at every step t whose
+    update computed it: the forward pass of a full-batch gradient (GD's) gives it for free
+    (``_LossKeeper``); a rule that never computes f on the whole training set (SGD) leaves
+    those rows as they are (the caller fills the logged ones).
+
     On a GPU, a capturable rule's steps run as one CUDA graph replayed per step (``capture``,
     ``framework.execution.captured_step``); each logged step leaves it: f and ``on_log`` see a
     copy of the weights then (the last step is always logged, so the trajectory's weights are
@@ -67,7 +73,9 @@ def train(
     logged = sorted(set(schedule))
     state = optimizer.start(params, problem, seeds)
     lr = lr.to(device=weights.device, dtype=weights.dtype)
-    captured = (CapturedStep(optimizer, params, state, weights, problem, lr, network)
+    keeper = _LossKeeper(network, problem, weights.K) if every_step_loss is not None else None
+    stepped: Network = keeper if keeper is not None else network  # type: ignore[assignment]
+    captured = (CapturedStep(optimizer, params, state, weights, problem, lr, stepped)
                 if capture and steps > 0 and capture_possible(optimizer, weights) else None)
     diverged_at = torch.full((weights.K,), -1, dtype=torch.long)
     losses = []
@@ -91,7 +99,33 @@ def train(
             if captured is not None:
                 captured.replay()
             else:
-                weights = optimizer.step(params, state, weights, problem, lr, network)
+                weights = optimizer.step(params, state, weights, problem, lr, stepped)
+            if keeper is not None and keeper.kept:
+                every_step_loss[t].copy_(keeper.loss)  # type: ignore[index]
             if on_step is not None:
                 on_step(t + 1, steps)
     return Trajectory(logged, torch.stack(losses), weights, diverged_at)
+
+
+class _LossKeeper:
+    """The network as the optimizer sees it, keeping f(W) from the forward pass of each
+    gradient taken on the whole training set (``problem`` itself; a minibatch's is not f): the
+    gradient is then computed from that same pass (``state``), as it would have computed it.
+    Everything else is the network's own."""
+
+    def __init__(self, network: Network, problem: Problem, K: int):
+        self.network, self.problem = network, problem
+        self.loss = torch.full((K,), float("nan"), dtype=problem.X.dtype, device=problem.X.device)
+        self.kept = False
+
+    def gradient(self, weights: Weights, problem: Problem, trained: Collection[str],
+                 state: Forward | None = None) -> dict[str, Tensor]:
+        if problem is not self.problem:
+            return self.network.gradient(weights, problem, trained, state)
+        state = self.network.forward(weights, problem) if state is None else state
+        self.loss.copy_(state.loss)  # a fixed buffer: inside a captured graph too
+        self.kept = True
+        return self.network.gradient(weights, problem, trained, state)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.network, name)
