@@ -2,9 +2,15 @@
 its verdicts and judged intervals checked against the table in docs/findings.md.
 
 The reduced pipelines keep each findings pipeline's data, model, optimizer and diagnostics and
-shrink its grid and budget (``REDUCTIONS``) so that all of them run in a few minutes on two
-cores. A change to the engine, a diagnostic or a verdict rule that moves one of their findings
-changes a verdict or an interval here. Slow: set OVERPARAM_SLOW=1.
+shrink its grid and budget (``REDUCTIONS``) so that all of them run in about three minutes on
+two cores, in every run of the suite. A change to the engine, a diagnostic or a verdict rule
+that moves one of their findings changes a verdict or an interval here.
+
+Verdicts must match exactly. A number may move by ``WIDTH_FRACTION`` of its documented
+interval's width (and its printed rounding): a change of the engine's rounding moves a fit by a
+small part of its interval (at most 17% seen, when the float32 engine's memory layout changed),
+while a real change moves it by a good part of the spread over replicas, which is what the
+interval measures.
 
 When a change is meant to move a finding, rerun the reduced pipelines and rewrite the table:
 ``python tests/test_findings_regression.py --write`` (docs/findings.md says what changed, why).
@@ -23,8 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FINDINGS = ROOT / "pipelines" / "findings"
 DOCUMENT = ROOT / "docs" / "findings.md"
 START, END = "<!-- regression table: start -->", "<!-- regression table: end -->"
-RELATIVE, ABSOLUTE = 0.02, 0.005
-"""How far a rerun's numbers may sit from the table: its 3 significant figures and BLAS round-off."""
+WIDTH_FRACTION = 0.25  # of the documented interval's width: how far a rerun's number may sit from the table
+PRINTED = 0.005  # relative: the table's 3 significant figures
 
 # Dotted keys into the pipeline file, and their reduced values.
 REDUCTIONS: dict[str, dict[str, Any]] = {
@@ -102,7 +108,6 @@ def test_every_findings_pipeline_has_a_reduction_that_names_its_keys_and_validat
         assert 0 < len(plan.jobs) < len(plan_file(FINDINGS / f"{name}.yaml").jobs), name
 
 
-@pytest.mark.slow
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", list(REDUCTIONS))
 def test_a_reduced_findings_pipeline_reproduces_its_documented_verdicts_and_intervals(name, tmp_path):
@@ -115,9 +120,26 @@ def test_a_reduced_findings_pipeline_reproduces_its_documented_verdicts_and_inte
         assert verdict == expected_verdict, f"{key}: {verdict}, documented {expected_verdict}"
         got, expected = numbers(number), numbers(expected_number)
         assert len(got) == len(expected), f"{key}: {number}, documented {expected_number}"
-        for value, reference in zip(got, expected):
-            assert abs(value - reference) <= RELATIVE * abs(reference) + ABSOLUTE, (
-                f"{key}: {number}, documented {expected_number}")
+        if expected:
+            assert within_rounding_of(got, expected), f"{key}: {number}, documented {expected_number}"
+
+
+def within_rounding_of(got: list[float], expected: list[float]) -> bool:
+    """``got`` (estimate, low, high) no further from ``expected`` than ``WIDTH_FRACTION`` of the
+    documented interval's width, plus the printed rounding of each number."""
+    width = max(expected[1:]) - min(expected[1:]) if len(expected) == 3 else 0.0
+    return all(abs(value - reference) <= WIDTH_FRACTION * width + PRINTED * abs(reference) + 1e-12
+               for value, reference in zip(got, expected))
+
+
+def test_the_tolerance_tells_the_float32_layouts_rounding_from_a_real_change():
+    """The table's numbers before and after the float32 engine's new memory layout (token_map's
+    Polyak–Łojasiewicz exponent, width's semi-smoothness) are within it; an estimate moved by
+    half its interval's width, or out of its interval, is not."""
+    assert within_rounding_of([0.375, -0.26, 1.01], [0.308, -0.563, 1.18])
+    assert within_rounding_of([-0.786, -1.65, 0.08], [-0.789, -1.67, 0.089])
+    assert not within_rounding_of([0.308 + 0.87, -0.563, 1.18], [0.308, -0.563, 1.18])
+    assert not within_rounding_of([-0.282, -0.608, 0.0441], [-0.312, -0.509, -0.115])  # exact steps to target moved it
 
 
 def write_table() -> None:
