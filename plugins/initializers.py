@@ -36,9 +36,11 @@ def paper_weight(layout: WeightLayout, name: str, rng: torch.Generator) -> torch
 
 
 class PaperInitialization(Initializer):
-    """Every weight N(0, 2/m) entrywise but the read-out, N(0, 1/d): Definition 2.3 for the
-    Elman network (W, A ~ N(0, 2/m), B ~ N(0, 1/d)), and the companion paper's initialization
-    of the deep feed-forward network (each W_l and A ~ N(0, 2/m), B ~ N(0, 1/d)). Any model."""
+    """Every weight N(0, 2/m) entrywise but the read-out, N(0, 1/d) (Definition 2.3); any model.
+
+    Definition 2.3 for the Elman network (W, A ~ N(0, 2/m), B ~ N(0, 1/d)), and the companion
+    paper's initialization of the deep feed-forward network (each W_l and A ~ N(0, 2/m),
+    B ~ N(0, 1/d))."""
 
     name: ClassVar[str] = "paper"
     Params: ClassVar[type[Params]] = InitializerParams

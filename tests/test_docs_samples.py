@@ -1,8 +1,9 @@
-"""The README's account of the quick start, produced by the quick start here: it is run as the
-README says (from a folder holding pipelines/quickstart.yaml), every block README.md marks
-``<!-- output of: COMMAND (...) -->`` must be that command's output line for line ("…" stands
-for what changes from run to run, the times), and the numbers the README quotes from the store
-must be the store's. A number changed in the README, or one the code no longer gives, fails here.
+"""Samples of command output in the docs, produced by those commands here. The quick start is
+run as the README says (from a folder holding pipelines/quickstart.yaml); every block that
+README.md or docs/*.md marks ``<!-- output of: COMMAND (...) -->`` must be that command's output
+there, line for line ("…" stands for what changes from run to run, the times); and the numbers
+the README quotes from the store must be the store's. A number changed in the docs, or one the
+code no longer gives, fails here.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import xarray as xr
 from scans import ROOT
 
 README = (ROOT / "README.md").read_text()
-MARKED = re.compile(r"<!-- output of: (?P<command>overparam [^(]+?) \([^)]*\) -->\n```\n(?P<block>.*?)\n```", re.S)
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+MARKED = re.compile(r"<!-- output of: (?P<command>overparam [^(]+?) \([^)]*\) -->\n```\w*\n(?P<block>.*?)\n```", re.S)
 
 
 def command_line(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
@@ -44,16 +46,18 @@ def same_line(line: str, sample: str) -> bool:
     return re.fullmatch(pattern, line) is not None
 
 
-def test_every_marked_sample_in_the_readme_is_its_commands_output(quickstart: Path) -> None:
-    samples = list(MARKED.finditer(README))
-    assert samples, "README.md marks no sample"
-    for sample in samples:
+def test_every_marked_sample_in_the_docs_is_its_commands_output(quickstart: Path) -> None:
+    """README.md and docs/*.md: a block's ``$ command`` line, if any, is not output."""
+    samples = [(path, sample) for path in DOCUMENTS for sample in MARKED.finditer(path.read_text())]
+    assert {path.name for path, _ in samples} >= {"README.md", "plugins.md"}
+    for path, sample in samples:
         done = command_line(shlex.split(sample["command"])[1:], quickstart)
         assert done.returncode == 0, done.stderr
-        got, shown = done.stdout.rstrip("\n").splitlines(), sample["block"].splitlines()
+        shown = [line for line in sample["block"].splitlines() if not line.startswith("$ ")]
+        got = done.stdout.rstrip("\n").splitlines()
         mismatched = [(g, s) for g, s in zip(got, shown) if not same_line(g, s)]
         assert len(got) == len(shown) and not mismatched, (
-            f"README's sample of `{sample['command']}` is not its output:\n" + done.stdout)
+            f"{path.name}'s sample of `{sample['command']}` is not its output:\n" + done.stdout)
 
 
 def test_the_numbers_the_readme_quotes_from_the_quickstart_store_are_the_stores(quickstart: Path) -> None:

@@ -99,6 +99,15 @@ CONSTANT_GENERATOR = """
 
 # --- discovery ----------------------------------------------------------------------------
 
+def test_every_built_in_components_one_line_description_is_a_whole_paragraph() -> None:
+    """``overparam plugins`` shows a docstring's first line: it must be the docstring's whole first
+    paragraph, not a sentence cut where the line broke (the ``paper`` initializer's was)."""
+    cut = [entry.name for entry in Registry(autoload=False).entries()
+           if entry.provider.source == "built-in" and entry.kind != "claim"
+           and len((entry.component.__doc__ or "").strip().split("\n\n")[0].splitlines()) != 1]
+    assert not cut, f"descriptions cut at the end of a line: {cut}"
+
+
 def test_builtins_are_the_entry_points_declared_in_pyproject() -> None:
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]["overparam"]
     registry = Registry(autoload=False)
@@ -598,3 +607,32 @@ def test_an_optimizer_training_weights_the_model_lacks_is_refused_naming_them(wi
     message = str(refused.value)
     assert "stages.train.params.train" in message
     assert "optimizer 'gd' trains W, A, B, but model 'two_layer' has no A, B (its weights are W, a)" in message
+
+
+# --- docs/plugins.md and the example's README say what the code lists --------------------
+
+NUMBER_WORDS = {3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight", 9: "nine"}
+
+
+def documented_block(text: str, after: str) -> list[str]:
+    """The lines of the first ```text block after ``after``, its ``$ command`` line left out."""
+    block = text[text.index(after):].split("```text\n", 1)[1].split("\n```", 1)[0]
+    return [line for line in block.splitlines() if not line.startswith("$ ")]
+
+
+def test_the_documented_listings_of_plugins_are_what_overparam_plugins_prints(with_example: Path) -> None:
+    """docs/plugins.md's listing with the example installed (its header lines and the example's
+    lines), the number of the example's components and of the built-in claims in its prose, and
+    the example README's count of hook functions: each from what the code gives."""
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    result = CliRunner().invoke(main, ["plugins"])
+    assert result.exit_code == 0, result.output
+    printed = result.stdout.splitlines()
+    example_lines = [line for line in printed if not line.startswith(" ") or "overparam-example-plugin" in line]
+    assert documented_block(docs, "With the example package of `examples/plugin` installed") == example_lines
+    components = sum("overparam-example-plugin" in line for line in printed) - 1  # its one claim
+    assert f"its {NUMBER_WORDS[components]} components and its claim appear" in docs
+    claims = printed[printed.index("claims:") + 1:]
+    assert f"({sum('built-in' in line for line in claims)} built-in ones" in docs
+    hooks = (EXAMPLE / "overparam_example" / "__init__.py").read_text().count("@hookimpl")
+    assert f"{NUMBER_WORDS[hooks]} `@hookimpl` functions" in (EXAMPLE / "README.md").read_text()
