@@ -268,8 +268,11 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
                 _recorded(hooks, buffer.flush())
             failure = False
             for future in finished:
+                outcome = _outcome(future, watch.interval)
+                if outcome is None:  # its result was lost with its worker: it runs again, or the watch ends the scan
+                    continue
                 name, batch = in_flight.pop(future)  # dropping the future lets the cluster free its result
-                failure |= _record(plan, future, name, batch, buffer, summary, progress, started, hooks)
+                failure |= _record(plan, outcome, name, batch, buffer, summary, progress, started, hooks)
             if interrupt.is_set():
                 raise KeyboardInterrupt
             watch.check()
@@ -317,14 +320,28 @@ class _WorkerWatch:
                                "walltime, or with --adapt MIN:MAX, which submits new jobs")
 
 
-def _record(plan: Plan, future: Any, name: str, batch: list[list[Job]], buffer: WriteBuffer[Job],
-            summary: RunSummary, progress: ScanProgress, started: _StartedJobs, hooks: HookRelay) -> bool:
-    """Take a finished batch's results into the buffer (writing what that completes); whether
-    any of its points failed or diverged."""
+def _outcome(future: Any, wait: float) -> list[list[MemberResult]] | Exception | None:
+    """A finished batch's results, or the exception it ended with; None when fetching them
+    takes longer than ``wait`` seconds: a batch seen done whose worker then left has its result
+    computed again, and waiting for that without a worker would never end (nor let the worker
+    watch end the scan)."""
     try:
-        results = future.result()
+        return future.result(timeout=wait)
+    except TimeoutError as exc:
+        return exc if future.status == "error" else None  # the batch's own TimeoutError, or no result yet
     except Exception as exc:  # the batch itself was lost (a worker died too often)
-        results = [[_killed_result(job, exc) for job in task] for task in batch]
+        return exc
+
+
+def _record(plan: Plan, outcome: list[list[MemberResult]] | Exception, name: str, batch: list[list[Job]],
+            buffer: WriteBuffer[Job], summary: RunSummary, progress: ScanProgress, started: _StartedJobs,
+            hooks: HookRelay) -> bool:
+    """Take a finished batch's results (or the exception it ended with) into the buffer (writing
+    what that completes); whether any of its points failed or diverged."""
+    if isinstance(outcome, Exception):
+        results = [[_killed_result(job, outcome) for job in task] for task in batch]
+    else:
+        results = outcome
     progress.task_finished(name)
     started(name)
     failure = False
