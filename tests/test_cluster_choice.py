@@ -136,6 +136,11 @@ def test_a_local_cluster_beyond_loopback_talks_tls_and_refuses_an_intruder(tmp_p
     assert_same_results(results(tmp_path / "open.zarr"), results(local))
 
 
+def in_a_new_interpreter(script: str) -> subprocess.CompletedProcess:
+    """``script`` run by a Python that has imported nothing yet (dask-jobqueue's import-time effects)."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+
+
 def test_choosing_a_batch_cluster_leaves_ctrl_c_as_it_was():
     """dask-jobqueue's import makes SIGINT exit the process; overparam imports it and puts the
     handler back, so Ctrl-C still raises KeyboardInterrupt and a run stops in order."""
@@ -144,7 +149,7 @@ def test_choosing_a_batch_cluster_leaves_ctrl_c_as_it_was():
               "dask_jobqueue_module('slurm')\nprint(signal.getsignal(signal.SIGINT) is before)\n"
               "import dask_jobqueue.runner, importlib\nimportlib.reload(dask_jobqueue.runner)\n"
               "print(signal.getsignal(signal.SIGINT) is before)\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = in_a_new_interpreter(script)
     assert out.stdout.split() == ["True", "False"], out.stderr  # kept by overparam; dask-jobqueue alone would not
 
 
@@ -154,5 +159,5 @@ def test_settings_are_checked_against_dask_jobqueues_defaults_after_an_import_in
               "with dask.config.set({'jobqueue.pbs.cores': 8}):\n    dask_jobqueue_module('pbs')\n"
               "with dask.config.set({'jobqueue.pbs.cores': 8, 'jobqueue.pbs.memory': '8GB'}):\n"
               "    print(job_settings(JobQueueOptions('pbs', settings={'walltime': '01:00:00'}))['walltime'])\n")
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    out = in_a_new_interpreter(script)
     assert out.stdout.split() == ["01:00:00"], out.stderr

@@ -41,7 +41,6 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
-
 class DataCache:
     """The data of generator calls, kept for the calls seen last: identical calls (equal
     ``Call.key()``) compute identical data, so each is generated once per worker process."""
