@@ -21,7 +21,9 @@ from click.testing import CliRunner
 from framework.cli.commands import main
 from framework.execution.cluster_options import JobQueueOptions, job_queue_options
 from framework.execution.jobqueue import cluster_arguments, dask_jobqueue_module, job_settings
-from scans import TINY, assert_same_results, overparam, results, write_pipeline
+from scans import ROOT, TINY, assert_same_results, overparam, results, write_pipeline
+
+CLUSTER_DOC = (ROOT / "docs" / "cluster.md").read_text()
 
 
 
@@ -46,6 +48,8 @@ def test_a_bad_job_setting_is_one_line_naming_it_and_nothing_is_written(tmp_path
     assert expected in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
     assert out.stderr.startswith(f"{pipeline}: ") and isinstance(out.exception, SystemExit)  # no traceback
     assert not (tmp_path / "s.zarr").exists()
+    if "walltime=2h" in options:  # docs/cluster.md shows this one
+        assert f"million.yaml: {expected}\n" in CLUSTER_DOC
 
 
 def test_a_setting_missing_from_dasks_configuration_names_where_to_give_it(tmp_path):
@@ -56,6 +60,8 @@ def test_a_setting_missing_from_dasks_configuration_names_where_to_give_it(tmp_p
     assert (f"jobqueue.slurm.cores in Dask's configuration ({tmp_path / 'dask.yaml'}, ~/.config/dask/*.yaml): "
             "expected set (a whole number >= 1), not set; give it there or with --cluster-option cores=...") \
         in out.stderr
+    shown = out.stderr.strip().replace(str(pipeline), "million.yaml").replace(f"{tmp_path / 'dask.yaml'}, ", "")
+    assert f"{shown}\n" in CLUSTER_DOC  # docs/cluster.md's sample, as a user without DASK_CONFIG sees it
 
 
 def test_batch_options_need_a_batch_cluster(tmp_path):

@@ -2,6 +2,7 @@
 from small real stores, including one with failed and diverged points."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
 import re
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 import xarray as xr
 import zarr
+import xml.etree.ElementTree as ET
 from matplotlib.image import imread
 
 from click.testing import CliRunner
@@ -32,6 +34,7 @@ from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandom
 from plugins.diagnostics.loss_claims import PLCondition
 from plugins.diagnostics.smoothness_claims import SemiSmoothness
 from plugins.diagnostics.stability_claims import ForwardStability, ReluSignFlips
+from browser import read_page
 from scans import FAILING, write_pipeline
 
 DATA = Path(__file__).parent / "data"
@@ -55,7 +58,7 @@ stages:
     plugins: [loss, pl_ratio, weight_distance, dprime_sparsity, perturbation_norms, forward_norms,
               fresh_randomness, separability, {chain_norms: {every: 1}}, semi_smoothness, kernel_spectrum,
               kernel_drift, kernel_deviation]
-    schedule: {log: 5}
+    schedule: {log: 8}
     needs: [train]
   summary: {plugins: [rate], needs: [train]}
 store: scan.zarr
@@ -233,22 +236,89 @@ def test_report_documents_name_each_claim_its_figure_and_verdict(scan_report):
         assert finding.assessment is not None
         assert f"**Verdict: {finding.assessment.verdict}.**" in md
         for name in finding.figures:
-            assert f"]({name})" in md and f'src="{name}"' in html
+            assert f"]({name})" in md and f'<img id="figure-{Path(name).stem}"' in html
     for ref in ("Theorem 3", "Theorem 4", "(4.1)", "(4.3)", "(4.4)", "(5.1)", "Theorems 1–2"):
         assert f"| {ref} |" in md
     assert "Points left out" in md and "None: all 12 grid points are done." in md
 
 
-def test_report_html_shows_each_figure_once_and_its_mathematics_typeset(scan_report):
+def test_report_html_carries_each_figure_once_and_its_mathematics_as_mathml(scan_report):
     html = scan_report.html_path.read_text()
-    images = re.findall(r'<img src="([^"]+)"', html)
-    assert len(images) == len(set(images)) == len(SCAN_FIGURES), images
+    figures = re.findall(r'<img id="figure-([^"]+)" src="data:image/svg\+xml;base64,([^"]+)"', html)
+    assert sorted(stem for stem, _ in figures) == sorted(SCAN_FIGURES)
+    for stem, data in figures:  # the SVG the report wrote beside it, byte for byte
+        assert base64.b64decode(data) == (scan_report.out / f"{stem}.svg").read_bytes(), stem
     assert "shown with <a href=" in html  # the later claims of a shared figure point to it
-    body = html.split("</style>", 1)[1]
-    text = re.sub(r"<[^>]+>", "", body)  # what a reader sees (an image's alt text is not shown)
-    for raw in ("_{", "^{", "^(", "`"):
-        assert raw not in text, raw
-    assert "D<sub>i,l1</sub>" in body and "m<sup>2/3</sup>" in body
+    assert "‖∇f(W)‖F2" in [shown(ET.fromstring(math)) for math in re.findall(r"<math>.*?</math>", html)]
+
+
+def shown(element: ET.Element) -> str:
+    return "".join(element.itertext())
+
+
+def middle(script: dict, part: str) -> float:
+    return script[f"{part}Top"] + script[f"{part}Height"] / 2
+
+
+def test_report_html_read_in_chromium_alone_shows_its_figures_and_typeset_mathematics(scan_report, tmp_path):
+    """report.html copied alone into an empty folder (the files beside it gone) and opened in
+    headless Chromium: every figure loads from the page itself, nothing else is fetched, and the
+    text a reader sees has no raw ``_``, ``^``, braces or back-quotes outside code: every
+    subscript is drawn below its base and every superscript above, by the browser's MathML."""
+    alone = tmp_path / "mailed" / "report.html"
+    alone.parent.mkdir()
+    shutil.copy(scan_report.html_path, alone)
+    page = read_page(alone)
+    assert {image["id"] for image in page.images} == {f"figure-{stem}" for stem in SCAN_FIGURES}
+    for image in page.images:
+        assert image["complete"] and image["width"] > 300 and image["height"] > 200, image
+    assert [url for url in page.requests if not url.startswith("data:")] == [alone.resolve().as_uri()]
+    for raw in ("_", "^", "{", "}", "`", "min_t", "max_t"):
+        assert raw not in page.prose, (raw, [line for line in page.prose.splitlines() if raw in line][:3])
+    assert {"‖∇f(W)‖F2", "≥", "δ/poly(ρ)"} <= {math["text"] for math in page.maths}  # Theorem 3's statement
+    assert len(page.maths) > 100 and all(math["width"] > 0 for math in page.maths)
+    assert len(page.scripts) > 50
+    for script in page.scripts:  # screen y grows downwards: a subscript's middle lies below its base's
+        base, first = middle(script, "base"), middle(script, "first")
+        if script["tag"] == "msub":
+            assert first > base, script
+        elif script["tag"] == "msup":
+            assert first < base, script
+        else:
+            assert first > base > script["secondTop"] + script["secondHeight"] / 2, script
+
+
+def test_the_loss_figure_marks_the_median_phase_ends_where_its_legend_says(scan, tmp_path):
+    """The dotted lines of the loss figure stand at the median over trajectories of each one's
+    logged steps nearest T/4 and T/2 (T: its last logged step with f ≥ 10⁻⁹ f(W0)), computed
+    here from the store by a loop, and the legend names those steps."""
+    from framework.report.plotting import panels
+    from plugins.diagnostics.loss_claims import LinearConvergence
+
+    view = StoreView(scan).of_stage("diagnose", "train") if StoreView(scan).trainings() else StoreView(scan)
+    loss = view.ds["loss"].transpose(*view.ds["status"].dims, "step").load()
+    steps = loss["step"].values
+    ends = []
+    for index in np.ndindex(*loss.shape[:-1]):
+        f = loss.values[index]
+        logged = np.isfinite(f)
+        if not logged.any() or view.ds["status"].values[index] != STATUS_CODE["done"]:
+            continue
+        t, f = steps[logged], f[logged]
+        t = t[:np.nonzero(f >= 1e-9 * f[0])[0].max() + 1]
+        quarter, half = (min(range(t.size), key=lambda i: abs(t[i] - t[-1] / q)) for q in (4, 2))
+        if t.size >= 4 and 0 < quarter < half < t.size - 1:  # three phases, each of at least one step
+            ends.append([t[quarter], t[half]])
+    assert len(ends) >= 6, ends
+    quarter, half = np.median(np.array(ends, dtype=float), axis=0)
+    [instance] = LinearConvergence().instances(view)
+    fitted = instance.fit(view)
+    _, axes = panels(instance.panel_count(view, fitted), "test")
+    instance.draw(axes, view, fitted)
+    for ax in axes:
+        verticals = sorted({line.get_xdata()[0] for line in ax.get_lines() if line.get_linestyle() == ":"})
+        assert verticals == [quarter, half]
+        assert f"phase ends $t_q$ = {quarter:g}, $t_h$ = {half:g}" in ax.get_legend_handles_labels()[1]
 
 
 def legend_labels(view: StoreView, claim, tmp_path: Path) -> list[str]:

@@ -90,7 +90,7 @@ def test_the_example_claim_appears_in_the_report_with_statement_verdict_and_figu
     assert "![The recurrent weights' spectral norm settles at 2√2](w_spectral_norm.png)" in md
     assert (report.out / "w_spectral_norm.png").stat().st_size > 10_000
     assert (report.out / "w_spectral_norm.svg").read_text().lstrip().startswith("<?xml")
-    assert 'src="w_spectral_norm.png"' in report.html_path.read_text()
+    assert '<img id="figure-w_spectral_norm" src="data:image/svg+xml;base64,' in report.html_path.read_text()
 
 
 def test_the_example_claims_medians_are_the_stores_numbers(store, report):
@@ -186,7 +186,7 @@ def test_a_claim_from_a_plain_module_is_judged_and_one_that_raises_is_skipped_wi
     [finding] = [f for f in report.content.findings if f.paper_ref == "(9.9)"]
     assert finding.title == "A toy claim" and finding.assessment.reason == "largest value 64"
     assert (tmp_path / "out" / "toy.png").exists() and not (tmp_path / "out" / "broken.png").exists()
-    assert "- A broken claim: the claim raised RuntimeError: no luck (in fit)" in report.markdown_path.read_text()
+    assert "- A broken claim: the claim raised `RuntimeError: no luck` (in fit)" in report.markdown_path.read_text()
 
 
 def test_two_claims_of_one_name_are_refused_naming_both_providers(claim_module, tmp_path):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.contract.claim import Claim
+from framework.report.document import unquoted
 from framework.report.plotting import panels, save
 from framework.report.verdicts import Finding, Skipped
 from framework.contract.store_view import StoreView
@@ -36,7 +37,7 @@ class _Fitted:
 
 
 def _raised(error: Exception, step: str) -> str:
-    return f"the claim raised {type(error).__name__}: {error} (in {step})"
+    return f"the claim raised `{type(error).__name__}: {unquoted(error)}` (in {step})"
 
 
 def _fit(view: StoreView, claims: list[Claim], skipped: list[Skipped]) -> list[_Fitted]:

@@ -56,13 +56,13 @@ def default_out(store: str | Path) -> Path:
 
 def _header(view: StoreView) -> list[str]:
     attrs = view.ds.attrs
-    lines = [f"store: {view.path}"]
+    lines = [f"store: `{view.path}`"]
     if attrs.get("description"):
         lines.append(f"pipeline: {attrs.get('name', '?')} — {str(attrs['description']).strip()}")
     lines.append(f"run started {attrs.get('started_at', '?')}, finished {attrs.get('finished_at') or 'not yet'}")
     for dim in view.grid_dims:
         values = ", ".join(str(v) for v in view.ds[dim].values.tolist())
-        lines.append(f"grid axis {dim}: {values}")
+        lines.append(f"grid axis `{dim}`: {values}")
     lines.append(f"{view.done_count} of {view.total} grid points done")
     versions = attrs.get("versions")
     if versions:
@@ -86,5 +86,5 @@ def build_report(store: str | Path, out: str | Path | None = None, registry: Reg
     content = ReportContent(f"overparam report: {view.ds.attrs.get('name', view.path.name)}", view.path,
                             _header(view), assessed.findings, skipped, view.left_out, view.done_count, view.total)
     (folder / "report.md").write_text(markdown(content))
-    (folder / "report.html").write_text(page(content))
+    (folder / "report.html").write_text(page(content, folder))
     return Report(folder, content)

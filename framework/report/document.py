@@ -1,19 +1,20 @@
 """The report's text: report.md and report.html from the same findings.
 
-Both files sit in the report folder beside the figures and refer to them by relative path
-(``dprime.png``), so the two documents share one set of images and the HTML page stays small;
-the folder is self-contained: move or zip the folder, not a single file. The HTML shows the PNG
-and links each figure to its SVG for print quality.
+report.md sits beside the figures and refers to them by relative path (``dprime.png``): move the
+folder, not the file. report.html is one self-contained file, to mail or attach: each figure is
+inside it as its SVG (a ``data:`` URI, vector, for print), and its mathematics is MathML
+(``framework.report.mathml``), which browsers render natively, with no script and no network.
 """
 from __future__ import annotations
 
+import base64
 import html
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from framework.report.verdicts import Finding, Skipped
 from framework.contract.store_view import LeftOut
+from framework.report.mathml import typeset
+from framework.report.verdicts import Finding, Skipped
 
 RULES = (
     "supported: the whole 95% interval over replicas lies on the side of the bound the paper allows (thresholds: "
@@ -28,28 +29,6 @@ RULES = (
     "where the series differ in width, the largest width measured decides and the smaller ones are stated as "
     "context: the theorems hold for m large enough",
 )
-
-_GROUP = r"\{([^{}]*)\}"
-_SUBSCRIPT = re.compile(r"_" + _GROUP + r"|(?<=[‖)\]])_(\w)(?!\w)|(?<=(?<!\w)[A-Za-z])_(\w)(?!\w)")
-_SUPERSCRIPT = re.compile(r"\^" + _GROUP + r"|\^\(([^()]*)\)|\^([−\-]?[\w.]+(?:\([^()]*\))?)")
-_CODE = re.compile(r"`([^`]+)`")
-
-
-def _first(match: re.Match[str]) -> str:
-    return next(group for group in match.groups() if group is not None)
-
-
-def legible(text: object) -> str:
-    """Mathematics in plain text made legible in report.html:
-    ``D_{i,l1}`` as D<sub>i,l1</sub>, ``m^{2/3}`` and ``m^(−1/2)`` as superscripts, ``f_T`` and
-    ``‖h‖_2`` with subscripts, `` `m` `` as code. Names of variables such as ``weight_norm_max``
-    are left as they are (a subscript is one letter or a braced group). The text is HTML-escaped
-    first; report.md keeps the plain text, its source."""
-    out = html.escape(str(text), quote=False)
-    out = _SUBSCRIPT.sub(lambda m: f"<sub>{_first(m)}</sub>", out)
-    out = _SUPERSCRIPT.sub(lambda m: f"<sup>{_first(m)}</sup>", out)
-    return _CODE.sub(lambda m: f"<code>{m.group(1)}</code>", out)
-
 
 @dataclass
 class ReportContent:
@@ -66,12 +45,17 @@ class ReportContent:
     notes: list[str] = field(default_factory=list)
 
 
+def unquoted(message: object) -> str:
+    """A recorded message, shown as code: its own back-quotes become quotes."""
+    return str(message).replace("`", "'")
+
+
 def _left_out_lines(content: ReportContent) -> list[str]:
     if not content.left_out:
         return [f"None: all {content.total} grid points are done."]
     lines = [f"{content.total - content.done} of {content.total} grid points are not done and were left out of every "
              "figure and fit (their values are not used, even where partly written):"]
-    lines += [f"{item.point}: {item.status} ({item.reason})" for item in content.left_out]
+    lines += [f"{item.point}: {item.status} (`{unquoted(item.reason)}`)" for item in content.left_out]
     return lines
 
 
@@ -123,8 +107,13 @@ def _e(text: object) -> str:
     return html.escape(str(text))
 
 
-_m = legible
-"""Text for report.html: escaped, its mathematics legible."""
+_m = typeset
+"""Text for report.html: escaped, its mathematics MathML, back-quoted text code."""
+
+
+def svg_data_uri(path: Path) -> str:
+    """A figure's SVG file as a ``data:`` URI, so the page carries the figure itself."""
+    return "data:image/svg+xml;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em;line-height:1.45}
@@ -132,8 +121,9 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.25em .6em}im
 .supported{color:#176b2c}.contradicted{color:#b00020}.inconclusive,.not-enough-range,.not-enough-replicas{color:#8a5a00}"""
 
 
-def page(content: ReportContent) -> str:
-    """report.html: the same content as report.md, with the figures shown from their files."""
+def page(content: ReportContent, folder: Path) -> str:
+    """report.html: the same content as report.md, each figure read from its SVG in ``folder``
+    and carried in the page."""
     def verdict_span(finding: Finding) -> str:
         if not finding.assessment:
             return "—"
@@ -141,8 +131,8 @@ def page(content: ReportContent) -> str:
         return f'<b class="{verdict.replace(" ", "-")}">{_e(verdict)}</b>'
 
     out = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">', f"<title>{_e(content.title)}</title>",
-           f"<style>{STYLE}</style></head><body>", f"<h1>{_e(content.title)}</h1><ul>"]
-    out += [f"<li>{_e(line)}</li>" for line in content.header] + ["</ul><h2>Verdicts</h2>",
+           f"<style>{STYLE}</style></head><body>", f"<h1>{_m(content.title)}</h1><ul>"]
+    out += [f"<li>{_m(line)}</li>" for line in content.header] + ["</ul><h2>Verdicts</h2>",
                                                                   "<table><tr><th>#</th><th>claim</th><th>paper</th>"
                                                                   "<th>verdict</th></tr>"]
     for number, finding in enumerate(content.findings, 1):
@@ -158,8 +148,9 @@ def page(content: ReportContent) -> str:
                 out.append(f'<p>Figure: {_e(name)}, shown with <a href="#claim-{shown[name]}">claim {shown[name]}</a> '
                            "above.</p>")
                 continue
-            svg = Path(name).with_suffix(".svg").name
-            out.append(f'<p><a href="{_e(svg)}"><img src="{_e(name)}" alt="{_e(finding.title)}"></a></p>')
+            stem = Path(name).stem
+            out.append(f'<p><img id="figure-{_e(stem)}" src="{svg_data_uri(folder / (stem + ".svg"))}" '
+                       f'alt="{_e(finding.title)}"></p>')
         if finding.numbers:
             out += ["<p><b>Measured.</b></p><ul>"] + [f"<li>{_m(line)}</li>" for line in finding.numbers] + ["</ul>"]
         if finding.assessment:
@@ -168,7 +159,7 @@ def page(content: ReportContent) -> str:
             out.append(f"<p><i>Notes:</i> {_m('; '.join(finding.notes))}.</p>")
     out += ["<h2>Figures not made</h2><ul>"]
     out += [f"<li>{_m(item.title)}: {_m(item.reason)}</li>" for item in content.skipped] or ["<li>none</li>"]
-    out += ["</ul><h2>Points left out</h2><ul>"] + [f"<li>{_e(line)}</li>" for line in _left_out_lines(content)]
-    out += ["</ul><h2>How the verdicts are decided</h2><ul>"] + [f"<li>{_e(rule)}</li>" for rule in RULES]
+    out += ["</ul><h2>Points left out</h2><ul>"] + [f"<li>{_m(line)}</li>" for line in _left_out_lines(content)]
+    out += ["</ul><h2>How the verdicts are decided</h2><ul>"] + [f"<li>{_m(rule)}</li>" for rule in RULES]
     out += ["</ul></body></html>", ""]
     return "\n".join(out)

@@ -82,7 +82,7 @@ class ScalingPanel:
 
     @property
     def label(self) -> str:
-        return self.name or self.variable
+        return self.name or f"`{self.variable}`"
 
     def values(self, view: StoreView) -> xr.DataArray:
         """One value per grid point (and no other axis)."""

@@ -211,7 +211,9 @@ class LinearConvergence(Claim[CurvesFit]):
     needs = ("loss",)
     uses = ("rate",)
     figure = "loss"
-    figure_title = "Training loss f(W_t)/f(W_0); dotted verticals: the phases' ends T/4 and T/2"
+    figure_title = (r"Training loss $f(W_t)/f(W_0)$; dotted verticals: the phases' ends, each trajectory's logged steps "
+                    r"nearest $T/4$ and $T/2$ ($T$: its last step above round-off), median over trajectories, "
+                    r"at the steps the legend names")
     order = 10
     columns = (Column("f_T/f_0", "loss", "relative"),)
 
@@ -230,10 +232,12 @@ class LinearConvergence(Claim[CurvesFit]):
     def draw(self, axes: list[Axes], view: StoreView, fitted: CurvesFit) -> None:
         ends = [(p.t_q, p.t_h) for line in fitted.rates for p in line.phases]
         for ax, facet in zip(axes, fitted.facets):
-            curves(ax, view, facet, fitted.lines)
             if ends:
-                for boundary in np.median(np.array(ends), axis=0):
-                    ax.axvline(boundary, color="0.4", linestyle=":", linewidth=0.9)
+                quarter, half = np.median(np.array(ends), axis=0)
+                ax.axvline(quarter, color="0.4", linestyle=":", linewidth=0.9,
+                           label=rf"phase ends $t_q$ = {quarter:g}, $t_h$ = {half:g}")
+                ax.axvline(half, color="0.4", linestyle=":", linewidth=0.9)
+            curves(ax, view, facet, fitted.lines)
 
     def numbers(self, view: StoreView, fitted: CurvesFit) -> list[str]:
         lines = [line.text() for line in fitted.rates] + reached(view, fitted.lines)

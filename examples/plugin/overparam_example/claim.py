@@ -40,7 +40,7 @@ class WNormSettles(ScalingLawClaim):
     statement = ("W0 ~ N(0, 2/m) has ‖W0‖_2 → 2√2 as m grows, and training stays within poly(ϱ)/√m of W0 in "
                  "spectral norm: max_t |‖W_t‖_2 − 2√2| shrinks as m grows (exponent in m at most 0).")
     figure = "w_spectral_norm"
-    figure_title = "‖W_t‖_2 against 2√2: largest distance over training (median over seeds)"
+    figure_title = r"$\|W_t\|_2$ against $2\sqrt{2}$: largest distance over training (median over seeds)"
     panels = (
         EdgeDistance("w_spectral_norm", name="max_t |‖W_t‖_2 − 2√2|", judged=True, listed="fit and medians",
                      ylabel=r"$\max_t\ |\,\|W_t\|_2 - 2\sqrt{2}\,|$",
