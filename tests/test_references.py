@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOTTED = re.compile(r"`{1,2}((?:framework|overparam|plugins)(?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
 FILE = re.compile(r"(?<![\w/.])((?:docs|tests|benchmarks|framework|plugins|pipelines|examples)/[A-Za-z0-9_/\-.]+"
                   r"\.(?:md|py|sh|yaml))")
-PLACEHOLDERS = ("NAME", "/x.", "/a.")  # paths written as patterns, not files
+PLACEHOLDERS = ("NAME", "/x.", "/a.", "results/")  # paths written as patterns, and what a run writes
 DEPRECATED_MODULES = ("framework.testing",)  # kept importable for old plugins; the docs name overparam.testing
 
 
