@@ -57,7 +57,7 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
         cluster: str | None = None, jobs: int | None = None, adapt: tuple[int, int] | None = None,
         cluster_options: Mapping[str, Any] | None = None, gpus_per_job: int | None = None,
         insecure: bool = False, timeout: float | None = None, autoload: bool | None = None,
-        blocked: Iterable[str] = ()) -> xr.Dataset:
+        blocked: Iterable[str] = (), profile: str | Path | None = None) -> xr.Dataset:
     """Run a pipeline's scan into its zarr store and return the store, opened (``open``).
 
     As ``overparam run`` does: a store of the same pipeline resumes (done points are skipped)
@@ -73,7 +73,8 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
     cluster started for the run, as ``overparam run --cluster`` does: ``jobs`` jobs or an
     ``adapt`` range ``(min, max)``, ``cluster_options`` over Dask's ``jobqueue.SYSTEM``
     configuration (``{"walltime": "02:00:00"}``), ``gpus_per_job``, TLS unless ``insecure``,
-    ``timeout`` seconds to wait for the first job's worker.
+    ``timeout`` seconds to wait for the first job's worker. ``profile`` writes Dask's performance
+    report of the run to that HTML file.
 
     Raises ``PipelineError`` for an invalid pipeline (nothing is computed), ``StoreError`` for a
     store it cannot use, ``ClusterError`` for a cluster it cannot start or reach, and
@@ -96,7 +97,8 @@ def run(pipeline: PipelineInput, *, overrides: Sequence[str] = (), store: str | 
                                     timeout=wait_timeout(timeout, queue))
     options = RunOptions(cluster=cluster_choice,
                          store=Path(store).resolve() if store is not None else None, overwrite=overwrite,
-                         fail_fast=fail_fast, progress=progress, max_ensemble=max_ensemble)
+                         fail_fast=fail_fast, progress=progress, max_ensemble=max_ensemble,
+                         profile=Path(profile).resolve() if profile is not None else None)
     display = ScanProgress(progress)
     summary = run_plan(planned, options, display, hooks=planned.registry.hook)
     display.message(summary.text())

@@ -198,12 +198,14 @@ def plan(file: str, overrides: tuple[str, ...], every: bool, blocked: tuple[str,
 @click.option("--force", is_flag=True, help="Run even when the memory estimate exceeds what this machine has.")
 @plugin_options
 @click.option("--report", "report_after", is_flag=True, help="Make the report (overparam report) when the run ends.")
+@click.option("--profile", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE.html",
+              help="Write Dask's performance report of the run (task stream, worker profiles) to FILE.html.")
 def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: str | None, timeout: float | None,
         workers: int | None, threads: int | None, max_ensemble: int | None, tasks_per_batch: int | None,
         flush_interval: float, overwrite: bool, fail_fast: bool, progress: str, quiet: bool, dashboard: bool,
         report_after: bool, host: str | None, system: str | None, jobs: int | None, adapt: str | None,
         cluster_settings: tuple[str, ...], gpus_per_job: int | None, insecure: bool, force: bool,
-        blocked: tuple[str, ...], no_autoload: bool) -> None:
+        blocked: tuple[str, ...], no_autoload: bool, profile: Path | None) -> None:
     """Run a pipeline file's scan and write its results to a zarr store.
 
     Re-running on the same store resumes it: grid points already done are skipped. Exit
@@ -229,7 +231,7 @@ def run(file: str, overrides: tuple[str, ...], store: Path | None, scheduler: st
     options = RunOptions(cluster=cluster, store=store,
                          overwrite=overwrite, fail_fast=fail_fast, progress="quiet" if quiet else progress,
                          max_ensemble=max_ensemble, tasks_per_batch=tasks_per_batch, flush_interval=flush_interval,
-                         check_memory=not force)
+                         check_memory=not force, profile=profile)
     display = ScanProgress(options.progress)
     try:
         summary = run_plan(plan, options, display, hooks=plan.registry.hook)

@@ -35,6 +35,7 @@ class MemberResult:
     learning_rate: tuple[float, ...] = ()
     finished_at: float = float("nan")
     values: dict[str, np.ndarray] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)  # its share of its task's training, diagnostics, rest
 
 
 FINISHED = (Status.DONE, Status.DIVERGED, Status.FAILED)  # the states a run leaves a point in, in the summary's order
@@ -52,6 +53,7 @@ class RunSummary:
     elapsed: float = 0.0
     interrupted: bool = False
     stopped_by_failure: bool = False
+    worker_seconds: Counter[str] = field(default_factory=Counter)  # the points' ``MemberResult.seconds``, added up
 
     @property
     def ok(self) -> bool:
@@ -64,12 +66,22 @@ class RunSummary:
         kept = self.skipped + sum(self.counts.values())
         if self.stopped_by_failure:
             return (f"stopped at the first failure (--fail-fast) after {self.elapsed:.1f}s: {ran}; {kept} of "
-                    f"{self.total} grid points are kept in {self.store}; run the same command again to resume")
+                    f"{self.total} grid points are kept in {self.store}{self.time_split()}; run the same command again "
+                    "to resume")
         if self.interrupted:
             return (f"interrupted after {self.elapsed:.1f}s: {kept} of {self.total} grid points are kept in "
-                    f"{self.store} ({ran} in this run); run the same command again to resume")
+                    f"{self.store} ({ran} in this run){self.time_split()}; run the same command again to resume")
         return (f"finished in {self.elapsed:.1f}s: {ran}; {self.skipped} of {self.total} grid points were already "
-                f"done; store: {self.store}")
+                f"done; store: {self.store}{self.time_split()}")
+
+    def time_split(self) -> str:
+        """``; worker time 41.2s: 71% training, 24% diagnostics, 5% the rest``, or nothing when no
+        point ran."""
+        total = sum(self.worker_seconds.values())
+        if total <= 0:
+            return ""
+        parts = ", ".join(f"{seconds / total:.0%} {part}" for part, seconds in self.worker_seconds.items())
+        return f"; worker time {total:.1f}s: {parts}"
 
 
 @runtime_checkable

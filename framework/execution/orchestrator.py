@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 from distributed import Client
 
-from framework.execution.cluster import QUIET_LOGGERS, ClusterError, ClusterOptions, connect, dashboard_note, describe
+from framework.execution.cluster import (
+    QUIET_LOGGERS, ClusterError, ClusterOptions, connect, dashboard_available, dashboard_note, describe,
+)
 from framework.execution.ended_jobs import EndedJobs
 from framework.execution.memory import refuse_if_too_large
 from framework.execution.step_reporter import PROGRESS_TOPIC
@@ -60,6 +62,21 @@ class RunOptions:
     tasks_per_batch: int | None = None  # None: batches of about a second of estimated work
     flush_interval: float = DEFAULT_FLUSH_INTERVAL  # seconds between two writes of finished points, at most
     check_memory: bool = True  # refuse a local scan whose memory estimate exceeds what there is
+    profile: Path | None = None  # write Dask's performance report of the run here (HTML)
+
+
+@contextmanager
+def _profiled(client: Client, report: Path | None) -> Iterator[None]:
+    """Dask's performance report of what runs inside (``distributed.performance_report``: the
+    task stream, the workers' and the scheduler's profiles, bandwidth) written to ``report``."""
+    if report is None:
+        yield
+        return
+    from distributed import performance_report
+
+    report.parent.mkdir(parents=True, exist_ok=True)
+    with client.as_current(), performance_report(filename=str(report)):
+        yield
 
 
 def _killed_result(job: Job, exc: BaseException) -> MemberResult:
@@ -80,8 +97,12 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
     prepared, so a scheduler that cannot be reached (``ClusterError``) leaves nothing on disk.
     ``hooks`` is the relay they fire through, passed on to every part of the run that fires
     one; without it, the relay of the registry that planned ``plan`` (the plugins the
-    pipeline loaded).
+    pipeline loaded). A performance report (``options.profile``) without bokeh is refused
+    (``ClusterError``) before anything starts.
     """
+    if options.profile is not None and not dashboard_available():
+        raise ClusterError("--profile writes Dask's performance report, which needs bokeh: pip install "
+                           "'overparam[dashboard]' or 'bokeh>=3.1'")
     hooks = hooks if hooks is not None else plan.registry.hook
     layout = plan.layout
     path = options.store or plan.pipeline.store
@@ -95,7 +116,8 @@ def run_plan(plan: Plan, options: RunOptions = RunOptions(), progress: ScanProgr
         with StoreLock(path), _interrupt_remembered() as interrupt:
             progress.phase(describe(options.cluster, plan.pipeline.device))
             with connect(options.cluster, plan.pipeline.device, plan.registry.module_paths) as (client, resources):
-                _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt, hooks)
+                with _profiled(client, options.profile):
+                    _run_on(client, resources, plan, layout, path, options, summary, progress, start, interrupt, hooks)
     except KeyboardInterrupt:
         summary.interrupted = True
         summary.elapsed = time.perf_counter() - start
@@ -350,6 +372,7 @@ def _record(plan: Plan, outcome: list[list[MemberResult]] | Exception, name: str
             for job, result in zip(task, task_results):
                 written = buffer.add(job, result)
                 summary.counts[result.status] += 1
+                summary.worker_seconds.update(result.seconds)
                 failure |= result.status != Status.DONE
                 note = result.error if result.status != Status.DONE else ""
                 progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note)

@@ -30,6 +30,7 @@ from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights
 from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.step_reporter import StepReporter
+from framework.execution.time_split import TimeSplit
 from framework.execution.training import Trajectory, train
 from framework.planning.calls import Call, Job, Training
 from framework.planning.tasks import padding_of
@@ -106,18 +107,19 @@ def run_ensemble(jobs: Sequence[Job], layout: Layout, device: str = "cpu", dtype
     are ``failed`` (with the message); a member's results do not depend on its ensemble, so the
     others' are those they would have had together.
     """
-    start = time.perf_counter()
+    start, split = time.perf_counter(), TimeSplit()
     try:
-        results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype), reporter)
+        results = _run(jobs, layout, resolve_device(device), resolve_dtype(dtype), split, reporter)
     except Exception as exc:  # recorded in the store; the scan goes on
         if len(jobs) > 1:
             return [result for job in jobs for result in run_ensemble([job], layout, device, dtype)]
-        message = _error_text(exc)
-        return [MemberResult(job.point.index, Status.FAILED, message, time.perf_counter() - start, finished_at=time.time())
-                for job in jobs]
+        elapsed = time.perf_counter() - start
+        return [MemberResult(job.point.index, Status.FAILED, _error_text(exc), elapsed, finished_at=time.time(),
+                             seconds=split.per_member(elapsed, len(jobs))) for job in jobs]
     elapsed = time.perf_counter() - start
     for result in results:
         result.wall_time, result.finished_at = elapsed, time.time()
+        result.seconds = split.per_member(elapsed, len(jobs))
     return results
 
 
@@ -145,7 +147,7 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
     return rates
 
 
-def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype,
+def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype, split: TimeSplit,
          reporter: StepReporter | None = None) -> list[MemberResult]:
     padding = padding_of(jobs[0], dtype)
     problem = padding.problem(Problem.stack([WORKER_DATA.get(job.data) for job in jobs]).to(device, dtype))
@@ -160,10 +162,12 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
         stepped = optimizer.network_for(first.call.params, network, initial, problem)  # the network it steps
         measure = Measurements(trainings, results, initial, problem, padding, stepped, lr)
         start = initial.map(torch.clone)  # never shared with a step
-        on_log, on_step = reporter.training(measure) if reporter is not None else (measure, None)
-        trajectory = train(optimizer, first.call.params, start, problem, lr,
-                           [training.call.seed for training in trainings], first.steps, stepped, on_log=on_log,
-                           on_step=on_step, every_step_loss=measure.every_step_loss)
+        timed = split.timed(measure)
+        on_log, on_step = reporter.training(timed) if reporter is not None else (timed, None)
+        with split.training_run():
+            trajectory = train(optimizer, first.call.params, start, problem, lr,
+                               [training.call.seed for training in trainings], first.steps, stepped, on_log=on_log,
+                               on_step=on_step, every_step_loss=measure.every_step_loss)
         if padding.active and padding.moved(trajectory.weights, ~trajectory.diverged):
             raise RuntimeError(f"optimizer '{first.call.name}' (stage {first.call.stage}) moved the zero padding "
                                "of a network whose n or m is not a multiple of the alignment: an entry that is 0 "
