@@ -4,7 +4,10 @@ For each width m and ensemble size K, K grid points (different seeds and learnin
 GD steps either as one ensemble (one batched step) or one after the other (K steps of K = 1),
 in this process, alternating the two; the medians give config-steps per second (K / time of
 one step of all K) and their ratio. Small networks leave a GPU mostly idle one at a time; the
-ensemble axis is how overparam fills it (docs/architecture.md, "Ensembles").
+ensemble axis is how overparam fills it (docs/architecture.md, "Ensembles"). Where the batched
+step loses (wide networks on a CPU), a task runs its members one after another instead
+(framework/execution/ensemble_choice.py, measured once per kind of task): the last columns are
+the path the task chooses here and its rate against one by one.
 
     python benchmarks/ensemble.py [--device cuda] [--repeats 5] [--m 256 1024] [--K 1 4 16 64]
 """
@@ -18,6 +21,7 @@ import torch
 
 from overparam import Problem, Weights
 from overparam.engine import Elman, elman_weights, resolve_device
+from framework.execution.ensemble_choice import members_per_run
 from plugins.optimizers import GradientDescent
 
 ELMAN = Elman()
@@ -48,6 +52,15 @@ def timed(step, device: torch.device) -> float:
     return time.perf_counter() - start
 
 
+def part_step(optimizer: GradientDescent, params, weights: Weights, problem: Problem, lr: torch.Tensor, size: int,
+              start: int = 0):
+    """One GD step of members ``start`` to ``start + size`` of the ensemble, as a task steps a part."""
+    part = slice(start, start + size)
+    w = weights.map(lambda tensor: tensor[part].clone())
+    p = Problem(problem.X[part], problem.Y[part], problem.delta[part], problem.padding)
+    return lambda: optimizer.step(params, None, w, p, lr[part], ELMAN)
+
+
 def compare(m: int, K: int, device: torch.device, repeats: int, steps: int) -> dict[str, float]:
     weights, problem, lr = members(m, K, device, torch.float32)
     optimizer = GradientDescent()
@@ -71,7 +84,19 @@ def compare(m: int, K: int, device: torch.device, repeats: int, steps: int) -> d
         together.append(timed(ensemble, device))
         alone.append(timed(one_by_one, device))
     t_together, t_alone = statistics.median(together), statistics.median(alone)
-    return {"ensemble": K * steps / t_together, "one_by_one": K * steps / t_alone, "ratio": t_alone / t_together}
+    size = members_per_run(("benchmark", m, K), K, lambda size: part_step(optimizer, params, weights, problem, lr, size),
+                           device)
+    parts = [part_step(optimizer, params, weights, problem, lr, size, start) for start in range(0, K, size)]
+
+    def chosen() -> None:
+        for _ in range(steps):
+            for part in parts:
+                part()
+
+    chosen()
+    t_task = statistics.median(timed(chosen, device) for _ in range(repeats))
+    return {"ensemble": K * steps / t_together, "one_by_one": K * steps / t_alone, "ratio": t_alone / t_together,
+            "path": f"{size} at a time", "task_ratio": t_alone / t_task}
 
 
 def main() -> None:
@@ -85,11 +110,13 @@ def main() -> None:
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"cpu, {torch.get_num_threads()} threads"
     print(f"device: {name}; torch {torch.__version__}; float32, GD on W, n={N}, L={L}; medians of {args.repeats}")
-    print(f"{'m':>6} {'K':>4} {'ensemble cfg-steps/s':>21} {'one-by-one cfg-steps/s':>23} {'ratio':>7}")
+    print(f"{'m':>6} {'K':>4} {'ensemble cfg-steps/s':>21} {'one-by-one cfg-steps/s':>23} {'ratio':>7} "
+          f"{'task runs them':>15} {'task ratio':>11}")
     for m in args.m:
         for K in args.K:
             row = compare(m, K, device, args.repeats, args.steps)
-            print(f"{m:>6} {K:>4} {row['ensemble']:>21.1f} {row['one_by_one']:>23.1f} {row['ratio']:>7.2f}", flush=True)
+            print(f"{m:>6} {K:>4} {row['ensemble']:>21.1f} {row['one_by_one']:>23.1f} {row['ratio']:>7.2f} "
+                  f"{row['path']:>15} {row['task_ratio']:>11.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,12 @@ def make_weights(m: int, d_x: int, d: int, seed: int = 0) -> Weights:
 def pytest_configure(config: pytest.Config) -> None:
     """Under pytest-xdist each worker process takes its share of the cores for torch: two
     workers each running torch on every core spin against each other (the bit-for-bit ensemble
-    tests ran six times slower side by side than alone). Dask's workers set their own threads."""
+    tests ran six times slower side by side than alone). Dask's workers set their own threads.
+
+    Tasks run their members as one ensemble here, whatever a measurement would choose
+    (``OVERPARAM_ENSEMBLE``, framework/execution/ensemble_choice.py), so the tests of the
+    batched path test it at every width; tests/test_ensemble_choice.py tests the choice."""
+    os.environ.setdefault("OVERPARAM_ENSEMBLE", "together")
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
     if os.environ.get("PYTEST_XDIST_WORKER") and workers > 1:
         import torch

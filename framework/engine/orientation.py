@@ -93,7 +93,9 @@ class Orientation:
         product over (layer, member): for the small A, B and Bᵀ, whose copy per layer costs
         less than moving the states to member matrices and back."""
         L, K, a, b = layers.shape
-        each = matrix.expand(L, *matrix.shape).reshape(L * K, *matrix.shape[1:])
+        # a copy per layer whatever K: for K = 1 a reshape would keep the expanded view (batch
+        # stride 0), which BLAS multiplies by another path, rounding differently from K > 1
+        each = matrix.expand(L, *matrix.shape).contiguous().view(L * K, *matrix.shape[1:])
         if self.columns:
             return torch.bmm(each, layers.view(L * K, a, b)).view(L, K, -1, b)
         return torch.bmm(layers.view(L * K, a, b), each.mT).view(L, K, a, -1)

@@ -47,6 +47,12 @@ class StepReporter:
         if self.worker is not None:
             self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "started": True})
 
+    def one_after_another(self, trainings: int, parts: int) -> None:
+        """The next task's ``trainings`` trainings run once per part, its members in ``parts``
+        parts one after another (``framework.execution.ensemble_choice``)."""
+        start = self.current + 1
+        self.trainings[start:start + trainings] = self.trainings[start:start + trainings] * parts
+
     def training(self, measure: Callable[..., Any]) -> tuple[Callable[..., Any], Callable[[int, int], None]]:
         """The ``on_log`` and ``on_step`` of the batch's next training: ``measure`` timed, and
         the steps counted."""

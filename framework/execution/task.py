@@ -12,12 +12,12 @@ returns only numpy arrays and strings.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import time
 import traceback
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from framework.engine.seeds import derive_seed
 from framework.engine.step_size import auto_learning_rate
 from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights
+from framework.execution.ensemble_choice import members_per_run
 from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.step_reporter import StepReporter
 from framework.execution.time_split import TimeSplit
@@ -147,13 +148,40 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
     return rates
 
 
+def _members_per_run(jobs: Sequence[Job], initial: Weights, problem: Problem, network: Network) -> int:
+    """How many of the task's members train at once (``ensemble_choice``: measured by its first
+    training's optimizer, once per kind of task in this process, on copies of the task's
+    weights at a learning rate of 0)."""
+    first = jobs[0].trainings[0].call
+    optimizer = first.component()
+    kind = (first.name, first.params.model_dump_json(exclude={"lr", "steps"}), type(network).__qualname__,
+            tuple((name, tuple(tensor.shape)) for name, tensor in initial.tensors.items()), tuple(problem.X.shape),
+            str(initial.dtype), str(initial.device))
+
+    def step_of(size: int) -> Callable[[], Any]:
+        weights = initial.map(lambda tensor: tensor[:size].clone())
+        part_problem = Problem(problem.X[:size], problem.Y[:size], problem.delta[:size], problem.padding)
+        state = optimizer.start(first.params, part_problem, [job.trainings[0].call.seed for job in jobs[:size]])
+        stepped = optimizer.network_for(first.params, network, weights, part_problem)
+        lr = torch.zeros(size, dtype=initial.dtype, device=initial.device)
+        return lambda: optimizer.step(first.params, state, weights, part_problem, lr, stepped)
+
+    return members_per_run(kind, len(jobs), step_of, initial.device)
+
+
 def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype, split: TimeSplit,
-         reporter: StepReporter | None = None) -> list[MemberResult]:
+         reporter: StepReporter | None = None, choose: bool = True) -> list[MemberResult]:
     padding = padding_of(jobs[0], dtype)
     problem = padding.problem(Problem.stack([WORKER_DATA.get(job.data) for job in jobs]).to(device, dtype))
     initial = padding.weights(initial_weights(jobs).to(device, dtype))
-    results = ResultArrays(jobs, layout)
     network = jobs[0].network()
+    size = _members_per_run(jobs, initial, problem, network) if choose and len(jobs) > 1 else len(jobs)
+    if size < len(jobs):
+        parts = [jobs[start:start + size] for start in range(0, len(jobs), size)]
+        if reporter is not None:
+            reporter.one_after_another(len(jobs[0].trainings), len(parts))
+        return [result for part in parts for result in _run(part, layout, device, dtype, split, reporter, choose=False)]
+    results = ResultArrays(jobs, layout)
     runs: list[tuple[Trajectory, Tensor]] = []
     for position, first in enumerate(jobs[0].trainings):
         trainings = [job.trainings[position] for job in jobs]
