@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 
 from overparam import Problem, Weights
 from overparam.engine import Elman, elman_weights, resolve_device
-from framework.execution.ensemble_choice import members_per_run
+from framework.execution.ensemble_choice import members_per_run, timed_call as timed
 from plugins.optimizers import GradientDescent
 
 ELMAN = Elman()
@@ -40,16 +39,6 @@ def members(m: int, K: int, device: torch.device, dtype: torch.dtype) -> tuple[W
                       torch.ones(K, dtype=torch.float64))
     lr = torch.linspace(0.01, 0.05, K) / m
     return weights.to(device, dtype), problem.to(device, dtype), lr.to(device, dtype)
-
-
-def timed(step, device: torch.device) -> float:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return time.perf_counter() - start
 
 
 def part_step(optimizer: GradientDescent, params, weights: Weights, problem: Problem, lr: torch.Tensor, size: int,

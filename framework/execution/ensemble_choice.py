@@ -30,19 +30,21 @@ REPEATS = 3  # timed calls each way, after one untimed call (the first call's on
 _CHOICES: dict[Hashable, int] = {}
 
 
+def timed_call(step: Callable[[], Any], device: torch.device) -> float:
+    """Seconds of one call of ``step``, its device's queued work included (CUDA synchronized)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
+
+
 def _seconds(step: Callable[[], Any], device: torch.device) -> float:
     """The fastest of ``REPEATS`` calls of ``step``, after one untimed call."""
     step()
-    best = float("inf")
-    for _ in range(REPEATS):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        best = min(best, time.perf_counter() - start)
-    return best
+    return min(timed_call(step, device) for _ in range(REPEATS))
 
 
 def members_per_run(kind: Hashable, members: int, step_of: Callable[[int], Callable[[], Any]],
