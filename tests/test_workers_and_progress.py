@@ -139,11 +139,29 @@ def test_a_progress_event_arriving_after_its_task_finished_is_not_counted_twice(
     progress = ScanProgress("quiet")
     progress.start(total=2)
     progress.task_progress("task-1", 0.5, points=2)
-    progress.task_finished("task-1")
+    progress.task_finished("task-1", 2)
     progress.point_finished("a", "done", 1.0)
     progress.point_finished("b", "done", 1.0)
     progress.task_progress("task-1", 0.9, points=2)  # sent before the task ended, delivered after
     assert progress.completed() == pytest.approx(2.0)
+
+
+def test_a_finished_batchs_points_never_fall_back_while_they_are_counted():
+    """Between a batch's end and the last of its points counted, a frame (drawn by a progress
+    event on the client's event-loop thread) shows them running, and the bar's length never
+    falls below what it showed: the trace once went 9.49/12, then 6.51/12."""
+    progress = ScanProgress("quiet")
+    progress.start(total=4)
+    progress.task_progress("batch", 0.9, points=3)
+    frames = [(progress.completed(), progress._counts_text())]
+    progress.task_finished("batch", 3)
+    for label in ("a", "b", "c"):
+        frames.append((progress.completed(), progress._counts_text()))
+        progress.point_finished(label, "done", 1.0)
+    frames.append((progress.completed(), progress._counts_text()))
+    assert [round(length, 9) for length, _ in frames] == [2.7, 3.0, 3.0, 3.0, 3.0]
+    assert [text for _, text in frames] == ["3 running, 1 pending", "3 running, 1 pending", "1 done, 2 running, 1 pending",
+                                            "2 done, 1 running, 1 pending", "3 done, 1 pending"]
 
 
 class Recorder(ScanProgress):
@@ -203,7 +221,7 @@ def test_the_counts_shown_always_add_up_to_the_scan(tmp_path):
             display.task_progress(name, rng.random(), batches[name])
         else:
             name = rng.choice(sorted(running))
-            display.task_finished(name)
+            display.task_finished(name, running[name])
             for _ in range(running.pop(name)):
                 display.point_finished("p", rng.choice(["done", "done", "diverged", "failed"]), 0.1)
                 finished += 1

@@ -364,19 +364,20 @@ def _record(plan: Plan, outcome: list[list[MemberResult]] | Exception, name: str
         results = [[_killed_result(job, outcome) for job in task] for task in batch]
     else:
         results = outcome
-    progress.task_finished(name)
+    progress.task_finished(name, sum(len(task) for task in results))
     started(name)
     failure = False
     with ctrl_c_deferred():  # a point counted and shown is in the buffer, so the last flush writes it
-        for task, task_results in zip(batch, results):
-            for job, result in zip(task, task_results):
-                written = buffer.add(job, result)
-                summary.counts[result.status] += 1
-                summary.worker_seconds.update(result.seconds)
-                failure |= result.status != Status.DONE
-                note = result.error if result.status != Status.DONE else ""
-                progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note)
-                _recorded(hooks, written)
+        pairs = [(job, result) for task, task_results in zip(batch, results) for job, result in zip(task, task_results)]
+        for index, (job, result) in enumerate(pairs):
+            written = buffer.add(job, result)
+            summary.counts[result.status] += 1
+            summary.worker_seconds.update(result.seconds)
+            failure |= result.status != Status.DONE
+            note = result.error if result.status != Status.DONE else ""
+            progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note,
+                                    redraw=index == len(pairs) - 1)
+            _recorded(hooks, written)
     return failure
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 from collections import Counter
 from typing import TYPE_CHECKING, TextIO
@@ -58,6 +59,8 @@ class ScanProgress:
         self.time_left = TimeLeft(0)
         self._bar: Progress | None = None
         self._task = None
+        self._finishing = 0  # points of finished tasks not counted yet: still shown running
+        self._states = threading.Lock()  # counts and running tasks change together (events arrive on another thread)
         self._last_line = -math.inf
 
     def phase(self, text: str) -> None:
@@ -97,20 +100,24 @@ class ScanProgress:
 
     @property
     def running(self) -> int:
-        """Grid points whose task has started on a worker and is not finished yet."""
-        return min(self.time_left.running_points()[0], self.total - self.finished)
+        """Grid points whose task has started on a worker and is not finished yet, or whose task
+        has finished and that are not counted yet."""
+        return min(self.time_left.running_points()[0] + self._finishing, self.total - self.finished)
 
     def _counts_text(self) -> str:
         """``6 done, 2 running, 4 pending``: the states of the scan's points, which add up to its total."""
-        running = self.running
-        pending = self.total - self.finished - running
-        parts = [f"{self.counts[s]} {s}" for s in FINISHED if self.counts[s]]
+        with self._states:
+            running = self.running
+            pending = self.total - self.finished - running
+            parts = [f"{self.counts[s]} {s}" for s in FINISHED if self.counts[s]]
         parts += [f"{running} running"] if running else []
         return ", ".join(parts + ([f"{pending} pending"] if pending else []))
 
     def completed(self) -> float:
-        """Grid points' worth of work done: the finished points and the running ones' fractions."""
-        return self.finished + self.time_left.running_points()[1]
+        """Grid points' worth of work done: the finished points, the running ones' fractions, and
+        the points of a finished task not counted yet (as done: the count never falls back)."""
+        with self._states:
+            return self.finished + self._finishing + self.time_left.running_points()[1]
 
     def expect(self, task: str, work: float, points: int) -> None:
         """A task (a batch) of ``points`` grid points will cost about ``work`` (``TimeLeft.expect``)."""
@@ -134,15 +141,23 @@ class ScanProgress:
         """A task has started on a worker (its time counts from now)."""
         self.time_left.started(task, time.perf_counter())
 
-    def task_finished(self, task: str) -> None:
-        """A task's points are finished: they count through ``point_finished`` from now on (which
-        redraws: a redraw here would show them neither running nor finished)."""
-        self.time_left.finished(task, time.perf_counter())
+    def task_finished(self, task: str, points: int) -> None:
+        """A task of ``points`` grid points is finished: each counts through ``point_finished``
+        from now on, and until then stays running in the counts and done in the bar's length."""
+        with self._states:
+            self.time_left.finished(task, time.perf_counter())
+            self._finishing += points
 
-    def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
-        self.counts[status] += 1
+    def point_finished(self, label: str, status: str, wall_time: float, note: str = "", redraw: bool = True) -> None:
+        """A point is finished. ``redraw`` off for all but a batch's last point: a frame between
+        would show the batch neither running (``task_finished``) nor all counted, its done count
+        fallen back."""
+        with self._states:
+            self.counts[status] += 1
+            self._finishing = max(0, self._finishing - 1)
         if self._bar is not None:
-            self._refresh()
+            if redraw:
+                self._refresh()
         elif self.mode == "plain":
             now = time.perf_counter()
             if status == Status.DONE and now - self._last_line < PLAIN_INTERVAL and self.finished < self.total:
