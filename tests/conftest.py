@@ -49,16 +49,7 @@ def paper_problem() -> Problem:
     return make_problem(0, n=8, L=8, d_x=8, d=4, delta=0.3)
 
 
-LONGEST_FIRST = ("test_slurm.py", "test_docs_samples.py", "test_findings_regression.py", "test_fault_kills.py",
-                 "test_fault_scans.py", "test_fault_flush.py", "test_typed_plugin.py", "test_report.py",
-                 "test_orchestrator.py")
-"""The test files of a minute or more, run first: two workers taking whole files (``--dist
-loadfile``) then finish together instead of one waiting on the other's last long file."""
-
-
 def pytest_collection_modifyitems(config, items):
-    first = {name: rank for rank, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable: the rest keep their order
     if os.environ.get("OVERPARAM_SLOW") == "1":
         return
     skip = pytest.mark.skip(reason="slow: set OVERPARAM_SLOW=1 to run")
