@@ -54,7 +54,7 @@ class StoreView:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        raw = xr.open_zarr(str(self.path)).load()  # open_zarr opens read-only
+        raw = xr.open_zarr(str(self.path), chunks=None).load()  # read-only, whole at once: no dask graph
         self.grid_dims: list[str] = list(raw["status"].dims)
         self.status = raw["status"]
         done = raw["status"] == STATUS_CODE[Status.DONE]

@@ -9,9 +9,25 @@ the claims the plugins register (``overparam.Claim``); ``assess_claims`` runs gi
 replicas; ``ScalingLawClaim`` and ``LayerThresholdClaim`` are the generic claims built on it.
 The package names no store variable of any diagnostic: what it draws, the claims ask for.
 """
-from framework.report.assess import Assessed, assess_claims
-from framework.report.build import Report, build_report, default_out
-from framework.report.fits import LineFit, fit_exponential, fit_power_law
+from __future__ import annotations
 
-__all__ = ["Assessed", "LineFit", "Report", "assess_claims", "build_report", "default_out", "fit_exponential",
-           "fit_power_law"]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from framework.report.assess import Assessed, assess_claims
+    from framework.report.build import Report, build_report, default_out
+    from framework.report.fits import LineFit, fit_exponential, fit_power_law
+
+_HOMES = {"Assessed": "assess", "assess_claims": "assess", "Report": "build", "build_report": "build",
+          "default_out": "build", "LineFit": "fits", "fit_exponential": "fits", "fit_power_law": "fits"}
+"""Loaded on first use: ``overparam show`` (``framework.report.show``) needs none of them, and
+they bring matplotlib."""
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _HOMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"framework.report.{_HOMES[name]}"), name)

@@ -73,7 +73,7 @@ def _run_state(path: Path, attrs: dict) -> str:
 def render_store(path: str | Path, registry: Registry | None = None) -> str:
     """The summary text of one store; ``registry`` gives the claims and so the columns (by default
     the plugins of the run that made the store)."""
-    ds = xr.open_zarr(str(path)).load()
+    ds = xr.open_zarr(str(path), chunks=None).load()  # read whole at once: no dask graph to build
     loaded = load_claims(registry if registry is not None else store_registry(ds.attrs))
     grid_dims = list(ds["status"].dims)
     codes = ds["status"].values
