@@ -44,10 +44,8 @@ def members(m: int, K: int, device: torch.device, dtype: torch.dtype) -> tuple[W
 def part_step(optimizer: GradientDescent, params, weights: Weights, problem: Problem, lr: torch.Tensor, size: int,
               start: int = 0):
     """One GD step of members ``start`` to ``start + size`` of the ensemble, as a task steps a part."""
-    part = slice(start, start + size)
-    w = weights.map(lambda tensor: tensor[part].clone())
-    p = Problem(problem.X[part], problem.Y[part], problem.delta[part], problem.padding)
-    return lambda: optimizer.step(params, None, w, p, lr[part], ELMAN)
+    w, p = weights.members(start, start + size).map(torch.clone), problem.members(start, start + size)
+    return lambda: optimizer.step(params, None, w, p, lr[start:start + size], ELMAN)
 
 
 def compare(m: int, K: int, device: torch.device, repeats: int, steps: int) -> dict[str, float]:

@@ -194,7 +194,11 @@ class Weights:
 
     def member(self, k: int) -> Weights:
         """Member k as a K = 1 ensemble."""
-        return self.map(lambda t: t[k : k + 1])
+        return self.members(k, k + 1)
+
+    def members(self, start: int, stop: int) -> Weights:
+        """Members ``start`` to ``stop`` (not included) as an ensemble of their own (views)."""
+        return self.map(lambda t: t[start:stop])
 
     @staticmethod
     def stack(members: Sequence[Weights]) -> Weights:
@@ -260,7 +264,11 @@ class Problem:
 
     def member(self, k: int) -> Problem:
         """Member k as a K = 1 problem."""
-        return Problem(self.X[k : k + 1], self.Y[k : k + 1], self.delta[k : k + 1], self.padding)
+        return self.members(k, k + 1)
+
+    def members(self, start: int, stop: int) -> Problem:
+        """Members ``start`` to ``stop`` (not included) as a problem of their own (views)."""
+        return Problem(self.X[start:stop], self.Y[start:stop], self.delta[start:stop], self.padding)
 
     def sequences(self, index: Tensor, multiple: int = 1) -> Problem:
         """The sequences ``index [K, b]`` of each member: the sub-problem an SGD step sees.

@@ -159,8 +159,7 @@ def _members_per_run(jobs: Sequence[Job], initial: Weights, problem: Problem, ne
             str(initial.dtype), str(initial.device))
 
     def step_of(size: int) -> Callable[[], Any]:
-        weights = initial.map(lambda tensor: tensor[:size].clone())
-        part_problem = Problem(problem.X[:size], problem.Y[:size], problem.delta[:size], problem.padding)
+        weights, part_problem = initial.members(0, size).map(torch.clone), problem.members(0, size)
         state = optimizer.start(first.params, part_problem, [job.trainings[0].call.seed for job in jobs[:size]])
         stepped = optimizer.network_for(first.params, network, weights, part_problem)
         lr = torch.zeros(size, dtype=initial.dtype, device=initial.device)
@@ -170,17 +169,25 @@ def _members_per_run(jobs: Sequence[Job], initial: Weights, problem: Problem, ne
 
 
 def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch.dtype, split: TimeSplit,
-         reporter: StepReporter | None = None, choose: bool = True) -> list[MemberResult]:
+         reporter: StepReporter | None = None) -> list[MemberResult]:
+    """The task's data and initial weights, made once; its members trained and measured all
+    together, or part after part where that is faster here (``_members_per_run``)."""
     padding = padding_of(jobs[0], dtype)
     problem = padding.problem(Problem.stack([WORKER_DATA.get(job.data) for job in jobs]).to(device, dtype))
     initial = padding.weights(initial_weights(jobs).to(device, dtype))
     network = jobs[0].network()
-    size = _members_per_run(jobs, initial, problem, network) if choose and len(jobs) > 1 else len(jobs)
-    if size < len(jobs):
-        parts = [jobs[start:start + size] for start in range(0, len(jobs), size)]
-        if reporter is not None:
-            reporter.one_after_another(len(jobs[0].trainings), len(parts))
-        return [result for part in parts for result in _run(part, layout, device, dtype, split, reporter, choose=False)]
+    size = _members_per_run(jobs, initial, problem, network) if len(jobs) > 1 else len(jobs)
+    starts = range(0, len(jobs), size)
+    if reporter is not None and len(starts) > 1:
+        reporter.one_after_another(len(jobs[0].trainings), len(starts))
+    return [result for start in starts
+            for result in _train(jobs[start:start + size], layout, problem.members(start, start + size),
+                                 initial.members(start, start + size), padding, network, split, reporter)]
+
+
+def _train(jobs: Sequence[Job], layout: Layout, problem: Problem, initial: Weights, padding: Padding,
+           network: Network, split: TimeSplit, reporter: StepReporter | None) -> list[MemberResult]:
+    """Every training of the jobs, as one ensemble, with the diagnostics that measure it."""
     results = ResultArrays(jobs, layout)
     runs: list[tuple[Trajectory, Tensor]] = []
     for position, first in enumerate(jobs[0].trainings):
