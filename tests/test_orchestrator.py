@@ -276,8 +276,8 @@ class CtrlCOnFirstPoint(ScanProgress):
     """The progress display of a user who presses Ctrl-C (a real SIGINT to this process) the
     moment the first finished point is shown."""
 
-    def point_finished(self, label: str, status: str, wall_time: float, note: str = "", redraw: bool = True) -> None:
-        super().point_finished(label, status, wall_time, note, redraw)
+    def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
+        super().point_finished(label, status, wall_time, note)
         if sum(self.counts.values()) == 1:
             os.kill(os.getpid(), signal.SIGINT)
 

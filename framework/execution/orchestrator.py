@@ -368,16 +368,15 @@ def _record(plan: Plan, outcome: list[list[MemberResult]] | Exception, name: str
     started(name)
     failure = False
     with ctrl_c_deferred():  # a point counted and shown is in the buffer, so the last flush writes it
-        pairs = [(job, result) for task, task_results in zip(batch, results) for job, result in zip(task, task_results)]
-        for index, (job, result) in enumerate(pairs):
-            written = buffer.add(job, result)
-            summary.counts[result.status] += 1
-            summary.worker_seconds.update(result.seconds)
-            failure |= result.status != Status.DONE
-            note = result.error if result.status != Status.DONE else ""
-            progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note,
-                                    redraw=index == len(pairs) - 1)
-            _recorded(hooks, written)
+        for task, task_results in zip(batch, results):
+            for job, result in zip(task, task_results):
+                written = buffer.add(job, result)
+                summary.counts[result.status] += 1
+                summary.worker_seconds.update(result.seconds)
+                failure |= result.status != Status.DONE
+                note = result.error if result.status != Status.DONE else ""
+                progress.point_finished(job.point.label() or plan.pipeline.name, result.status, result.wall_time, note)
+                _recorded(hooks, written)
     return failure
 
 

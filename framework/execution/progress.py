@@ -148,16 +148,13 @@ class ScanProgress:
             self.time_left.finished(task, time.perf_counter())
             self._finishing += points
 
-    def point_finished(self, label: str, status: str, wall_time: float, note: str = "", redraw: bool = True) -> None:
-        """A point is finished. ``redraw`` off for all but a batch's last point: a frame between
-        would show the batch neither running (``task_finished``) nor all counted, its done count
-        fallen back."""
+    def point_finished(self, label: str, status: str, wall_time: float, note: str = "") -> None:
+        """A point is finished and counted (a point of a finished task moves from running to its state)."""
         with self._states:
             self.counts[status] += 1
             self._finishing = max(0, self._finishing - 1)
         if self._bar is not None:
-            if redraw:
-                self._refresh()
+            self._refresh()
         elif self.mode == "plain":
             now = time.perf_counter()
             if status == Status.DONE and now - self._last_line < PLAIN_INTERVAL and self.finished < self.total:
