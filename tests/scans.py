@@ -68,11 +68,11 @@ def write_pipeline(directory: Path, text: str, name: str = "pipeline.yaml") -> P
     return path
 
 
-def overparam(*args: str, env: dict[str, str] | None = None, timeout: float = 240,
+def overparam(*args: str, env: dict[str, str] | None = None, timeout: float = 240, cwd: Path = ROOT,
               **kwargs) -> subprocess.CompletedProcess:
-    """Run the installed command line in a child process, as a user would."""
+    """Run the installed command line in a child process, as a user would (from ``cwd``)."""
     return subprocess.run([sys.executable, "-m", "framework.cli.commands", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=ROOT, **kwargs)
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=cwd, **kwargs)
 
 
 def results(path: Path) -> xr.Dataset:

@@ -12,24 +12,17 @@ from __future__ import annotations
 import re
 import shlex
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import xarray as xr
 
-from scans import ROOT
+from scans import ROOT, overparam
 
 README = (ROOT / "README.md").read_text()
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 MARKED = re.compile(r"<!-- output of: (?P<command>overparam [^(]+?) \([^)]*\) -->\n```\w*\n(?P<block>.*?)\n```", re.S)
-
-
-def command_line(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "framework.cli.commands", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +33,7 @@ def quickstart_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, floa
     (folder / "pipelines").mkdir()
     shutil.copy(ROOT / "pipelines" / "quickstart.yaml", folder / "pipelines")
     start = time.perf_counter()
-    done = command_line(["run", "pipelines/quickstart.yaml", "--progress", "quiet"], folder)
+    done = overparam("run", "pipelines/quickstart.yaml", "--progress", "quiet", cwd=folder, timeout=300)
     assert done.returncode == 0, done.stderr
     return folder, time.perf_counter() - start
 
@@ -64,7 +57,7 @@ def samples(quickstart: Path) -> list[tuple[Path, re.Match[str], str]]:
     outputs: dict[str, str] = {}
     for _, sample in marked:
         if sample["command"] not in outputs:
-            done = command_line(shlex.split(sample["command"])[1:], quickstart)
+            done = overparam(*shlex.split(sample["command"])[1:], cwd=quickstart, timeout=300)
             assert done.returncode == 0, done.stderr
             outputs[sample["command"]] = done.stdout
     return [(path, sample, outputs[sample["command"]]) for path, sample in marked]
