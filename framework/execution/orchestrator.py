@@ -261,7 +261,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     stream = packing.batches(jobs, options.tasks_per_batch)
     first = list(stream) if count <= WINDOW else None
     progress.phase(_phase(count, first, slots))
-    progress.time_left.slots = slots
+    progress.worker_threads(slots)
     prefix = f"{uuid.uuid4().hex[:8]}-batch-"
     queue = _announced(progress, prefix, iter(first) if first is not None else stream)
     if first is not None:  # the whole scan's work is known before any of it runs

@@ -119,6 +119,10 @@ class ScanProgress:
         with self._states:
             return self.finished + self._finishing + self.time_left.running_points()[1]
 
+    def worker_threads(self, slots: int) -> None:
+        """The scan runs on ``slots`` worker threads: the estimate spreads the work left over them."""
+        self.time_left.slots = slots
+
     def expect(self, task: str, work: float, points: int) -> None:
         """A task (a batch) of ``points`` grid points will cost about ``work`` (``TimeLeft.expect``)."""
         self.time_left.expect(task, work, points)
