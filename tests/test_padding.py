@@ -18,12 +18,14 @@ from framework.contract.diagnostic import ProblemShape
 from overparam.engine import Elman
 from framework.engine.padding import Padding
 from framework.engine.tensors import Problem, Weights
+from framework.execution import measured_together
 from framework.execution.task import run_ensemble
 from framework.execution.training import train
 from framework.plugin_system.ensemble_check import example_problem, example_weights
 from framework.planning.plan import plan_file
 from framework.planning.tasks import Packing, padding_of
 
+from plugins.diagnostics.loss import Loss
 from plugins.optimizers import GradientDescent, MinibatchSGD, SequenceSampler, StochasticGradientDescent
 from reference import autograd_gradient, loop_loss
 from scans import spread, write_pipeline
@@ -172,3 +174,67 @@ def test_an_optimizer_that_moves_the_padding_fails_its_points_naming_itself(tmp_
     assert result.status == "failed"
     assert "optimizer 'gd' (stage train) moved the zero padding" in result.error
     assert "keeps_padding_zero = False" in result.error
+
+
+# --- a padded ensemble's diagnostics, measured all members at once ---------------------------
+
+@pytest.fixture
+def fresh_decisions(monkeypatch):
+    """No kind of measurement checked yet in this process (``measured_together``)."""
+    monkeypatch.setattr(measured_together, "_DECISIONS", {})
+
+
+def recording_sizes(monkeypatch, perturb_together: bool = False) -> list[tuple[int, int]]:
+    """Make ``loss`` record (step, K) of every probe it measures; with ``perturb_together``,
+    also add (K - 1) ulps to f, as a kernel that rounds by a block's place would."""
+    measure = Loss.measure
+    seen: list[tuple[int, int]] = []
+
+    def recorded(self, params, probe):
+        seen.append((probe.step, probe.K))
+        values = measure(self, params, probe)
+        if perturb_together:
+            values["loss"] = values["loss"] * (1 + (probe.K - 1) * torch.finfo(torch.float64).eps)
+        return values
+
+    monkeypatch.setattr(Loss, "measure", recorded)
+    return seen
+
+
+def test_a_padded_ensemble_is_measured_all_at_once_after_one_check_and_as_each_member_alone(
+        tmp_path, monkeypatch, fresh_decisions):
+    """n = 7, m = 30: every member's every value equals its value alone bit for bit, and after
+    the first logged step (measured both ways and compared) one probe of all 12 members serves
+    every step, where before each member had a probe of its own at every step."""
+    plan = unaligned_plan(tmp_path, "gd", n=7, m=30)
+    jobs = list(plan.jobs)
+    seen = recording_sizes(monkeypatch)
+    together = run_ensemble(jobs, plan.layout)
+    logged = sorted({step for step, _ in seen})
+    checked = sorted({step for step, size in seen if size == 1})  # the first step of each set of diagnostics due
+    assert len(checked) == len(measured_together._DECISIONS) < len(logged) - 2, (checked, logged)
+    assert all(measured_together._DECISIONS.values())
+    for step in logged:
+        sizes = sorted(size for at, size in seen if at == step)
+        assert sizes == ([1] * 12 + [12] if step in checked else [12]), (step, sizes)
+    for job, packed in spread(list(zip(jobs, together))):
+        alone = run_ensemble([job], plan.layout)[0]
+        for name in alone.values:
+            assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), (job.point.label(), name)
+
+
+def test_a_measurement_that_differs_together_is_made_member_by_member(tmp_path, monkeypatch, fresh_decisions):
+    """A diagnostic whose last bits depend on the ensemble's size (as a BLAS kernel's may, by
+    where a cut-back member's block sits): the check finds it, and every member keeps its value
+    alone, measured on its own from then on."""
+    plan = unaligned_plan(tmp_path, "gd", n=5, m=12)
+    jobs = list(plan.jobs)[:4]
+    seen = recording_sizes(monkeypatch, perturb_together=True)
+    together = run_ensemble(jobs, plan.layout)
+    assert measured_together._DECISIONS and not any(measured_together._DECISIONS.values())
+    together_once = [step for step, size in seen if size == 4]
+    assert len(together_once) == len(measured_together._DECISIONS)  # the checks, then member by member
+    assert sorted(size for step, size in seen if step == 0) == [1, 1, 1, 1, 4]
+    for job, packed in zip(jobs, together):
+        (alone,) = run_ensemble([job], plan.layout)
+        assert np.array_equal(packed.values["loss"], alone.values["loss"], equal_nan=True)

@@ -20,6 +20,7 @@ from framework.engine.probe import Probe
 from framework.engine.seeds import derive_seed
 from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights, per_member
+from framework.execution import measured_together
 from framework.planning.calls import Job, Training
 from framework.contract.store_layout import Layout
 
@@ -38,14 +39,12 @@ class ResultArrays:
                        if v.diagnostic in measured}
         self.step_index = {s: i for i, s in enumerate(layout.steps)}
 
-    def put(self, name: str, stage: str, step: int, value: np.ndarray, diverged: np.ndarray,
-            members: slice = slice(None)) -> None:
-        """One output of one diagnostic stage at one step, for ``members`` (all by default);
-        members that diverged get NaN."""
+    def put(self, name: str, stage: str, step: int, value: np.ndarray, diverged: np.ndarray) -> None:
+        """One output of one diagnostic stage at one step, ``[K, ...]``; members that diverged get NaN."""
         variable = self.layout.variables[name]
         value = value.copy()
         value[diverged] = np.nan
-        target = self.values[name][members]
+        target = self.values[name]
         if variable.staged:
             target = target[:, self.layout.stages.index(stage)]
         if variable.scheduled:
@@ -61,10 +60,10 @@ class Measurements:
     """The ``on_log`` of one training: f's history, and the diagnostics due at each step.
 
     ``trainings`` holds each member's ``Training`` (the same stages, with per-member seeds).
-    A padded ensemble (``framework.engine.padding``) is measured member by member, each cut back
-    to its real neurons and sequences: a diagnostic sees the network it would see unpadded, and
-    the member's blocks are those it has alone (a cut-back ensemble's blocks would sit at
-    unaligned offsets, where BLAS rounds by position).
+    A padded ensemble (``framework.engine.padding``) is measured cut back to each member's real
+    neurons and sequences, so that a diagnostic sees the network it would see unpadded: all
+    members at once as one cut-back ensemble where that was found to give each member its values
+    alone bit for bit, member by member otherwise (``framework.execution.measured_together``).
     """
 
     def __init__(self, trainings: Sequence[Training], results: ResultArrays, initial: Weights, problem: Problem,
@@ -81,8 +80,9 @@ class Measurements:
         self.padding = padding
         self.history_steps: list[int] = []
         self.history_loss: list[Tensor] = []
-        self._real: list[tuple[Weights, Problem, Network]] | None = None  # each member's W0, problem, network, cut back
-        self._initial_caches: dict[int | None, dict] = {}  # the probes' initial_cache: of the ensemble, or of member k
+        # W0, problem and network cut back: of the whole ensemble (key None), of member k (key k)
+        self._real: dict[int | None, tuple[Weights, Problem, Network]] = {}
+        self._initial_caches: dict[int | None, dict] = {}  # the probes' initial_cache, by the same keys
 
     def __call__(self, step: int, weights: Weights, f: Tensor, diverged: Tensor) -> None:
         self.history_steps.append(step)
@@ -100,33 +100,77 @@ class Measurements:
             weights = Weights({name: torch.where(per_member(keep, w), self.initial[name], w)
                                for name, w in weights.tensors.items()}, weights.dims)
         history = torch.stack(self.history_loss)
-        blank = diverged.numpy()
         if not self.padding.active:
-            probe = Probe(weights, self.initial, self.problem, trained=first.call.params.trained, step=step,
-                          history_steps=self.history_steps, history_loss=history, every_step_loss=every,
-                          network=self.network,
-                          learning_rate=self.learning_rate, initial_cache=self._initial_caches.setdefault(None, {}))
-            self._measure(due, probe, step, blank, slice(None))
-            return
-        if self._real is None:
-            real = [(self.padding.real_weights(self.initial, k), self.padding.real_problem(self.problem, k))
-                    for k in range(weights.K)]
-            self._real = [(initial, problem, self.network.around(initial, problem)) for initial, problem in real]
-        for k, (initial, problem, network) in enumerate(self._real):
-            rate = None if self.learning_rate is None else self.learning_rate[k : k + 1]
-            probe = Probe(self.padding.real_weights(weights, k), initial, problem, trained=first.call.params.trained,
-                          step=step, history_steps=self.history_steps, history_loss=history[:, k : k + 1],
-                          every_step_loss=None if every is None else every[:, k : k + 1],
-                          network=network, learning_rate=rate, initial_cache=self._initial_caches.setdefault(k, {}))
-            self._measure(due, probe, step, blank[k : k + 1], slice(k, k + 1))
+            values = self._values(due, self._probe(weights, self.initial, self.problem, self.network, step, history,
+                                                   every, self.learning_rate, None), step, self.trainings)
+        else:
+            kind = self._kind(weights, due)
+            together = measured_together.known(kind)
+            values = self._together(due, weights, step, history, every) if together is not False else {}
+            if together is not True:
+                apart = self._apart(due, weights, step, history, every)
+                if together is None:
+                    measured_together.decide(kind, values, apart)
+                values = apart
+        blank = diverged.numpy()
+        for (name, stage), value in values.items():
+            self.results.put(name, stage, step, value, blank)
 
-    def _measure(self, due: list[int], shared: Probe, step: int, blank: np.ndarray, members: slice) -> None:
-        """The diagnostics ``due`` of ``members`` (the trainings' slice the probe holds), each
-        with its stage's own seeds."""
-        trainings = self.trainings[members]
+    def _probe(self, weights: Weights, initial: Weights, problem: Problem, network: Network, step: int,
+               history: Tensor, every: Tensor | None, rate: Tensor | None, key: int | None) -> Probe:
+        return Probe(weights, initial, problem, trained=self.trainings[0].call.params.trained, step=step,
+                     history_steps=self.history_steps, history_loss=history, every_step_loss=every, network=network,
+                     learning_rate=rate, initial_cache=self._initial_caches.setdefault(key, {}))
+
+    def _cut_back(self, key: int | None) -> tuple[Weights, Problem, Network]:
+        """W0, the problem and the network of the whole ensemble (None) or of member k, cut back."""
+        if key not in self._real:
+            if key is None:
+                initial, problem = self.padding.real_ensemble(self.initial), self.padding.real_problems(self.problem)
+            else:
+                initial, problem = self.padding.real_weights(self.initial, key), self.padding.real_problem(self.problem,
+                                                                                                            key)
+            self._real[key] = (initial, problem, self.network.around(initial, problem))
+        return self._real[key]
+
+    def _together(self, due: list[int], weights: Weights, step: int, history: Tensor,
+                  every: Tensor | None) -> dict[tuple[str, str], np.ndarray]:
+        """The diagnostics ``due`` of all members at once, on the ensemble cut back."""
+        initial, problem, network = self._cut_back(None)
+        probe = self._probe(self.padding.real_ensemble(weights), initial, problem, network, step, history, every,
+                            self.learning_rate, None)
+        return self._values(due, probe, step, self.trainings)
+
+    def _apart(self, due: list[int], weights: Weights, step: int, history: Tensor,
+               every: Tensor | None) -> dict[tuple[str, str], np.ndarray]:
+        """The diagnostics ``due`` of each member on its own, cut back, stacked."""
+        measured = []
+        for k in range(weights.K):
+            initial, problem, network = self._cut_back(k)
+            rate = None if self.learning_rate is None else self.learning_rate[k : k + 1]
+            probe = self._probe(self.padding.real_weights(weights, k), initial, problem, network, step,
+                                history[:, k : k + 1], None if every is None else every[:, k : k + 1], rate, k)
+            measured.append(self._values(due, probe, step, self.trainings[k : k + 1]))
+        return {key: np.concatenate([member[key] for member in measured]) for key in measured[0]}
+
+    def _kind(self, weights: Weights, due: list[int]) -> tuple:
+        """What decides whether a measurement is exact together: shapes, dtype, device, the
+        network's kind, the ensemble's size and the diagnostics due (``measured_together``)."""
+        calls = [self.trainings[0].diagnostics[i].call for i in due]
+        return (type(self.network).__qualname__, self.padding, tuple(tuple(t.shape) for t in weights.tensors.values()),
+                tuple(self.problem.X.shape), str(weights.dtype), str(weights.device),
+                tuple(self.trainings[0].call.params.trained),
+                tuple((call.name, call.params.model_dump_json()) for call in calls))
+
+    @staticmethod
+    def _values(due: list[int], shared: Probe, step: int,
+                trainings: Sequence[Training]) -> dict[tuple[str, str], np.ndarray]:
+        """The outputs of the diagnostics ``due`` of the probed members (``trainings``), each
+        diagnostic drawing from its stage's own seeds: ``{(output, stage): [K, ...]}``."""
+        values = {}
         for i in due:
             call = trainings[0].diagnostics[i].call
             probe = shared.reseeded([derive_seed(t.diagnostics[i].call.seed, "probe", step) for t in trainings])
             for name, value in call.component().measure(call.params, probe).items():
-                self.results.put(name, call.stage, step, value.detach().to("cpu", torch.float64).numpy(), blank,
-                                 members)
+                values[(name, call.stage)] = value.detach().to("cpu", torch.float64).numpy()
+        return values
