@@ -286,7 +286,18 @@ class CtrlCWhenRead:
         return np.asarray(self.values, dtype=dtype)
 
 
-def test_ctrl_c_during_a_write_waits_until_every_point_and_its_status_are_written(tiny6, tmp_path: Path):
+@pytest.fixture
+def python_sigint():
+    """Python's own SIGINT handler (KeyboardInterrupt) for the test, whatever the process had
+    (once, in a full run, the write delivered no KeyboardInterrupt: an earlier test in the same
+    process had left another handler), and the process's handler back afterwards."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield before
+    signal.signal(signal.SIGINT, before)
+
+
+def test_ctrl_c_during_a_write_waits_until_every_point_and_its_status_are_written(tiny6, tmp_path: Path,
+                                                                                  python_sigint):
     _, plan, layout, computed = tiny6
     store = Store.prepare(tmp_path / "ctrl_c.zarr", layout, plan.pipeline)
     points = [(0, 0), (0, 4), (1, 3)]
