@@ -82,7 +82,7 @@ def estimate_memory(plan: Plan, cluster: ClusterOptions, max_ensemble: int | Non
     pipeline = plan.pipeline
     gpus = local_gpus(pipeline.device)
     workers, _ = local_workers(cluster, pipeline.device)
-    packing = Packing(pipeline.dtype, max_ensemble or pipeline.max_ensemble, workers, bool(gpus))
+    packing = Packing(pipeline.dtype, max_ensemble or pipeline.max_ensemble, workers)
     sizes = task_sizes(plan, packing)
     concurrent = 1 if gpus else min(workers, len(sizes))
     member = {id(job): packing.task_shape(job, 1, 1).member_bytes for job in plan.jobs.distinct()}

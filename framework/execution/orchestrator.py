@@ -257,7 +257,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     the results not yet written, never the whole scan's."""
     pipeline = plan.pipeline
     slots = _slots(client)
-    packing = Packing(pipeline.dtype, options.max_ensemble or pipeline.max_ensemble, slots, bool(resources.get("GPU")))
+    packing = Packing(pipeline.dtype, options.max_ensemble or pipeline.max_ensemble, slots)
     stream = packing.batches(jobs, options.tasks_per_batch)
     first = list(stream) if count <= WINDOW else None
     progress.phase(_phase(count, first, slots))

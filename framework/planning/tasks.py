@@ -36,7 +36,6 @@ from framework.planning.calls import Job
 
 DEFAULT_MAX_ENSEMBLE = 64
 DEFAULT_TASK_BYTES = 2 * 1024**3
-CPU_WEIGHTS_BYTES = 4 * 1024**2
 
 
 WINDOW = 4096  # pending jobs grouped at a time: the client never holds all of a large scan's jobs
@@ -82,19 +81,18 @@ class Packing:
     """How a plan's jobs become tasks: the one sizing the task stream (``tasks``, ``batches``)
     and the memory check (``framework.execution.memory``) both use.
 
-    ``max_ensemble`` members per task when given; else enough tasks for the ``slots`` worker
-    threads where a group has that many jobs and, on a CPU (``gpu`` off), an ensemble whose
-    recurrent weights fit ``CPU_WEIGHTS_BYTES``: every layer reads all K of them, and past
-    the caches that made ensembles slower than one network at a time (measured on 2 cores:
-    1.24 times faster at 4 MiB, m = 256, K = 16; 0.75 to 0.95 times from 16 MiB on), while a
-    GPU gains from any K (64 times at m = 256, K = 64 on an H200). Never more than
-    ``task_bytes`` of members.
+    ``max_ensemble`` members per task when given; else up to ``DEFAULT_MAX_ENSEMBLE``, and
+    enough tasks for the ``slots`` worker threads where a group has that many jobs. Never more
+    than ``task_bytes`` of members. How many of a task's members step at once is not the
+    planner's to guess from a size: where one batched step of K costs more than K steps of one
+    (wide networks on a CPU, whose K recurrent matrices outgrow the caches), the task measures
+    that and runs its members in parts (``framework.execution.ensemble_choice``), and it still
+    makes the data and initial weights once for all of them.
     """
 
     dtype: str
     max_ensemble: int | None = None
     slots: int = 1
-    gpu: bool = False
     task_bytes: int = DEFAULT_TASK_BYTES
 
     def task_shape(self, job: Job, jobs: int, groups: int) -> TaskShape:
@@ -111,9 +109,6 @@ class Packing:
         else:
             share = max(1, self.slots // groups) if groups < self.slots else 1
             size = min(DEFAULT_MAX_ENSEMBLE, math.ceil(jobs / share))
-            if not self.gpu:
-                recurrent = padding.m_padded * padding.m_padded * dtype.itemsize
-                size = min(size, max(1, CPU_WEIGHTS_BYTES // recurrent))
         return TaskShape(padding, dtype, cost, max(1, min(size, self.task_bytes // cost)))
 
     def tasks(self, jobs: Sequence[Job]) -> list[list[Job]]:
