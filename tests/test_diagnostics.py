@@ -687,3 +687,28 @@ def test_the_plugin_registers_each_diagnostic_the_docs_document_with_the_outputs
 def test_out_of_bounds_parameters_are_refused(diagnostic_class, params):
     with pytest.raises(pydantic.ValidationError):
         diagnostic_class.parse_params(params)
+
+
+def test_seeds_given_as_a_function_are_derived_only_when_a_diagnostic_draws():
+    """``Probe.reseeded`` with a function: the same draws as with the seeds themselves, and the
+    function is not called by a measurement that draws nothing (deriving a seed per member,
+    diagnostic and step cost a tenth of a tiny network's measurement)."""
+    problem = make_problem(0, n=4, L=3, d_x=3, d=2, delta=0.3)
+    weights = Weights.stack([make_weights(16, 3, 2, seed) for seed in (1, 2)])
+    problem = Problem.stack([problem, problem])
+    probe = Probe(weights, weights, problem, network=Elman())
+    calls = []
+
+    def seeds() -> list[int]:
+        calls.append(1)
+        return [11, 12]
+
+    lazy = probe.reseeded(seeds)
+    assert lazy.forward.loss.shape == (2,) and calls == []
+    drawn = [torch.randn(3, generator=g) for g in lazy.generators("semi_smoothness")]
+    given = [torch.randn(3, generator=g) for g in probe.reseeded([11, 12]).generators("semi_smoothness")]
+    assert calls == [1] and all(torch.equal(a, b) for a, b in zip(drawn, given))
+    lazy.generators("other")
+    assert calls == [1]  # derived once
+    with pytest.raises(ValueError, match="3 seeds for an ensemble of K = 2"):
+        probe.reseeded([1, 2, 3])

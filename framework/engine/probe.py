@@ -78,20 +78,35 @@ class Probe:
         self.history_loss = history_loss
         self.every_step_loss = every_step_loss
         self.seeds = [int(seed)] * weights.K if isinstance(seed, int) else [int(s) for s in seed]
-        if len(self.seeds) != weights.K:
-            raise ValueError(f"{len(self.seeds)} seeds for an ensemble of K = {weights.K}")
         self.computations: Counter[str] = Counter()
         self._cache: dict[str, Any] = {}
         self.learning_rate = learning_rate
         self._initial_cache: dict[str, Any] = {} if initial_cache is None else initial_cache
 
-    def reseeded(self, seed: Sequence[int]) -> Probe:
+    @property
+    def seeds(self) -> list[int]:
+        """One seed per member for the draws (``generators``)."""
+        if self._seeds is None:
+            self.seeds = self._seeds_to_come()
+        return self._seeds
+
+    @seeds.setter
+    def seeds(self, seeds: Sequence[int]) -> None:
+        values = [int(s) for s in seeds]
+        if len(values) != self.K:
+            raise ValueError(f"{len(values)} seeds for an ensemble of K = {self.K}")
+        self._seeds: list[int] | None = values
+
+    def reseeded(self, seed: Sequence[int] | Callable[[], Sequence[int]]) -> Probe:
         """The same measurement with other seeds for the draws (one per member): it shares
-        every quantity computed so far and later, and their counts, with this probe."""
+        every quantity computed so far and later, and their counts, with this probe. ``seed``
+        may be a function giving them, called only if a diagnostic draws (deriving a seed per
+        member, diagnostic and step costs more than a tiny network's measurement)."""
         other = copy.copy(self)
-        other.seeds = [int(s) for s in seed]
-        if len(other.seeds) != self.K:
-            raise ValueError(f"{len(other.seeds)} seeds for an ensemble of K = {self.K}")
+        if callable(seed):
+            other._seeds, other._seeds_to_come = None, seed
+        else:
+            other.seeds = seed
         return other
 
     def _once(self, key: str, compute: Callable[[], T], cache: dict[str, Any] | None = None) -> T:

@@ -170,7 +170,8 @@ class Measurements:
         values = {}
         for i in due:
             call = trainings[0].diagnostics[i].call
-            probe = shared.reseeded([derive_seed(t.diagnostics[i].call.seed, "probe", step) for t in trainings])
+            probe = shared.reseeded(lambda i=i: [derive_seed(t.diagnostics[i].call.seed, "probe", step)
+                                                 for t in trainings])
             for name, value in call.component().measure(call.params, probe).items():
                 values[(name, call.stage)] = value.detach().to("cpu", torch.float64).numpy()
         return values
