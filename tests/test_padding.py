@@ -212,13 +212,16 @@ def test_a_padded_ensemble_is_measured_all_at_once_after_one_check_and_as_each_m
     together = run_ensemble(jobs, plan.layout)
     logged = sorted({step for step, _ in seen})
     checked = sorted({step for step, size in seen if size == 1})  # the first step of each set of diagnostics due
-    assert len(checked) == len(measured_together._DECISIONS) < len(logged) - 2, (checked, logged)
+    diagnostic_kinds = [kind for kind in measured_together._DECISIONS if kind[0] != "lr: auto"]
+    assert len(checked) == len(diagnostic_kinds) < len(logged) - 2, (checked, logged)
     assert all(measured_together._DECISIONS.values())
+    assert len(measured_together._DECISIONS) == len(diagnostic_kinds) + 1  # lr: auto's rates, all at once too
     for step in logged:
         sizes = sorted(size for at, size in seen if at == step)
         assert sizes == ([1] * 12 + [12] if step in checked else [12]), (step, sizes)
     for job, packed in spread(list(zip(jobs, together))):
         alone = run_ensemble([job], plan.layout)[0]
+        assert packed.learning_rate == alone.learning_rate
         for name in alone.values:
             assert np.array_equal(packed.values[name], alone.values[name], equal_nan=True), (job.point.label(), name)
 
@@ -231,9 +234,11 @@ def test_a_measurement_that_differs_together_is_made_member_by_member(tmp_path, 
     jobs = list(plan.jobs)[:4]
     seen = recording_sizes(monkeypatch, perturb_together=True)
     together = run_ensemble(jobs, plan.layout)
-    assert measured_together._DECISIONS and not any(measured_together._DECISIONS.values())
+    assert [kind for kind, together in measured_together._DECISIONS.items() if not together] == [
+        kind for kind in measured_together._DECISIONS if kind[0] != "lr: auto"]  # lr: auto is unperturbed
     together_once = [step for step, size in seen if size == 4]
-    assert len(together_once) == len(measured_together._DECISIONS)  # the checks, then member by member
+    diagnostic_kinds = [kind for kind in measured_together._DECISIONS if kind[0] != "lr: auto"]
+    assert len(together_once) == len(diagnostic_kinds)  # the checks, then member by member
     assert sorted(size for step, size in seen if step == 0) == [1, 1, 1, 1, 4]
     for job, packed in zip(jobs, together):
         (alone,) = run_ensemble([job], plan.layout)

@@ -1,5 +1,6 @@
-"""Whether a padded ensemble's diagnostics are measured on all its members at once: checked,
-once per kind of measurement in a worker process, by measuring both ways.
+"""Whether a padded ensemble's diagnostics (and ``lr: auto``'s rates) are measured on all its
+members at once: checked, once per kind of measurement in a worker process, by measuring both
+ways.
 
 A padded member's diagnostics see it cut back to its real n and m (``framework.engine.padding``):
 the network it would be unpadded. Cut back together, as one ensemble, the members' blocks no

@@ -28,6 +28,7 @@ from framework.engine.seeds import derive_seed
 from framework.engine.step_size import auto_learning_rate
 from framework.engine.network import Network
 from framework.engine.tensors import Problem, Weights
+from framework.execution import measured_together
 from framework.execution.ensemble_choice import members_per_run
 from framework.execution.measuring import Measurements, ResultArrays
 from framework.execution.step_reporter import StepReporter
@@ -138,14 +139,36 @@ def learning_rates(trainings: Sequence[Training], weights: Weights, problem: Pro
                                  device=rates.device)
         trained = trainings[0].call.params.trained
         if padding.active:
-            measured = torch.cat([auto_learning_rate(padding.real_weights(weights, k), padding.real_problem(problem, k),
-                                                     trained, 1.0, [seed], network) for k, seed in enumerate(seeds)])
+            measured = _automatic_rates_cut_back(weights, problem, padding, trained, seeds, network)
         else:
             measured = auto_learning_rate(weights, problem, trained, 1.0, seeds, network)
         measured = measured * fractions
         automatic = torch.tensor([rate == "auto" for rate in given], device=rates.device)
         rates = torch.where(automatic, measured, rates)
     return rates
+
+
+def _automatic_rates_cut_back(weights: Weights, problem: Problem, padding: Padding, trained: Sequence[str],
+                              seeds: Sequence[int], network: Network) -> Tensor:
+    """``lr: auto``'s 2/λ_max of each padded member, measured on the member cut back to its real
+    n and m: all members at once where that was found to give each one its rate alone bit for
+    bit, member by member otherwise (``measured_together``, as for the diagnostics)."""
+    kind = ("lr: auto", type(network).__qualname__, padding, tuple(tuple(t.shape) for t in weights.tensors.values()),
+            tuple(problem.X.shape), str(weights.dtype), str(weights.device), tuple(trained))
+    together = measured_together.known(kind)
+    rates = {}
+    if together is not False:
+        rates = {("lr", "auto"): auto_learning_rate(padding.real_ensemble(weights), padding.real_problems(problem),
+                                                    trained, 1.0, seeds, network)}
+    if together is not True:
+        apart = {("lr", "auto"): torch.cat([
+            auto_learning_rate(padding.real_weights(weights, k), padding.real_problem(problem, k), trained, 1.0,
+                               [seed], network) for k, seed in enumerate(seeds)])}
+        if together is None:
+            measured_together.decide(kind, {key: value.cpu().numpy() for key, value in rates.items()},
+                                     {key: value.cpu().numpy() for key, value in apart.items()})
+        rates = apart
+    return rates[("lr", "auto")]
 
 
 def _members_per_run(jobs: Sequence[Job], initial: Weights, problem: Problem, network: Network) -> int:
