@@ -1,6 +1,7 @@
 """The infinite-width tangent kernel of the Elman network at Definition 2.3's initialization: the
 arc-cosine formulas against Gaussian sampling, the recursion against the average kernel of many
-independent networks, and the deviation's m^(-1/2) shrinking."""
+independent networks, the deviation's m^(-1/2) shrinking, and the kernel's prediction of GD
+against GD on the linear model stepped one step at a time."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,7 @@ import torch
 
 from overparam import Probe, Problem
 from overparam.engine import Elman, TangentKernel
-from plugins.diagnostics import KernelDeviation
+from plugins.diagnostics import KernelDeviation, KernelPrediction, LinearizationGap
 from plugins.diagnostics.kernel_limit import arc_cosine_0, arc_cosine_1, limit_kernel
 from model_cases import paper_ensemble
 
@@ -78,3 +79,56 @@ def test_kernel_deviation_measures_the_assembled_initial_kernel_against_the_recu
         sampled = TangentKernel(Elman(), weights.member(k), problem.member(k), ["W"]).matrix()[0] / 32
         assert float(out["kernel_deviation"][k]) == pytest.approx(float((sampled - limit).norm() / limit.norm()),
                                                                   rel=1e-12)
+
+
+def gd_residuals_by_loop(kernel: torch.Tensor, start: torch.Tensor, rate: float, steps: int) -> torch.Tensor:
+    """r_t of GD on the linear model with this kernel, one step after another: r ← r − η K r."""
+    r = start.clone()
+    for _ in range(steps):
+        r = r - rate * kernel @ r
+    return r
+
+
+@pytest.mark.parametrize("kernel", ["limit", "initial"])
+def test_the_kernel_prediction_is_gd_on_the_linear_model_with_that_kernel(kernel):
+    """Against the residuals stepped one by one with the assembled kernel (m·K_∞ from the
+    recursion, or K_0 = J_0 J_0ᵀ); with K_0, the prediction is ``linearization_gap``'s twin."""
+    m, step, rates = 32, 7, torch.tensor([0.004, 0.009], dtype=torch.float64)
+    initial, _ = paper_ensemble(Elman(), 2, n, L, m, d_x, d, seed=3)
+    problem = shared_data(2)
+    shift = 0.01 * torch.randn(initial.W.shape, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    weights = initial.replace(W=initial.W + shift)
+    probe = Probe(weights, initial, problem, network=Elman(), step=step, learning_rate=rates)
+    out = KernelPrediction().measure(KernelPrediction.Params(kernel=kernel), probe)
+    for k in range(2):
+        tangent = TangentKernel(Elman(), initial.member(k), problem.member(k), ["W"])
+        start = tangent.scored(Elman().forward(initial.member(k), problem.member(k)).residual_members)[0]
+        now = tangent.scored(Elman().forward(weights.member(k), problem.member(k)).residual_members)[0]
+        matrix = m * limit_kernel(problem.X[k : k + 1], d)[0] if kernel == "limit" else tangent.matrix()[0]
+        predicted = gd_residuals_by_loop(matrix, start, float(rates[k]), step)
+        f0, f, f_predicted = (0.5 * float(r.square().sum()) for r in (start, now, predicted))
+        assert float(out["kernel_prediction_loss"][k]) == pytest.approx(f_predicted, rel=1e-9)
+        assert float(out["kernel_prediction_loss_gap"][k]) == pytest.approx(abs(f - f_predicted) / f0, rel=1e-9)
+        assert float(out["kernel_prediction_gap"][k]) == pytest.approx(
+            float((now - predicted).norm() / start.norm()), rel=1e-9)
+    if kernel == "initial":
+        twin = LinearizationGap().measure(LinearizationGap.Params(), probe)["twin_loss"]
+        torch.testing.assert_close(out["kernel_prediction_loss"], twin, rtol=1e-9, atol=0)
+
+
+def test_the_limit_kernels_eigendecomposition_is_computed_once_per_training():
+    initial, _ = paper_ensemble(Elman(), 2, n, L, 16, d_x, d, seed=4)
+    problem, shared = shared_data(2), {}
+    rates = torch.tensor([0.01, 0.01], dtype=torch.float64)
+    probes = [Probe(initial, initial, problem, network=Elman(), step=step, learning_rate=rates, initial_cache=shared)
+              for step in (0, 5, 10)]
+    losses = [KernelPrediction().measure(KernelPrediction.Params(), probe)["kernel_prediction_loss"] for probe in probes]
+    key = "kernel_prediction: eigendecomposition of m K_∞"
+    assert [probe.computations[key] for probe in probes] == [1, 0, 0]
+    assert bool((losses[1] < losses[0]).all() and (losses[2] < losses[1]).all())  # η below 2/λ_max: it falls
+
+
+def test_the_kernel_prediction_is_refused_without_the_trainings_step_size():
+    initial, _ = paper_ensemble(Elman(), 1, n, L, 16, d_x, d, seed=4)
+    with pytest.raises(ValueError, match="kernel_prediction needs the training's learning rate"):
+        KernelPrediction().measure(KernelPrediction.Params(), Probe(initial, initial, shared_data(1), network=Elman()))

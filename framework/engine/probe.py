@@ -109,6 +109,14 @@ class Probe:
             other.seeds = seed
         return other
 
+    def once_per_training(self, key: str, compute: Callable[[], T]) -> T:
+        """``compute()`` the first time a probe of this training asks for ``key``, and that same
+        value for every later probe of the training: for a diagnostic's quantities of the data or
+        of the initialization, which training does not change (``kernel_prediction``'s
+        eigendecomposition of the infinite-width kernel). Every diagnostic of the training shares
+        the keys: begin yours with your diagnostic's name."""
+        return self._once(key, compute, self._initial_cache)
+
     def _once(self, key: str, compute: Callable[[], T], cache: dict[str, Any] | None = None) -> T:
         """The value of ``key`` in ``cache`` (this measurement's by default), computed (and counted)
         on first use; in ``_initial_cache``, the first probe of the training that asks computes it."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from overparam import Claim, Diagnostic, hookimpl
 from plugins.diagnostics.chains import ChainNorms
 from plugins.diagnostics.kernel import KernelDrift, KernelSpectrum
-from plugins.diagnostics.kernel_limit import KernelDeviation
+from plugins.diagnostics.kernel_limit import KernelDeviation, KernelPrediction
 from plugins.diagnostics.linearization import LinearizationGap
 from plugins.diagnostics.geometry import ForwardNorms, FreshRandomness, Separability
 from plugins.diagnostics.loss import Loss, PLRatio
@@ -38,6 +38,7 @@ DIAGNOSTICS: list[type[Diagnostic]] = [
     KernelDrift,
     KernelDeviation,
     LinearizationGap,
+    KernelPrediction,
 ]
 
 

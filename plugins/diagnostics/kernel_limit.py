@@ -1,5 +1,5 @@
 """The tangent kernel of the paper's Elman network as m → ∞, at its initialization (Definition 2.3),
-with W trained; and how far a network of width m is from it.
+with W trained; how far a network of width m is from it; and what it predicts of training.
 
 The kernel of ``kernel_spectrum`` is K = J Jᵀ, J the Jacobian in W of the outputs y_{i,l} = B h_{i,l},
 l >= 2 (§2.2). With ∂y_{i,l,c}/∂W = Σ_{a<=l} b^{i,l,c}_a h_{i,a-1}ᵀ, where b_l = D_{i,l} B_cᵀ and
@@ -33,12 +33,14 @@ average of K/m over many independent initializations at large m (tests/test_kern
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
+from pydantic import Field
 
 from overparam import Diagnostic, Output, Params, Probe
 from overparam.engine import member_sum
+from plugins.diagnostics.linearization import linear_gd_residuals, replayed_step_size
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -119,3 +121,57 @@ class KernelDeviation(Diagnostic):
         limit = limit_kernel(probe.problem.X[:, : probe.problem.n], probe.problem.d)
         difference = probe.kernel_matrix0 / probe.m - limit.to(probe.kernel_matrix0.dtype)
         return {"kernel_deviation": member_sum(difference.square()).sqrt() / member_sum(limit.square()).sqrt()}
+
+
+class PredictionParams(Params):
+    kernel: Literal["limit", "initial"] = Field(
+        "limit", description="limit: m·K_∞, the infinite-width kernel of Definition 2.3's initialization; initial: "
+                             "the network's own K_0 (the prediction is then linearization_gap's twin)")
+
+
+class KernelPrediction(Diagnostic):
+    """Training against what the infinite-width kernel predicts of it: r_∞,t = (I − η m K_∞)^t r_0.
+
+    As m → ∞ with η = c/m, K_0/m → K_∞ (``limit_kernel``) and a wide network trains as its
+    linearization (Jacot et al. 2018; Lee et al. 2019, "Wide neural networks of any depth evolve
+    as linear models under gradient descent"): its residuals would follow (I − c K_∞)^t r_0 from
+    its own r_0 = r(W0). ``kernel_prediction_loss`` is that prediction's loss ½‖r_∞,t‖²,
+    ``kernel_prediction_loss_gap`` = |f(W_t) − f_∞,t| / f(W0) and ``kernel_prediction_gap`` =
+    ‖r_t − r_∞,t‖ / ‖r_0‖, for trainings by full-batch GD of W (``gd``, whose step size it
+    takes), on the Elman network drawn as Definition 2.3 draws it (``paper``). K_∞'s
+    eigendecomposition is computed once per training. ``kernel: initial`` puts K_0 in place of
+    m·K_∞: then the prediction is the linearized twin of ``linearization_gap`` (its ``twin_loss``),
+    and the two kernels' predictions tell the kernel's finite-width error from the network's
+    departure from its linearization.
+    """
+
+    name: ClassVar[str] = "kernel_prediction"
+    Params: ClassVar[type[Params]] = PredictionParams
+    optimizers = frozenset({"gd"})
+    needs = frozenset({"recurrent", "sequence"})
+    outputs: ClassVar[dict[str, Output]] = {
+        "kernel_prediction_loss": Output(long_name="f_∞,t = ½||(I - η m K_∞)^t r_0||², the loss the kernel predicts",
+                                         paper_ref="Definition 2.3, Theorem 1"),
+        "kernel_prediction_loss_gap": Output(long_name="|f(W_t) - f_∞,t| / f(W_0)",
+                                             paper_ref="Definition 2.3, Theorem 1"),
+        "kernel_prediction_gap": Output(long_name="||r_t - r_∞,t|| / ||r_0||, r_∞ the residuals the kernel predicts",
+                                        paper_ref="Definition 2.3, Theorem 1"),
+    }
+
+    def measure(self, params: PredictionParams, probe: Probe) -> dict[str, Tensor]:
+        rate = replayed_step_size(self.name, probe)
+        if params.kernel == "initial":
+            values, vectors = probe.kernel_eigenvectors0
+        else:
+            def decomposed() -> tuple[Tensor, Tensor]:
+                limit = limit_kernel(probe.problem.X[:, : probe.problem.n], probe.problem.d)
+                return torch.linalg.eigh(probe.m * limit.to(probe.problem.X.dtype))
+
+            values, vectors = probe.once_per_training("kernel_prediction: eigendecomposition of m K_∞", decomposed)
+        start = probe.kernel.scored(probe.forward0.residual_members)  # r_0 [K, N]
+        now = probe.kernel.scored(probe.forward.residual_members)
+        predicted = linear_gd_residuals(values, vectors, start, rate, probe.step)
+        f0, f, f_predicted = (0.5 * member_sum(r.square()) for r in (start, now, predicted))
+        return {"kernel_prediction_loss": f_predicted,
+                "kernel_prediction_loss_gap": (f - f_predicted).abs() / f0,
+                "kernel_prediction_gap": member_sum((now - predicted).square()).sqrt() / (2 * f0).sqrt()}

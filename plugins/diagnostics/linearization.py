@@ -22,6 +22,28 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 
+def replayed_step_size(name: str, probe: Probe) -> Tensor:
+    """The training's step size η ``[K]``, for the diagnostic ``name`` that replays GD on the
+    default-trained weights; refused where there is none, or where other weights are trained too."""
+    if probe.learning_rate is None:
+        raise ValueError(f"{name} needs the training's learning rate: the probe was given none")
+    if set(probe.trained) != set(probe.network.trained_by_default):
+        raise ValueError(f"{name} replays GD on {', '.join(probe.network.trained_by_default)} alone, "
+                         f"but this training trains {', '.join(probe.trained)} (train: W)")
+    return probe.learning_rate
+
+
+def linear_gd_residuals(values: Tensor, vectors: Tensor, start: Tensor, rate: Tensor, step: int) -> Tensor:
+    """``(I − η K)^t r_0 = V diag((1 − η λ)^t) Vᵀ r_0``: the residuals after t GD steps of step
+    size η (``rate [K]``) on a linear model whose kernel is ``K = V diag(λ) Vᵀ`` (``values [K, N]``,
+    ``vectors [K, N, N]``), from ``start`` = r_0 ``[K, N]``. As sums of elementwise products: a
+    matrix-vector kernel would round by the alignment of each member's block, and so by its place
+    in the ensemble."""
+    factor = (1 - per_member(rate.to(values.dtype), values) * values) ** step
+    coordinates = factor * (vectors * start.unsqueeze(-1)).sum(dim=-2)
+    return (vectors * coordinates.unsqueeze(-2)).sum(dim=-1)
+
+
 class LinearizationGap(Diagnostic):
     """The network's residuals and loss against those of its GD-trained linearization around W0.
 
@@ -42,19 +64,11 @@ class LinearizationGap(Diagnostic):
     }
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
-        if probe.learning_rate is None:
-            raise ValueError("linearization_gap needs the training's learning rate: the probe was given none")
-        if set(probe.trained) != set(probe.network.trained_by_default):
-            raise ValueError(f"linearization_gap replays GD on {', '.join(probe.network.trained_by_default)} alone, "
-                             f"but this training trains {', '.join(probe.trained)} (train: W)")
+        rate = replayed_step_size(self.name, probe)
         values, vectors = probe.kernel_eigenvectors0
         start = probe.kernel.scored(probe.forward0.residual_members)  # r_0 [K, N]
         now = probe.kernel.scored(probe.forward.residual_members)
-        factor = (1 - per_member(probe.learning_rate.to(values.dtype), values) * values) ** probe.step
-        # V diag(factor) Vᵀ r_0 as sums of elementwise products: a matrix-vector kernel would round
-        # by the alignment of each member's block, and so by its place in the ensemble
-        coordinates = factor * (vectors * start.unsqueeze(-1)).sum(dim=-2)
-        twin = (vectors * coordinates.unsqueeze(-2)).sum(dim=-1)
+        twin = linear_gd_residuals(values, vectors, start, rate, probe.step)
         f0, f, f_twin = (0.5 * member_sum(r.square()) for r in (start, now, twin))
         return {"twin_prediction_gap": member_sum((now - twin).square()).sqrt() / (2 * f0).sqrt(),
                 "twin_loss_gap": (f - f_twin).abs() / f0,
