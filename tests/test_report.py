@@ -200,10 +200,12 @@ def test_every_figure_is_made_from_a_real_scan(scan_report):
     assert {p.stem for p in out.glob("*.svg")} == SCAN_FIGURES
     for stem in SCAN_FIGURES:
         assert (out / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
-    # linearization_gap follows GD alone, and this scan trains by SGD too: its figure is made in
-    # tests/test_linearized.py
+    # linearization_gap and kernel_prediction follow GD alone, and this scan trains by SGD too: their
+    # figures are made in tests/test_linearized.py and by the kernel_prediction findings regression
     assert [(s.title, s.reason) for s in scan_report.content.skipped] == [
-        ("The network trains as its linearization around W0", "the store has no values of `twin_prediction_gap`")]
+        ("The network trains as its linearization around W0", "the store has no values of `twin_prediction_gap`"),
+        ("Training follows its infinite-width kernel's prediction",
+         "the store has no values of `kernel_prediction_gap`")]
 
 
 def test_every_figure_is_drawn_from_the_stores_values(scan, scan_report, tmp_path):

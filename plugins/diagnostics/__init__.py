@@ -50,7 +50,9 @@ def overparam_register_diagnostics() -> list[type[Diagnostic]]:
 @hookimpl
 def overparam_register_claims() -> list[type[Claim]]:
     from plugins.diagnostics.chains_claims import BackwardChainsScale, ChainsDoNotBlowUp
-    from plugins.diagnostics.kernel_claims import KernelLowerBound, KernelNearItsLimit, KernelStaysPut
+    from plugins.diagnostics.kernel_claims import (
+        KernelLowerBound, KernelNearItsLimit, KernelStaysPut, TrainingFollowsKernel,
+    )
     from plugins.diagnostics.linearization_claims import LinearRegime
     from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness, SeparabilitySurvives
     from plugins.diagnostics.loss_claims import LinearConvergence, OptimizerComparison, PLCondition
@@ -61,4 +63,4 @@ def overparam_register_claims() -> list[type[Claim]]:
     return [LinearConvergence, OptimizerComparison, StepsToTarget, PLCondition, TrainingRadius, ReluSignFlips,
             ForwardStability, ForwardNormsBounded, FreshRandomness, SeparabilitySurvives, ChainsDoNotBlowUp,
             BackwardChainsScale, SemiSmoothness, KernelLowerBound, KernelStaysPut, KernelNearItsLimit,
-            LinearRegime]
+            LinearRegime, TrainingFollowsKernel]

@@ -1,9 +1,11 @@
-"""The report's claims on the variables of ``kernel_spectrum``, ``kernel_drift`` and ``kernel_deviation``:
-the tangent kernel's smallest eigenvalue (Theorem 3), how little it moves (the regime of Theorems 3–4),
-and how near a network of width m is to the kernel of infinite width.
+"""The report's claims on the variables of ``kernel_spectrum``, ``kernel_drift``, ``kernel_deviation``
+and ``kernel_prediction``: the tangent kernel's smallest eigenvalue (Theorem 3), how little it moves
+(the regime of Theorems 3–4), how near a network of width m is to the kernel of infinite width, and
+how near its training is to what that kernel predicts.
 
 Each is a power law in m: λ_min(K)/m bounded below (exponent ≥ 0), the drift vanishing (exponent
-< 0), the deviation from K_∞ vanishing (exponent < 0, the central-limit rate being −1/2).
+< 0), the deviation from K_∞ vanishing (exponent < 0, the central-limit rate being −1/2), the
+distance from the kernel's prediction vanishing (exponent < 0).
 """
 from __future__ import annotations
 
@@ -83,3 +85,28 @@ class KernelNearItsLimit(ScalingLawClaim):
     bound = 0.0
     allowed = "below"
     columns = (Column("kernel deviation", "kernel_deviation"),)
+
+
+class TrainingFollowsKernel(ScalingLawClaim):
+    """Largest distance over training between the network and GD on its infinite-width kernel, against m."""
+
+    name = "follows_limit_kernel"
+    title = "Training follows its infinite-width kernel's prediction"
+    paper_ref = "Definition 2.3, Theorem 1"
+    statement = ("With η = c/m and K_0/m → K_∞ as m → ∞, GD on a wide network moves its residuals as GD on the linear "
+                 "model of kernel m·K_∞: r_t ≈ (I − c K_∞)^t r_0 from its own r_0 (Jacot et al. 2018; Lee et al. "
+                 "2019). The network's largest distance from that prediction over training, "
+                 "max_t ‖r_t − r_∞,t‖/‖r_0‖, shrinks as m grows (exponent in m below 0).")
+    figure = "kernel_prediction"
+    figure_title = "Network against GD on its infinite-width kernel (same r_0 and step size), max over training"
+    order = 114
+    panels = (
+        ScalingPanel("kernel_prediction_gap", reduce="max", name="max_t ‖r_t − r_∞,t‖/‖r_0‖", judged=True,
+                     listed="fit and medians", ylabel=r"$\max_t\ \|r_t-r^{\infty}_t\|/\|r_0\|$",
+                     references=(ReferenceLine(-0.5, "∝ m^(−1/2) (through first point)"),)),
+        ScalingPanel("kernel_prediction_loss_gap", reduce="max", name="max_t |f_t − f_∞,t|/f_0",
+                     ylabel=r"$\max_t\ |f_t-f^{\infty}_t|/f_0$"),
+    )
+    bound = 0.0
+    allowed = "below"
+    columns = (Column("max kernel prediction gap", "kernel_prediction_gap", "max"),)
