@@ -575,7 +575,8 @@ def test_shared_quantities_are_computed_once_across_all_diagnostics(monkeypatch)
     # measurements; one gradient, and one batched pull-back for each tangent kernel assembled (at W and W0)
     assert calls == {"forward": 2 + 2, "closed_form_gradient": 1 + 2}
     assert set(probe.computations) == {"forward", "forward0", "gradient", "sequence_gradient_norms", "basis", "fresh",
-                                       "kernel", "kernel_matrix", "kernel_matrix0", "kernel_eigenvectors0"}
+                                       "kernel", "kernel_matrix", "kernel_matrix0", "kernel_eigenvectors0",
+                                       "kernel_prediction: eigendecomposition of m K_∞"}
     assert all(count == 1 for count in probe.computations.values())
 
 

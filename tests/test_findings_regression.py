@@ -47,7 +47,7 @@ REDUCTIONS: dict[str, dict[str, Any]] = {
     "token_map": {"grid.m": [64, 128, 256], "grid.seed": 3, "stages.train.params.steps": 400},
     "digits": {"grid.m": [64, 256], "grid.seed": 3, "stages.train.params.steps": 400,
                "stages.data.params.n": 16},
-    "kernel_prediction": {"grid.m": [64, 256, 1024], "grid.seed": 3, "stages.train.params.steps": 300},
+    "kernel_prediction": {"grid.m": [64, 128, 256], "grid.seed": 3, "stages.train.params.steps": 300},
 }
 
 

@@ -147,9 +147,10 @@ def test_an_intruder_without_the_runs_credentials_is_refused_and_the_scan_finish
 def test_every_job_gone_ends_the_scan_with_one_line_and_the_store_resumes(slurm, longer, tmp_path):
     pipeline, local = longer
     store = tmp_path / "slurm.zarr"
-    # one point per task: packed, the first line came with half the points, and the other half
-    # was done before the cancel took effect (seen once: 8 of 8 done)
-    run = started(on_slurm(pipeline, store, "--jobs", "2", "--max-ensemble", "1"), slurm, tmp_path)
+    # two points per task: packed four to a task, the first line came with half the points, and the
+    # other half was done before the cancel took effect (seen once: 8 of 8 done); two per task
+    # leave two tasks to run after the first line
+    run = started(on_slurm(pipeline, store, "--jobs", "2", "--max-ensemble", "2"), slurm, tmp_path)
     line_with(run, "[1/")
     subprocess.run(["scancel", "--user", os.environ.get("USER", "root")], env={**os.environ, **slurm}, check=True)
     output = run.communicate(timeout=120)[0]
