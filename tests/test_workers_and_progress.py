@@ -110,6 +110,26 @@ def test_the_estimate_weighs_points_by_their_work_and_ends_with_the_longest_task
     assert wider.seconds(1.0) == pytest.approx((14 + unannounced - 1.0) / 2, rel=1e-12)
 
 
+def test_once_tasks_of_different_work_have_finished_time_left_follows_their_power_law():
+    """Tasks whose seconds grow as the square root of their estimated work (as wide networks beat
+    a count of products): after tasks of work 1 and 4 took 1 s and 2 s, a task of work 16 left
+    will take 4 s, where one rate (5 units in 3 s) would say 9.6 s."""
+    estimate = TimeLeft(points=3, slots=1)
+    for name, work in (("small", 1.0), ("medium", 4.0), ("large", 16.0)):
+        estimate.expect(name, work, 1)
+    estimate.started("small", 0.0)
+    estimate.progress("small", 0.5, 1, 0.5)
+    estimate.finished("small", 1.0)
+    assert estimate.seconds(1.0) == pytest.approx(20.0, rel=1e-12)  # one timed task: the rate, 1 unit a second
+    estimate.started("medium", 1.0)
+    estimate.progress("medium", 0.5, 1, 2.0)
+    estimate.finished("medium", 3.0)
+    assert estimate.seconds(3.0) == pytest.approx(16.0 ** 0.5, rel=1e-9)
+    estimate.started("large", 3.0)
+    estimate.progress("large", 0.25, 1, 4.0)
+    assert estimate.seconds(4.0) == pytest.approx(0.75 * 4.0, rel=1e-9)
+
+
 def test_a_batch_counts_its_last_logged_step_at_the_cost_of_its_first():
     """Every diagnostic is due at both ends of a schedule: a measurement that takes 0.3 s at
     the first logged step is expected again at the last. Just before that last one, with
