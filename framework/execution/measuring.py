@@ -103,6 +103,8 @@ class Measurements:
         if not self.padding.active:
             values = self._values(due, self._probe(weights, self.initial, self.problem, self.network, step, history,
                                                    every, self.learning_rate, None), step, self.trainings)
+        elif weights.K == 1:  # one member cut back is the member alone: nothing to check
+            values = self._together(due, weights, step, history, every)
         else:
             kind = self._kind(weights, due)
             together = measured_together.known(kind)

@@ -155,7 +155,7 @@ def _automatic_rates_cut_back(weights: Weights, problem: Problem, padding: Paddi
     bit, member by member otherwise (``measured_together``, as for the diagnostics)."""
     kind = ("lr: auto", type(network).__qualname__, padding, tuple(tuple(t.shape) for t in weights.tensors.values()),
             tuple(problem.X.shape), str(weights.dtype), str(weights.device), tuple(trained))
-    together = measured_together.known(kind)
+    together = True if len(seeds) == 1 else measured_together.known(kind)  # one member: the member alone
     rates = {}
     if together is not False:
         rates = {("lr", "auto"): auto_learning_rate(padding.real_ensemble(weights), padding.real_problems(problem),
