@@ -241,10 +241,11 @@ def _phase(jobs: int, batches: list[list[list[Job]]] | None, slots: int) -> str:
 def _announced(progress: ScanProgress, prefix: str, batches: Iterator[list[list[Job]]]) -> Iterator[tuple[str, list[list[Job]]]]:
     """Each batch with its name (``prefix`` + number), its estimated work told to the progress
     display as it is drawn: the estimate weighs points by their cost (``task_seconds`` of each
-    point alone), a width-512 point some twenty times a width-64 one."""
+    point alone, the same for every point of a task, so worked out once per task), a width-512
+    point some twenty times a width-64 one."""
     for number, batch in enumerate(batches):
-        points = [job for task in batch for job in task]
-        progress.expect(f"{prefix}{number}", sum(task_seconds([job]) for job in points), len(points))
+        work = sum(task_seconds(task[:1]) * len(task) for task in batch)
+        progress.expect(f"{prefix}{number}", work, sum(len(task) for task in batch))
         yield f"{prefix}{number}", batch
 
 
