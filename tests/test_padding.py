@@ -93,7 +93,7 @@ def test_a_padded_network_trains_as_the_unpadded_one_and_its_padding_stays_zero(
         batches = [sampler.next()[0] for _ in range(6)]
     losses, final = autograd_trajectory(weights, problem, 0.02, 6, batches)
     np.testing.assert_allclose(got.loss[:, 0].numpy(), losses, rtol=1e-11, atol=1e-14)
-    real = padding.real_weights(got.weights, 0)
+    real = padding.real_weights(got.weights)
     for name in "WAB":
         torch.testing.assert_close(getattr(real, name)[0], final[name], rtol=1e-10, atol=1e-13)
     assert not padding.moved(got.weights)

@@ -89,8 +89,9 @@ class Padding:
         return Problem(_pad(problem.X, 1, self.n_padded), _pad(problem.Y, 1, self.n_padded), problem.delta,
                        padding=problem.padding + rows)
 
-    def real_ensemble(self, weights: Weights) -> Weights:
-        """Every member cut back to its real neurons, as one ensemble (fresh, contiguous tensors)."""
+    def real_weights(self, weights: Weights) -> Weights:
+        """The members cut back to their real neurons (fresh, contiguous tensors: what their numbers
+        would be in if they had never been padded; ``weights.member(k)`` for member k alone)."""
         def real(name: str, t: Tensor) -> Tensor:
             hidden = weights.hidden_axes(name)
             index = [slice(None)] + [slice(None, self.m) if axis in hidden else slice(None)
@@ -99,27 +100,11 @@ class Padding:
 
         return Weights({name: real(name, t) for name, t in weights.tensors.items()}, weights.dims)
 
-    def real_problems(self, problem: Problem) -> Problem:
-        """Every member's real sequences, as one problem without padding."""
+    def real_problem(self, problem: Problem) -> Problem:
+        """The members' real sequences, as a problem without padding (``problem.member(k)`` for
+        member k alone)."""
         n = self.n
         return Problem(problem.X[:, :n].contiguous(), problem.Y[:, :n].contiguous(), problem.delta)
-
-    def real_weights(self, weights: Weights, k: int) -> Weights:
-        """Member k cut back to its real neurons, as a K = 1 ensemble of its own (fresh, contiguous
-        tensors: what the member's numbers would be in if it had never been padded)."""
-        def real(name: str, t: Tensor) -> Tensor:
-            hidden = weights.hidden_axes(name)
-            index = [slice(k, k + 1)] + [slice(None, self.m) if axis in hidden else slice(None)
-                                         for axis in range(1, t.dim())]
-            return t[tuple(index)].contiguous()
-
-        return Weights({name: real(name, t) for name, t in weights.tensors.items()}, weights.dims)
-
-    def real_problem(self, problem: Problem, k: int) -> Problem:
-        """Member k's real sequences, as a K = 1 problem without padding."""
-        n = self.n
-        return Problem(problem.X[k : k + 1, :n].contiguous(), problem.Y[k : k + 1, :n].contiguous(),
-                       problem.delta[k : k + 1])
 
     def moved(self, weights: Weights, members: Tensor | None = None) -> bool:
         """Whether any padded entry of the ``members`` (a ``[K]`` mask; all by default) is no

@@ -18,28 +18,39 @@ member-by-member values are the ones kept: a member's values never depend on its
 """
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
+from typing import TypeVar
 
 import numpy as np
+import torch
 
 #: What each kind of measurement seen in this process was found to allow: True, all members
 #: together; False, one member at a time
 _DECISIONS: dict[Hashable, bool] = {}
 
-Values = Mapping[tuple[str, str], np.ndarray]  # (output, stage) -> [K, ...]
+Values = TypeVar("Values", bound=Mapping[Hashable, "np.ndarray | torch.Tensor"])  # name -> [K, ...]
 
 
-def known(kind: Hashable) -> bool | None:
-    """Whether ``kind`` is measured together (True) or member by member (False); None when it
-    has not been checked in this process yet."""
-    return _DECISIONS.get(kind)
+def measured(kind: Hashable, members: int, together: Callable[[], Values], apart: Callable[[], Values]) -> Values:
+    """The values of ``members`` members, each ``[K, ...]``: ``together()`` measures them all at
+    once, ``apart()`` each on its own. One member together is the member alone; else the first
+    time ``kind`` is seen in this process both are measured and compared, and ``together`` serves
+    from then on only if they agreed bit for bit. ``apart``'s values are the ones returned until
+    then, and always where they did not agree."""
+    if members == 1 or _DECISIONS.get(kind):
+        return together()
+    values = apart()
+    if kind not in _DECISIONS:
+        _DECISIONS[kind] = _same(together(), values)
+    return values
 
 
-def decide(kind: Hashable, together: Values, apart: Values) -> bool:
-    """Record and return whether the values measured together equal, bit for bit (NaN where
-    NaN), those measured member by member: whether ``kind`` is measured together from now on."""
-    same = together.keys() == apart.keys() and all(
-        together[key].shape == apart[key].shape and np.array_equal(together[key], apart[key], equal_nan=True)
-        for key in apart)
-    _DECISIONS[kind] = same
-    return same
+def _same(together: Mapping[Hashable, np.ndarray | torch.Tensor], apart: Mapping[Hashable, np.ndarray | torch.Tensor]
+          ) -> bool:
+    """Whether two measurements agree bit for bit, NaN where NaN."""
+    def array(value: np.ndarray | torch.Tensor) -> np.ndarray:
+        return value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else value
+
+    return together.keys() == apart.keys() and all(
+        array(together[key]).shape == array(apart[key]).shape
+        and np.array_equal(array(together[key]), array(apart[key]), equal_nan=True) for key in apart)

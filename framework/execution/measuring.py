@@ -103,17 +103,10 @@ class Measurements:
         if not self.padding.active:
             values = self._values(due, self._probe(weights, self.initial, self.problem, self.network, step, history,
                                                    every, self.learning_rate, None), step, self.trainings)
-        elif weights.K == 1:  # one member cut back is the member alone: nothing to check
-            values = self._together(due, weights, step, history, every)
         else:
-            kind = self._kind(weights, due)
-            together = measured_together.known(kind)
-            values = self._together(due, weights, step, history, every) if together is not False else {}
-            if together is not True:
-                apart = self._apart(due, weights, step, history, every)
-                if together is None:
-                    measured_together.decide(kind, values, apart)
-                values = apart
+            values = measured_together.measured(self._kind(weights, due), weights.K,
+                                                lambda: self._together(due, weights, step, history, every),
+                                                lambda: self._apart(due, weights, step, history, every))
         blank = diverged.numpy()
         for (name, stage), value in values.items():
             self.results.put(name, stage, step, value, blank)
@@ -127,11 +120,9 @@ class Measurements:
     def _cut_back(self, key: int | None) -> tuple[Weights, Problem, Network]:
         """W0, the problem and the network of the whole ensemble (None) or of member k, cut back."""
         if key not in self._real:
-            if key is None:
-                initial, problem = self.padding.real_ensemble(self.initial), self.padding.real_problems(self.problem)
-            else:
-                initial, problem = self.padding.real_weights(self.initial, key), self.padding.real_problem(self.problem,
-                                                                                                            key)
+            initial, problem = ((self.initial, self.problem) if key is None
+                                else (self.initial.member(key), self.problem.member(key)))
+            initial, problem = self.padding.real_weights(initial), self.padding.real_problem(problem)
             self._real[key] = (initial, problem, self.network.around(initial, problem))
         return self._real[key]
 
@@ -139,7 +130,7 @@ class Measurements:
                   every: Tensor | None) -> dict[tuple[str, str], np.ndarray]:
         """The diagnostics ``due`` of all members at once, on the ensemble cut back."""
         initial, problem, network = self._cut_back(None)
-        probe = self._probe(self.padding.real_ensemble(weights), initial, problem, network, step, history, every,
+        probe = self._probe(self.padding.real_weights(weights), initial, problem, network, step, history, every,
                             self.learning_rate, None)
         return self._values(due, probe, step, self.trainings)
 
@@ -150,7 +141,7 @@ class Measurements:
         for k in range(weights.K):
             initial, problem, network = self._cut_back(k)
             rate = None if self.learning_rate is None else self.learning_rate[k : k + 1]
-            probe = self._probe(self.padding.real_weights(weights, k), initial, problem, network, step,
+            probe = self._probe(self.padding.real_weights(weights.member(k)), initial, problem, network, step,
                                 history[:, k : k + 1], None if every is None else every[:, k : k + 1], rate, k)
             measured.append(self._values(due, probe, step, self.trainings[k : k + 1]))
         return {key: np.concatenate([member[key] for member in measured]) for key in measured[0]}

@@ -155,20 +155,17 @@ def _automatic_rates_cut_back(weights: Weights, problem: Problem, padding: Paddi
     bit, member by member otherwise (``measured_together``, as for the diagnostics)."""
     kind = ("lr: auto", type(network).__qualname__, padding, tuple(tuple(t.shape) for t in weights.tensors.values()),
             tuple(problem.X.shape), str(weights.dtype), str(weights.device), tuple(trained))
-    together = True if len(seeds) == 1 else measured_together.known(kind)  # one member: the member alone
-    rates = {}
-    if together is not False:
-        rates = {("lr", "auto"): auto_learning_rate(padding.real_ensemble(weights), padding.real_problems(problem),
-                                                    trained, 1.0, seeds, network)}
-    if together is not True:
-        apart = {("lr", "auto"): torch.cat([
-            auto_learning_rate(padding.real_weights(weights, k), padding.real_problem(problem, k), trained, 1.0,
-                               [seed], network) for k, seed in enumerate(seeds)])}
-        if together is None:
-            measured_together.decide(kind, {key: value.cpu().numpy() for key, value in rates.items()},
-                                     {key: value.cpu().numpy() for key, value in apart.items()})
-        rates = apart
-    return rates[("lr", "auto")]
+
+    def together() -> dict[str, Tensor]:
+        return {"lr": auto_learning_rate(padding.real_weights(weights), padding.real_problem(problem), trained, 1.0,
+                                         seeds, network)}
+
+    def apart() -> dict[str, Tensor]:
+        return {"lr": torch.cat([auto_learning_rate(padding.real_weights(weights.member(k)),
+                                                    padding.real_problem(problem.member(k)), trained, 1.0, [seed],
+                                                    network) for k, seed in enumerate(seeds)])}
+
+    return measured_together.measured(kind, len(seeds), together, apart)["lr"]
 
 
 def _members_per_run(jobs: Sequence[Job], initial: Weights, problem: Problem, network: Network) -> int:
