@@ -40,7 +40,7 @@ from pydantic import Field
 
 from overparam import Diagnostic, Output, Params, Probe
 from overparam.engine import member_sum
-from plugins.diagnostics.linearization import linear_gd_residuals, replayed_step_size
+from plugins.diagnostics.linearization import against_linear_gd, replayed_step_size
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -168,10 +168,6 @@ class KernelPrediction(Diagnostic):
                 return torch.linalg.eigh(probe.m * limit.to(probe.problem.X.dtype))
 
             values, vectors = probe.once_per_training("kernel_prediction: eigendecomposition of m K_∞", decomposed)
-        start = probe.kernel.scored(probe.forward0.residual_members)  # r_0 [K, N]
-        now = probe.kernel.scored(probe.forward.residual_members)
-        predicted = linear_gd_residuals(values, vectors, start, rate, probe.step)
-        f0, f, f_predicted = (0.5 * member_sum(r.square()) for r in (start, now, predicted))
-        return {"kernel_prediction_loss": f_predicted,
-                "kernel_prediction_loss_gap": (f - f_predicted).abs() / f0,
-                "kernel_prediction_gap": member_sum((now - predicted).square()).sqrt() / (2 * f0).sqrt()}
+        prediction_gap, loss_gap, loss = against_linear_gd(probe, rate, values, vectors)
+        return {"kernel_prediction_loss": loss, "kernel_prediction_loss_gap": loss_gap,
+                "kernel_prediction_gap": prediction_gap}

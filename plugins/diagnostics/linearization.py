@@ -33,15 +33,20 @@ def replayed_step_size(name: str, probe: Probe) -> Tensor:
     return probe.learning_rate
 
 
-def linear_gd_residuals(values: Tensor, vectors: Tensor, start: Tensor, rate: Tensor, step: int) -> Tensor:
-    """``(I − η K)^t r_0 = V diag((1 − η λ)^t) Vᵀ r_0``: the residuals after t GD steps of step
-    size η (``rate [K]``) on a linear model whose kernel is ``K = V diag(λ) Vᵀ`` (``values [K, N]``,
-    ``vectors [K, N, N]``), from ``start`` = r_0 ``[K, N]``. As sums of elementwise products: a
-    matrix-vector kernel would round by the alignment of each member's block, and so by its place
-    in the ensemble."""
-    factor = (1 - per_member(rate.to(values.dtype), values) * values) ** step
+def against_linear_gd(probe: Probe, rate: Tensor, values: Tensor, vectors: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The probed network against GD with step size η (``rate [K]``) from its own r_0 = r(W0) on
+    the linear model whose kernel is ``K = V diag(λ) Vᵀ`` (``values [K, N]``, ``vectors [K, N, N]``):
+    after t steps ``r_lin,t = (I − η K)^t r_0 = V diag((1 − η λ)^t) Vᵀ r_0``, exactly. Returns
+    ``‖r_t − r_lin,t‖/‖r_0‖``, ``|f_t − f_lin,t|/f_0`` and ``f_lin,t = ½‖r_lin,t‖²``, each ``[K]``.
+    The products are sums of elementwise products: a matrix-vector kernel would round by the
+    alignment of each member's block, and so by its place in the ensemble."""
+    start = probe.kernel.scored(probe.forward0.residual_members)  # r_0 [K, N]
+    now = probe.kernel.scored(probe.forward.residual_members)
+    factor = (1 - per_member(rate.to(values.dtype), values) * values) ** probe.step
     coordinates = factor * (vectors * start.unsqueeze(-1)).sum(dim=-2)
-    return (vectors * coordinates.unsqueeze(-2)).sum(dim=-1)
+    linear = (vectors * coordinates.unsqueeze(-2)).sum(dim=-1)
+    f0, f, f_linear = (0.5 * member_sum(r.square()) for r in (start, now, linear))
+    return member_sum((now - linear).square()).sqrt() / (2 * f0).sqrt(), (f - f_linear).abs() / f0, f_linear
 
 
 class LinearizationGap(Diagnostic):
@@ -65,11 +70,5 @@ class LinearizationGap(Diagnostic):
 
     def measure(self, params: Params, probe: Probe) -> dict[str, Tensor]:
         rate = replayed_step_size(self.name, probe)
-        values, vectors = probe.kernel_eigenvectors0
-        start = probe.kernel.scored(probe.forward0.residual_members)  # r_0 [K, N]
-        now = probe.kernel.scored(probe.forward.residual_members)
-        twin = linear_gd_residuals(values, vectors, start, rate, probe.step)
-        f0, f, f_twin = (0.5 * member_sum(r.square()) for r in (start, now, twin))
-        return {"twin_prediction_gap": member_sum((now - twin).square()).sqrt() / (2 * f0).sqrt(),
-                "twin_loss_gap": (f - f_twin).abs() / f0,
-                "twin_loss": f_twin}
+        prediction_gap, loss_gap, loss = against_linear_gd(probe, rate, *probe.kernel_eigenvectors0)
+        return {"twin_prediction_gap": prediction_gap, "twin_loss_gap": loss_gap, "twin_loss": loss}
