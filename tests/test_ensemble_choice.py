@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from framework.execution import ensemble_choice
-from framework.execution.step_reporter import StepReporter
+from framework.execution.step_reporter import StepReporter, schedule_of
 from framework.execution.task import run_batch, run_ensemble
 from framework.planning.plan import plan_file
 from scans import write_pipeline
@@ -81,7 +81,7 @@ def test_a_batch_whose_task_runs_its_members_one_after_another_reports_its_progr
     jobs, layout = wide
     monkeypatch.setenv("OVERPARAM_ENSEMBLE", "alone")
     [training] = jobs[0].trainings
-    reporter = StepReporter(None, len(jobs), [(training.call.params.steps, len(set(training.steps)))])
+    reporter = StepReporter(None, len(jobs), [schedule_of(training)])
     trainings = []
     original = reporter.training
 

@@ -3,6 +3,7 @@ allocations kept in the heap (Dask's MALLOC_TRIM_THRESHOLD_ otherwise maps every
 torch threads that share the host's cores, and training progress that moves the estimate."""
 from __future__ import annotations
 
+import math
 import subprocess
 import time
 import sys
@@ -19,7 +20,7 @@ from framework.execution.step_reporter import StepReporter
 from framework.execution.time_left import TimeLeft
 from framework.execution.training import train
 from framework.plugin_system.ensemble_check import example_problem, example_weights
-from overparam import ProblemShape
+from overparam import ProblemShape, hookimpl
 from overparam.engine import Elman
 from plugins.optimizers import GradientDescent
 from scans import SLOW, hand_started_cluster, write_pipeline
@@ -130,29 +131,77 @@ def test_once_tasks_of_different_work_have_finished_time_left_follows_their_powe
     assert estimate.seconds(4.0) == pytest.approx(0.75 * 4.0, rel=1e-9)
 
 
-def test_a_batch_counts_its_last_logged_step_at_the_cost_of_its_first():
-    """Every diagnostic is due at both ends of a schedule: a measurement that takes 0.3 s at
-    the first logged step is expected again at the last. Just before that last one, with
-    every training step done (a count of steps would say 1.0), the batch says at least 0.3 s
-    are left and its fraction is at most the time spent over the time spent and 0.3 s."""
+def test_a_running_task_past_a_tenth_of_its_time_is_priced_by_its_own_pace():
+    """A task estimated at 10 units (10 s at the rate measured so far) whose worker reports half
+    its time behind it after 2 s has 2 s left, whatever its estimate; with no report since, 1.5 s
+    half a second later. Before a tenth of its time is behind it, its estimate prices it, and
+    while no task is that far nor finished, the time left is unknown (its setup is no pace)."""
+    fresh = TimeLeft(points=1)
+    fresh.expect("only", 1.0, 1)
+    fresh.started("only", 0.0)
+    fresh.progress("only", 0.05, 1, 1.0)
+    assert math.isnan(fresh.seconds(1.0))
+    fresh.progress("only", 0.1, 1, 2.0)
+    assert fresh.seconds(2.0) == pytest.approx(18.0, rel=1e-12)
+    estimate = TimeLeft(points=2, slots=2)
+    estimate.expect("timed", 1.0, 1)
+    estimate.expect("big", 10.0, 1)
+    estimate.started("timed", 0.0)
+    estimate.progress("timed", 0.5, 1, 0.5)
+    estimate.finished("timed", 1.0)  # one unit a second
+    estimate.started("big", 1.0)
+    estimate.progress("big", 0.05, 1, 1.5)
+    assert estimate.seconds(1.5) == pytest.approx(0.95 * 10.0, rel=1e-12)
+    estimate.progress("big", 0.5, 1, 3.0)
+    assert estimate.seconds(3.0) == pytest.approx(2.0, rel=1e-12)
+    assert estimate.seconds(3.5) == pytest.approx(1.5, rel=1e-12)
+
+
+def test_running_tasks_projected_from_their_pace_fit_the_power_law_for_the_tasks_not_started():
+    """Seconds = √work: a finished task of work 1 took 1 s, a running one of work 16 is at a
+    quarter of its time after 1 s (4 s projected); a waiting task of work 4 will take 2 s,
+    where one rate (5 units in 2 s) would say 1.6 s."""
+    estimate = TimeLeft(points=3, slots=1)
+    for name, work in (("small", 1.0), ("large", 16.0), ("waiting", 4.0)):
+        estimate.expect(name, work, 1)
+    estimate.started("small", 0.0)
+    estimate.progress("small", 0.5, 1, 0.5)
+    estimate.finished("small", 1.0)
+    estimate.started("large", 1.0)
+    estimate.progress("large", 0.25, 1, 2.0)
+    assert estimate.seconds(2.0) == pytest.approx(3.0 + 2.0, rel=1e-9)
+    estimate.started("waiting", 2.0)
+    estimate.progress("waiting", 0.01, 1, 2.1)  # too little behind it: still priced by the law
+    assert estimate.seconds(2.1) == pytest.approx(2.9 + 0.99 * 2.0, rel=1e-9)
+
+
+def test_a_batch_prices_each_logged_step_by_the_diagnostics_due_at_it():
+    """A dense, cheap diagnostic at every logged step beside a sparse one that takes 0.3 s, due
+    at steps 0, 4 and 16 (both ends of its schedule). Just before step 4, with one 0.3 s
+    measurement behind it among five logged steps, the batch says at least 0.6 s are left (two
+    more of it), where one mean over the logged steps would say about 0.12 s; just before step
+    16, with every training step done (a count of steps would say 1.0), at least 0.3 s, and its
+    fraction is at most the time spent over the time spent and 0.3 s."""
     shape = ProblemShape(n=3, L=3, m=8, d_x=3, d=2, layers=3)
-    schedule = [0, 1, 2, 4, 8, 16]
-    seen: dict[str, float] = {}
+    schedule, sparse = [0, 1, 2, 3, 4, 8, 16], {0, 4, 16}
+    due = [frozenset({"watch.loss", "geometry.chain_norms"} if step in sparse else {"watch.loss"}) for step in schedule]
+    seen: dict[int, tuple[float, float, float]] = {}
 
     def measure(step: int, *_: object) -> None:
-        if step == schedule[-1]:
-            seen["left"], seen["fraction"] = reporter.seconds_left(), reporter.fraction()
-            seen["spent"] = time.perf_counter() - reporter.began
-        if step in (schedule[0], schedule[-1]):
+        if step in (4, 16):
+            seen[step] = reporter.seconds_left(), reporter.fraction(), time.perf_counter() - reporter.began
+        if step in sparse:
             time.sleep(0.3)
 
-    reporter = StepReporter(None, 1, [(schedule[-1], len(schedule))])
+    reporter = StepReporter(None, 1, [(schedule[-1], due)])
     on_log, on_step = reporter.training(measure)
     rule = GradientDescent()
     train(rule, rule.Params(steps=schedule[-1], lr=0.01), example_weights(1, shape), example_problem(1, shape),
           torch.tensor([0.01], dtype=torch.float64), [1], schedule, Elman(), on_log=on_log, on_step=on_step)
-    assert seen["left"] >= 0.3
-    assert seen["fraction"] <= seen["spent"] / (seen["spent"] + 0.3) + 1e-9
+    assert seen[4][0] >= 0.6
+    left, fraction, spent = seen[16]
+    assert left >= 0.3
+    assert fraction <= spent / (spent + 0.3) + 1e-9
 
 
 def test_a_progress_event_arriving_after_its_task_finished_is_not_counted_twice():
@@ -200,12 +249,27 @@ class Recorder(ScanProgress):
         self.phases.append(text)
 
 
+class StartOrder:
+    """A plugin object keeping the width of each job as it starts."""
+
+    def __init__(self) -> None:
+        self.widths: list[int] = []
+
+    @hookimpl
+    def overparam_job_started(self, job):
+        self.widths.append(job.point.values["m"])
+
+
 def test_running_tasks_report_their_training_progress_to_the_client(tmp_path):
+    """On one worker thread, the wider of two points (grid order: 96, then 128) starts first:
+    the longest batches go first, so a scan does not end on one started last."""
     plan = plan_file(write_pipeline(tmp_path, SLOW.replace("seed: 4", "seed: 1")))
-    recorder = Recorder()
+    recorder, order = Recorder(), StartOrder()
+    plan.registry.pm.register(order, name="start-order")
     summary = run_plan(plan, RunOptions(cluster=ClusterOptions(workers=1, threads=1), max_ensemble=1,
                                         progress="quiet"), recorder)
     assert summary.ok
+    assert order.widths == [128, 96]
     assert recorder.phases == ["starting a local Dask cluster: 1 worker x 1 torch thread",
                                "running 2 grid points in 2 tasks on 1 worker thread"]
     by_task: dict[str, list[float]] = {}

@@ -37,7 +37,7 @@ from framework.contract.store_layout import Layout
 from framework.plugin_system.hookspecs import HookRelay
 from framework.contract.run_records import MemberResult, RunSummary
 from framework.contract.store_names import Status
-from framework.planning.tasks import WINDOW, Packing, task_seconds
+from framework.planning.tasks import WINDOW, Packing, batch_work, longest_first
 from framework.planning.plan import Job, Plan
 from framework.execution.progress import ScanProgress
 from framework.storage.store import Store
@@ -239,13 +239,10 @@ def _phase(jobs: int, batches: list[list[list[Job]]] | None, slots: int) -> str:
 
 
 def _announced(progress: ScanProgress, prefix: str, batches: Iterator[list[list[Job]]]) -> Iterator[tuple[str, list[list[Job]]]]:
-    """Each batch with its name (``prefix`` + number), its estimated work told to the progress
-    display as it is drawn: the estimate weighs points by their cost (``task_seconds`` of each
-    point alone, the same for every point of a task, so worked out once per task), a width-512
-    point some twenty times a width-64 one."""
+    """Each batch with its name (``prefix`` + number), its estimated work (``batch_work``) told
+    to the progress display as it is drawn."""
     for number, batch in enumerate(batches):
-        work = sum(task_seconds(task[:1]) * len(task) for task in batch)
-        progress.expect(f"{prefix}{number}", work, sum(len(task) for task in batch))
+        progress.expect(f"{prefix}{number}", batch_work(batch), sum(len(task) for task in batch))
         yield f"{prefix}{number}", batch
 
 
@@ -260,7 +257,7 @@ def _run_jobs(plan: Plan, jobs: Iterator[Job], count: int, layout: Layout, buffe
     slots = _slots(client)
     packing = Packing(pipeline.dtype, options.max_ensemble or pipeline.max_ensemble, slots)
     stream = packing.batches(jobs, options.tasks_per_batch)
-    first = list(stream) if count <= WINDOW else None
+    first = longest_first(list(stream)) if count <= WINDOW else None
     progress.phase(_phase(count, first, slots))
     progress.worker_threads(slots)
     prefix = f"{uuid.uuid4().hex[:8]}-batch-"

@@ -2,11 +2,13 @@
 
 The fraction sent is of the batch's time, not of its steps: a logged step's diagnostics can
 cost as much as hundreds of training steps (the chain norms of a width-512 network take about
-a fifth of its task), and the last logged step of a training measures what its first did
-(every diagnostic is due at both ends of its schedule). So the time left is predicted from
-what the batch has measured so far: each training step at the mean time of the steps run, the
-last logged step of each training at the time of its first, the other logged steps at the mean
-time of those run.
+a fifth of its task), and which diagnostics are due differs from one logged step to the next
+(a sparse geometry schedule beside a dense one of the loss; every diagnostic at both ends of
+its schedule). So the time left is predicted from what the batch has measured so far: each
+training step at the mean time of the steps run, each logged step at the mean time of the
+logged steps with the same diagnostics due, and a set of diagnostics not yet measured at the
+time of the measured set that shares most of them (the last logged step of a training, where
+an end-of-training summary joins every other diagnostic, at the time of the first).
 """
 from __future__ import annotations
 
@@ -14,16 +16,29 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from framework.planning.calls import Training
+
 PROGRESS_TOPIC = "overparam-progress"  # the Dask event topic a task's training progress is sent on
 PROGRESS_INTERVAL = 0.5  # seconds between two progress events of one task
 
 
+Due = frozenset[str]  # the diagnostics due at a logged step, as "stage.name"
+
+
+def schedule_of(training: Training) -> tuple[int, tuple[Due, ...]]:
+    """A training's steps, and the diagnostics due at each of its logged steps."""
+    due = [(d.call.stage + "." + d.call.name, set(d.steps)) for d in training.diagnostics]
+    return training.call.params.steps, tuple(frozenset(name for name, steps in due if step in steps)
+                                              for step in training.steps)
+
+
 class StepReporter:
     """Sends a batch's progress at most every ``PROGRESS_INTERVAL`` seconds; does nothing outside
-    a Dask worker (a test, the client). ``trainings`` holds (training steps, logged steps) of
-    each training the batch runs, in the order it runs them."""
+    a Dask worker (a test, the client). ``trainings`` holds (training steps, the diagnostics due
+    at each logged step: ``schedule_of``) of each training the batch runs, in the order it runs
+    them."""
 
-    def __init__(self, name: str | None, points: int, trainings: Sequence[tuple[int, int]]):
+    def __init__(self, name: str | None, points: int, trainings: Sequence[tuple[int, Sequence[Due]]]):
         self.name, self.points, self.trainings = name, points, list(trainings)
         self.worker = None
         if name is not None:
@@ -38,9 +53,8 @@ class StepReporter:
         self.last_fraction = 0.0
         self.current = -1  # the training running, an index of ``trainings``
         self.steps_here = self.logs_here = 0  # done in the current training
-        self.first_log: float | None = None  # seconds of the latest training's first logged step
         self.steps_done, self.step_seconds = 0, 0.0
-        self.other_logs: list[float] = []  # seconds of the logged steps that were not a training's first
+        self.log_seconds: dict[Due, tuple[int, float]] = {}  # logged steps measured and their seconds, by what was due
 
     def started(self) -> None:
         """Tell the client that the batch has started (it fires ``overparam_job_started``)."""
@@ -64,11 +78,9 @@ class StepReporter:
             self.step_seconds += start - self.mark  # the step before this log, if any
             measure(*args)
             self.mark = time.perf_counter()
-            took = self.mark - start
-            if self.logs_here == 0:
-                self.first_log = took
-            else:
-                self.other_logs.append(took)
+            due = self.trainings[self.current][1][self.logs_here]
+            count, seconds = self.log_seconds.get(due, (0, 0.0))
+            self.log_seconds[due] = (count + 1, seconds + self.mark - start)
             self.logs_here += 1
             self._send()
 
@@ -91,18 +103,23 @@ class StepReporter:
     def seconds_left(self) -> float:
         """The batch's time left, predicted from its steps and logged steps measured so far."""
         step = self.step_seconds / self.steps_done if self.steps_done else 0.0
-        ends = self.first_log if self.first_log is not None else 0.0  # a training's first and last logged steps
-        other = sum(self.other_logs) / len(self.other_logs) if self.other_logs else step  # unmeasured: as a step
         left = 0.0
         for index in range(max(0, self.current), len(self.trainings)):
-            steps, logs = self.trainings[index]
+            steps, due = self.trainings[index]
             if index == self.current:
-                steps, ends_left, logs = steps - self.steps_here, 1 if self.logs_here else 2, logs - self.logs_here
-            else:
-                ends_left = 2
-            ends_left = min(ends_left, logs)
-            left += steps * step + ends_left * ends + max(0, logs - ends_left) * other
+                steps, due = steps - self.steps_here, due[self.logs_here:]
+            left += steps * step + sum(self._log_cost(d, step) for d in due)
         return left
+
+    def _log_cost(self, due: Due, step: float) -> float:
+        """A logged step's predicted seconds: the mean of those measured with the same diagnostics
+        due, else of the measured set sharing most of them (the dearer on a tie), else (nothing
+        measured, or nothing due: the training's last step) a step's."""
+        if due in self.log_seconds:
+            count, seconds = self.log_seconds[due]
+            return seconds / count
+        shared = [(len(due & measured), seconds / count) for measured, (count, seconds) in self.log_seconds.items()]
+        return max(shared)[1] if shared and due else step
 
     def _send(self) -> None:
         """The fraction, once a step's time is measured (before, the time left is unknown)."""

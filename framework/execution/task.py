@@ -31,7 +31,7 @@ from framework.engine.tensors import Problem, Weights
 from framework.execution import measured_together
 from framework.execution.ensemble_choice import members_per_run
 from framework.execution.measuring import Measurements, ResultArrays
-from framework.execution.step_reporter import StepReporter
+from framework.execution.step_reporter import StepReporter, schedule_of
 from framework.execution.time_split import TimeSplit
 from framework.execution.training import Trajectory, train
 from framework.planning.calls import Call, Job, Training
@@ -93,7 +93,7 @@ def run_batch(tasks: Sequence[Sequence[Job]], layout: Layout, device: str = "cpu
               name: str | None = None) -> list[list[MemberResult]]:
     """Run tasks one after another (one Dask task of ``planning.tasks.batch_tasks``); one list of
     results per task, as ``run_ensemble`` gives them."""
-    trainings = [(training.call.params.steps, len(set(training.steps))) for jobs in tasks for training in jobs[0].trainings]
+    trainings = [schedule_of(training) for jobs in tasks for training in jobs[0].trainings]
     reporter = StepReporter(name, sum(len(jobs) for jobs in tasks), trainings)
     reporter.started()
     return [run_ensemble(jobs, layout, device, dtype, reporter) for jobs in tasks]

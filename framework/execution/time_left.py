@@ -14,10 +14,15 @@ window) cost the mean of those that were.
 The estimated work is a model (``task_seconds``: products counted at one rate), and time does
 not follow it in proportion: on 2 CPU cores the quick start's tasks of m = 512 took 0.21 of
 their estimate and those of m = 64 0.78, so a rate measured on the small tasks that finish
-first promised the large ones four times too slow. So once tasks of different work have
-finished, seconds = a·work^b is fitted to their times on log scales and each task left costs
-its own fitted seconds; the plain rate serves until then. (Timing running tasks by their pace
-so far as well made resumed scans' estimates worse: a task's first fifth carries its setup.)
+first promised the large ones four times too slow. So each task is priced by what is measured
+of it where enough is: a running task's worker reports the part of its time behind it (its
+steps and logged steps timed, ``framework.execution.step_reporter``), and once that part is
+``PACED`` its time left is the rest of its projected time (before, its setup and first logged
+step weigh too much). Once tasks of different work are timed (finished, or projected to their
+end from their pace), seconds = a·work^b is fitted to their times on log scales and prices
+each other task; the plain rate serves until then. The scan submits its largest batches
+first (``framework.planning.tasks.longest_first``), so the tasks that decide its end are the
+first timed.
 """
 from __future__ import annotations
 
@@ -28,13 +33,24 @@ from dataclasses import dataclass
 
 SPREAD = 1.5  # the timed tasks' largest over smallest work from which the power law is fitted
 EXPONENTS = (0.2, 1.5)  # the fitted exponent b is kept within these
+PACED = 0.1  # the part of a running task's time behind it from which it is priced by its own pace
 
 
 @dataclass
 class _Running:
-    fraction: float  # of its training done
+    fraction: float  # of its time behind it, as its worker last reported
     points: int
-    began: float  # when its first progress event came
+    began: float  # when it started (or its first progress event came)
+    reported: float  # when its last progress event came
+
+    def projected(self) -> float:
+        """Its whole time, from its pace up to its last report."""
+        return (self.reported - self.began) / self.fraction
+
+    def left(self, now: float) -> float:
+        """Its time left: at its last report, the rest of its projected time; since then, less
+        the time gone (a report that is late does not make it slower)."""
+        return max(0.0, (1 - self.fraction) * self.projected() - (now - self.reported))
 
 
 class TimeLeft:
@@ -72,7 +88,7 @@ class TimeLeft:
             if task in self._finished:
                 return
             began = self._began.setdefault(task, now)
-            self._running[task] = _Running(min(1.0, max(0.0, fraction)), points, began)
+            self._running[task] = _Running(min(1.0, max(0.0, fraction)), points, began, now)
 
     def finished(self, task: str, now: float) -> None:
         with self._lock:
@@ -92,32 +108,34 @@ class TimeLeft:
                     sum(r.fraction * r.points for r in self._running.values()))
 
     def seconds(self, now: float) -> float:
-        """Seconds left; NaN before any work is measured."""
+        """Seconds left; NaN until a task has finished or has ``PACED`` of its time behind it
+        (before, a task's setup and first logged step would be taken for its pace: the quick
+        start's first frames said 10 minutes for 35 s)."""
         with self._lock:
             done = self._done_work + sum(r.fraction * self._work_of(t, r.points) for t, r in self._running.items())
             busy = self._busy + sum(now - r.began for r in self._running.values())
-            if done <= 0 or busy <= 0:
+            paced = self._timed or any(r.fraction >= PACED for r in self._running.values())
+            if done <= 0 or busy <= 0 or not paced:
                 return float("nan")
-            cost = self._fitted_cost()
-            if cost is None:
-                rate = done / busy  # work per busy thread-second
-                total = self._announced_work + (self.points - self._announced_points) * self._unit()
-                tasks_left = [(1 - r.fraction) * self._work_of(t, r.points) for t, r in self._running.items()]
-                tasks_left += [work for task, work in self._work.items() if task not in self._running]
-                longest = max(tasks_left, default=0.0)
-                return max(max(0.0, total - done) / (rate * max(1, self.slots)), longest / rate)
-            seconds_left = [(1 - r.fraction) * cost(self._work_of(t, r.points)) for t, r in self._running.items()]
+            cost = self._fitted_cost() or (lambda work: work * busy / done)  # else the plain rate
+            seconds_left = [r.left(now) if r.fraction >= PACED else (1 - r.fraction) * cost(self._work_of(t, r.points))
+                            for t, r in self._running.items()]
             seconds_left += [cost(work) for task, work in self._work.items() if task not in self._running]
+            total, longest = sum(seconds_left), max(seconds_left, default=0.0)
             unannounced = self.points - self._announced_points
-            if unannounced > 0:
+            if unannounced > 0:  # tasks of the announced ones' mean size and work
                 per_task = self._announced_points / max(1, len(self._work) + len(self._finished))
-                seconds_left.append(unannounced / per_task * cost(per_task * self._unit()))
-        return max(sum(seconds_left) / max(1, self.slots), max(seconds_left, default=0.0))
+                each = cost(per_task * self._unit())
+                total, longest = total + unannounced / per_task * each, max(longest, each)
+        return max(total / max(1, self.slots), longest)
 
     def _fitted_cost(self) -> Callable[[float], float] | None:
-        """seconds = a·work^b fitted to the timed tasks, as a function of the work; None while
+        """seconds = a·work^b fitted to the timed tasks (finished, or running with ``PACED`` of
+        their time behind them, at their projected time), as a function of the work; None while
         they are too few or too alike. Called under the lock."""
-        timed = [(work, seconds) for work, seconds in self._timed if work > 0 and seconds > 0]
+        timed = self._timed + [(self._work_of(t, r.points), r.projected())
+                               for t, r in self._running.items() if r.fraction >= PACED]
+        timed = [(work, seconds) for work, seconds in timed if work > 0 and seconds > 0]
         if len(timed) < 2 or max(w for w, _ in timed) < SPREAD * min(w for w, _ in timed):
             return None
         x = [math.log(work) for work, _ in timed]
