@@ -5,7 +5,9 @@ after the first tenth of the scan's points, relative to the time left where at l
 ``FLOOR`` seconds were (nearer the end, a frame is judged by its error in seconds).
 
 A run of the pipeline from scratch, then (``--resume-at K``) a run interrupted with Ctrl-C
-once K points are done and resumed: the resumed run's trace is the second table. The runs
+once K points are done and resumed, once every process of the interrupted run has ended (its
+cluster's workers outlive its client by seconds, and a resumed run sharing the cores with them
+would time its first batches slow): the resumed run's trace is the second table. The runs
 go through the Python API in this process, on its shared local cluster.
 
     python benchmarks/eta_accuracy.py pipelines/quickstart.yaml [--resume-at 6]
@@ -62,6 +64,13 @@ def interrupted(pipeline: Path, store: Path, stop_after: int) -> None:
             os.killpg(run.pid, signal.SIGINT)
             break
     run.wait()
+    gone_by = time.monotonic() + 60  # its local cluster's workers may outlive it: the resumed run must not share the cores
+    while time.monotonic() < gone_by:
+        try:
+            os.killpg(run.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
 
 
 def report(title: str, seen: list[tuple[float, float, int, float]]) -> tuple[float, float]:

@@ -204,6 +204,26 @@ def test_a_batch_prices_each_logged_step_by_the_diagnostics_due_at_it():
     assert fraction <= spent / (spent + 0.3) + 1e-9
 
 
+def test_a_batch_prices_setups_and_first_steps_apart_from_the_steps_they_precede():
+    """Two trainings of 100 steps each, logged at both ends. The first has taken 0.2 s of setup
+    before its first logged step, 0.2 s for its first step (which builds what later steps
+    reuse) and 2 ms for each of 19 more: left are 80 steps of 2 ms, and the second training's
+    setup, first step and 99 steps, about 0.76 s in all. One mean over the steps would take the
+    setup and the first step for 20 ms a step and say about 4 s."""
+    due = [frozenset({"watch.loss"})] * 2
+    reporter = StepReporter(None, 1, [(100, due), (100, due)])
+    on_log, on_step = reporter.training(lambda *_: None)
+    time.sleep(0.2)
+    on_log(0)
+    time.sleep(0.2)
+    on_step(1, 100)
+    for step in range(2, 21):
+        time.sleep(0.002)
+        on_step(step, 100)
+    expected = 80 * 0.002 + 0.2 + 0.2 + 99 * 0.002
+    assert expected - 0.05 <= reporter.seconds_left() <= expected * 1.5
+
+
 def test_a_progress_event_arriving_after_its_task_finished_is_not_counted_twice():
     progress = ScanProgress("quiet")
     progress.start(total=2)
