@@ -10,11 +10,10 @@ bound as a dashed line, and judges the worst value over steps and layers with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from matplotlib.axes import Axes
 
 from framework.contract.claim import Claim
 from framework.report.fits import MIN_REPLICAS
@@ -22,6 +21,9 @@ from framework.report.plotting import color, finish, median_band
 from framework.report.scaling import MAX_SERIES
 from framework.contract.verdicts import Assessment, Verdict
 from framework.contract.store_view import DEPTH_AXIS, WIDTH_AXIS, StoreView
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
 
 LAYER = "layer"
 

@@ -7,16 +7,18 @@ Every figure is saved twice beside the report: PNG (for report.md and quick view
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 import textwrap
 import warnings
 from pathlib import Path
 
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 PANEL_SIZE = (4.6, 3.6)
 MIN_WIDTH = 6.0
@@ -32,6 +34,9 @@ def panels(count: int, title: str) -> tuple[Figure, list[Axes]]:
     columns = min(count, MAX_COLUMNS)
     rows = -(-count // columns)
     width = max(MIN_WIDTH, PANEL_SIZE[0] * columns)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(width, PANEL_SIZE[1] * rows + 0.5), layout="constrained")
     FigureCanvasAgg(figure)
     axes = figure.subplots(rows, columns, squeeze=False).ravel().tolist()
@@ -81,6 +86,8 @@ def _mantissa_two_five(value: float, _position: object = None) -> str:
 
 def _log_labels(axis, ticks: np.ndarray | None) -> None:
     """Readable labels on a log axis: the given ticks (grid values) or decades plus 2 and 5."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullFormatter, NullLocator
+
     if ticks is not None:
         axis.set_major_locator(FixedLocator(np.asarray(ticks, dtype=float)))
         axis.set_major_formatter(FuncFormatter(_plain))

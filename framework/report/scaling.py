@@ -8,12 +8,13 @@ largest width when the series differ in m, since the theorems hold for m large e
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
-from matplotlib.axes import Axes
 
 from framework.report.fits import LineFit, fit_exponential, fit_growth, fit_power_law
 from framework.report.plotting import color, finish, median_band
@@ -26,6 +27,9 @@ from framework.report.verdicts import (
     with_regime,
 )
 from framework.contract.store_view import DEPTH_AXIS, WIDTH_AXIS, StoreView
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
 
 MAX_SERIES = 8
 AXIS_LABELS = {WIDTH_AXIS: "width m (neurons)", DEPTH_AXIS: "sequence length L (layers)", "n": "sequences n",

@@ -13,11 +13,10 @@ the axis) or ``none`` (the paper says nothing: the fits are descriptive).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
-from matplotlib.axes import Axes
 
 from framework.contract.claim import Claim
 from framework.contract.reductions import reduce
@@ -36,6 +35,9 @@ from framework.report.scaling import (
 from framework.contract.verdicts import Assessment, Verdict
 from framework.report.verdicts import UNMEASURED, exponent_verdict
 from framework.contract.store_view import WIDTH_AXIS, StoreView
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
 
 OPPOSITE = {"below": "above", "above": "below"}
 

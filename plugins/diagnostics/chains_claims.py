@@ -6,17 +6,21 @@ as √m.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.axes import Axes
 
 from overparam import Assessment, Claim, StoreView
 from overparam.claims import (
     DEPTH_AXIS, MAX_SERIES, ReferenceLine, ScalingLawClaim, ScalingPanel, Series, color, decide, draw_series,
     exponent_verdict, finish, judged, median_band, series_of,
 )
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
 
 NAIVE_GROWTH = math.sqrt(2)
 CHAINS_FIGURE = "chains"

@@ -6,17 +6,21 @@
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from matplotlib.axes import Axes
 
 from overparam import Assessment, Claim, StoreView, Verdict
 from overparam.claims import (
     DEPTH_AXIS, LayerProfiles, LayerThresholdClaim, ReferenceLine, Series, by_layer, decide, draw_series,
     exponent_verdict, finish, fit_numbers, judged, scaling_axes, series_of, series_selections,
 )
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
 
 HALF = 0.5
 LAYERS_FIGURE = "layers"

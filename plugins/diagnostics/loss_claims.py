@@ -17,16 +17,20 @@ Theorem 3: ‖∇f(W)‖_F² ≥ δ/poly(ρ) · m · f(W) within poly(ϱ)/√m o
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
-from matplotlib.axes import Axes
 
 from overparam import Assessment, Claim, Column, StoreView, Verdict
 from overparam.claims import (
     ScalingLawClaim, ScalingPanel, WIDTH_AXIS, color, decide, finish, interval_verdict, median_band, t_interval,
 )
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
 
 TARGET = 1e-2
 FLOOR = 1e-9

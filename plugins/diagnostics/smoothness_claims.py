@@ -6,17 +6,21 @@ not grow with m, tested as an exponent in m at most 0.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
-from matplotlib.axes import Axes
 
 from overparam import Assessment, Claim, StoreView, Verdict
 from overparam.claims import (
     ReferenceLine, Series, WIDTH_AXIS, color, decide, draw_series, exponent_verdict, finish, fit_numbers, judged,
     scaling_axes, series_of,
 )
+
+if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
+    from matplotlib.axes import Axes
 
 TERMS = ("semi_smoothness_gap", "semi_smoothness_norm", "semi_smoothness_sqrt_f_norm", "semi_smoothness_m_norm2")
 RATIO = "remainder / (m^(1/3)√f‖W'‖ + m‖W'‖²)"
