@@ -157,6 +157,22 @@ def test_a_running_task_past_a_tenth_of_its_time_is_priced_by_its_own_pace():
     assert estimate.seconds(3.5) == pytest.approx(1.5, rel=1e-12)
 
 
+def test_a_running_task_whose_worker_says_its_time_left_is_priced_by_that_not_by_a_stalled_fraction():
+    """The fraction a worker sends never goes back (it draws the bar), so when its prediction of
+    the time left grows (a part of the task that costs more than the first measures), the same
+    fraction comes again and again: read as pace, 0.5 after 2 s and still 0.5 after 4 s would
+    say 4 s left. The worker's own prediction (3 s at t = 4) prices the task instead, less the
+    time since it came."""
+    estimate = TimeLeft(points=1)
+    estimate.expect("task", 1.0, 1)
+    estimate.started("task", 0.0)
+    estimate.progress("task", 0.5, 1, 2.0, left=2.0)
+    assert estimate.seconds(2.0) == pytest.approx(2.0, rel=1e-12)
+    estimate.progress("task", 0.5, 1, 4.0, left=3.0)
+    assert estimate.seconds(4.0) == pytest.approx(3.0, rel=1e-12)
+    assert estimate.seconds(5.0) == pytest.approx(2.0, rel=1e-12)
+
+
 def test_running_tasks_projected_from_their_pace_fit_the_power_law_for_the_tasks_not_started():
     """Seconds = √work: a finished task of work 1 took 1 s, a running one of work 16 is at a
     quarter of its time after 1 s (4 s projected); a waiting task of work 4 will take 2 s,
@@ -259,11 +275,13 @@ class Recorder(ScanProgress):
     def __init__(self) -> None:
         super().__init__("quiet")
         self.events: list[tuple[str, float, int]] = []
+        self.predicted: list[float | None] = []
         self.phases: list[str] = []
 
-    def task_progress(self, task: str, fraction: float, points: int) -> None:
+    def task_progress(self, task: str, fraction: float, points: int, left: float | None = None) -> None:
         self.events.append((task, fraction, points))
-        super().task_progress(task, fraction, points)
+        self.predicted.append(left)
+        super().task_progress(task, fraction, points, left)
 
     def phase(self, text: str) -> None:
         self.phases.append(text)
@@ -299,6 +317,7 @@ def test_running_tasks_report_their_training_progress_to_the_client(tmp_path):
     assert by_task, "no progress event arrived"  # each task trains 2500 steps, about a second
     for fractions in by_task.values():
         assert all(0 < f <= 1 for f in fractions) and fractions == sorted(fractions)
+    assert all(left is not None and left >= 0 for left in recorder.predicted)  # each event says its time left
 
 
 def test_the_counts_shown_always_add_up_to_the_scan(tmp_path):

@@ -219,7 +219,7 @@ def _on_event(progress: ScanProgress, started: _StartedJobs, prefix: str) -> Any
             progress.task_started(message["task"])
             started(message["task"])
         else:
-            progress.task_progress(message["task"], message["fraction"], message["points"])
+            progress.task_progress(message["task"], message["fraction"], message["points"], message.get("left"))
     return handle
 
 

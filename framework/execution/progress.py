@@ -136,9 +136,10 @@ class ScanProgress:
             self._bar.update(self._task, completed=self.completed(), points=f"{self.finished}/{self.total}",
                              counts=self._counts_text(), eta=format_seconds(self.estimate()))
 
-    def task_progress(self, task: str, fraction: float, points: int) -> None:
-        """A running task has trained ``fraction`` of its steps; it holds ``points`` grid points."""
-        self.time_left.progress(task, fraction, points, time.perf_counter())
+    def task_progress(self, task: str, fraction: float, points: int, left: float | None = None) -> None:
+        """A running task has done ``fraction`` of its time and predicts ``left`` seconds more
+        (when it says); it holds ``points`` grid points."""
+        self.time_left.progress(task, fraction, points, time.perf_counter(), left)
         self._refresh()
 
     def task_started(self, task: str) -> None:

@@ -147,9 +147,13 @@ class StepReporter:
         return max(shared)[1] if shared and due else step
 
     def _send(self) -> None:
-        """The fraction, once a step's time is measured (before, the time left is unknown)."""
+        """The fraction (for the bar, which never goes back) and the time left as predicted now
+        (for the estimate: a prediction that grows would stall the fraction, and a stalled
+        fraction read as pace says the batch slows down), once a step's time is measured
+        (before, the time left is unknown)."""
         if self.worker is None or not self.steps_done or time.monotonic() - self.sent < PROGRESS_INTERVAL:
             return
         self.sent = time.monotonic()
         self.last_fraction = max(self.last_fraction, self.fraction())  # a bar never goes back
-        self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "fraction": self.last_fraction, "points": self.points})
+        self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "fraction": self.last_fraction, "points": self.points,
+                                               "left": self.seconds_left()})

@@ -15,12 +15,12 @@ The estimated work is a model (``task_seconds``: products counted at one rate), 
 not follow it in proportion: on 2 CPU cores the quick start's tasks of m = 512 took 0.21 of
 their estimate and those of m = 64 0.78, so a rate measured on the small tasks that finish
 first promised the large ones four times too slow. So each task is priced by what is measured
-of it where enough is: a running task's worker reports the part of its time behind it (its
-steps and logged steps timed, ``framework.execution.step_reporter``), and once that part is
-``PACED`` its time left is the rest of its projected time (before, its setup and first logged
-step weigh too much). Once tasks of different work are timed (finished, or projected to their
-end from their pace), seconds = a·work^b is fitted to their times on log scales and prices
-each other task; the plain rate serves until then. The scan submits its largest batches
+of it where enough is: a running task's worker reports the part of its time behind it and
+the time it has left (its steps and logged steps timed, ``framework.execution.step_reporter``),
+and once that part is ``PACED`` its time left is what its worker last predicted, less the time
+since (before, its setup and first logged step weigh too much). Once tasks of different work are timed (finished, or projected to their
+end from their pace once ``FIT_PACED`` of it is behind them), seconds = a·work^b is fitted
+to their times on log scales and prices each other task; the plain rate serves until then. The scan submits its largest batches
 first (``framework.planning.tasks.longest_first``), so the tasks that decide its end are the
 first timed.
 """
@@ -34,6 +34,7 @@ from dataclasses import dataclass
 SPREAD = 1.5  # the timed tasks' largest over smallest work from which the power law is fitted
 EXPONENTS = (0.2, 1.5)  # the fitted exponent b is kept within these
 PACED = 0.1  # the part of a running task's time behind it from which it is priced by its own pace
+FIT_PACED = 0.25  # and from which its projected time joins the power law's fit
 
 
 @dataclass
@@ -42,15 +43,18 @@ class _Running:
     points: int
     began: float  # when it started (or its first progress event came)
     reported: float  # when its last progress event came
+    predicted: float | None = None  # the time left its worker predicted then, if it said
 
     def projected(self) -> float:
-        """Its whole time, from its pace up to its last report."""
-        return (self.reported - self.began) / self.fraction
+        """Its whole time: its time up to its last report and the time left its worker predicted
+        then, or else from its pace up to that report."""
+        spent = self.reported - self.began
+        return spent + self.predicted if self.predicted is not None else spent / self.fraction
 
     def left(self, now: float) -> float:
         """Its time left: at its last report, the rest of its projected time; since then, less
         the time gone (a report that is late does not make it slower)."""
-        return max(0.0, (1 - self.fraction) * self.projected() - (now - self.reported))
+        return max(0.0, self.projected() - (now - self.began))
 
 
 class TimeLeft:
@@ -82,13 +86,14 @@ class TimeLeft:
             if task not in self._finished:
                 self._began.setdefault(task, now)
 
-    def progress(self, task: str, fraction: float, points: int, now: float) -> None:
-        """``task`` (of ``points`` grid points) has done ``fraction`` of its work."""
+    def progress(self, task: str, fraction: float, points: int, now: float, left: float | None = None) -> None:
+        """``task`` (of ``points`` grid points) has done ``fraction`` of its work, and its worker
+        predicts ``left`` seconds more (when it says)."""
         with self._lock:
             if task in self._finished:
                 return
             began = self._began.setdefault(task, now)
-            self._running[task] = _Running(min(1.0, max(0.0, fraction)), points, began, now)
+            self._running[task] = _Running(min(1.0, max(0.0, fraction)), points, began, now, left)
 
     def finished(self, task: str, now: float) -> None:
         with self._lock:
@@ -130,11 +135,13 @@ class TimeLeft:
         return max(total / max(1, self.slots), longest)
 
     def _fitted_cost(self) -> Callable[[float], float] | None:
-        """seconds = a·work^b fitted to the timed tasks (finished, or running with ``PACED`` of
-        their time behind them, at their projected time), as a function of the work; None while
-        they are too few or too alike. Called under the lock."""
+        """seconds = a·work^b fitted to the timed tasks (finished, or running with ``FIT_PACED``
+        of their time behind them, at their projected time: earlier, two running tasks' noisy
+        projections made a flat law that priced the quick start's small tasks like its large
+        ones), as a function of the work; None while they are too few or too alike. Called
+        under the lock."""
         timed = self._timed + [(self._work_of(t, r.points), r.projected())
-                               for t, r in self._running.items() if r.fraction >= PACED]
+                               for t, r in self._running.items() if r.fraction >= FIT_PACED]
         timed = [(work, seconds) for work, seconds in timed if work > 0 and seconds > 0]
         if len(timed) < 2 or max(w for w, _ in timed) < SPREAD * min(w for w, _ in timed):
             return None
