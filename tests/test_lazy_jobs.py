@@ -67,3 +67,27 @@ def test_a_problem_at_some_grid_points_names_the_first_and_counts_every_one(tmp_
     # m = 0 at 1 x 2 x 2 x 50 = 200 of the 600 points, first at m=0, delta=0.1, scale=1.0, seed=0
     message = str(refused.value)
     assert "(at m=0, delta=0.1, scale=1.0, seed=0 and 199 more grid points)" in message, message
+
+
+def test_a_seed_is_the_blake2b_of_its_labels_json_whatever_their_types():
+    """derive_seed's definition (framework/engine/seeds.py): the top 63 bits of blake2b over
+    json.dumps([root, *labels], sort_keys=True, default=str), computed here from that definition
+    for plain scalars (which take a faster path), numpy integers, tuples, dicts and None: every
+    store's seeds stay what they were."""
+    import hashlib
+    import json
+
+    import numpy as np
+
+    from framework.engine.seeds import derive_seed
+
+    def by_definition(root, *labels):
+        text = json.dumps([root, *labels], sort_keys=True, default=str)
+        return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big") >> 1
+
+    cases = [(0, "stage", "data", 0), (7, "stage", "diagnose", 2499), (2**62, "stage", "ünïcode\n\"", -3),
+             (3, "stage", "train", 1.5), (3, "stage", "train", True), (3, "stage", "train", None),
+             (3, "stage", "train", np.int64(4)), (3, "stage", "train", (1, "a")), (3, "x", {"b": 1, "a": [2]})]
+    for case in cases:
+        assert derive_seed(*case) == by_definition(*case), case
+    assert derive_seed(3, "stage", "train", np.int64(4)) != derive_seed(3, "stage", "train", 4)  # str(4) is quoted

@@ -65,19 +65,20 @@ def representatives(grid: Grid, dims: tuple[int, ...]) -> Iterator[tuple[tuple[i
         yield key, grid.point_at(tuple(index)), shared
 
 
-def _reseeded(call: Call, root: int, replica: object) -> Call:
-    return Call(call.stage, call.kind, call.name, call.component, call.params, stage_seed(root, call.stage, replica))
-
-
 def job_at(template: Job, point: GridPoint, root: int) -> Job:
     """The job of ``point`` from the resolution of its representative: the same parameters,
-    the point's own seeds."""
+    the point's own seeds (one per stage: the diagnostics of a stage share theirs)."""
     replica = point.values.get("seed", 0)
-    trainings = tuple(Training(_reseeded(t.call, root, replica),
-                               tuple(DiagnosticCall(_reseeded(d.call, root, replica), d.steps) for d in t.diagnostics))
+    seeds: dict[str, int] = {}
+
+    def reseeded(call: Call) -> Call:
+        if call.stage not in seeds:
+            seeds[call.stage] = stage_seed(root, call.stage, replica)
+        return Call(call.stage, call.kind, call.name, call.component, call.params, seeds[call.stage])
+
+    trainings = tuple(Training(reseeded(t.call), tuple(DiagnosticCall(reseeded(d.call), d.steps) for d in t.diagnostics))
                       for t in template.trainings)
-    return Job(point, _reseeded(template.data, root, replica), _reseeded(template.init, root, replica), trainings,
-               template.shape, template.model)
+    return Job(point, reseeded(template.data), reseeded(template.init), trainings, template.shape, template.model)
 
 
 class Jobs(Sequence[Job]):

@@ -344,20 +344,27 @@ class Store:
                 self._write_chunk(chunk_region(chunk, chunks, self.grid_shape), members)
 
     def _write_chunk(self, region: tuple[slice, ...], results: list[MemberResult]) -> None:
-        starts = tuple(s.start for s in region)
-        local = [tuple(i - start for i, start in zip(result.index, starts)) for result in results]
+        """Each variable's block of the unit updated at the points at once (a point written twice
+        takes its later values): a unit holds thousands of tiny points."""
+        starts = np.array([s.start for s in region], dtype=np.int64)
+        local = tuple((np.array([result.index for result in results], dtype=np.int64) - starts).T)
         for name, variable in self.layout.variables.items():
-            missing = np.full(self.layout.shape(variable), missing_value(variable.dtype))
+            shape = self.layout.shape(variable)
+            nothing = np.full(shape, np.nan)
+            measured = np.stack([nothing if result.values.get(name) is None else result.values[name]
+                                 for result in results])  # each shaped by the layout (``ResultArrays``)
             block = np.asarray(self.array(name)[region])
-            for at, result in zip(local, results):
-                values = result.values.get(name)
-                block[at] = missing if values is None else as_stored(values, variable.dtype)
+            block[local] = as_stored(measured, variable.dtype)
             self.array(name)[region] = block
         for name, run in RUN_VARIABLES.items():  # status last: the commit mark
             block = np.asarray(self.array(name)[region])
-            for at, result in zip(local, results):
-                value = getattr(result, name) if name != "status" else STATUS_CODE[result.status]
-                block[at] = self.per_training(value, run.fill) if run.per_training else value
+            if name == "status":
+                values: Any = np.array([STATUS_CODE[result.status] for result in results])
+            elif run.per_training:
+                values = np.array([self.per_training(getattr(result, name), run.fill) for result in results])
+            else:
+                values = np.array([getattr(result, name) for result in results], dtype=block.dtype)
+            block[local] = values
             self.array(name)[region] = block
 
     def per_training(self, values: tuple, fill: Any) -> Any:
