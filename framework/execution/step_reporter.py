@@ -115,9 +115,7 @@ class StepReporter:
 
     def fraction(self) -> float:
         """The part of the batch's time behind it: time so far over time so far and time left."""
-        spent = time.perf_counter() - self.began
-        left = self.seconds_left()
-        return spent / (spent + left) if spent + left > 0 else 0.0
+        return _part(time.perf_counter() - self.began, self.seconds_left())
 
     def seconds_left(self) -> float:
         """The batch's time left, predicted from its setups, steps and logged steps measured so far."""
@@ -154,6 +152,12 @@ class StepReporter:
         if self.worker is None or not self.steps_done or time.monotonic() - self.sent < PROGRESS_INTERVAL:
             return
         self.sent = time.monotonic()
-        self.last_fraction = max(self.last_fraction, self.fraction())  # a bar never goes back
+        left = self.seconds_left()  # a bar never goes back; the estimate takes the prediction as it is
+        self.last_fraction = max(self.last_fraction, _part(time.perf_counter() - self.began, left))
         self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "fraction": self.last_fraction, "points": self.points,
-                                               "left": self.seconds_left()})
+                                               "left": left})
+
+
+def _part(spent: float, left: float) -> float:
+    """The part of a time behind: spent over spent and left."""
+    return spent / (spent + left) if spent + left > 0 else 0.0

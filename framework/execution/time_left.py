@@ -18,11 +18,12 @@ first promised the large ones four times too slow. So each task is priced by wha
 of it where enough is: a running task's worker reports the part of its time behind it and
 the time it has left (its steps and logged steps timed, ``framework.execution.step_reporter``),
 and once that part is ``PACED`` its time left is what its worker last predicted, less the time
-since (before, its setup and first logged step weigh too much). Once tasks of different work are timed (finished, or projected to their
-end from their pace once ``FIT_PACED`` of it is behind them), seconds = a·work^b is fitted
-to their times on log scales and prices each other task; the plain rate serves until then. The scan submits its largest batches
-first (``framework.planning.tasks.longest_first``), so the tasks that decide its end are the
-first timed.
+since (before, its setup and first logged step weigh too much). Once tasks of different work
+are timed (finished, or projected to their end from their pace once ``FIT_PACED`` of it is
+behind them), seconds = a·work^b is fitted to their times on log scales and prices each other
+task; the plain rate serves until then. The scan submits its largest batches first
+(``framework.planning.tasks.longest_first``), so the tasks that decide its end are the first
+timed.
 """
 from __future__ import annotations
 

@@ -7,12 +7,11 @@ Every figure is saved twice beside the report: PNG (for report.md and quick view
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import math
 import textwrap
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
