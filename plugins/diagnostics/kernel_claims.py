@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from overparam import Column
 from overparam.claims import ReferenceLine, ScalingLawClaim, ScalingPanel
+from plugins.diagnostics.linearization_claims import against_prediction_panels
 
 
 class KernelLowerBound(ScalingLawClaim):
@@ -100,13 +101,7 @@ class TrainingFollowsKernel(ScalingLawClaim):
     figure = "kernel_prediction"
     figure_title = "Network against GD on its infinite-width kernel (same r_0 and step size), max over training"
     order = 114
-    panels = (
-        ScalingPanel("kernel_prediction_gap", reduce="max", name="max_t ‖r_t − r_∞,t‖/‖r_0‖", judged=True,
-                     listed="fit and medians", ylabel=r"$\max_t\ \|r_t-r^{\infty}_t\|/\|r_0\|$",
-                     references=(ReferenceLine(-0.5, "∝ m^(−1/2) (through first point)"),)),
-        ScalingPanel("kernel_prediction_loss_gap", reduce="max", name="max_t |f_t − f_∞,t|/f_0",
-                     ylabel=r"$\max_t\ |f_t-f^{\infty}_t|/f_0$"),
-    )
+    panels = against_prediction_panels("kernel_prediction_gap", "kernel_prediction_loss_gap", "∞", r"\infty")
     bound = 0.0
     allowed = "below"
     columns = (Column("max kernel prediction gap", "kernel_prediction_gap", "max"),)
