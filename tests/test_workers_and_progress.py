@@ -111,6 +111,13 @@ def test_the_estimate_weighs_points_by_their_work_and_ends_with_the_longest_task
     assert wider.seconds(1.0) == pytest.approx((14 + unannounced - 1.0) / 2, rel=1e-12)
 
 
+def run_for_a_second(estimate: TimeLeft, task: str) -> None:
+    """``task`` starts at t = 0, reports half of its time behind it at 0.5 s and finishes at 1 s."""
+    estimate.started(task, 0.0)
+    estimate.progress(task, 0.5, 1, 0.5)
+    estimate.finished(task, 1.0)
+
+
 def test_once_tasks_of_different_work_have_finished_time_left_follows_their_power_law():
     """Tasks whose seconds grow as the square root of their estimated work (as wide networks beat
     a count of products): after tasks of work 1 and 4 took 1 s and 2 s, a task of work 16 left
@@ -118,9 +125,7 @@ def test_once_tasks_of_different_work_have_finished_time_left_follows_their_powe
     estimate = TimeLeft(points=3, slots=1)
     for name, work in (("small", 1.0), ("medium", 4.0), ("large", 16.0)):
         estimate.expect(name, work, 1)
-    estimate.started("small", 0.0)
-    estimate.progress("small", 0.5, 1, 0.5)
-    estimate.finished("small", 1.0)
+    run_for_a_second(estimate, "small")
     assert estimate.seconds(1.0) == pytest.approx(20.0, rel=1e-12)  # one timed task: the rate, 1 unit a second
     estimate.started("medium", 1.0)
     estimate.progress("medium", 0.5, 1, 2.0)
@@ -146,9 +151,7 @@ def test_a_running_task_past_a_tenth_of_its_time_is_priced_by_its_own_pace():
     estimate = TimeLeft(points=2, slots=2)
     estimate.expect("timed", 1.0, 1)
     estimate.expect("big", 10.0, 1)
-    estimate.started("timed", 0.0)
-    estimate.progress("timed", 0.5, 1, 0.5)
-    estimate.finished("timed", 1.0)  # one unit a second
+    run_for_a_second(estimate, "timed")
     estimate.started("big", 1.0)
     estimate.progress("big", 0.05, 1, 1.5)
     assert estimate.seconds(1.5) == pytest.approx(0.95 * 10.0, rel=1e-12)
@@ -180,9 +183,7 @@ def test_running_tasks_projected_from_their_pace_fit_the_power_law_for_the_tasks
     estimate = TimeLeft(points=3, slots=1)
     for name, work in (("small", 1.0), ("large", 16.0), ("waiting", 4.0)):
         estimate.expect(name, work, 1)
-    estimate.started("small", 0.0)
-    estimate.progress("small", 0.5, 1, 0.5)
-    estimate.finished("small", 1.0)
+    run_for_a_second(estimate, "small")
     estimate.started("large", 1.0)
     estimate.progress("large", 0.25, 1, 2.0)
     assert estimate.seconds(2.0) == pytest.approx(3.0 + 2.0, rel=1e-9)
