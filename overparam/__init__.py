@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "Optimizer": "framework.contract.components",
     "Diagnostic": "framework.contract.diagnostic",
     "Model": "framework.contract.model",
+    "ModelParams": "framework.contract.model",
     "Claim": "framework.contract.claim",
     "Params": "framework.contract.components",
     "InitializerParams": "framework.contract.components",
@@ -85,6 +86,7 @@ if TYPE_CHECKING:
     from framework.contract.diagnostic import Output as Output
     from framework.contract.diagnostic import ProblemShape as ProblemShape
     from framework.contract.model import Model as Model
+    from framework.contract.model import ModelParams as ModelParams
     from framework.contract.sparse_schedule import SparseScheduleParams as SparseScheduleParams
     from framework.contract.store_view import StoreView as StoreView
     from framework.contract.verdicts import Assessment as Assessment

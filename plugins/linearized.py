@@ -48,7 +48,7 @@ class LinearizedNetwork(Network):
         return self.model.loss_outputs(outputs)
 
     def around(self, initial: Weights, problem: Problem) -> Network:
-        return LinearizedNetwork(self.model, initial, problem, self.trained)
+        return LinearizedNetwork(self.model.around(initial, problem), initial, problem, self.trained)
 
     def _check(self, problem: Problem) -> None:
         if problem.X.shape != self.problem.X.shape:

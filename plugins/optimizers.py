@@ -81,6 +81,7 @@ class MinibatchSGD(Optimizer):
 
     name: ClassVar[str] = "minibatch"
     Params: ClassVar[type[Params]] = MinibatchParams
+    full_batch: ClassVar[bool] = False
 
     def batch_size(self, params: OptimizerParams) -> int:
         return params.batch_size

@@ -259,12 +259,17 @@ class Optimizer(Component, ABC, Generic[OptimizerParamsT]):
     A rule whose ``step`` is a pure function of the weights and learning rates (no host
     synchronization, nothing kept in Python between steps) sets ``capturable = True``: on a GPU
     its steps then run as one replayed CUDA graph (``framework.execution.captured_step``).
+
+    A rule that steps on some of the sequences at a time (SGD) sets ``full_batch = False``: a
+    network defined on the whole training set (a model's ``output_scale``, centered on each
+    sequence's initial output) is then refused for it when the pipeline is validated.
     """
 
     kind: ClassVar[str] = "optimizer"
     Params: ClassVar[type[ParamsSchema]] = OptimizerParams
     keeps_padding_zero: ClassVar[bool] = True
     capturable: ClassVar[bool] = False
+    full_batch: ClassVar[bool] = True
 
     def start(self, params: OptimizerParamsT, problem: Problem, seeds: Sequence[int]) -> Any:
         """The rule's state for an ensemble whose members have these seeds."""

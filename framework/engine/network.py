@@ -133,8 +133,10 @@ class Network:
 
     def gradient(self, weights: Weights, problem: Problem, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
-        """``∇f`` for each weight named in ``trained`` (``Jᵀ r``; by autograd unless overridden)."""
-        return self._autograd_pullback(weights, problem, None, trained)
+        """``∇f`` for each weight named in ``trained`` (``Jᵀ r``, r the residuals of ``state`` where
+        given: a network that shifts the residuals, ``OutputScaled``, passes its own; by autograd
+        unless overridden)."""
+        return self._autograd_pullback(weights, problem, None if state is None else state.residual_members, trained)
 
     def pullback(self, weights: Weights, problem: Problem, residual: Tensor, trained: Collection[str],
                  state: Forward | None = None) -> dict[str, Tensor]:
@@ -157,16 +159,22 @@ class Network:
     def sequence_gradient_norms(self, weights: Weights, problem: Problem, trained: Collection[str],
                                 state: Forward | None = None) -> Tensor:
         """``||∇f_i||²`` summed over the ``trained`` weights, for each real sequence i, ``[K, n]``
-        (Theorem 3's upper bound); by ``vmap`` of autograd over the sequences unless overridden."""
+        (Theorem 3's upper bound), f_i of the residuals of ``state`` where given (as ``gradient``);
+        by ``vmap`` of autograd over the sequences unless overridden."""
         names = list(trained)
-
-        def sequence_loss(tensors: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
-            one = Problem(x.unsqueeze(1), y.unsqueeze(1), problem.delta)
-            return self.forward(weights.replace(**tensors), one).loss.sum()
-
         n = problem.n
-        per_sequence = torch.func.vmap(torch.func.grad(sequence_loss), in_dims=(None, 1, 1))(
-            {name: weights[name] for name in names}, problem.X[:, :n], problem.Y[:, :n])
+        shift = () if state is None else (
+            (self.forward(weights, problem).residual_members - state.residual_members)[:, :, :n],)
+
+        def sequence_loss(tensors: dict[str, Tensor], x: Tensor, y: Tensor, *moved: Tensor) -> Tensor:
+            one = Problem(x.unsqueeze(1), y.unsqueeze(1), problem.delta)
+            residual = self.forward(weights.replace(**tensors), one).residual_members
+            if moved:
+                residual = residual - moved[0].unsqueeze(2)
+            return 0.5 * residual.square().sum()
+
+        per_sequence = torch.func.vmap(torch.func.grad(sequence_loss), in_dims=(None, 1, 1, *(2,) * len(shift)))(
+            {name: weights[name] for name in names}, problem.X[:, :n], problem.Y[:, :n], *shift)
         return sum(g.square().flatten(2).sum(dim=2) for g in per_sequence.values()).T
 
     def gradient_and_sequence_norms(self, weights: Weights, problem: Problem, trained: Collection[str],

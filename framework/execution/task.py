@@ -156,14 +156,15 @@ def _automatic_rates_cut_back(weights: Weights, problem: Problem, padding: Paddi
     kind = ("lr: auto", type(network).__qualname__, padding, tuple(tuple(t.shape) for t in weights.tensors.values()),
             tuple(problem.X.shape), str(weights.dtype), str(weights.device), tuple(trained))
 
+    def rate(real: Weights, real_problem: Problem, member_seeds: Sequence[int]) -> Tensor:
+        return auto_learning_rate(real, real_problem, trained, 1.0, member_seeds, network.around(real, real_problem))
+
     def together() -> dict[str, Tensor]:
-        return {"lr": auto_learning_rate(padding.real_weights(weights), padding.real_problem(problem), trained, 1.0,
-                                         seeds, network)}
+        return {"lr": rate(padding.real_weights(weights), padding.real_problem(problem), seeds)}
 
     def apart() -> dict[str, Tensor]:
-        return {"lr": torch.cat([auto_learning_rate(padding.real_weights(weights.member(k)),
-                                                    padding.real_problem(problem.member(k)), trained, 1.0, [seed],
-                                                    network) for k, seed in enumerate(seeds)])}
+        return {"lr": torch.cat([rate(padding.real_weights(weights.member(k)), padding.real_problem(problem.member(k)),
+                                      [seed]) for k, seed in enumerate(seeds)])}
 
     return measured_together.measured(kind, len(seeds), together, apart)["lr"]
 
@@ -181,7 +182,7 @@ def _members_per_run(jobs: Sequence[Job], initial: Weights, problem: Problem, ne
     def step_of(size: int) -> Callable[[], Any]:
         weights, part_problem = initial.members(0, size).map(torch.clone), problem.members(0, size)
         state = optimizer.start(first.params, part_problem, [job.trainings[0].call.seed for job in jobs[:size]])
-        stepped = optimizer.network_for(first.params, network, weights, part_problem)
+        stepped = optimizer.network_for(first.params, network.around(weights, part_problem), weights, part_problem)
         lr = torch.zeros(size, dtype=initial.dtype, device=initial.device)
         return lambda: optimizer.step(first.params, state, weights, part_problem, lr, stepped)
 
@@ -208,6 +209,7 @@ def _run(jobs: Sequence[Job], layout: Layout, device: torch.device, dtype: torch
 def _train(jobs: Sequence[Job], layout: Layout, problem: Problem, initial: Weights, padding: Padding,
            network: Network, split: TimeSplit, reporter: StepReporter | None) -> list[MemberResult]:
     """Every training of the jobs, as one ensemble, with the diagnostics that measure it."""
+    network = network.around(initial, problem)  # a network defined relative to W0 takes this ensemble's
     results = ResultArrays(jobs, layout)
     runs: list[tuple[Trajectory, Tensor]] = []
     for position, first in enumerate(jobs[0].trainings):

@@ -9,6 +9,7 @@ from framework.configuration.grid import GridPoint
 from framework.contract.components import Component, Params
 from framework.contract.diagnostic import ProblemShape
 from framework.engine.network import Network
+from framework.engine.output_scale import OutputScaled
 from framework.engine.tensors import WeightLayout
 from framework.planning.schedule import DEFAULT_SCHEDULE, log_schedule
 
@@ -85,8 +86,11 @@ class Job:
                 *(d.call for d in self.diagnostics))
 
     def network(self) -> Network:
-        """The model's network, for any K."""
-        return self.model.component(self.model.params)
+        """The model's network, for any K: with its output centered and scaled where the model
+        stage sets ``output_scale`` (anchored to each training's W0 by ``Network.around``)."""
+        network = self.model.component(self.model.params)
+        scale = getattr(self.model.params, "output_scale", None)
+        return network if scale is None else OutputScaled(network, scale, self.model.params.output_centered)
 
     def weight_layout(self) -> WeightLayout:
         """The shapes of this job's weights: the model's at the initializer's width on the data's sizes."""

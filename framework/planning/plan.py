@@ -280,10 +280,17 @@ def _fits_model(resolver: PointResolver, model: Call, init: Call, optimizers: li
                 diagnostics: list[Call]) -> bool:
     """Whether the initializer draws the model's weights (``Initializer.dims``, ``Model.dims``;
     an initializer without ``dims`` draws any model's), each optimizer trains weights the model
-    has, and the model provides what each diagnostic reads (``Diagnostic.needs``,
+    has (full-batch where the model's output is scaled), and the model provides what each diagnostic reads (``Diagnostic.needs``,
     ``Network.provides``); a finding naming both for each that does not."""
     fits = True
+    scaled = getattr(model.params, "output_scale", None) is not None
     for call in optimizers:
+        if scaled and not call.component.full_batch:
+            fits = False
+            resolver.add(("stages", call.stage, "plugin"),
+                         f"optimizer '{call.name}' steps on minibatches, but model '{model.name}' has an output_scale, "
+                         "which centers the output on the whole training set: train it full-batch (gd, linearized) "
+                         "or leave output_scale out")
         absent = [name for name in call.params.trained if name not in model.component.dims]
         if absent:
             fits = False
