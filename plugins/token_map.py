@@ -5,11 +5,16 @@ output token b at position q" (p <= q, the network has read a by then; q >= 2, l
 in the loss of §2.2). Every sequence that has a at p gets the one-hot of b (times
 ``target_scale``) added to its target at q; all other targets are zero. Learning the data means
 learning each mapping without destroying the others, the question the paper asks in §1.
+
+``labels: random`` keeps the inputs and how many one-hots each sequence gets, and draws each
+one-hot's position q (2 to L) and output token anew, uniformly and independently of the tokens:
+the task's random-label twin ("Understanding deep learning requires rethinking generalization",
+Zhang et al. 2017), with targets of the same sizes and no rule to learn.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import torch
 from pydantic import Field, model_validator
@@ -40,6 +45,9 @@ class TokenMapParams(Params):
     rules: int = Field(4, ge=0, description="random rules drawn when mapping is empty")
     mapping: tuple[TokenRule, ...] = Field((), description="explicit rules, used instead of random ones")
     target_scale: float = Field(1.0, gt=0, description="norm of one rule's output one-hot")
+    labels: Literal["true", "random"] = Field(
+        "true", description="true: the rules' targets; random: as many one-hots per sequence, each at a position and "
+                            "of an output token drawn uniformly, independently of the tokens")
 
     @model_validator(mode="after")
     def _consistent(self) -> TokenMapParams:
@@ -95,6 +103,21 @@ def apply_rules(tokens: Tensor, rules: Sequence[TokenRule], outputs: int, scale:
     return Y
 
 
+def random_targets(tokens: Tensor, rules: Sequence[TokenRule], outputs: int, scale: float,
+                   rng: torch.Generator) -> Tensor:
+    """Targets ``[n, L, outputs]`` with as many one-hots (times ``scale``) in each sequence as
+    ``apply_rules`` puts there, each at a position q in 2..L and of an output token drawn
+    uniformly from ``rng``, independently of the tokens."""
+    n, L = tokens.shape
+    fires = [tokens[:, rule.position - 1] == rule.token for rule in rules]
+    sequences = torch.stack(fires).nonzero()[:, 1] if fires else torch.zeros(0, dtype=torch.long)
+    at = torch.randint(1, L, sequences.shape, generator=rng)  # 0-based: positions 2..L
+    output = torch.randint(outputs, sequences.shape, generator=rng)
+    Y = torch.zeros(n, L, outputs, dtype=torch.float64)
+    return Y.index_put_((sequences, at, output), torch.full(sequences.shape, scale, dtype=torch.float64),
+                        accumulate=True)
+
+
 class TokenMap(Generator):
     """Structured memorization: input token a at position p maps to output token b at position q."""
 
@@ -107,14 +130,17 @@ class TokenMap(Generator):
         return (params.n, params.L, params.vocab + 1, params.outputs)
 
     def generate(self, params: TokenMapParams, seed: int) -> Problem:
-        """Tokens, then (unless ``mapping`` is given) rules, from one stream seeded by ``seed``;
-        inputs ``[1, n, L, vocab + 1]`` of unit norm, targets ``[1, n, L, outputs]``, δ measured
-        (1 for n >= 2: the first tokens are distinct)."""
+        """Tokens, then (unless ``mapping`` is given) rules, then (for random labels) the random
+        targets, from one stream seeded by ``seed``; inputs ``[1, n, L, vocab + 1]`` of unit norm,
+        targets ``[1, n, L, outputs]``, δ measured (1 for n >= 2: the first tokens are distinct)."""
         rng = seeded_generator(seed)
         tokens = draw_tokens(params.n, params.L, params.vocab, rng)
         rules = list(params.mapping) or draw_rules(params.rules, tokens, params.outputs, rng)
         X = embed(tokens, params.vocab)
-        Y = apply_rules(tokens, rules, params.outputs, params.target_scale)
+        if params.labels == "random":
+            Y = random_targets(tokens, rules, params.outputs, params.target_scale, rng)
+        else:
+            Y = apply_rules(tokens, rules, params.outputs, params.target_scale)
         return Problem(X.unsqueeze(0), Y.unsqueeze(0), torch.tensor([first_input_separation(X)], dtype=torch.float64))
 
 

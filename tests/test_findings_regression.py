@@ -48,6 +48,7 @@ REDUCTIONS: dict[str, dict[str, Any]] = {
     "digits": {"grid.m": [64, 256], "grid.seed": 3, "stages.train.params.steps": 400,
                "stages.data.params.n": 16},
     "kernel_prediction": {"grid.m": [64, 128, 256], "grid.seed": 3, "stages.train.params.steps": 300},
+    "kernel_tasks": {"grid.seed": 3, "stages.train.params.steps": 600},
 }
 
 

@@ -1,7 +1,8 @@
 """The infinite-width tangent kernel of the Elman network at Definition 2.3's initialization: the
 arc-cosine formulas against Gaussian sampling, the recursion against the average kernel of many
-independent networks, the deviation's m^(-1/2) shrinking, and the kernel's prediction of GD
-against GD on the linear model stepped one step at a time."""
+independent networks, the deviation's m^(-1/2) shrinking, and the kernel's prediction of GD (its
+loss, its steps to target, Arora et al.'s r_0ᵀ(η m K_∞)^{-1}r_0) against GD on the linear model
+stepped one step at a time and against a direct solve."""
 from __future__ import annotations
 
 import math
@@ -11,8 +12,9 @@ import torch
 
 from overparam import Probe, Problem
 from overparam.engine import Elman, TangentKernel
-from plugins.diagnostics import KernelDeviation, KernelPrediction, LinearizationGap
+from plugins.diagnostics import KernelDeviation, KernelPrediction, KernelSpeed, LinearizationGap
 from plugins.diagnostics.kernel_limit import arc_cosine_0, arc_cosine_1, limit_kernel
+from plugins.diagnostics.kernel_speed import first_step_at_or_below
 from model_cases import paper_ensemble
 
 n, L, d_x, d = 3, 4, 3, 2
@@ -132,3 +134,87 @@ def test_the_kernel_prediction_is_refused_without_the_trainings_step_size():
     initial, _ = paper_ensemble(Elman(), 1, n, L, 16, d_x, d, seed=4)
     with pytest.raises(ValueError, match="kernel_prediction needs the training's learning rate"):
         KernelPrediction().measure(KernelPrediction.Params(), Probe(initial, initial, shared_data(1), network=Elman()))
+
+
+def gd_steps_by_loop(kernel: torch.Tensor, start: torch.Tensor, rate: float, target: float) -> int:
+    """The first t with ½‖r_t‖² <= target·½‖r_0‖² for GD on the linear model, one step after another."""
+    r, level, t = start.clone(), target * float(start.square().sum()), 0
+    while float(r.square().sum()) > level:
+        r, t = r - rate * kernel @ r, t + 1
+    return t
+
+
+def speed_case(kernel: str = "limit", fractions: tuple[float, ...] = (0.6, 1.5), m: int = 32
+               ) -> tuple[Probe, list[float], list[torch.Tensor], list[torch.Tensor]]:
+    """A probe at W0 of paper-initialized members, each trained at its fraction of 1/λ_max of
+    ``kernel`` (m·K_∞ or K_0, assembled: one matrix per member), with those step sizes, the
+    matrices and each member's r_0."""
+    initial, _ = paper_ensemble(Elman(), len(fractions), n, L, m, d_x, d, seed=3)
+    problem = shared_data(len(fractions))
+    matrices, starts = [], []
+    for k in range(len(fractions)):
+        tangent = TangentKernel(Elman(), initial.member(k), problem.member(k), ["W"])
+        starts.append(tangent.scored(Elman().forward(initial.member(k), problem.member(k)).residual_members)[0])
+        matrices.append(m * limit_kernel(problem.X[k : k + 1], d)[0] if kernel == "limit" else tangent.matrix()[0])
+    rates = [fraction / float(torch.linalg.eigvalsh(matrix).max()) for fraction, matrix in zip(fractions, matrices)]
+    probe = Probe(initial, initial, problem, network=Elman(), learning_rate=torch.tensor(rates, dtype=torch.float64))
+    return probe, rates, matrices, starts
+
+
+@pytest.mark.parametrize("kernel", ["limit", "initial"])
+@pytest.mark.parametrize("target", [1e-1, 1e-2])
+def test_the_predicted_steps_to_target_are_those_of_gd_on_the_linear_model_stepped_one_by_one(kernel, target):
+    """m·K_∞ from the recursion, or K_0 = J_0 J_0ᵀ assembled, stepped r ← r − η K r until the loss
+    is under target·f_0; with K_0 these are the steps of ``linearization_gap``'s twin."""
+    probe, rates, matrices, starts = speed_case(kernel)
+    out = KernelSpeed().measure(KernelSpeed.Params(kernel=kernel, target=target), probe)
+    for k, (rate, matrix, start) in enumerate(zip(rates, matrices, starts)):
+        expected = gd_steps_by_loop(matrix, start, rate, target)
+        assert expected > 3
+        assert float(out["kernel_steps_to_target"][k]) == expected
+
+
+def test_the_kernel_complexities_are_the_targets_and_r0_solved_against_the_assembled_kernel():
+    """yᵀ(η m K_∞)^{-1}y/‖y‖² (Arora et al.'s yᵀ(H^∞)^{-1}y), y the targets of the outputs l >= 2 in the
+    kernel's order (l, then i, then the coordinate), and the same of r_0, by a direct solve."""
+    probe, rates, matrices, starts = speed_case()
+    out = KernelSpeed().measure(KernelSpeed.Params(), probe)
+    for k, (rate, matrix, start) in enumerate(zip(rates, matrices, starts)):
+        targets = probe.problem.Y[k, :, 1:].transpose(0, 1).reshape(-1)
+        for name, r in (("kernel_complexity", targets), ("kernel_residual_complexity", start)):
+            expected = float(r @ torch.linalg.solve(rate * matrix, r)) / float(r.square().sum())
+            assert float(out[name][k]) == pytest.approx(expected, rel=1e-9)
+
+
+def test_the_predicted_steps_are_nan_where_the_step_size_makes_the_prediction_diverge():
+    probe, *_ = speed_case(fractions=(1.0, 2.2))  # η λ_max = 1 and 2.2
+    steps = KernelSpeed().measure(KernelSpeed.Params(), probe)["kernel_steps_to_target"]
+    assert math.isfinite(float(steps[0])) and math.isnan(float(steps[1]))
+
+
+def test_the_first_step_at_or_below_a_level_is_that_of_an_exhaustive_search():
+    g = torch.Generator().manual_seed(2)
+    weights = torch.rand(6, 5, generator=g, dtype=torch.float64)
+    factors = torch.rand(6, 5, generator=g, dtype=torch.float64) ** 0.02  # slow: hundreds of steps
+    factors[5, 0] = 1.0  # a direction that never decays, above the level: never reached
+    level = 0.01 * weights.sum(dim=-1)
+    level[5] = 0.5 * weights[5, 0]
+    level[4] = weights[4].sum()  # reached at step 0
+    found = first_step_at_or_below(weights, factors, level)
+    t = torch.arange(20_000, dtype=torch.float64)
+    sums = (weights.unsqueeze(1) * factors.unsqueeze(1) ** t.view(1, -1, 1)).sum(dim=-1)  # [6, 20000]
+    for k in range(5):
+        assert float(found[k]) == int(torch.nonzero(sums[k] <= level[k])[0])
+    assert float(found[4]) == 0 and math.isnan(float(found[5]))
+
+
+def test_the_speed_and_the_prediction_share_one_eigendecomposition_per_training():
+    initial, _ = paper_ensemble(Elman(), 2, n, L, 16, d_x, d, seed=4)
+    problem, shared = shared_data(2), {}
+    rates = torch.tensor([0.01, 0.01], dtype=torch.float64)
+    probes = [Probe(initial, initial, problem, network=Elman(), step=step, learning_rate=rates, initial_cache=shared)
+              for step in (0, 5)]
+    KernelSpeed().measure(KernelSpeed.Params(), probes[0])
+    KernelPrediction().measure(KernelPrediction.Params(), probes[1])
+    key = "kernel_prediction: eigendecomposition of m K_∞"
+    assert [probe.computations[key] for probe in probes] == [1, 0]

@@ -205,7 +205,11 @@ def test_every_figure_is_made_from_a_real_scan(scan_report):
     assert [(s.title, s.reason) for s in scan_report.content.skipped] == [
         ("The network trains as its linearization around W0", "the store has no values of `twin_prediction_gap`"),
         ("Training follows its infinite-width kernel's prediction",
-         "the store has no values of `kernel_prediction_gap`")]
+         "the store has no values of `kernel_prediction_gap`"),
+        ("The infinite-width kernel predicts which labels train slower",
+         "the grid has no `labels` axis with two or more values"),
+        ("How many steps the infinite-width kernel predicts, task by task",
+         "the grid has no `labels` axis with two or more values")]
 
 
 def test_every_figure_is_drawn_from_the_stores_values(scan, scan_report, tmp_path):

@@ -3,7 +3,8 @@
 One module per topic: ``loss`` (f, Theorem 3's ratio), ``geometry`` (§4: (4.1)-(4.3)),
 ``stability`` (§5: (5.1), the radius of Theorems 3-4), ``chains`` ((4.4)-(4.6)),
 ``smoothness`` (Theorem 4), ``rate`` (Theorems 1-2), ``kernel`` (the tangent kernel J Jᵀ, Theorems
-3-4). All read one shared ``overparam.Probe``.
+3-4), ``kernel_limit`` and ``kernel_speed`` (its infinite-width limit, and what that predicts of
+training). All read one shared ``overparam.Probe``.
 
 Beside each module, ``<module>_claims`` holds the paper's claims on its variables, as the report
 tests them (``overparam.Claim``, docs/report.md); they are imported only when claims are asked
@@ -15,6 +16,7 @@ from overparam import Claim, Diagnostic, hookimpl
 from plugins.diagnostics.chains import ChainNorms
 from plugins.diagnostics.kernel import KernelDrift, KernelSpectrum
 from plugins.diagnostics.kernel_limit import KernelDeviation, KernelPrediction
+from plugins.diagnostics.kernel_speed import KernelSpeed
 from plugins.diagnostics.linearization import LinearizationGap
 from plugins.diagnostics.geometry import ForwardNorms, FreshRandomness, Separability
 from plugins.diagnostics.loss import Loss, PLRatio
@@ -39,6 +41,7 @@ DIAGNOSTICS: list[type[Diagnostic]] = [
     KernelDeviation,
     LinearizationGap,
     KernelPrediction,
+    KernelSpeed,
 ]
 
 
@@ -53,6 +56,7 @@ def overparam_register_claims() -> list[type[Claim]]:
     from plugins.diagnostics.kernel_claims import (
         KernelLowerBound, KernelNearItsLimit, KernelStaysPut, TrainingFollowsKernel,
     )
+    from plugins.diagnostics.kernel_speed_claims import KernelOrdersTasks, KernelTaskSteps
     from plugins.diagnostics.linearization_claims import LinearRegime
     from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness, SeparabilitySurvives
     from plugins.diagnostics.loss_claims import LinearConvergence, OptimizerComparison, PLCondition
@@ -63,4 +67,4 @@ def overparam_register_claims() -> list[type[Claim]]:
     return [LinearConvergence, OptimizerComparison, StepsToTarget, PLCondition, TrainingRadius, ReluSignFlips,
             ForwardStability, ForwardNormsBounded, FreshRandomness, SeparabilitySurvives, ChainsDoNotBlowUp,
             BackwardChainsScale, SemiSmoothness, KernelLowerBound, KernelStaysPut, KernelNearItsLimit,
-            LinearRegime, TrainingFollowsKernel]
+            LinearRegime, TrainingFollowsKernel, KernelOrdersTasks, KernelTaskSteps]

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 WEIGHT_VARIANCE = 2.0  # m times the variance of the entries of W and A (Definition 2.3)
+LIMIT_EIGENVECTORS = "kernel_prediction: eigendecomposition of m K_∞"  # the key of Probe.once_per_training
 
 
 def _angles(q: Tensor) -> tuple[Tensor, Tensor]:
@@ -129,6 +130,21 @@ class PredictionParams(Params):
                              "the network's own K_0 (the prediction is then linearization_gap's twin)")
 
 
+def predicting_kernel(kernel: Literal["limit", "initial"], probe: Probe) -> tuple[Tensor, Tensor]:
+    """The eigenvalues ``[K, N]`` (ascending) and eigenvectors ``[K, N, N]`` of the kernel a
+    prediction of GD uses: m·K_∞ (``limit``) or the network's own K_0 (``initial``), each
+    decomposed once per training, whichever diagnostic asks first (``kernel_prediction``,
+    ``kernel_speed``)."""
+    if kernel == "initial":
+        return probe.kernel_eigenvectors0
+
+    def decomposed() -> tuple[Tensor, Tensor]:
+        limit = limit_kernel(probe.problem.X[:, : probe.problem.n], probe.problem.d)
+        return torch.linalg.eigh(probe.m * limit.to(probe.problem.X.dtype))
+
+    return probe.once_per_training(LIMIT_EIGENVECTORS, decomposed)
+
+
 class KernelPrediction(Diagnostic):
     """Training against what the infinite-width kernel predicts of it: r_∞,t = (I − η m K_∞)^t r_0.
 
@@ -160,14 +176,6 @@ class KernelPrediction(Diagnostic):
 
     def measure(self, params: PredictionParams, probe: Probe) -> dict[str, Tensor]:
         rate = replayed_step_size(self.name, probe)
-        if params.kernel == "initial":
-            values, vectors = probe.kernel_eigenvectors0
-        else:
-            def decomposed() -> tuple[Tensor, Tensor]:
-                limit = limit_kernel(probe.problem.X[:, : probe.problem.n], probe.problem.d)
-                return torch.linalg.eigh(probe.m * limit.to(probe.problem.X.dtype))
-
-            values, vectors = probe.once_per_training("kernel_prediction: eigendecomposition of m K_∞", decomposed)
-        prediction_gap, loss_gap, loss = against_linear_gd(probe, rate, values, vectors)
+        prediction_gap, loss_gap, loss = against_linear_gd(probe, rate, *predicting_kernel(params.kernel, probe))
         return {"kernel_prediction_loss": loss, "kernel_prediction_loss_gap": loss_gap,
                 "kernel_prediction_gap": prediction_gap}
