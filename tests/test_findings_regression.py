@@ -49,6 +49,8 @@ REDUCTIONS: dict[str, dict[str, Any]] = {
                "stages.data.params.n": 16},
     "kernel_prediction": {"grid.m": [64, 128, 256], "grid.seed": 3, "stages.train.params.steps": 300},
     "kernel_tasks": {"grid.seed": 3, "stages.train.params.steps": 600},
+    "lazy_rich": {"grid.alpha": [1.0, 3.16, 10.0, 100.0], "grid.centered": [True], "grid.m": [64, 128],
+                  "grid.seed": 3, "stages.train.params.steps": 200},
 }
 
 

@@ -201,7 +201,8 @@ def test_every_figure_is_made_from_a_real_scan(scan_report):
     for stem in SCAN_FIGURES:
         assert (out / f"{stem}.svg").read_text().lstrip().startswith("<?xml")
     # linearization_gap and kernel_prediction follow GD alone, and this scan trains by SGD too: their
-    # figures are made in tests/test_linearized.py and by the kernel_prediction findings regression
+    # figures are made in tests/test_linearized.py and by the kernel_prediction findings regression;
+    # those of the output scale by the lazy_rich findings regression
     assert [(s.title, s.reason) for s in scan_report.content.skipped] == [
         ("The network trains as its linearization around W0", "the store has no values of `twin_prediction_gap`"),
         ("Training follows its infinite-width kernel's prediction",
@@ -209,7 +210,9 @@ def test_every_figure_is_made_from_a_real_scan(scan_report):
         ("The infinite-width kernel predicts which labels train slower",
          "the grid has no `labels` axis with two or more values"),
         ("How many steps the infinite-width kernel predicts, task by task",
-         "the grid has no `labels` axis with two or more values")]
+         "the grid has no `labels` axis with two or more values"),
+        ("The weights move as 1/α", "the grid has no `alpha` axis with two or more values"),
+        ("The tangent kernel moves as 1/α", "the grid has no `alpha` axis with two or more values")]
 
 
 def test_every_figure_is_drawn_from_the_stores_values(scan, scan_report, tmp_path):

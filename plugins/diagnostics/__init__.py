@@ -7,8 +7,9 @@ One module per topic: ``loss`` (f, Theorem 3's ratio), ``geometry`` (§4: (4.1)-
 training). All read one shared ``overparam.Probe``.
 
 Beside each module, ``<module>_claims`` holds the paper's claims on its variables, as the report
-tests them (``overparam.Claim``, docs/report.md); they are imported only when claims are asked
-for, so planning a run does not load the report's plotting.
+tests them (``overparam.Claim``, docs/report.md), and ``output_scale_claims`` those on a scan of a
+model's output scale (lazy training); they are imported only when claims are asked for, so
+planning a run does not load the report's plotting.
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def overparam_register_claims() -> list[type[Claim]]:
     from plugins.diagnostics.linearization_claims import LinearRegime
     from plugins.diagnostics.geometry_claims import ForwardNormsBounded, FreshRandomness, SeparabilitySurvives
     from plugins.diagnostics.loss_claims import LinearConvergence, OptimizerComparison, PLCondition
+    from plugins.diagnostics.output_scale_claims import KernelMovesAsInverseScale, WeightsMoveAsInverseScale
     from plugins.diagnostics.rate_claims import StepsToTarget
     from plugins.diagnostics.smoothness_claims import SemiSmoothness
     from plugins.diagnostics.stability_claims import ForwardStability, ReluSignFlips, TrainingRadius
@@ -67,4 +69,5 @@ def overparam_register_claims() -> list[type[Claim]]:
     return [LinearConvergence, OptimizerComparison, StepsToTarget, PLCondition, TrainingRadius, ReluSignFlips,
             ForwardStability, ForwardNormsBounded, FreshRandomness, SeparabilitySurvives, ChainsDoNotBlowUp,
             BackwardChainsScale, SemiSmoothness, KernelLowerBound, KernelStaysPut, KernelNearItsLimit,
-            LinearRegime, TrainingFollowsKernel, KernelOrdersTasks, KernelTaskSteps]
+            LinearRegime, TrainingFollowsKernel, KernelOrdersTasks, KernelTaskSteps, WeightsMoveAsInverseScale,
+            KernelMovesAsInverseScale]
