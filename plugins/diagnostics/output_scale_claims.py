@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from overparam import Assessment, Column, StoreView, Verdict
+from overparam import Assessment, StoreView, Verdict
 from overparam.claims import (
     LineFit, ReferenceLine, ScalingFit, ScalingLawClaim, ScalingPanel, Series, decide, fit_numbers, judged, series_of,
 )
@@ -125,7 +125,6 @@ class WeightsMoveAsInverseScale(LazyAsScaleGrows):
                      listed="fit and medians", ylabel=r"$\max_t\ \|W_t-W_0\|_F$", references=(INVERSE,)),
         ScalingPanel("loss", reduce="final", name="f(W_T)", ylabel=r"$f(W_T)$ (the loss / $\alpha^2$)"),
     )
-    columns = (Column("max ||W-W0||_F", "weight_distance_frobenius", "max"),)
 
 
 class KernelMovesAsInverseScale(LazyAsScaleGrows):
@@ -149,4 +148,3 @@ class KernelMovesAsInverseScale(LazyAsScaleGrows):
         ScalingPanel("twin_prediction_gap", reduce="max", name="max_t ‖r_t − r_lin,t‖/‖r_0‖",
                      ylabel=r"$\max_t\ \|r_t-r^{\mathrm{lin}}_t\|/\|r_0\|$", references=(INVERSE,)),
     )
-    columns = (Column("max kernel drift", "kernel_drift", "max"),)
