@@ -167,3 +167,16 @@ def test_settings_are_checked_against_dask_jobqueues_defaults_after_an_import_in
               "    print(job_settings(JobQueueOptions('pbs', settings={'walltime': '01:00:00'}))['walltime'])\n")
     out = in_a_new_interpreter(script)
     assert out.stdout.split() == ["01:00:00"], out.stderr
+
+
+def test_a_run_on_a_local_cluster_of_this_process_does_not_wait_for_workers_to_settle(dask_client):
+    """``settle`` waits until no worker has joined for a second, for workers started by hand;
+    a local cluster of this process started them all before its client was made."""
+    import time
+
+    from framework.execution.cluster import settle, workers_of
+
+    start = time.monotonic()
+    settle(dask_client)
+    assert time.monotonic() - start < 0.5
+    assert len(workers_of(dask_client)) == len(dask_client.cluster.workers)

@@ -186,7 +186,10 @@ def workers_of(client: Client) -> dict[str, dict]:
 def settle(client: Client, quiet_for: float = 1.0, at_most: float = 3.0) -> None:
     """Wait until no worker has joined for ``quiet_for`` seconds (at most ``at_most``): the
     workers of ``dask worker --nworkers N`` arrive one by one, and their hosts' thread counts
-    should include them all."""
+    should include them all. A local cluster of this process has them all already (it starts
+    its workers before its client is made): no wait."""
+    if isinstance(getattr(client, "cluster", None), LocalCluster):
+        return
     deadline = time.monotonic() + at_most
     count, since = -1, time.monotonic()
     while time.monotonic() < deadline:
