@@ -221,6 +221,27 @@ def test_a_batch_prices_each_logged_step_by_the_diagnostics_due_at_it():
     assert fraction <= spent / (spent + 0.3) + 1e-9
 
 
+def test_a_logged_step_not_yet_measured_is_priced_by_its_tightest_measured_bound():
+    """The quick start's schedule in small: the first logged step has every diagnostic due (0.3 s,
+    the chain norms among them), the second the dense ones and two geometry diagnostics (0.05 s);
+    two later logged steps have the two geometry diagnostics alone, the last every diagnostic
+    again. Their bound is the second step's set, which holds them: about 2 x 0.05 + 0.3 s are left
+    of the logged steps, where pricing them by the first step (as dear, and sharing as many)
+    would say 3 x 0.3 s."""
+    every = frozenset({"watch.loss", "geometry.separability", "geometry.chain_norms"})
+    dense = frozenset({"watch.loss", "geometry.separability"})
+    sparse = frozenset({"geometry.separability"})
+    due = [every, dense, sparse, sparse, every]
+    costs = {0: 0.3, 1: 0.05}
+    reporter = StepReporter(None, 1, [(4, due)])
+    on_log, on_step = reporter.training(lambda step, *_: time.sleep(costs[step]))
+    on_log(0)
+    on_step(1, 4)
+    on_log(1)
+    left = reporter.seconds_left()
+    assert 0.3 + 2 * 0.05 <= left <= 0.3 + 2 * 0.05 + 0.1
+
+
 def test_a_batch_prices_setups_and_first_steps_apart_from_the_steps_they_precede():
     """Two trainings of 100 steps each, logged at both ends. The first has taken 0.2 s of setup
     before its first logged step, 0.2 s for its first step (which builds what later steps

@@ -8,9 +8,12 @@ its schedule). So the time left is predicted from what the batch has measured so
 kind of time by its own mean: the setup before a training's first logged step (its data,
 initial weights, learning rates), its first step (which builds what later steps reuse: 160 ms
 against 5 ms for a width-512 network), the other steps, and each logged step by the logged
-steps with the same diagnostics due; a set of diagnostics not yet measured at the time of the
-measured set that shares most of them (the last logged step of a training, where an
-end-of-training summary joins every other diagnostic, at the time of the first).
+steps with the same diagnostics due; a set of diagnostics not yet measured by its tightest
+measured bound: the cheapest measured set that holds them all (two geometry diagnostics alone,
+by the logged step that had them beside the dense ones, not by the first logged step, which
+also paid the chain norms and what a training computes once), else the dearest measured set
+they hold (the last logged step of a training, where an end-of-training summary joins every
+other diagnostic, at the time of the first).
 """
 from __future__ import annotations
 
@@ -137,12 +140,23 @@ class StepReporter:
 
     def _log_cost(self, due: Due, step: float) -> float:
         """A logged step's predicted seconds: the mean of those measured with the same diagnostics
-        due, else of the measured set sharing most of them (the dearer on a tie), else (nothing
-        measured, or nothing due: the training's last step) a step's."""
+        due; else its tightest bound measured: the cheapest set measured that holds all of them
+        (a first logged step, which also pays what a training computes once, bounds a step of
+        two of its diagnostics far above), else the dearest that they hold; else the measured
+        set sharing most of them (the dearer on a tie); else (nothing measured, or nothing due:
+        the training's last step) a step's."""
         if due in self.log_seconds:
             return self.log_seconds[due].mean(step)
-        shared = [(len(due & measured), mean.mean(step)) for measured, mean in self.log_seconds.items()]
-        return max(shared)[1] if shared and due else step
+        if not due or not self.log_seconds:
+            return step
+        measured = [(seen, mean.mean(step)) for seen, mean in self.log_seconds.items()]
+        above = [seconds for seen, seconds in measured if due < seen]
+        if above:
+            return min(above)
+        below = [seconds for seen, seconds in measured if seen < due]
+        if below:
+            return max(below)
+        return max((len(due & seen), seconds) for seen, seconds in measured)[1]
 
     def _send(self) -> None:
         """The fraction (for the bar, which never goes back) and the time left as predicted now
