@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "judged": "framework.report.scaling",
     "scaling_axes": "framework.report.scaling",
     "series_of": "framework.report.scaling",
+    "polynomial_not_exponential": "framework.report.scaling",
     "REPLICA_AXIS": "framework.contract.store_view",
     "WIDTH_AXIS": "framework.contract.store_view",
     "DEPTH_AXIS": "framework.contract.store_view",
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from framework.report.scaling import fit_numbers as fit_numbers
     from framework.report.scaling import judged as judged
     from framework.report.scaling import scaling_axes as scaling_axes
+    from framework.report.scaling import polynomial_not_exponential as polynomial_not_exponential
     from framework.report.scaling import series_of as series_of
     from framework.report.scaling_claim import FittedPanel as FittedPanel
     from framework.report.scaling_claim import ReferenceLine as ReferenceLine

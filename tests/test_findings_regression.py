@@ -49,6 +49,10 @@ REDUCTIONS: dict[str, dict[str, Any]] = {
                "stages.data.params.n": 16},
     "kernel_prediction": {"grid.m": [64, 128, 256], "grid.seed": 3, "stages.train.params.steps": 300},
     "kernel_tasks": {"grid.seed": 3, "stages.train.params.steps": 600},
+    "width_needed_n": {"grid.n": [2, 3, 4, 8], "grid.m": [8, 16, 32, 64, 128], "grid.seed": 3,
+                       "stages.train.params.steps": 800},
+    "width_needed_L": {"grid.L": [2, 3, 4, 8], "grid.m": [8, 16, 32, 64, 128, 256], "grid.seed": 3,
+                       "stages.train.params.steps": 1000},
     "lazy_rich": {"grid.alpha": [1.0, 3.16, 10.0, 100.0], "grid.centered": [True], "grid.m": [64, 128],
                   "grid.seed": 3, "stages.train.params.steps": 200},
 }
@@ -72,15 +76,18 @@ def reduced(name: str, directory: Path) -> Path:
     return path
 
 
-def measured_rows(name: str, directory: Path) -> list[tuple[str, str, str, str]]:
-    """Run the reduced pipeline and report on it: (pipeline, claim, verdict, number) per finding."""
+def measured_rows(name: str, directory: Path, client: Any = None) -> list[tuple[str, str, str, str]]:
+    """Run the reduced pipeline and report on it: (pipeline, claim, verdict, number) per finding;
+    on ``client``'s cluster where given (the tests' shared one), else on a local cluster of two
+    workers (each a torch thread, as the shared one)."""
     from framework.execution.cluster import ClusterOptions
     from framework.execution.orchestrator import RunOptions, run_plan
     from framework.planning.plan import plan_file
     from framework.report import build_report
 
     pipeline = reduced(name, directory)
-    run_plan(plan_file(pipeline), RunOptions(cluster=ClusterOptions(workers=2), progress="quiet"))
+    cluster = ClusterOptions(client=client) if client is not None else ClusterOptions(workers=2)
+    run_plan(plan_file(pipeline), RunOptions(cluster=cluster, progress="quiet"))
     report = build_report(directory / f"{name}.zarr", directory / f"{name}.report")
     rows = []
     for finding in report.content.findings:
@@ -117,10 +124,11 @@ def test_every_findings_pipeline_has_a_reduction_that_names_its_keys_and_validat
 
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("name", list(REDUCTIONS))
-def test_a_reduced_findings_pipeline_reproduces_its_documented_verdicts_and_intervals(name, tmp_path):
+def test_a_reduced_findings_pipeline_reproduces_its_documented_verdicts_and_intervals(name, tmp_path, dask_client):
     table = {key: value for key, value in documented().items() if key[0] == name}
     assert table, f"docs/findings.md has no regression rows for {name}"
-    rows = {(pipeline, claim): (verdict, number) for pipeline, claim, verdict, number in measured_rows(name, tmp_path)}
+    rows = {(pipeline, claim): (verdict, number)
+            for pipeline, claim, verdict, number in measured_rows(name, tmp_path, dask_client)}
     assert set(rows) == set(table), (set(rows) ^ set(table))
     for key, (verdict, number) in rows.items():
         expected_verdict, expected_number = table[key]

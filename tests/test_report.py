@@ -212,7 +212,8 @@ def test_every_figure_is_made_from_a_real_scan(scan_report):
         ("How many steps the infinite-width kernel predicts, task by task",
          "the grid has no `labels` axis with two or more values"),
         ("The weights move as 1/α", "the grid has no `alpha` axis with two or more values"),
-        ("The tangent kernel moves as 1/α", "the grid has no `alpha` axis with two or more values")]
+        ("The tangent kernel moves as 1/α", "the grid has no `alpha` axis with two or more values"),
+        ("The width training needs grows polynomially", "the grid scans none of n, L, d beside m to set m* against")]
 
 
 def test_every_figure_is_drawn_from_the_stores_values(scan, scan_report, tmp_path):

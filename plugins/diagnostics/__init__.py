@@ -65,9 +65,10 @@ def overparam_register_claims() -> list[type[Claim]]:
     from plugins.diagnostics.rate_claims import StepsToTarget
     from plugins.diagnostics.smoothness_claims import SemiSmoothness
     from plugins.diagnostics.stability_claims import ForwardStability, ReluSignFlips, TrainingRadius
+    from plugins.diagnostics.width_claims import WidthNeeded
 
     return [LinearConvergence, OptimizerComparison, StepsToTarget, PLCondition, TrainingRadius, ReluSignFlips,
             ForwardStability, ForwardNormsBounded, FreshRandomness, SeparabilitySurvives, ChainsDoNotBlowUp,
             BackwardChainsScale, SemiSmoothness, KernelLowerBound, KernelStaysPut, KernelNearItsLimit,
             LinearRegime, TrainingFollowsKernel, KernelOrdersTasks, KernelTaskSteps, WeightsMoveAsInverseScale,
-            KernelMovesAsInverseScale]
+            KernelMovesAsInverseScale, WidthNeeded]
