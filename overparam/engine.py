@@ -14,6 +14,7 @@ from overparam._exports import lazy_names
 _EXPORTS: dict[str, str] = {
     "Elman": "framework.engine.rnn",
     "OutputScaled": "framework.engine.output_scale",
+    "DerivedNetwork": "framework.engine.network",
     "ELMAN_DIMS": "framework.engine.rnn",
     "elman_weights": "framework.engine.rnn",
     "closed_form_gradient": "framework.engine.rnn",
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from framework.engine.kernel import TangentKernel as TangentKernel
     from framework.engine.probe import normal_per_member as normal_per_member
     from framework.engine.rnn import ELMAN_DIMS as ELMAN_DIMS
+    from framework.engine.network import DerivedNetwork as DerivedNetwork
     from framework.engine.output_scale import OutputScaled as OutputScaled
     from framework.engine.rnn import Elman as Elman
     from framework.engine.rnn import closed_form_gradient as closed_form_gradient

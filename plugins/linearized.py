@@ -14,13 +14,14 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from overparam import Forward, Network, Optimizer, OptimizerParams, Problem, Weights, hookimpl
+from overparam.engine import DerivedNetwork
 from plugins.optimizers import descend
 
 if TYPE_CHECKING:
     from torch import Tensor
 
 
-class LinearizedNetwork(Network):
+class LinearizedNetwork(DerivedNetwork):
     """The first-order model of ``model`` around ``anchor`` on ``problem``, in the weights ``trained``.
 
     Its forward pass reports W0's hidden states and the residuals r(W0) + J(W0)(W − W0); its
@@ -30,22 +31,10 @@ class LinearizedNetwork(Network):
     """
 
     def __init__(self, model: Network, anchor: Weights, problem: Problem, trained: Collection[str]) -> None:
-        super().__init__(model.params)
-        self.model, self.anchor, self.problem = model, anchor, problem
+        super().__init__(model)
+        self.anchor, self.problem = anchor, problem
         self.trained = tuple(name for name in anchor.names if name in trained)
-        self.dims = model.dims
-        self.provides = model.provides
-        self.trained_by_default = model.trained_by_default
         self.start = model.forward(anchor, problem)
-
-    def sizes(self) -> dict[str, int]:
-        return self.model.sizes()
-
-    def layer_count(self, L: int) -> int:
-        return self.model.layer_count(L)
-
-    def loss_outputs(self, outputs: int) -> range:
-        return self.model.loss_outputs(outputs)
 
     def around(self, initial: Weights, problem: Problem) -> Network:
         return LinearizedNetwork(self.model.around(initial, problem), initial, problem, self.trained)

@@ -195,3 +195,25 @@ class Network:
             pulled = torch.autograd.grad(r, [leaves[name] for name in names],
                                          grad_outputs=r.detach() if residual is None else residual, allow_unused=True)
         return {name: torch.zeros_like(weights[name]) if g is None else g for name, g in zip(names, pulled)}
+
+
+class DerivedNetwork(Network):
+    """A network made from another, ``model`` (its first-order model around W0, its output
+    rescaled): the model's weights, layers, scored outputs and structure. A subclass writes the
+    mathematics it changes."""
+
+    def __init__(self, model: Network) -> None:
+        super().__init__(model.params)
+        self.model = model
+        self.dims = model.dims
+        self.provides = model.provides
+        self.trained_by_default = model.trained_by_default
+
+    def sizes(self) -> dict[str, int]:
+        return self.model.sizes()
+
+    def layer_count(self, L: int) -> int:
+        return self.model.layer_count(L)
+
+    def loss_outputs(self, outputs: int) -> range:
+        return self.model.loss_outputs(outputs)

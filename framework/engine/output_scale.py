@@ -27,14 +27,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from framework.engine.network import Forward, Network
+from framework.engine.network import DerivedNetwork, Forward, Network
 from framework.engine.tensors import Problem, Weights
 
 if TYPE_CHECKING:
     from torch import Tensor
 
 
-class OutputScaled(Network):
+class OutputScaled(DerivedNetwork):
     """``model`` with its output scaled by ``scale`` and centered at ``anchor`` (unless not
     ``centered``), its loss scaled by 1/scale².
 
@@ -44,12 +44,8 @@ class OutputScaled(Network):
 
     def __init__(self, model: Network, scale: float, centered: bool = True, anchor: Weights | None = None,
                  problem: Problem | None = None) -> None:
-        super().__init__(model.params)
-        self.model, self.scale, self.centered = model, scale, centered
-        self.dims = model.dims
-        self.provides = model.provides
-        self.trained_by_default = model.trained_by_default
-        self.statements = getattr(model, "statements", {})
+        super().__init__(model)
+        self.scale, self.centered = scale, centered
         self._inputs: Tensor | None = None
         self._offset: Tensor | None = None
         if anchor is not None and problem is not None:
@@ -58,15 +54,6 @@ class OutputScaled(Network):
             zero_targets = Problem(problem.X, torch.zeros_like(problem.Y), problem.delta, problem.padding)
             targets = model.forward(anchor, zero_targets).residual_members - start  # −(−y): y where scored
             self._offset = start + targets / scale if centered else targets * (1 / scale - 1)
-
-    def sizes(self) -> dict[str, int]:
-        return self.model.sizes()
-
-    def layer_count(self, L: int) -> int:
-        return self.model.layer_count(L)
-
-    def loss_outputs(self, outputs: int) -> range:
-        return self.model.loss_outputs(outputs)
 
     def around(self, initial: Weights, problem: Problem) -> Network:
         """Anchored at ``initial`` on ``problem``: c = r(W0) + y/α from one forward pass there."""
