@@ -207,3 +207,16 @@ def test_the_uncentered_network_at_scale_one_is_the_model_bit_for_bit(tmp_path):
         assert a.values.keys() == b.values.keys()
         for name in a.values:
             assert np.array_equal(a.values[name], b.values[name], equal_nan=True), name
+
+
+def test_the_autograd_defaults_given_the_models_own_forward_pass_compute_what_they_compute_without_it():
+    """Without an output scale nothing shifts the residuals: a model that leaves its gradient and
+    per-sequence norms to autograd gets, bit for bit, the same from its own forward pass passed as
+    ``state`` as from none (the defaults now differentiate the state's residuals)."""
+    initial, problem = paper_ensemble(Elman(), K=2, n=3, L=4, m=16, d_x=5, d=2, seed=4)
+    plain = PlainElman(PlainElman.parse_params({}))
+    weights = moved(initial, 2)
+    state = plain.forward(weights, problem)
+    assert torch.equal(plain.gradient(weights, problem, ("W",), state)["W"], plain.gradient(weights, problem, ("W",))["W"])
+    assert torch.equal(plain.sequence_gradient_norms(weights, problem, ("W",), state),
+                       plain.sequence_gradient_norms(weights, problem, ("W",)))
