@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "LineFit": "framework.report.fits",
     "MIN_REPLICAS": "framework.report.fits",
     "t_interval": "framework.report.fits",
+    "geometric_interval": "framework.report.fits",
     "fit_power_law": "framework.report.fits",
     "fit_exponential": "framework.report.fits",
     "exponent_verdict": "framework.report.verdicts",
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from framework.report.fits import LineFit as LineFit
     from framework.report.fits import fit_exponential as fit_exponential
     from framework.report.fits import fit_power_law as fit_power_law
+    from framework.report.fits import geometric_interval as geometric_interval
     from framework.report.fits import t_interval as t_interval
     from framework.report.layers import LayerProfiles as LayerProfiles
     from framework.report.layers import LayerThresholdClaim as LayerThresholdClaim

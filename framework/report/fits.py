@@ -84,6 +84,14 @@ def t_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, 
     return mean, mean - half, mean + half
 
 
+def geometric_interval(values: np.ndarray, level: float = LEVEL) -> tuple[float, float, float]:
+    """Geometric mean of positive ``values`` (one per replica, NaN left out) and its interval:
+    ``t_interval`` of their logarithms, exponentiated (steps, widths and their ratios spread on a
+    log scale)."""
+    mean, low, high = t_interval(np.log(np.asarray(values, dtype=float)), level)
+    return float(np.exp(mean)), float(np.exp(low)), float(np.exp(high))
+
+
 def _as_columns(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """x as ``[n_x]`` and y as ``[n_x, n_replicas]`` (a 1-D y is one replica)."""
     x = np.asarray(x, dtype=float).ravel()

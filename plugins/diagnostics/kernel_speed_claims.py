@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from overparam import Assessment, Claim, Column, StoreView, Verdict
-from overparam.claims import color, decide, finish, interval_verdict, median_band, t_interval
+from overparam.claims import color, decide, finish, geometric_interval, interval_verdict, median_band
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
     from matplotlib.axes import Axes
@@ -29,12 +29,6 @@ LABELS_AXIS = "labels"
 PREDICTED, MEASURED = "kernel_steps_to_target", "steps_to_target"
 ARORA = ("Arora et al. 2019 (\"Fine-grained analysis of optimization and generalization for overparameterized "
          "two-layer neural networks\")")
-
-
-def geometric(log_values: np.ndarray) -> tuple[float, float, float]:
-    """exp of the mean of ``log_values`` (one per replica, NaN left out) and of its 95% interval."""
-    mean, low, high = t_interval(log_values)
-    return float(np.exp(mean)), float(np.exp(low)), float(np.exp(high))
 
 
 def replicas(values: xr.DataArray, selection: dict[str, object]) -> np.ndarray:
@@ -59,12 +53,12 @@ class TaskSteps:
     @property
     def misprediction(self) -> tuple[float, float, float]:
         """T/T̂, measured over predicted, geometric mean over replicas with its interval."""
-        return geometric(np.log(self.measured / self.predicted))
+        return geometric_interval(self.measured / self.predicted)
 
     def text(self) -> str:
         reached = int(np.isfinite(self.measured).sum())
-        return (f"{self.label}: predicted T̂ = {interval_text(geometric(np.log(self.predicted)))}, measured T = "
-                f"{interval_text(geometric(np.log(self.measured)))} steps ({reached} of {self.measured.size} replicas "
+        return (f"{self.label}: predicted T̂ = {interval_text(geometric_interval(self.predicted))}, measured T = "
+                f"{interval_text(geometric_interval(self.measured))} steps ({reached} of {self.measured.size} replicas "
                 f"reached the target); T/T̂ = {interval_text(self.misprediction)}")
 
 
@@ -79,11 +73,11 @@ class LabelComparison:
 
     def judge(self) -> Assessment:
         """The measured ratio's interval against 1, on the side the kernel's predicted ratio is on."""
-        predicted = geometric(np.log(self.predicted))
+        predicted = geometric_interval(self.predicted)
         if not np.isfinite(predicted[0]):
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "the kernel predicts no steps to target (its prediction "
                                                         "diverges or never reaches the target)")
-        estimate, low, high = geometric(np.log(self.measured))
+        estimate, low, high = geometric_interval(self.measured)
         if not np.isfinite(estimate):
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "no replica reached the target in both trainings")
         allowed = "above" if predicted[0] > 1 else "below"
@@ -162,7 +156,7 @@ class KernelOrdersTasks(Claim[TaskSpeeds]):
         for position, comparison in enumerate(fitted.comparisons):
             for offset, (values, kind) in enumerate(((comparison.predicted, "predicted"),
                                                      (comparison.measured, "measured"))):
-                estimate, low, high = geometric(np.log(values))
+                estimate, low, high = geometric_interval(values)
                 if np.isfinite(estimate):
                     errors = np.array([[estimate - low], [high - estimate]]) if np.isfinite(low) else None
                     ratios.errorbar(position + 0.15 * (2 * offset - 1), estimate, yerr=errors, fmt="o",
@@ -179,7 +173,7 @@ class KernelOrdersTasks(Claim[TaskSpeeds]):
                                ("kernel_residual_complexity", "r_0ᵀ(η m K_∞)^(-1) r_0/‖r_0‖²")):
             if view.has(variable):
                 values = view.final(variable)
-                lines += [f"{task.label}: {what} = {interval_text(geometric(np.log(replicas(values, task.selection))))} "
+                lines += [f"{task.label}: {what} = {interval_text(geometric_interval(replicas(values, task.selection)))} "
                           "steps" for task in fitted.tasks]
         return lines
 
@@ -235,7 +229,7 @@ class KernelTaskSteps(Claim[TaskSpeeds]):
         per_replica = np.array([np.log(task.measured / task.predicted) for task in fitted.tasks])  # [tasks, replicas]
         with np.errstate(invalid="ignore"):
             pooled = np.nanmean(np.where(np.isfinite(per_replica), per_replica, np.nan), axis=0)
-        estimate, low, high = geometric(pooled)
+        estimate, low, high = geometric_interval(np.exp(pooled))
         if not np.isfinite(estimate):
             return Assessment(Verdict.NOT_ENOUGH_RANGE, "no training reached the target")
         spread = ", ".join(f"{task.label} {interval_text(task.misprediction)}" for task in fitted.tasks)

@@ -30,8 +30,8 @@ import xarray as xr
 
 from overparam import Assessment, Claim, StoreView, Verdict
 from overparam.claims import (
-    WIDTH_AXIS, Series, color, decide, draw_series, fit_numbers, median_band, polynomial_not_exponential,
-    scaling_axes, series_of, t_interval,
+    WIDTH_AXIS, Series, color, decide, draw_series, fit_numbers, geometric_interval, median_band,
+    polynomial_not_exponential, scaling_axes, series_of,
 )
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
@@ -108,12 +108,6 @@ def final_ratio(view: StoreView) -> xr.DataArray:
     return last / view.ds["loss"].isel(step=0, drop=True)
 
 
-def geometric(values: np.ndarray) -> tuple[float, float, float]:
-    """The geometric mean of positive ``values`` (NaN left out) and its 95% t interval over them."""
-    mean, low, high = t_interval(np.log(np.asarray(values, dtype=float)))
-    return float(np.exp(mean)), float(np.exp(low)), float(np.exp(high))
-
-
 @dataclass(frozen=True)
 class WidthCrossings:
     """Every replica's f_T/f_0 against m and its m*, at each value of the scanned axis.
@@ -166,7 +160,7 @@ def replica_values(crossings: WidthCrossings, view: StoreView, line: Series) -> 
         if finite.size == 0:
             texts.append(f"{line.axis} = {x:g}: no replica crossed{censored}")
             continue
-        mean, low, high = geometric(finite)
+        mean, low, high = geometric_interval(finite)
         interval = f" [{low:.3g}, {high:.3g}]" if np.isfinite(low) else ""
         each = ", ".join(f"{value:.3g}" for value in finite)
         over = f"95% interval over {finite.size} replicas" if interval else f"{finite.size} replica(s): no interval"
@@ -226,7 +220,7 @@ class WidthNeeded(Claim[WidthCrossings]):
                             colour, marker=".")
                 crossed = fitted.needed.sel(point).values
                 if np.isfinite(crossed).any():
-                    ax.plot([geometric(crossed)[0]], [fitted.epsilon], marker="v", color=colour, markersize=7,
+                    ax.plot([geometric_interval(crossed)[0]], [fitted.epsilon], marker="v", color=colour, markersize=7,
                             linestyle="none")
             ax.axhline(fitted.epsilon, color="0.3", linestyle="--", linewidth=1, label=f"ε = {fitted.epsilon:g}")
             if line.selection:
