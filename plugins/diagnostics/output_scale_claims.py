@@ -13,7 +13,10 @@ is not Lipschitz-smooth: its Jacobian jumps where a sign flips, which the kernel
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+import xarray as xr
 
 from overparam import Assessment, StoreView, Verdict
 from overparam.claims import (
@@ -46,54 +49,56 @@ def within_margin(fit: LineFit, what: str) -> Assessment:
                       "lying wholly outside, so the data decide neither way", number)
 
 
+@dataclass(frozen=True)
+class ScaleFit(ScalingFit):
+    """The panels over the whole scan, and the judged panel's values and its series on the lazy
+    side (the centered networks, α ≥ ``LAZY_FROM``), which the verdict and the numbers read."""
+
+    judged: ScalingPanel
+    values: xr.DataArray
+    lazy: list[Series]
+
+
 class LazyAsScaleGrows(ScalingLawClaim):
     """A quantity against the output scale α, judged as exponent −1 on the centered networks for α ≥ ``LAZY_FROM``."""
 
     axis = SCALE_AXIS
     bound = -1.0
 
-    def lazy_series(self, view: StoreView, panel: ScalingPanel) -> list[Series]:
-        """The judged panel's series over the centered networks, α ≥ ``LAZY_FROM``."""
+    def fit(self, view: StoreView) -> ScaleFit:
+        panel = next(panel for panel in self.panels if panel.judged)
         values = panel.values(view)
-        if CENTERED_AXIS in values.dims:
-            values = values.sel({CENTERED_AXIS: True})
-        values = values.sel({SCALE_AXIS: values[SCALE_AXIS] >= LAZY_FROM})
-        return series_of(view, values, SCALE_AXIS)[0]
+        lazy = values.sel({CENTERED_AXIS: True}) if CENTERED_AXIS in values.dims else values
+        lazy = lazy.sel({SCALE_AXIS: lazy[SCALE_AXIS] >= LAZY_FROM})
+        return ScaleFit(super().fit(view).panels, panel, values, series_of(view, lazy, SCALE_AXIS)[0])
 
-    def judged_panel(self) -> ScalingPanel:
-        return next(panel for panel in self.panels if panel.judged)
+    def verdict(self, view: StoreView, fitted: ScaleFit) -> Assessment:
+        what = f"the exponent of {fitted.judged.label} in α (centered, α ≥ {LAZY_FROM:g})"
+        return decide(fitted.lazy, judged(fitted.lazy, lambda fit: within_margin(fit, what)))
 
-    def verdict(self, view: StoreView, fitted: ScalingFit) -> Assessment:
-        panel = self.judged_panel()
-        series = self.lazy_series(view, panel)
-        what = f"the exponent of {panel.label} in α (centered, α ≥ {LAZY_FROM:g})"
-        return decide(series, judged(series, lambda fit: within_margin(fit, what)))
+    def numbers(self, view: StoreView, fitted: ScaleFit) -> list[str]:
+        judged_fits = fit_numbers(fitted.lazy, f"exponent of {fitted.judged.label} in α, centered, α ≥ {LAZY_FROM:g}")
+        return judged_fits + paper_network(view, fitted.judged, fitted.values) + super().numbers(view, fitted)
 
-    def numbers(self, view: StoreView, fitted: ScalingFit) -> list[str]:
-        panel = self.judged_panel()
-        judged_fits = fit_numbers(self.lazy_series(view, panel), f"exponent of {panel.label} in α, centered, "
-                                  f"α ≥ {LAZY_FROM:g}")
-        return judged_fits + self.paper_network(view, panel) + super().numbers(view, fitted)
 
-    def paper_network(self, view: StoreView, panel: ScalingPanel) -> list[str]:
-        """Where the paper's network (uncentered, α = 1) lies on the centered networks' α axis: the α at
-        which the centered medians, interpolated log-log, equal its median (one line per other selection)."""
-        values = panel.values(view)
-        if CENTERED_AXIS not in values.dims or False not in values[CENTERED_AXIS].values \
-                or 1.0 not in values[SCALE_AXIS].values:
-            return []
-        lines = []
-        paper = values.sel({CENTERED_AXIS: False, SCALE_AXIS: 1.0})
-        centered = values.sel({CENTERED_AXIS: True})
-        others = [dim for dim in view.scanned if dim not in (SCALE_AXIS, CENTERED_AXIS) and dim in values.dims]
-        for selection in view.combinations(others):
-            own = float(np.nanmedian(view.replicas(paper.sel(selection).expand_dims(SCALE_AXIS), SCALE_AXIS)))
-            curve = np.nanmedian(view.replicas(centered.sel(selection), SCALE_AXIS), axis=1)
-            at = equal_at(np.asarray(centered[SCALE_AXIS].values, dtype=float), curve, own)
-            where = view.label(selection) or "all points"
-            place = f"as the centered network's at α ≈ {at:.2g}" if np.isfinite(at) else "outside the centered range"
-            lines.append(f"the paper's network (uncentered, α = 1), {where}: {panel.label} = {own:.3g}, {place}")
-        return lines
+def paper_network(view: StoreView, panel: ScalingPanel, values: xr.DataArray) -> list[str]:
+    """Where the paper's network (uncentered, α = 1) lies on the centered networks' α axis: the α at
+    which the centered medians, interpolated log-log, equal its median (one line per other selection)."""
+    if CENTERED_AXIS not in values.dims or False not in values[CENTERED_AXIS].values \
+            or 1.0 not in values[SCALE_AXIS].values:
+        return []
+    lines = []
+    paper = values.sel({CENTERED_AXIS: False, SCALE_AXIS: 1.0})
+    centered = values.sel({CENTERED_AXIS: True})
+    others = [dim for dim in view.scanned if dim not in (SCALE_AXIS, CENTERED_AXIS) and dim in values.dims]
+    for selection in view.combinations(others):
+        own = float(np.nanmedian(paper.sel(selection).values))  # over the replicas
+        curve = np.nanmedian(view.replicas(centered.sel(selection), SCALE_AXIS), axis=1)
+        at = equal_at(np.asarray(centered[SCALE_AXIS].values, dtype=float), curve, own)
+        where = view.label(selection) or "all points"
+        place = f"as the centered network's at α ≈ {at:.2g}" if np.isfinite(at) else "outside the centered range"
+        lines.append(f"the paper's network (uncentered, α = 1), {where}: {panel.label} = {own:.3g}, {place}")
+    return lines
 
 
 def equal_at(alpha: np.ndarray, curve: np.ndarray, value: float) -> float:
