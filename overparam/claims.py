@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "median_band": "framework.report.plotting",
     "MAX_SERIES": "framework.report.scaling",
     "Series": "framework.report.scaling",
+    "medians": "framework.report.scaling",
     "decide": "framework.report.scaling",
     "draw_series": "framework.report.scaling",
     "fit_numbers": "framework.report.scaling",
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
     from framework.report.scaling import decide as decide
     from framework.report.scaling import draw_series as draw_series
     from framework.report.scaling import fit_numbers as fit_numbers
+    from framework.report.scaling import medians as medians
     from framework.report.scaling import judged as judged
     from framework.report.scaling import scaling_axes as scaling_axes
     from framework.report.scaling import polynomial_not_exponential as polynomial_not_exponential

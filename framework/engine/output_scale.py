@@ -11,9 +11,9 @@ squared loss ℓ = ½‖α (h − h0) − y‖², the scaled loss is ½‖s‖²
 r = h − y the model's own residuals. So the network here reports s: the model's residuals less
 the constant c = r(W0) + y/α, which the forward pass at W0 gives once (y is the residual of the
 output 0: r(W0) less r(W0) on zero targets). Uncentered (``centered`` false), the model α h(W)
-has s = h(W) − y/α, c = (1/α − 1) y: at α = 1, c = 0 and the network is the model's own. Its Jacobian is the model's: every product (J v,
-Jᵀ u, the gradient Jᵀ s, the per-sequence norms) is the model's own, read at the forward pass
-whose residuals are s. The loss f = ½‖s‖² is the scaled one, so f(W0) = ‖y‖²/(2α²) and
+has s = h(W) − y/α, c = (1/α − 1) y: at α = 1, c = 0 and the network is the model's own. Its
+Jacobian is the model's: every product (J v, Jᵀ u, the gradient Jᵀ s, the per-sequence norms)
+is the model's own, read at the forward pass whose residuals are s. The loss f = ½‖s‖² is the scaled one, so f(W0) = ‖y‖²/(2α²) and
 f_t/f_0 compares across α. α = 1 is not the paper's network: that one is uncentered (no
 ``output_scale``).
 

@@ -186,8 +186,8 @@ def workers_of(client: Client) -> dict[str, dict]:
 def settle(client: Client, quiet_for: float = 2.0, at_most: float = 6.0) -> None:
     """Wait until no worker has joined for ``quiet_for`` seconds (at most ``at_most``): the
     workers of ``dask worker --nworkers N`` arrive one by one (more than a second apart on a
-    busy machine), and their hosts' thread counts should include them all. A local cluster of this process has them all already (it starts
-    its workers before its client is made): no wait."""
+    busy machine), and their hosts' thread counts should include them all. A local cluster of
+    this process has them all already (it starts its workers before its client is made): no wait."""
     if isinstance(getattr(client, "cluster", None), LocalCluster):
         return
     deadline = time.monotonic() + at_most

@@ -280,8 +280,9 @@ def _fits_model(resolver: PointResolver, model: Call, init: Call, optimizers: li
                 diagnostics: list[Call]) -> bool:
     """Whether the initializer draws the model's weights (``Initializer.dims``, ``Model.dims``;
     an initializer without ``dims`` draws any model's), each optimizer trains weights the model
-    has (full-batch where the model's output is scaled), and the model provides what each diagnostic reads (``Diagnostic.needs``,
-    ``Network.provides``); a finding naming both for each that does not."""
+    has (full-batch where the model's output is scaled), and the model provides what each
+    diagnostic reads (``Diagnostic.needs``, ``Network.provides``); a finding naming both for
+    each that does not."""
     fits = True
     scaled = getattr(model.params, "output_scale", None) is not None
     for call in optimizers:
