@@ -33,6 +33,7 @@ from overparam.claims import (
     WIDTH_AXIS, Series, color, decide, draw_series, fit_numbers, geometric_interval, median_band,
     polynomial_not_exponential, scaling_axes, series_of,
 )
+from plugins.diagnostics.loss_claims import final_ratio
 
 if TYPE_CHECKING:  # matplotlib is imported where a figure is drawn: `overparam show` draws none
     from matplotlib.axes import Axes
@@ -100,12 +101,6 @@ def needed_width(widths: np.ndarray, ratios: np.ndarray, epsilon: float = EPSILO
     fraction = (np.log(epsilon) - high[0]) / (high[1] - high[0])
     return NeededWidth(float(np.exp(low[0] + fraction * (low[1] - low[0]))), Outcome.CROSSED,
                        bool(reached[:above].any()))
-
-
-def final_ratio(view: StoreView) -> xr.DataArray:
-    """f_T/f_0 per grid point: the loss at its last logged step over the loss at step 0."""
-    last = view.final("loss").drop_vars("step", errors="ignore")
-    return last / view.ds["loss"].isel(step=0, drop=True)
 
 
 @dataclass(frozen=True)
