@@ -306,4 +306,6 @@ def report(store: Path, out: Path | None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from framework.cli import main as command
+
+    command()

@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from distributed import WorkerPlugin
+from distributed.core import Status
+
+from framework.execution.process_exit import exit_without_collecting
 
 
 def usable_cores() -> int:
@@ -69,6 +72,14 @@ class WorkerSetup(WorkerPlugin):
         torch.set_num_threads(threads)
         if self.gpus and torch.cuda.is_available():
             torch.cuda.set_device(worker_rank(worker.name) % torch.cuda.device_count())
+
+    def teardown(self, worker: Any) -> None:
+        """A worker closing in a process of its own (a nanny's, which ends with it) lets that
+        process exit without collecting (``exit_without_collecting``). The plugin is also torn
+        down when a later run registers its own on the same workers, which go on running."""
+        if worker.status == Status.closing and worker.nanny is not None:
+            exit_without_collecting()
+
 
 
 def worker_rank(name: object) -> int:
