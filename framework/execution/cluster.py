@@ -246,7 +246,8 @@ def start_local_cluster(options: ClusterOptions, device: str) -> tuple[LocalClus
     gpus = local_gpus(device)
     workers, threads = local_workers(options, device)
     # the scheduler's HTTP server starts in any case (on 8787 for None, with a warning when a
-    # second cluster has it): a free port keeps two runs on one machine quiet
+    # second cluster has it): a free port keeps two runs on one machine quiet. Its dashboard
+    # (bokeh's pages, 0.4 s of imports in this process) only when asked for.
     dashboard = f"{options.host}:0"
     scratch = dask.config.get("temporary-directory", None) or tempfile.gettempdir()
     environ = {"OMP_WAIT_POLICY": "PASSIVE", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
@@ -255,6 +256,7 @@ def start_local_cluster(options: ClusterOptions, device: str) -> tuple[LocalClus
             main_script_hidden():
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host=options.host,
                                dashboard_address=dashboard, local_directory=scratch,
+                               scheduler_kwargs={"dashboard": options.dashboard},
                                resources={"GPU": 1} if gpus else None, security=security,
                                protocol="tls://" if security is not None else None)
         client = Client(cluster, security=security)

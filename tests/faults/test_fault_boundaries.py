@@ -147,6 +147,28 @@ def test_the_local_cluster_listens_on_localhost_only():
         assert all(Path(d).is_relative_to(tempfile.gettempdir()) for d in scratch.values())
 
 
+@pytest.mark.skipif(not dashboard_available(), reason="the dashboard needs bokeh (pip install 'overparam[dashboard]')")
+def test_a_local_cluster_serves_its_dashboard_only_when_asked():
+    """Without ``--dashboard`` the scheduler builds no dashboard (bokeh's pages cost 0.4 s of
+    imports at every start); its HTTP server still answers, with the status page missing."""
+    import urllib.error
+    import urllib.request
+
+    def status_page(client) -> int:
+        host_port = client.scheduler.address.split("://")[1].rsplit(":", 1)[0]
+        port = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.http_server.port)
+        try:
+            with urllib.request.urlopen(f"http://{host_port}:{port}/status", timeout=10) as answer:
+                return answer.status
+        except urllib.error.HTTPError as error:
+            return error.code
+
+    with connect(ClusterOptions(workers=1, threads=1, dashboard=True), "cpu") as (client, _):
+        assert status_page(client) == 200
+    with connect(ClusterOptions(workers=1, threads=1), "cpu") as (client, _):
+        assert status_page(client) == 404
+
+
 def test_dashboard_address_is_printed_or_its_absence_explained(scanned):
     _, out = scanned
     if dashboard_available():
