@@ -10,7 +10,11 @@ cluster's workers outlive its client by seconds, and a resumed run sharing the c
 would time its first batches slow): the resumed run's trace is the second table. The runs
 go through the Python API in this process, on its shared local cluster.
 
-    python benchmarks/eta_accuracy.py pipelines/quickstart.yaml [--resume-at 6]
+With ``--trace``, every call the estimate received (a batch announced, started, its worker's
+progress with the time left it predicted, finished) is printed after each table, beside the
+time that batch really had left: which batch's pricing made a frame's error.
+
+    python benchmarks/eta_accuracy.py pipelines/quickstart.yaml [--resume-at 6] [--trace]
 """
 from __future__ import annotations
 
@@ -23,12 +27,60 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 LINE = re.compile(r"^\[(\d+)/(\d+)\]")
 
 
 FLOOR = 2.0  # seconds left below which a frame's error is judged in seconds, not relative
+
+
+Call = tuple[float, str, tuple]  # (time.perf_counter(), TimeLeft's method, its arguments)
+
+
+@contextmanager
+def estimate_calls() -> Iterator[list[Call]]:
+    """Every call of ``TimeLeft.expect``, ``started``, ``progress`` and ``finished`` while inside."""
+    from framework.execution.time_left import TimeLeft
+
+    calls: list[Call] = []
+    originals = {name: getattr(TimeLeft, name) for name in ("expect", "started", "progress", "finished")}
+
+    def recording(name: str, original: Callable[..., None]) -> Callable[..., None]:
+        def method(self: TimeLeft, *args: object, **kwargs: object) -> None:
+            calls.append((time.perf_counter(), name, args + tuple(kwargs.values())))
+            original(self, *args, **kwargs)
+        return method
+
+    for name, original in originals.items():
+        setattr(TimeLeft, name, recording(name, original))
+    try:
+        yield calls
+    finally:
+        for name, original in originals.items():
+            setattr(TimeLeft, name, original)
+
+
+def print_calls(calls: list[Call]) -> None:
+    """The calls, each batch's progress beside the time it really had left (to its finish)."""
+    if not calls:
+        return
+    start = calls[0][0]
+    ends = {args[0]: stamp for stamp, name, args in calls if name == "finished"}
+    for stamp, name, args in calls:
+        batch = str(args[0]).rsplit("-", 1)[-1]
+        if name == "expect":
+            text = f"work {args[1]:.3g}, {args[2]} points"
+        elif name == "progress":
+            predicted = args[4] if len(args) > 4 else None
+            text = (f"fraction {args[1]:.3f}, predicted "
+                    + (f"{predicted:.2f} s" if predicted is not None else "-")
+                    + f", true {ends.get(args[0], stamp) - stamp:.2f} s")
+        else:
+            text = ""
+        print(f"{stamp - start:7.2f} {name:9} batch {batch:>4} {text}")
 
 
 def frames(pipeline: Path, store: Path) -> list[tuple[float, float, int, float]]:
@@ -100,13 +152,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("pipeline", type=Path)
     parser.add_argument("--resume-at", type=int, default=None, help="also interrupt a run after K points and resume it")
+    parser.add_argument("--trace", action="store_true", help="print every call the estimate received")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        report("from scratch", frames(args.pipeline, Path(folder) / "fresh.zarr"))
+        with estimate_calls() as calls:
+            report("from scratch", frames(args.pipeline, Path(folder) / "fresh.zarr"))
+        if args.trace:
+            print_calls(calls)
         if args.resume_at is not None:
             store = Path(folder) / "resumed.zarr"
             interrupted(args.pipeline, store, args.resume_at)
-            report(f"resumed after {args.resume_at} points", frames(args.pipeline, store))
+            with estimate_calls() as calls:
+                report(f"resumed after {args.resume_at} points", frames(args.pipeline, store))
+            if args.trace:
+                print_calls(calls)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,23 @@ def test_the_estimate_weighs_points_by_their_work_and_ends_with_the_longest_task
     assert wider.seconds(1.0) == pytest.approx((14 + unannounced - 1.0) / 2, rel=1e-12)
 
 
+def test_a_tasks_first_report_does_not_slow_the_rate_that_prices_the_others():
+    """A task whose first report comes after its setup and first logged step (3% of its work
+    after 7 s, the quick start's widest batch on a slow day) is not yet paced: counted in the
+    plain rate, it priced the others, and itself, twice too slow (+104% in a trace)."""
+    estimate = TimeLeft(points=6, slots=2)
+    estimate.expect("narrow", 25.8, 3)
+    estimate.expect("wide", 96.2, 3)
+    estimate.started("narrow", 0.0)
+    estimate.started("wide", 0.0)
+    estimate.progress("narrow", 0.8, 3, 8.0, 2.0)  # 20.64 units of work in 8 s
+    rate = 8.0 / (0.8 * 25.8)
+    before = estimate.seconds(8.0)
+    assert before == pytest.approx(96.2 * rate, rel=1e-12)  # the wide one, not started as far as its pace goes
+    estimate.progress("wide", 0.03, 3, 8.0, 220.0)
+    assert estimate.seconds(8.0) == pytest.approx(0.97 * 96.2 * rate, rel=1e-12)
+
+
 def run_for_a_second(estimate: TimeLeft, task: str) -> None:
     """``task`` starts at t = 0, reports half of its time behind it at 0.5 s and finishes at 1 s."""
     estimate.started(task, 0.0)
