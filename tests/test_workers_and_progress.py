@@ -266,7 +266,8 @@ def test_a_batch_prices_each_logged_step_by_the_diagnostics_due_at_it():
 
     def measure(step: int, *_: object) -> None:
         if step in (4, 16):
-            seen[step] = reporter.seconds_left(), reporter.fraction(), time.perf_counter() - reporter.began
+            left = reporter.seconds_left()
+            seen[step] = left, reporter.fraction(left), time.perf_counter() - reporter.began
         if step in sparse:
             time.sleep(0.3)
 

@@ -116,9 +116,11 @@ class StepReporter:
 
         return on_log, on_step
 
-    def fraction(self) -> float:
-        """The part of the batch's time behind it: time so far over time so far and time left."""
-        return _part(time.perf_counter() - self.began, self.seconds_left())
+    def fraction(self, left: float) -> float:
+        """The part of the batch's time behind it, its time ``left`` as predicted (``seconds_left``):
+        time so far over time so far and time left."""
+        spent = time.perf_counter() - self.began
+        return spent / (spent + left) if spent + left > 0 else 0.0
 
     def seconds_left(self) -> float:
         """The batch's time left, predicted from its setups, steps and logged steps measured so far."""
@@ -167,11 +169,6 @@ class StepReporter:
             return
         self.sent = time.monotonic()
         left = self.seconds_left()  # a bar never goes back; the estimate takes the prediction as it is
-        self.last_fraction = max(self.last_fraction, _part(time.perf_counter() - self.began, left))
+        self.last_fraction = max(self.last_fraction, self.fraction(left))
         self.worker.log_event(PROGRESS_TOPIC, {"task": self.name, "fraction": self.last_fraction, "points": self.points,
                                                "left": left})
-
-
-def _part(spent: float, left: float) -> float:
-    """The part of a time behind: spent over spent and left."""
-    return spent / (spent + left) if spent + left > 0 else 0.0

@@ -124,8 +124,7 @@ class TimeLeft:
             pacing = [(t, r) for t, r in self._running.items() if r.fraction >= PACED]
             done = self._done_work + sum(r.fraction * self._work_of(t, r.points) for t, r in pacing)
             busy = self._busy + sum(now - r.began for _, r in pacing)
-            paced = self._timed or pacing
-            if done <= 0 or busy <= 0 or not paced:
+            if done <= 0 or busy <= 0:  # nothing finished or paced yet
                 return float("nan")
             cost = self._fitted_cost() or (lambda work: work * busy / done)  # else the plain rate
             seconds_left = [r.left(now) if r.fraction >= PACED else (1 - r.fraction) * cost(self._work_of(t, r.points))

@@ -81,7 +81,6 @@ class WorkerSetup(WorkerPlugin):
             exit_without_collecting()
 
 
-
 def worker_rank(name: object) -> int:
     """A worker's place among the workers of its machine or job: a local worker's name is its
     number (0, 1, ...), a batch job's workers end in ``-0``, ``-1``, ...: the last number."""
